@@ -1,0 +1,590 @@
+"""Reading frames (PDB / mmCIF atomic maps) and writing per-atom values as PDB / mmCIF.
+
+Reading (:func:`read_frame`)
+----------------------------
+A frame is one model of a PDB or mmCIF file (optionally gzip-compressed).  The format is detected
+by content, not by extension: a file whose first significant line starts with ``data_`` is mmCIF,
+anything else is treated as PDB.
+
+PDB files are parsed twice, on purpose:
+
+* by gemmi (``gemmi.read_pdb_string``), which rejects structurally broken files (lines too short to
+  hold the coordinates) and counts the models (``MODEL``/``ENDMDL``);
+* by a strict fixed-column reader of the ``ATOM``/``HETATM`` records (columns 31-38, 39-46, 47-54
+  for x, y, z; 61-66 for the B-factor; 77-78 for the element), which gives the coordinates.
+
+The second pass exists because gemmi 0.7.5 is lenient where a silently wrong number would be the
+worst outcome: it reads ``19.2x9`` as 19.2 and a blank or alphabetic coordinate field as 0.0, and
+it regroups atoms by residue (a residue number that re-appears later moves its atoms), which would
+break the input file's atom order.  The strict reader keeps the file's atom order and rejects any
+coordinate field that is not a right-justified decimal number.  The atom counts of both passes
+must agree.
+
+mmCIF files are read with ``gemmi.cif`` (the ``_atom_site`` loop, in file order, converted
+strictly: ``?`` or ``.`` in a coordinate is an error).
+
+Writing (:func:`write_values`)
+------------------------------
+``.cif`` / ``.mmcif`` -> mmCIF (any number of atoms); any other suffix -> fixed-column PDB
+(at most 99,999 atoms).  The PDB text follows the layout of gemmi's own writer (``HETATM``
+records, atom name, residue name and element of the given element) but is produced by a vectorised
+numpy formatter: building a ``gemmi.Structure`` atom by atom costs ~2.5 ms per 1000 atoms and
+gemmi writes the B-factor with only 2 decimals, whereas the value column must keep 3.
+
+All lengths are in Angstrom.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import secrets
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nanotraj.errors import FrameError
+
+__all__ = ["Frame", "read_frame", "write_values"]
+
+PDB_MAX_ATOMS = 99_999
+_RES_PER_CHAIN = 9_999
+_CHAIN_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One atomic map.
+
+    Attributes
+    ----------
+    path : str
+        The file it was read from.
+    coords : ndarray, shape (N, 3), float64
+        Cartesian coordinates in Angstrom, in the file's atom order.
+    elements : ndarray, shape (N,), str
+        The file's element column as written (stripped, e.g. ``"PT"``, ``"W"``); ``""`` where the
+        column is blank.  The element of a series comes from the configuration, not from here.
+    b_factors : ndarray, shape (N,), float64
+        The B-factor column (SINGLE writes a per-atom reconstruction value there); NaN where the
+        column is blank or absent.
+    """
+
+    path: str
+    coords: np.ndarray
+    elements: np.ndarray
+    b_factors: np.ndarray
+
+    @property
+    def n_atoms(self) -> int:
+        """Number of atoms N."""
+        return len(self.coords)
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------------
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise FrameError(path, "no such file") from None
+    except IsADirectoryError:
+        raise FrameError(path, "is a directory, not a file") from None
+    except PermissionError:
+        raise FrameError(path, "permission denied") from None
+    except OSError as exc:
+        raise FrameError(path, f"cannot read: {exc.strerror or exc}") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise FrameError(path, f"corrupt gzip file ({exc})") from None
+    return data
+
+
+def _decode(path: str, data: bytes) -> str:
+    if not data.strip():
+        raise FrameError(path, "empty file (no ATOM/HETATM records)")
+    if b"\x00" in data:
+        raise FrameError(path, "binary content: not a PDB or mmCIF text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    # CRLF and lone CR line endings -> LF (gemmi would read a CR-only file as one line)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _is_mmcif(text: str) -> bool:
+    for line in text.split("\n", 200)[:200]:
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        return s.lower().startswith("data_")
+    return False
+
+
+def _first_line(msg: str) -> str:
+    lines = [ln.strip() for ln in str(msg).splitlines() if ln.strip()]
+    return lines[0] if lines else str(msg)
+
+
+def _check_geometry(path, coords, where, *, min_atoms, min_distance):
+    n = len(coords)
+    if n == 0:
+        raise FrameError(path, "no atoms (no ATOM/HETATM records)")
+    finite = np.isfinite(coords).all(axis=1)
+    if not finite.all():
+        k = int(np.flatnonzero(~finite)[0])
+        raise FrameError(
+            path,
+            f"non-finite coordinate ({', '.join(str(v) for v in coords[k])}) "
+            f"for atom {k} ({where(k)})",
+        )
+    if n < min_atoms:
+        raise FrameError(path, f"only {n} atoms; at least {min_atoms} needed")
+    if min_distance and min_distance > 0 and n > 1:
+        from scipy.spatial import cKDTree
+
+        pairs = cKDTree(coords).query_pairs(min_distance, output_type="ndarray")
+        if len(pairs):
+            d = np.linalg.norm(coords[pairs[:, 0]] - coords[pairs[:, 1]], axis=1)
+            keep = d < min_distance
+            if keep.any():
+                pairs, d = pairs[keep], d[keep]
+                order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+                i, j = (int(v) for v in pairs[order[0]])
+                raise FrameError(
+                    path,
+                    f"{len(pairs)} pair(s) of atoms closer than {min_distance} A (duplicates?): "
+                    f"first atoms {i} ({where(i)}) and {j} ({where(j)}) at "
+                    f"{float(d[order[0]]):.4f} A",
+                )
+
+
+def _parse_fields(path, block, cols, lineno, what, *, optional=False):
+    """Strictly parse fixed-width field ``block[:, cols]`` (uint8 array) to float64."""
+    field = np.ascontiguousarray(block[:, cols])
+    width = field.shape[1]
+    n = len(field)
+    blank = (field == 32).all(axis=1)
+    out = np.full(n, np.nan)
+    todo = ~blank if optional else np.ones(n, bool)
+    if not todo.any():
+        return out
+    sub = field[todo]
+    # right-justified numbers: last column of the field must not be blank
+    bad = sub[:, -1] == 32
+    if not bad.any():
+        try:
+            out[todo] = sub.view(f"S{width}").ravel().astype(np.float64)
+            return out
+        except ValueError:
+            pass
+    # slow path only on error: find the first bad field
+    idx = np.flatnonzero(todo)
+    for k, raw in zip(idx, sub, strict=True):
+        s = raw.tobytes().decode("ascii", "replace")
+        ok = not s.endswith(" ")
+        if ok:
+            try:
+                float(s)
+            except ValueError:
+                ok = False
+        if not ok:
+            raise FrameError(
+                path,
+                f"line {lineno[k]}: {what} field (columns {cols.start + 1}-{cols.stop}) "
+                f"is not a right-justified number: {s!r}",
+            )
+    raise FrameError(path, f"cannot parse the {what} columns")  # pragma: no cover
+
+
+def _read_pdb(path: str, text: str):
+    import gemmi
+
+    try:
+        st = gemmi.read_pdb_string(text)
+    except Exception as exc:  # gemmi raises RuntimeError / ValueError
+        raise FrameError(path, f"not a valid PDB file: {_first_line(exc)}") from None
+    if len(st) > 1:
+        raise FrameError(path, f"{len(st)} models; one model per frame expected")
+    n_gemmi = st[0].count_atom_sites() if len(st) else 0
+
+    lines = text.split("\n")
+    atom_lines: list[str] = []
+    lineno: list[int] = []
+    for k, ln in enumerate(lines):
+        head = ln[:6].upper()
+        if head.startswith("ATOM") or head == "HETATM":
+            atom_lines.append(ln)
+            lineno.append(k + 1)
+        elif head.startswith("END") and not head.startswith("ENDMDL"):
+            break  # gemmi stops at END too
+    n = len(atom_lines)
+    if n == 0:
+        raise FrameError(path, "no atoms (no ATOM/HETATM records)")
+    if n != n_gemmi:
+        raise FrameError(
+            path,
+            f"{n} ATOM/HETATM lines but gemmi reads {n_gemmi} atoms; malformed records?",
+        )
+    for k, ln in enumerate(atom_lines):
+        if "\t" in ln[:80]:
+            raise FrameError(path, f"line {lineno[k]}: tab character in a fixed-column record")
+    joined = "".join([ln[:80].ljust(80) for ln in atom_lines])
+    try:
+        buf = joined.encode("ascii")
+    except UnicodeEncodeError:
+        k = next(i for i, ln in enumerate(atom_lines) if not ln.isascii())
+        raise FrameError(path, f"line {lineno[k]}: non-ASCII character in an atom record") from None
+    block = np.frombuffer(buf, dtype=np.uint8).reshape(n, 80)
+    coords = np.empty((n, 3))
+    for c, (start, name) in enumerate(((30, "x"), (38, "y"), (46, "z"))):
+        coords[:, c] = _parse_fields(path, block, slice(start, start + 8), lineno, name)
+    b = _parse_fields(path, block, slice(60, 66), lineno, "B-factor", optional=True)
+    el = np.ascontiguousarray(block[:, 76:78]).view("S2").ravel()
+    elements = np.char.strip(el.astype("U2"))
+    return coords, elements, b, lambda k: f"line {lineno[k]}"
+
+
+def _read_mmcif(path: str, text: str):
+    import gemmi
+
+    try:
+        doc = gemmi.cif.read_string(text)
+    except Exception as exc:
+        raise FrameError(path, f"not a valid mmCIF file: {_first_line(exc)}") from None
+    table = None
+    for block in doc:
+        t = block.find(
+            "_atom_site.",
+            ["Cartn_x", "Cartn_y", "Cartn_z", "?type_symbol", "?B_iso_or_equiv",
+             "?pdbx_PDB_model_num"],
+        )
+        if len(t):
+            table = t
+            break
+    if table is None:
+        raise FrameError(path, "no atoms (no _atom_site loop with Cartn_x/y/z)")
+    n = len(table)
+    if table.has_column(5):
+        models = list(dict.fromkeys(table.column(5)))
+        if len(models) > 1:
+            raise FrameError(path, f"{len(models)} models; one model per frame expected")
+
+    def col(i, what, optional=False):
+        vals = list(table.column(i))
+        arr = np.array(vals, dtype=object)
+        out = np.full(n, np.nan)
+        try:
+            if optional:
+                missing = np.isin(arr, ["?", "."])
+                out[~missing] = arr[~missing].astype(np.float64)
+            else:
+                out[:] = arr.astype(np.float64)
+        except ValueError:
+            for k, v in enumerate(vals):
+                if optional and v in ("?", "."):
+                    continue
+                try:
+                    float(v)
+                except ValueError:
+                    raise FrameError(
+                        path, f"_atom_site row {k + 1}: {what} is not a number: {v!r}"
+                    ) from None
+        return out
+
+    coords = np.column_stack([col(0, "Cartn_x"), col(1, "Cartn_y"), col(2, "Cartn_z")])
+    b = col(4, "B_iso_or_equiv", optional=True) if table.has_column(4) else np.full(n, np.nan)
+    if table.has_column(3):
+        elements = np.array(
+            [gemmi.cif.as_string(v) if v not in ("?", ".") else "" for v in table.column(3)],
+            dtype=str,
+        )
+    else:
+        elements = np.full(n, "", dtype="U2")
+    return coords, elements, b, lambda k: f"_atom_site row {k + 1}"
+
+
+def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
+    """Read one frame (one model) from a PDB or mmCIF file, plain or gzip-compressed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        PDB (``ATOM``/``HETATM`` fixed-column records; LF, CRLF or CR line endings; ``REMARK``,
+        ``TER``, ``CONECT``, ``END`` ignored, records after ``END`` ignored as gemmi does) or mmCIF
+        (``_atom_site`` loop).  Format by content: ``data_`` first -> mmCIF, else PDB.  Gzip by
+        magic bytes (any extension).
+    min_atoms : int
+        Fewer atoms than this is an error (4: a convex hull needs 4 non-coplanar points).
+    min_distance : float
+        Two atoms closer than this (Angstrom) are an error -- duplicated atoms would give
+        zero-length bonds.  ``0`` disables the check.
+
+    Returns
+    -------
+    Frame
+        ``coords`` (N, 3) float64 in Angstrom, ``elements`` (N,) str, ``b_factors`` (N,) float64
+        (NaN where blank), all in the file's atom order.
+
+    Raises
+    ------
+    FrameError
+        ``str(e)`` is one line ``"<path>: <reason>"``: missing, unreadable or directory path,
+        corrupt gzip, binary content, not parseable, several models (``"N models"``), no atoms,
+        a coordinate field that is not a right-justified number (gemmi alone would read ``abc`` as
+        0.0), tab characters in a record, non-finite coordinates, fewer than ``min_atoms`` atoms,
+        two atoms closer than ``min_distance`` (the first pair (i < j, lowest i) is named with its
+        0-based indices, lines and distance).
+
+    References
+    ----------
+    wwPDB, Protein Data Bank Contents Guide: Atomic Coordinate Entry Format v3.3, ATOM record.
+    G. Wojdyr, GEMMI: a library for structural biology, JOSS 7 (2022) 4200.
+    """
+    path = os.fspath(path)
+    data = _read_bytes(path)
+    text = _decode(path, data)
+    if _is_mmcif(text):
+        coords, elements, b, where = _read_mmcif(path, text)
+    else:
+        coords, elements, b, where = _read_pdb(path, text)
+    _check_geometry(path, coords, where, min_atoms=min_atoms, min_distance=min_distance)
+    return Frame(
+        path=path,
+        coords=np.ascontiguousarray(coords, dtype=np.float64),
+        elements=np.asarray(elements, dtype=str),
+        b_factors=np.asarray(b, dtype=np.float64),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+
+
+def _fixed(values: np.ndarray, width: int, decimals: int) -> np.ndarray:
+    """Right-justified fixed-point text of ``values`` as a (N, width) uint8 array.
+
+    Equivalent to ``"%{width}.{decimals}f" % v`` (round half to even on the scaled value; ``-0.000``
+    is written ``0.000``).  Raises OverflowError when a value does not fit in ``width``.
+    """
+    n = len(values)
+    out = np.full((n, width), 32, dtype=np.uint8)
+    m = np.rint(np.asarray(values, dtype=np.float64) * 10.0**decimals)
+    if n and np.abs(m).max() >= 1e17:
+        raise OverflowError
+    m = m.astype(np.int64)
+    neg = m < 0
+    a = np.abs(m)
+    pos = width - 1
+    for _ in range(decimals):
+        out[:, pos] = 48 + a % 10
+        a //= 10
+        pos -= 1
+    if decimals:
+        out[:, pos] = 46  # "."
+        pos -= 1
+    out[:, pos] = 48 + a % 10  # at least one integer digit
+    a //= 10
+    pos -= 1
+    sign_done = ~neg
+    while pos >= 0:
+        d = a > 0
+        out[d, pos] = 48 + a[d] % 10
+        s = ~d & ~sign_done
+        out[s, pos] = 45  # "-"
+        sign_done |= s
+        a //= 10
+        pos -= 1
+    if (a > 0).any() or not sign_done.all():
+        raise OverflowError
+    return out
+
+
+def _bfactor_columns(values: np.ndarray) -> np.ndarray:
+    """(N, 6) text of the B-factor column: 3 decimals where they fit, fewer where they do not."""
+    out = np.empty((len(values), 6), dtype=np.uint8)
+    todo = np.ones(len(values), bool)
+    # largest magnitude that rounds into 6 characters with d decimals
+    for d, lo, hi in ((3, -9.9995, 99.9995), (2, -99.995, 999.995), (1, -999.95, 9999.95),
+                      (0, -99999.5, 999999.5)):
+        sel = todo & (values > lo) & (values < hi)
+        if sel.any():
+            out[sel] = _fixed(values[sel], 6, d)
+            todo &= ~sel
+    if todo.any():
+        k = int(np.flatnonzero(todo)[0])
+        raise ValueError(
+            f"value {values[k]!r} of atom {k} does not fit the PDB B-factor column "
+            "(-99999 .. 999999); write .cif instead"
+        )
+    return out
+
+
+def _text_columns(strings: list[str], n: int) -> np.ndarray:
+    b = "".join(strings).encode("ascii")
+    return np.frombuffer(b, dtype=np.uint8).reshape(1, -1).repeat(n, axis=0)
+
+
+def _pdb_text(coords, values, element, resname) -> bytes:
+    n = len(coords)
+    el = element.upper()
+    # atom name (columns 13-16): 2-letter elements start in column 13, 1-letter ones in 14
+    name = f"{el:<4}" if len(el) == 2 else f" {el:<3}"
+    rec = np.empty((n, 81), dtype=np.uint8)
+    rec[:, 0:6] = np.frombuffer(b"HETATM", dtype=np.uint8)
+    rec[:, 6:11] = _fixed(np.arange(1, n + 1), 5, 0)
+    rec[:, 11:17] = np.frombuffer(f" {name} ".encode(), dtype=np.uint8)  # incl. altLoc blank
+    rec[:, 17:21] = np.frombuffer(f"{resname:>3} ".encode(), dtype=np.uint8)
+    chain_idx = np.arange(n) // _RES_PER_CHAIN
+    rec[:, 21] = np.frombuffer(_CHAIN_IDS.encode(), dtype=np.uint8)[chain_idx]
+    rec[:, 22:26] = _fixed(np.arange(n) % _RES_PER_CHAIN + 1, 4, 0)
+    rec[:, 26:30] = 32
+    for c in range(3):
+        rec[:, 30 + 8 * c:38 + 8 * c] = _fixed(coords[:, c], 8, 3)
+    rec[:, 54:60] = np.frombuffer(b"  1.00", dtype=np.uint8)
+    rec[:, 60:66] = _bfactor_columns(values)
+    rec[:, 66:80] = np.frombuffer(f"{'':10}{el:>2}  ".encode(), dtype=np.uint8)
+    rec[:, 80] = 10
+    ter_serial = n + 1
+    last = rec[-1]
+    ter = (f"TER   {ter_serial:5d}      {last[17:20].tobytes().decode()} "
+           f"{chr(last[21])}{last[22:26].tobytes().decode()}").ljust(80) + "\n"
+    head = "REMARK   1 WRITTEN BY NANOTRAJ: PER-ATOM VALUE IN THE B-FACTOR COLUMN".ljust(80) + "\n"
+    return head.encode() + rec.tobytes() + ter.encode() + b"END".ljust(80) + b"\n"
+
+
+def _cif_text(coords, values, element, resname, block_name) -> bytes:
+    n = len(coords)
+    el = element.capitalize()
+    cols = [
+        "group_PDB", "id", "type_symbol", "label_atom_id", "label_alt_id", "label_comp_id",
+        "label_asym_id", "label_entity_id", "label_seq_id", "pdbx_PDB_ins_code", "Cartn_x",
+        "Cartn_y", "Cartn_z", "occupancy", "B_iso_or_equiv", "auth_seq_id", "auth_asym_id",
+        "pdbx_PDB_model_num",
+    ]
+    head = (
+        f"data_{block_name}\n#\n_entry.id {block_name}\n#\nloop_\n"
+        + "".join(f"_atom_site.{c}\n" for c in cols)
+    )
+    width = max(12, len(str(n)) + 1)
+    nl = np.full((n, 1), 10, np.uint8)
+    parts = [
+        np.frombuffer(b"HETATM", np.uint8).reshape(1, -1).repeat(n, axis=0),
+        _fixed(np.arange(1, n + 1), width, 0),
+        _text_columns([f" {el} {el.upper()} . {resname} A 1 . ?"], n),
+        _fixed(coords[:, 0], 14, 4),
+        _fixed(coords[:, 1], 14, 4),
+        _fixed(coords[:, 2], 14, 4),
+        _text_columns([" 1.0"], n),
+        _fixed(values, 16, 4),
+        _fixed(np.arange(1, n + 1), width, 0),
+        _text_columns([" A 1"], n),
+        nl,
+    ]
+    return head.encode() + np.hstack(parts).tobytes() + b"#\n"
+
+
+def _atomic_write(path: str, payload: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # os.open with 0o666 honours the umask (tempfile would create 0600 files)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_values(path, coords, values, *, element: str = "Pt", resname: str | None = None) -> None:
+    """Write atoms with one value per atom in the B-factor column (for ChimeraX, PyMOL, OVITO).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.cif`` or ``.mmcif`` (case-insensitive) -> mmCIF, any number of atoms; any other suffix
+        -> fixed-column PDB, at most 99,999 atoms.  Written atomically (a temporary file in the
+        same directory, then ``os.replace``), so a reader never sees a half-written file.
+    coords : array_like, shape (N, 3)
+        Coordinates in Angstrom; must be finite.  PDB: written ``%8.3f`` (range -999.999 ..
+        9999.999, else ValueError); mmCIF: 4 decimals.
+    values : array_like, shape (N,)
+        One number per atom (booleans allowed).  NaN (e.g. the mean bond length of an atom without
+        bonds) is written as ``0`` -- a value no written quantity takes for a bonded atom; read it
+        as "undefined".  +-inf raises ValueError.  PDB: rounded to 3 decimals (``%6.3f``) where
+        that fits the 6 columns 61-66 (-9.999 .. 99.999), with fewer decimals for larger
+        magnitudes (2 up to 999.99, 1 up to 9999.9, 0 up to 999999); beyond -99999 .. 999999 a
+        ValueError (values are never clipped).  mmCIF: 4 decimals, any magnitude.
+    element : str
+        Element symbol (1-2 letters).  PDB: atom name and element column upper case
+        (``PT``), atom name from column 13 for two-letter symbols as the PDB format requires.
+    resname : str, optional
+        Residue name (at most 3 characters); default the element in upper case.
+
+    Layout
+    ------
+    ``HETATM`` records, occupancy 1.00, one residue per atom; residue numbers 1..9999 wrap into
+    a new chain (A, B, ... K for 99,999 atoms) so that serial (columns 7-11) and residue
+    (23-26) numbers always fit their columns.  Then ``TER`` and ``END``.
+
+    References
+    ----------
+    wwPDB, Atomic Coordinate Entry Format v3.3 (ATOM/HETATM columns); wwPDB PDBx/mmCIF dictionary
+    (``_atom_site``).
+    """
+    path = os.fspath(path)
+    coords = np.asarray(coords, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if coords.ndim != 2 or coords.shape[1] != 3:
+        raise ValueError(f"coords must have shape (N, 3), got {coords.shape}")
+    n = len(coords)
+    if n == 0:
+        raise ValueError("no atoms to write")
+    if len(values) != n:
+        raise ValueError(f"{len(values)} values for {n} atoms")
+    if not np.isfinite(coords).all():
+        raise ValueError("non-finite coordinates cannot be written")
+    if np.isinf(values).any():
+        raise ValueError("infinite values cannot be written")
+    values = np.where(np.isnan(values), 0.0, values)
+    element = str(element).strip()
+    if not (1 <= len(element) <= 2 and element.isalpha() and element.isascii()):
+        raise ValueError(f"element must be a 1-2 letter symbol, got {element!r}")
+    resname = element.upper() if resname is None else str(resname).strip()
+    if not (1 <= len(resname) <= 3 and resname.isascii() and " " not in resname):
+        raise ValueError(f"resname must be 1-3 characters without spaces, got {resname!r}")
+
+    suffix = Path(path).suffix.lower()
+    if suffix in (".cif", ".mmcif"):
+        stem = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in Path(path).stem)
+        payload = _cif_text(coords, values, element, resname, stem or "nanotraj")
+    else:
+        if n > PDB_MAX_ATOMS:
+            raise ValueError(
+                f"{n} atoms exceed the PDB format's {PDB_MAX_ATOMS:,}; write .cif instead"
+            )
+        try:
+            payload = _pdb_text(coords, values, element, resname)
+        except OverflowError:
+            raise ValueError(
+                "a coordinate does not fit the PDB %8.3f columns (-999.999 .. 9999.999); "
+                "write .cif instead"
+            ) from None
+    _atomic_write(path, payload)

@@ -1,0 +1,320 @@
+"""File-level stages of the per-frame workflow.
+
+Each function here is what one Snakemake rule calls: it reads the stage's input files, calls the
+science modules (:mod:`nanotraj.io`, :mod:`nanotraj.rdf`, :mod:`nanotraj.bonds`, :mod:`nanotraj.order`,
+:mod:`nanotraj.coordination`, :mod:`nanotraj.geometry`), and writes the stage's outputs atomically.
+Intermediate files are uncompressed ``.npz`` (fast to load); user-facing files are CSV and PDB.
+
+Bad frames
+----------
+With ``on_bad_frame="fail"`` a :class:`~nanotraj.errors.FrameError` propagates: the job fails with
+a one-line ``"<file>: <reason>"`` message (also written to the job's log) and Snakemake removes the
+job's outputs. With ``on_bad_frame="skip"`` the stage writes its outputs with
+``status = "rejected: <reason>"`` and no data; every later stage passes the rejection on, and the
+frame's summary row carries the status with empty values.
+
+Imports of the science modules happen inside the stage functions so that a job only pays for what
+it uses (``order`` does not need ``scipy.spatial``, writing tables needs neither).
+"""
+
+from __future__ import annotations
+
+import os
+import time as _time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .contract import ATOM_COLUMNS, BOND_COLUMNS, PDB_QUANTITIES
+from .errors import FrameError
+from .tables import load_arrays, save_arrays, write_columns, write_text
+
+OK = "ok"
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+class _Log:
+    """A job log: lines are collected and written atomically at the end (or on error)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lines: list[str] = []
+        self.t0 = _time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        self.lines.append(msg)
+
+    def close(self, status: str) -> None:
+        if self.path:
+            elapsed = _time.perf_counter() - self.t0
+            self.lines.append(f"{status} in {elapsed:.3f} s")
+            write_text(self.path, "\n".join(self.lines) + "\n")
+
+
+def _status(arrays: Mapping[str, np.ndarray]) -> str:
+    return str(arrays["status"]) if "status" in arrays else OK
+
+
+def _upstream_status(*arrays: Mapping[str, np.ndarray]) -> str:
+    for a in arrays:
+        s = _status(a)
+        if s != OK:
+            return s
+    return OK
+
+
+def _reject_reason(status: str) -> str:
+    return status.split(":", 1)[1].strip() if ":" in status else status
+
+
+def _save(path, status=OK, **arrays):
+    save_arrays(path, status=np.array(status), **arrays)
+
+
+def _handle(log: _Log, err: FrameError, on_bad_frame: str) -> str:
+    """Log a frame error; re-raise in fail mode, return the rejected status in skip mode."""
+    log(f"error: {err}")
+    if on_bad_frame != "skip":
+        log.close("failed")
+        raise err
+    log("on_bad_frame=skip: the frame is recorded as rejected")
+    return f"rejected: {err.reason}"
+
+
+# ----------------------------------------------------------------------------------------------
+# stages
+
+
+def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, min_distance=0.5):
+    """Stage ``parse``: read a PDB/mmCIF frame and its whole-particle geometry.
+
+    Output ``.npz``: ``coords`` (N, 3) A, ``elements`` (N,), ``b_factors`` (N,), ``d_center`` (N,) A,
+    ``diameter`` A (sphere of the convex hull's volume), ``source``, ``status``.
+    """
+    from .geometry import distance_to_centre, hull_diameter
+    from .io import read_frame
+
+    lg = _Log(log)
+    try:
+        frame = read_frame(source, min_atoms=min_atoms, min_distance=min_distance)
+        try:
+            diameter = hull_diameter(frame.coords)
+        except FrameError as err:  # re-attach the frame's path to geometry errors
+            raise type(err)(source, err.reason) from None
+    except FrameError as err:
+        status = _handle(lg, err, on_bad_frame)
+        _save(output, status, source=np.array(str(source)))
+        lg.close(status)
+        return
+    lg(f"read {len(frame.coords)} atoms from {source}; diameter {diameter:.3f} A")
+    _save(
+        output,
+        coords=frame.coords,
+        elements=np.asarray(frame.elements, dtype=str),
+        b_factors=frame.b_factors,
+        d_center=distance_to_centre(frame.coords),
+        diameter=np.array(diameter),
+        source=np.array(str(source)),
+    )
+    lg.close(OK)
+
+
+def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15.0, log=None,
+                on_bad_frame="fail"):
+    """Stage ``rdf``: g(r) (user-facing ``rdf.csv``: ``r,g``) and the bond cutoff.
+
+    ``cutoff="auto"`` takes the first minimum of g(r) after its first peak
+    (:func:`nanotraj.rdf.first_minimum`); a number is used as given (Angstrom).
+    Output ``.npz``: ``r``, ``g``, ``cutoff``, ``cutoff_auto`` (bool), ``status``.
+    """
+    from .rdf import first_minimum, rdf
+
+    lg = _Log(log)
+    frame = load_arrays(frame_npz)
+    status = _status(frame)
+    if status == OK:
+        r, g = rdf(frame["coords"], dr=dr, r_max=r_max)
+        try:
+            if cutoff == "auto":
+                value = first_minimum(r, g)
+                lg(f"cutoff = first minimum of g(r) = {value:.4f} A")
+            else:
+                value = float(cutoff)
+                lg(f"cutoff = {value:.4f} A (fixed in the configuration)")
+        except FrameError as err:
+            status = _handle(lg, type(err)(str(frame["source"]), err.reason), on_bad_frame)
+    if status != OK:
+        write_columns(rdf_csv, {"r": np.array([]), "g": np.array([])})
+        _save(rdf_npz, status)
+        lg.close(status)
+        return
+    write_columns(rdf_csv, {"r": r, "g": g})
+    _save(rdf_npz, r=r, g=g, cutoff=np.array(value), cutoff_auto=np.array(cutoff == "auto"))
+    lg.close(OK)
+
+
+def find_bonds(frame_npz, rdf_npz, output, *, log=None):
+    """Stage ``bonds``: every pair closer than the cutoff. Output: ``bonds`` (B, 2), ``distances`` (B,)."""
+    lg = _Log(log)
+    frame, rd = load_arrays(frame_npz), load_arrays(rdf_npz)
+    status = _upstream_status(frame, rd)
+    if status != OK:
+        _save(output, status)
+        lg.close(status)
+        return
+    from .bonds import find_bonds as _find
+
+    bonds, distances = _find(frame["coords"], float(rd["cutoff"]))
+    lg(f"{len(bonds)} bonds within {float(rd['cutoff']):.4f} A")
+    _save(output, bonds=bonds, distances=distances)
+    lg.close(OK)
+
+
+def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engine="native",
+                log=None):
+    """Stage ``boo``: q_l, w_l, Q_l, W_l, C_l per atom, s_l per bond, crystalline atoms."""
+    lg = _Log(log)
+    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
+    status = _upstream_status(frame, bd)
+    if status != OK:
+        _save(output, status)
+        lg.close(status)
+        return
+    from .order import boo
+
+    res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine)
+    lg(f"bond-orientational order l={tuple(ls)} for {len(frame['coords'])} atoms, engine {engine}")
+    _save(output, **{k: np.asarray(v) for k, v in res.items()})
+    lg.close(OK)
+
+
+def compute_coordination(frame_npz, bonds_npz, output, *, nn_distance, factor=1.2, log=None):
+    """Stage ``coordination``: ``cn`` (bonds per atom) and ``cn_lattice`` (neighbours closer than
+    ``factor`` x the element's nearest-neighbour distance ``nn_distance``, Angstrom)."""
+    lg = _Log(log)
+    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
+    status = _upstream_status(frame, bd)
+    if status != OK:
+        _save(output, status)
+        lg.close(status)
+        return
+    from .bonds import bond_counts
+    from .coordination import cn_lattice
+
+    n = len(frame["coords"])
+    cn = bond_counts(n, bd["bonds"])
+    cnl = cn_lattice(frame["coords"], nn_distance, factor=factor)
+    lg(f"cn_lattice: neighbours closer than {factor} x {nn_distance:.4f} A")
+    _save(output, cn=cn, cn_lattice=cnl)
+    lg.close(OK)
+
+
+def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None):
+    """Stage ``neighbour_distance``: mean distance (A) to bonded neighbours, NaN without bonds."""
+    lg = _Log(log)
+    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
+    status = _upstream_status(frame, bd)
+    if status != OK:
+        _save(output, status)
+        lg.close(status)
+        return
+    from .coordination import mean_bond_distance
+
+    nn = mean_bond_distance(len(frame["coords"]), bd["bonds"], bd["distances"])
+    lg(f"{int(np.isnan(nn).sum())} atoms without bonds (nn_distance = nan)")
+    _save(output, nn_distance=nn)
+    lg.close(OK)
+
+
+def _atom_table(frame, bd, bo, co, nd) -> dict[str, np.ndarray]:
+    coords = frame["coords"]
+    cols = {"x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2], "cn": co["cn"],
+            "cn_lattice": co["cn_lattice"]}
+    for key in ("q4", "q6", "Q4", "Q6", "w4", "w6", "W4", "W6", "C6"):
+        cols[key] = bo[key]
+    cols["crystalline"] = bo["crystalline"].astype(bool)
+    cols["d_center"] = frame["d_center"]
+    cols["nn_distance"] = nd["nn_distance"]
+    return cols
+
+
+def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, series, frame,
+                      time, log=None):
+    """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
+
+    ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance`` (.npz);
+    ``outputs`` keys: ``atoms, bonds, summary`` (.csv).
+    """
+    from .summary import frame_summary, rejected_summary, write_summary
+
+    lg = _Log(log)
+    data = {k: load_arrays(inputs[k]) for k in
+            ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance")}
+    status = _upstream_status(*data.values())
+    if status != OK:
+        write_columns(outputs["atoms"], {c: np.array([]) for c in ATOM_COLUMNS})
+        write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
+        write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
+                                                            reason=_reject_reason(status))])
+        lg.close(status)
+        return
+    atoms = _atom_table(data["frame"], data["bonds"], data["boo"], data["coordination"],
+                        data["neighbour_distance"])
+    write_columns(outputs["atoms"], atoms)
+    bonds = data["bonds"]["bonds"]
+    write_columns(outputs["bonds"], {"i": bonds[:, 0], "j": bonds[:, 1],
+                                     "distance": data["bonds"]["distances"],
+                                     "s6": data["boo"]["s6"]})
+    row = frame_summary(series=series, frame=frame, time=time, n_atoms=len(atoms["x"]),
+                        diameter=float(data["frame"]["diameter"]),
+                        cutoff=float(data["rdf"]["cutoff"]), n_bonds=len(bonds), atoms=atoms,
+                        s6=data["boo"]["s6"])
+    write_summary(outputs["summary"], [row])
+    lg(f"{len(atoms['x'])} atoms, {len(bonds)} bonds, {row['n_disordered']} disordered")
+    lg.close(OK)
+
+
+def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, element, log=None):
+    """Stage ``pdb``: one PDB per quantity of :data:`PDB_QUANTITIES` with the value in the B-factor
+    column (``outputs`` keys are the quantities). A rejected frame gets PDB files holding only a
+    REMARK with the reason and ``END``."""
+    lg = _Log(log)
+    data = {k: load_arrays(inputs[k]) for k in
+            ("frame", "bonds", "boo", "coordination", "neighbour_distance")}
+    status = _upstream_status(*data.values())
+    if status != OK:
+        for q in PDB_QUANTITIES:
+            write_text(outputs[q], f"REMARK   1 NANOTRAJ FRAME {status[:50]}\nEND\n")
+        lg.close(status)
+        return
+    from .io import write_values
+
+    values = {
+        "Q6": data["boo"]["Q6"],
+        "Q4": data["boo"]["Q4"],
+        "cn": data["coordination"]["cn"],
+        "C6": data["boo"]["C6"],
+        "crystalline": data["boo"]["crystalline"].astype(np.float64),
+        "nn_distance": data["neighbour_distance"]["nn_distance"],
+    }
+    coords = data["frame"]["coords"]
+    for q in PDB_QUANTITIES:
+        Path(outputs[q]).parent.mkdir(parents=True, exist_ok=True)
+        write_values(outputs[q], coords, np.asarray(values[q], dtype=np.float64), element=element)
+    lg(f"wrote {len(PDB_QUANTITIES)} PDB files of {len(coords)} atoms")
+    lg.close(OK)
+
+
+def aggregate_summaries(inputs, output, *, sort_by_series=False, log=None):
+    """Stage ``aggregate``: concatenate per-frame summaries, ordered by time (and series)."""
+    from .summary import aggregate
+
+    lg = _Log(log)
+    rows = aggregate(list(inputs), output, sort_by_series=sort_by_series)
+    n_rej = sum(1 for r in rows if r.get("status", "ok") != "ok")
+    lg(f"{len(rows)} frames, {n_rej} rejected")
+    lg.close(OK)

@@ -1,0 +1,71 @@
+"""Deterministic CSV writing and summary aggregation."""
+
+import math
+
+import numpy as np
+
+from nanotraj.contract import SUMMARY_COLUMNS
+from nanotraj.summary import aggregate, frame_summary, rejected_summary, write_summary
+from nanotraj.tables import read_rows, write_columns
+
+
+def test_write_columns_formats_and_round_trips(tmp_path):
+    p = tmp_path / "t.csv"
+    x = np.array([1.0 / 3.0, -2.5e-7, np.nan])
+    write_columns(p, {"a": np.array([1, 2, 3]), "b": x, "c": np.array([True, False, True])})
+    lines = p.read_text().splitlines()
+    assert lines[0] == "a,b,c"
+    assert lines[1] == "1,0.333333333333,1"
+    assert lines[3] == "3,nan,1"
+    header, rows = read_rows(p)
+    assert header == ["a", "b", "c"]
+    assert abs(float(rows[0]["b"]) - 1 / 3) < 1e-12
+    assert float(rows[1]["b"]) == -2.5e-7
+    assert math.isnan(float(rows[2]["b"]))
+
+
+def test_write_columns_is_byte_identical_and_leaves_no_temp(tmp_path):
+    rng = np.random.default_rng(1)
+    cols = {"x": rng.normal(size=1000), "n": rng.integers(0, 12, 1000)}
+    write_columns(tmp_path / "a.csv", cols)
+    write_columns(tmp_path / "b.csv", cols)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv"]
+
+
+def _row(frame, time, n=10):
+    atoms = {k: np.full(n, 0.5) for k in ("q4", "q6", "Q4", "Q6", "w6", "W6", "C6")}
+    atoms.update(
+        cn=np.full(n, 12), cn_lattice=np.full(n, 12),
+        crystalline=np.arange(n) < n - 2,
+        nn_distance=np.r_[np.full(n - 1, 2.77), np.nan],
+    )  # fmt: skip
+    return frame_summary(series="s", frame=frame, time=time, n_atoms=n, diameter=20.0,
+                         cutoff=3.4, n_bonds=60, atoms=atoms, s6=np.array([0.9, 0.7]))
+
+
+def test_frame_summary_values():
+    row = _row("f", 1.0)
+    assert list(row) == list(SUMMARY_COLUMNS)
+    assert row["n_disordered"] == 2 and row["fraction_disordered"] == 0.2
+    assert row["nn_distance_mean"] == 2.77  # NaN of the atom without bonds ignored
+    assert abs(row["s6_mean"] - 0.8) < 1e-15
+
+
+def test_aggregate_orders_by_time_whatever_the_input_order(tmp_path):
+    paths = []
+    for frame, t in [("c", 30.0), ("a", 10.0), ("b", 20.0)]:
+        p = tmp_path / f"{frame}.csv"
+        write_summary(p, [_row(frame, t)])
+        paths.append(p)
+    rej = tmp_path / "r.csv"
+    write_summary(rej, [rejected_summary(series="s", frame="r", time=15.0, reason="no atoms")])
+    paths.append(rej)
+    out1, out2 = tmp_path / "o1.csv", tmp_path / "o2.csv"
+    aggregate(paths, out1)
+    aggregate(list(reversed(paths)), out2)
+    assert out1.read_bytes() == out2.read_bytes()
+    header, rows = read_rows(out1)
+    assert header == list(SUMMARY_COLUMNS)
+    assert [r["frame"] for r in rows] == ["a", "r", "b", "c"]
+    assert rows[1]["status"] == "rejected: no atoms" and rows[1]["n_atoms"] == ""

@@ -1,0 +1,42 @@
+# Per-series and whole-run aggregates: cheap, so local rules on a cluster.
+
+
+localrules:
+    aggregate_series,
+    aggregate_all,
+
+
+rule aggregate_series:
+    input:
+        get_series_summaries,
+    output:
+        summary=RESULTS + "/{series}/summary.csv",
+    log:
+        RESULTS + "/logs/{series}/aggregate_series.log",
+    benchmark:
+        RESULTS + "/benchmarks/{series}/aggregate_series.tsv"
+    params:
+        version=VERSION,
+    run:
+        from nanotraj import pipeline
+
+        pipeline.aggregate_summaries(input, output.summary, log=log[0])
+
+
+rule aggregate_all:
+    input:
+        expand(RESULTS + "/{series}/summary.csv", series=SERIES),
+    output:
+        summary=RESULTS + "/summary.csv",
+    log:
+        RESULTS + "/logs/aggregate_all.log",
+    benchmark:
+        RESULTS + "/benchmarks/aggregate_all.tsv"
+    params:
+        version=VERSION,
+    run:
+        from nanotraj import pipeline
+
+        pipeline.aggregate_summaries(
+            input, output.summary, sort_by_series=True, log=log[0]
+        )

@@ -1,0 +1,167 @@
+# Configuration, frames sheet and input functions. Everything here runs once, when Snakemake
+# parses the workflow: errors are start-up errors with one clear message.
+import csv
+import math
+import os
+import re
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+import nanotraj
+from nanotraj.contract import PDB_QUANTITIES
+from nanotraj.elements import nn_distance as element_nn_distance
+from nanotraj.errors import ConfigError
+
+min_version("9.0")
+
+WORKFLOW_DIR = Path(workflow.basedir)
+SCHEMAS = WORKFLOW_DIR / "workflow" / "schemas"
+# Every rule depends on the library's version: Snakemake does not watch imported modules, so a new
+# release of nanotraj reruns what it may change (rerun trigger "params").
+VERSION = nanotraj.__version__
+
+validate(config, str(SCHEMAS / "config.schema.yaml"))
+
+RESULTS = "results"
+FRAME_DIR = RESULTS + "/{series}/{frame}"
+WORK_DIR = RESULTS + "/intermediate/{series}/{frame}"
+LOG_DIR = RESULTS + "/logs/{series}/{frame}"
+BENCH_DIR = RESULTS + "/benchmarks/{series}/{frame}"
+
+
+def resolve_path(path):
+    """User paths are relative to the working directory; shipped resources (the demo sheet and
+    its frames) are found relative to the workflow when the working directory lacks them."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return str(p)
+    shipped = WORKFLOW_DIR / p
+    return str(shipped) if shipped.exists() else str(p)
+
+
+def fail(message):
+    raise WorkflowError(message)
+
+
+def load_frames(sheet_path):
+    """Read and check the frames sheet: a list of dict rows with typed values."""
+    sheet = resolve_path(sheet_path)
+    if not os.path.isfile(sheet):
+        fail(f"{sheet_path}: frames sheet not found (config key 'frames')")
+    with open(sheet, newline="", encoding="utf-8-sig") as fh:
+        lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+    reader = csv.DictReader(lines, delimiter="\t")
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing_cols = [c for c in ("series", "frame", "time", "path") if c not in header]
+    if missing_cols:
+        fail(
+            f"{sheet}: missing column(s) {', '.join(missing_cols)} "
+            f"(tab-separated header: series, frame, time, path[, element])"
+        )
+    rows = []
+    for lineno, raw in enumerate(reader, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if not row.get("element"):
+            row.pop("element", None)
+        try:
+            row["time"] = float(row["time"])
+        except ValueError:
+            fail(f"{sheet}: row {lineno}: time {row['time']!r} is not a number")
+        if not math.isfinite(row["time"]):
+            fail(f"{sheet}: row {lineno}: time {row['time']!r} is not finite")
+        try:
+            validate(row, str(SCHEMAS / "frames.schema.yaml"))
+        except WorkflowError as err:
+            bad = {k: row.get(k) for k in ("series", "frame", "path", "element") if k in row}
+            fail(f"{sheet}: row {lineno} is invalid {bad}: {str(err).splitlines()[0]}")
+        row["path"] = resolve_path(row["path"])
+        rows.append(row)
+    if not rows:
+        fail(f"{sheet}: the frames sheet has no frames")
+    seen, dups, times = set(), [], {}
+    for row in rows:
+        key = (row["series"], row["frame"])
+        if key in seen:
+            dups.append("/".join(key))
+        seen.add(key)
+        times.setdefault(row["series"], []).append(row["time"])
+    if dups:
+        fail(f"{sheet}: duplicate frame(s) within a series: {', '.join(sorted(set(dups)))}")
+    for series, ts in times.items():
+        if len(set(ts)) != len(ts):
+            fail(f"{sheet}: series {series} has several frames at the same time; times order the frames")
+    missing = [r["path"] for r in rows if not os.path.exists(r["path"])]
+    if missing:
+        fail(f"{sheet}: {len(missing)} frame file(s) do not exist: {', '.join(missing)}")
+    return rows
+
+
+FRAMES = load_frames(config["frames"])
+FRAME_INDEX = {(r["series"], r["frame"]): r for r in FRAMES}
+SERIES = sorted({r["series"] for r in FRAMES})
+
+# Unknown elements are start-up errors, not per-frame failures.
+_nn = {}
+for _el in sorted({config["element"]} | {r["element"] for r in FRAMES if "element" in r}):
+    try:
+        _nn[_el.capitalize()] = element_nn_distance(_el)
+    except ConfigError as err:
+        fail(str(err))
+NN_DISTANCE = _nn
+
+wildcard_constraints:
+    series="|".join(re.escape(s) for s in SERIES),
+    frame="|".join(sorted({re.escape(r["frame"]) for r in FRAMES})),
+
+
+def frames_of(series):
+    """The frames of a series, ordered by time."""
+    return sorted((r for r in FRAMES if r["series"] == series), key=lambda r: r["time"])
+
+
+def frame_row(wildcards):
+    try:
+        return FRAME_INDEX[(wildcards.series, wildcards.frame)]
+    except KeyError:
+        fail(f"frame {wildcards.series}/{wildcards.frame} is not in the frames sheet")
+
+
+def get_frame_path(wildcards):
+    return frame_row(wildcards)["path"]
+
+
+def get_element(wildcards):
+    return frame_row(wildcards).get("element", config["element"]).capitalize()
+
+
+def get_nn_distance(wildcards):
+    return NN_DISTANCE[get_element(wildcards)]
+
+
+def get_time(wildcards):
+    return frame_row(wildcards)["time"]
+
+
+def get_series_summaries(wildcards):
+    return [
+        f"{RESULTS}/{wildcards.series}/{r['frame']}/summary.csv"
+        for r in frames_of(wildcards.series)
+    ]
+
+
+def get_stage_inputs(*stages):
+    """Named intermediate files of a frame, for rules that combine several stages."""
+    return {s: f"{WORK_DIR}/{s}.npz" for s in stages}
+
+
+def get_final_outputs():
+    outs = [f"{RESULTS}/summary.csv"]
+    for r in FRAMES:
+        base = f"{RESULTS}/{r['series']}/{r['frame']}"
+        outs += [f"{base}/atoms.csv", f"{base}/bonds.csv", f"{base}/rdf.csv"]
+        outs += [f"{base}/pdb/{q}.pdb" for q in PDB_QUANTITIES]
+    outs += [f"{RESULTS}/{s}/summary.csv" for s in SERIES]
+    return outs
+
