@@ -2,13 +2,12 @@
 # Thin entry point: configuration, includes, default target. The science lives in src/nanotraj.
 from pathlib import Path
 
-
 # The user's config/config.yaml in the working directory wins; otherwise the shipped one (demo).
-configfile: (
-    "config/config.yaml"
-    if Path("config/config.yaml").exists()
-    else str(Path(workflow.basedir) / "config" / "config.yaml")
-)
+USER_CONFIG = Path("config/config.yaml")
+SHIPPED_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
+
+
+configfile: str(USER_CONFIG if USER_CONFIG.exists() else SHIPPED_CONFIG)
 
 
 include: "workflow/rules/common.smk"
@@ -17,6 +16,6 @@ include: "workflow/rules/aggregate.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_outputs(),
-    default_target: True

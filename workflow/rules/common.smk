@@ -33,7 +33,8 @@ BENCH_DIR = RESULTS + "/benchmarks/{series}/{frame}"
 
 def resolve_path(path):
     """User paths are relative to the working directory; shipped resources (the demo sheet and
-    its frames) are found relative to the workflow when the working directory lacks them."""
+    its frames) are found relative to the workflow when the working directory lacks them.
+    """
     p = Path(path)
     if p.is_absolute() or p.exists():
         return str(p)
@@ -74,7 +75,11 @@ def load_frames(sheet_path):
         try:
             validate(row, str(SCHEMAS / "frames.schema.yaml"))
         except WorkflowError as err:
-            bad = {k: row.get(k) for k in ("series", "frame", "path", "element") if k in row}
+            bad = {
+                k: row.get(k)
+                for k in ("series", "frame", "path", "element")
+                if k in row
+            }
             fail(f"{sheet}: row {lineno} is invalid {bad}: {str(err).splitlines()[0]}")
         row["path"] = resolve_path(row["path"])
         rows.append(row)
@@ -88,13 +93,19 @@ def load_frames(sheet_path):
         seen.add(key)
         times.setdefault(row["series"], []).append(row["time"])
     if dups:
-        fail(f"{sheet}: duplicate frame(s) within a series: {', '.join(sorted(set(dups)))}")
+        fail(
+            f"{sheet}: duplicate frame(s) within a series: {', '.join(sorted(set(dups)))}"
+        )
     for series, ts in times.items():
         if len(set(ts)) != len(ts):
-            fail(f"{sheet}: series {series} has several frames at the same time; times order the frames")
+            fail(
+                f"{sheet}: series {series} has several frames at the same time; times order the frames"
+            )
     missing = [r["path"] for r in rows if not os.path.exists(r["path"])]
     if missing:
-        fail(f"{sheet}: {len(missing)} frame file(s) do not exist: {', '.join(missing)}")
+        fail(
+            f"{sheet}: {len(missing)} frame file(s) do not exist: {', '.join(missing)}"
+        )
     return rows
 
 
@@ -104,12 +115,15 @@ SERIES = sorted({r["series"] for r in FRAMES})
 
 # Unknown elements are start-up errors, not per-frame failures.
 _nn = {}
-for _el in sorted({config["element"]} | {r["element"] for r in FRAMES if "element" in r}):
+for _el in sorted(
+    {config["element"]} | {r["element"] for r in FRAMES if "element" in r}
+):
     try:
         _nn[_el.capitalize()] = element_nn_distance(_el)
     except ConfigError as err:
         fail(str(err))
 NN_DISTANCE = _nn
+
 
 wildcard_constraints:
     series="|".join(re.escape(s) for s in SERIES),
@@ -164,4 +178,3 @@ def get_final_outputs():
         outs += [f"{base}/pdb/{q}.pdb" for q in PDB_QUANTITIES]
     outs += [f"{RESULTS}/{s}/summary.csv" for s in SERIES]
     return outs
-

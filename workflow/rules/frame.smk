@@ -176,7 +176,9 @@ rule write_frame_table:
 
 rule write_frame_pdbs:
     input:
-        **get_stage_inputs("frame", "bonds", "boo", "coordination", "neighbour_distance"),
+        **get_stage_inputs(
+            "frame", "bonds", "boo", "coordination", "neighbour_distance"
+        ),
     output:
         **{q: FRAME_DIR + f"/pdb/{q}.pdb" for q in PDB_QUANTITIES},
     log:

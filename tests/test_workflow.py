@@ -1,0 +1,288 @@
+"""The Snakemake workflow, run for real (snakemake in a subprocess, from another directory)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanotraj.contract import ATOM_COLUMNS, BOND_COLUMNS, PDB_QUANTITIES, SUMMARY_COLUMNS
+from nanotraj.io import read_frame, write_values
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.workflow
+
+SNAKEFILE = REPO / "Snakefile"
+
+
+def snakemake(workdir, *args, check=True, env=None, python_prefix=None):
+    """Run snakemake on the project's Snakefile with ``workdir`` as working directory."""
+    cmd = [sys.executable, "-m", "snakemake"] if python_prefix is None else python_prefix
+    cmd = [*cmd, "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned_jobs(workdir, *args, **kw) -> set[tuple[str, str]]:
+    """(rule, frame) pairs that a dry run plans; frame is '' for whole-series/run rules."""
+    proc = snakemake(workdir, "-n", *args, **kw)
+    jobs = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
+        m = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if not m or m.group(1) == "all":
+            continue
+        w = re.search(r"wildcards:.*?frame=([^,\s]+)", block)
+        jobs.add((m.group(1), w.group(1) if w else ""))
+    return jobs
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return reader.fieldnames, list(reader)
+
+
+def write_sheet(path, rows):
+    lines = ["series\tframe\ttime\tpath"] + ["\t".join(map(str, r)) for r in rows]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# the shipped demo, run from another working directory
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    snakemake(work)
+    return work
+
+
+def _demo_frames():
+    with open(REPO / "config" / "frames.tsv", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def test_demo_outputs_follow_the_contract(demo_run):
+    import gemmi
+
+    frames = _demo_frames()
+    assert len(frames) >= 6
+    for row in frames:
+        out = demo_run / "results" / row["series"] / row["frame"]
+        header, atoms = read_csv(out / "atoms.csv")
+        assert header[: len(ATOM_COLUMNS)] == list(ATOM_COLUMNS)
+        st = gemmi.read_structure(str(REPO / row["path"]))
+        n = sum(1 for _ in st[0].all())
+        assert len(atoms) == n
+        x = np.array([[float(a["x"]), float(a["y"]), float(a["z"])] for a in atoms])
+        ref = np.array([cra.atom.pos.tolist() for cra in st[0].all()])
+        assert np.allclose(x, ref, atol=1e-9), "atoms.csv keeps the input order and coordinates"
+        cn = np.array([int(a["cn"]) for a in atoms])
+        bheader, bonds = read_csv(out / "bonds.csv")
+        assert bheader == list(BOND_COLUMNS)
+        assert 2 * len(bonds) == cn.sum()
+        ij = np.array([[int(b["i"]), int(b["j"])] for b in bonds])
+        assert (ij[:, 0] < ij[:, 1]).all() and ij.max() < n
+        rheader, rdf = read_csv(out / "rdf.csv")
+        assert rheader == ["r", "g"] and len(rdf) == round(15.0 / 0.02)
+        sheader, summary = read_csv(out / "summary.csv")
+        assert sheader[: len(SUMMARY_COLUMNS)] == list(SUMMARY_COLUMNS)
+        assert summary[0]["status"] == "ok" and int(summary[0]["n_atoms"]) == n
+        assert 3.0 < float(summary[0]["cutoff"]) < 3.7  # Pt: between 1st and 2nd neighbour shell
+        q6 = np.array([float(a["Q6"]) for a in atoms])
+        pdb = gemmi.read_structure(str(out / "pdb" / "Q6.pdb"))
+        b = np.array([cra.atom.b_iso for cra in pdb[0].all()])
+        assert np.allclose(b, np.round(q6, 3), atol=1e-6)
+        for q in PDB_QUANTITIES:
+            assert sum(1 for _ in gemmi.read_structure(str(out / "pdb" / f"{q}.pdb"))[0].all()) == n
+
+
+def test_demo_series_summary_is_ordered_by_time(demo_run):
+    frames = _demo_frames()
+    series = frames[0]["series"]
+    header, rows = read_csv(demo_run / "results" / series / "summary.csv")
+    assert header[: len(SUMMARY_COLUMNS)] == list(SUMMARY_COLUMNS)
+    times = [float(r["time"]) for r in rows]
+    assert times == sorted(times) and len(rows) == len(frames)
+    n_atoms = [int(r["n_atoms"]) for r in rows]
+    assert n_atoms[0] > n_atoms[-1], "the demo particle is etched: it loses atoms over time"
+    _, all_rows = read_csv(demo_run / "results" / "summary.csv")
+    assert [r["frame"] for r in all_rows] == [r["frame"] for r in rows]
+
+
+def test_second_run_has_nothing_to_do(demo_run):
+    assert planned_jobs(demo_run) == set()
+
+
+# ----------------------------------------------------------------------------------------------
+# real frames at the published fixed cutoff
+
+
+def test_shared_stage1_equals_pyboo_reference(tmp_path, shared_series, reference_dir):
+    stages = [f"stage{k}_docked_ATMS.pdb" for k in (1, 2, 3, 4)]
+    write_sheet(
+        tmp_path / "frames.tsv",
+        [("pt", f"stage{k}", 10 * k, shared_series / s) for k, s in enumerate(stages, start=1)],
+    )
+    snakemake(tmp_path, "--config", "frames=frames.tsv", "cutoff=3.41")
+    out = tmp_path / "results" / "pt"
+    _, atoms = read_csv(out / "stage1" / "atoms.csv")
+    _, ref = read_csv(reference_dir / "stage1_docked_ATMS.atoms.csv")
+    assert len(atoms) == len(ref) == 314
+    pairs = {"cn": "Nngb", "cn_lattice": "CN_numnn", "crystalline": "xtal",
+             "d_center": "d_center", "nn_distance": "dist_to_NNs"}  # fmt: skip
+    pairs.update({k: k for k in ("q4", "q6", "Q4", "Q6", "w4", "w6", "W4", "W6", "C6")})
+    for ours, theirs in pairs.items():
+        a = np.array([float(r[ours]) for r in atoms])
+        b = np.array([float(r[theirs]) for r in ref])
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-8, err_msg=ours)
+    _, summary = read_csv(out / "summary.csv")
+    s1 = summary[0]
+    assert s1["frame"] == "stage1" and int(s1["n_atoms"]) == 314
+    assert f"{float(s1['diameter']):.3f}" == "19.688"
+    assert int(s1["n_disordered"]) == 2 and int(s1["n_bonds"]) == 1500
+    assert [int(r["n_atoms"]) for r in summary] == [314, 264, 233, 119]
+
+
+# ----------------------------------------------------------------------------------------------
+# reruns: only what changed
+
+
+@pytest.fixture
+def small_series(tmp_path):
+    """Three demo frames copied into a fresh working directory, analysed once."""
+    frames = _demo_frames()[:4]
+    (tmp_path / "data").mkdir()
+    rows = []
+    for r in frames[:3]:
+        dst = tmp_path / "data" / Path(r["path"]).name
+        shutil.copy(REPO / r["path"], dst)
+        rows.append((r["series"], r["frame"], r["time"], f"data/{dst.name}"))
+    write_sheet(tmp_path / "frames.tsv", rows)
+    snakemake(tmp_path, "--config", "frames=frames.tsv")
+    return tmp_path, rows, frames[3]
+
+
+FRAME_RULES = {
+    "parse_frame", "compute_rdf", "find_bonds", "compute_boo", "compute_coordination",
+    "compute_neighbour_distance", "write_frame_table", "write_frame_pdbs",
+}  # fmt: skip
+AGGREGATES = {("aggregate_series", ""), ("aggregate_all", "")}
+
+
+def test_editing_one_frame_reruns_only_that_frame(small_series):
+    work, rows, _ = small_series
+    path = work / rows[1][3]
+    frame = read_frame(path)  # a re-reconstructed frame: one atom moved by 0.1 A
+    coords = frame.coords.copy()
+    coords[0, 0] += 0.1
+    write_values(path, coords, frame.b_factors)
+    st = path.stat()
+    os.utime(path, (st.st_atime + 2, st.st_mtime + 2))
+    jobs = planned_jobs(work, "--config", "frames=frames.tsv")
+    assert jobs == {(r, rows[1][1]) for r in FRAME_RULES} | AGGREGATES
+
+
+def test_new_row_runs_only_the_new_frame(small_series):
+    work, rows, extra = small_series
+    shutil.copy(REPO / extra["path"], work / "data" / Path(extra["path"]).name)
+    new = (extra["series"], extra["frame"], extra["time"], f"data/{Path(extra['path']).name}")
+    write_sheet(work / "frames.tsv", [*rows, new])
+    jobs = planned_jobs(work, "--config", "frames=frames.tsv")
+    assert jobs == {(r, extra["frame"]) for r in FRAME_RULES} | AGGREGATES
+
+
+def test_new_cutoff_reruns_every_frame(small_series):
+    work, rows, _ = small_series
+    jobs = planned_jobs(work, "--config", "frames=frames.tsv", "cutoff=3.3")
+    expected = {(r, row[1]) for r in FRAME_RULES - {"parse_frame"} for row in rows}
+    assert jobs == expected | AGGREGATES
+
+
+def test_new_library_version_reruns_everything(small_series):
+    work, rows, _ = small_series
+    prefix = [sys.executable, "-c",
+              "import sys, nanotraj; nanotraj.__version__ = '999.0'; "
+              "from snakemake.cli import main; sys.argv[0] = 'snakemake'; main()"]  # fmt: skip
+    jobs = planned_jobs(work, "--config", "frames=frames.tsv", python_prefix=prefix)
+    assert jobs == {(r, row[1]) for r in FRAME_RULES for row in rows} | AGGREGATES
+
+
+# ----------------------------------------------------------------------------------------------
+# start-up errors: one clear message, nothing run
+
+
+def _startup_error(tmp_path, sheet_text, *config):
+    (tmp_path / "frames.tsv").write_text(textwrap.dedent(sheet_text))
+    proc = snakemake(tmp_path, "-n", "--config", "frames=frames.tsv", *config, check=False)
+    assert proc.returncode != 0
+    assert not (tmp_path / "results").exists()
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def one_frame(tmp_path):
+    src = REPO / _demo_frames()[0]["path"]
+    shutil.copy(src, tmp_path / "a.pdb")
+    shutil.copy(src, tmp_path / "b.pdb")
+    return tmp_path
+
+
+def test_missing_files_are_listed(one_frame):
+    msg = _startup_error(one_frame, "series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\n"
+                         "s\tb\t1\tnope1.pdb\ns\tc\t2\tnope2.pdb\n")
+    assert "2 frame file(s) do not exist" in msg and "nope1.pdb" in msg and "nope2.pdb" in msg
+
+
+def test_duplicate_frames_are_an_error(one_frame):
+    msg = _startup_error(one_frame, "series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\ns\ta\t1\tb.pdb\n")
+    assert "duplicate frame(s)" in msg and "s/a" in msg
+
+
+def test_non_numeric_time_is_an_error(one_frame):
+    msg = _startup_error(one_frame, "series\tframe\ttime\tpath\ns\ta\tten\ta.pdb\n")
+    assert "time 'ten' is not a number" in msg
+
+
+def test_empty_sheet_is_an_error(one_frame):
+    msg = _startup_error(one_frame, "series\tframe\ttime\tpath\n")
+    assert "has no frames" in msg
+
+
+def test_unknown_element_is_an_error(one_frame):
+    msg = _startup_error(one_frame, "series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\n", "element=Xx")
+    assert "Xx" in msg
+
+
+@pytest.mark.parametrize("cutoff", ["-1", "abc", "0"])
+def test_bad_cutoff_is_an_error(one_frame, cutoff):
+    msg = _startup_error(one_frame, "series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\n",
+                         f"cutoff={cutoff}")
+    assert "cutoff" in msg
+
+
+def test_equal_times_in_a_series_are_an_error(one_frame):
+    msg = _startup_error(one_frame, "series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\ns\tb\t0\tb.pdb\n")
+    assert "same time" in msg
+
+
+def test_unsorted_sheet_is_analysed_in_time_order(one_frame):
+    sheet = "series\tframe\ttime\tpath\ns\tb\t5\tb.pdb\ns\ta\t1\ta.pdb\n"
+    (one_frame / "frames.tsv").write_text(sheet)
+    snakemake(one_frame, "results/s/summary.csv", "--config", "frames=frames.tsv")
+    _, rows = read_csv(one_frame / "results" / "s" / "summary.csv")
+    assert [r["frame"] for r in rows] == ["a", "b"]
+    assert not math.isnan(float(rows[0]["Q6_mean"]))

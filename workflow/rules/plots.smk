@@ -1,0 +1,138 @@
+# Figures per frame and per series, marked for the Snakemake HTML report (`snakemake --report`).
+# Every body only calls nanotraj.plots (matplotlib object API, Agg canvas, no pyplot): matplotlib
+# is imported by the plot jobs only (~0.7 s, once per Snakemake process with --force-use-threads).
+#
+# Report layout: one category per series; in it the subcategory "Series" (time series, g(r) over
+# time, CN over time, the series summary table) and the subcategory "Frames" (g(r) and order maps
+# of every frame, labelled by frame and time so that the report's table can be sorted/filtered).
+
+
+localrules:
+    plot_series,
+
+
+def frame_report_labels(figure):
+    """Report labels of a per-frame figure: frame, time (with the config's unit) and figure name."""
+
+    def labels(wildcards):
+        return {
+            "frame": wildcards.frame,
+            "time": f"{get_time(wildcards):g} {config['time_unit']}",
+            "figure": figure,
+        }
+
+    return labels
+
+
+def get_series_frame_files(name):
+    """The frames' results/{series}/{frame}/<name> files of a series, in time order."""
+
+    def files(wildcards):
+        return [
+            f"{RESULTS}/{wildcards.series}/{r['frame']}/{name}"
+            for r in frames_of(wildcards.series)
+        ]
+
+    return files
+
+
+rule plot_frame:
+    input:
+        rdf=FRAME_DIR + "/rdf.csv",
+        atoms=FRAME_DIR + "/atoms.csv",
+        summary=FRAME_DIR + "/summary.csv",
+    output:
+        rdf=report(
+            FRAME_DIR + "/rdf.png",
+            caption="../report/rdf.rst",
+            category="{series}",
+            subcategory="Frames",
+            labels=frame_report_labels("g(r)"),
+        ),
+        order=report(
+            FRAME_DIR + "/order.png",
+            caption="../report/order.rst",
+            category="{series}",
+            subcategory="Frames",
+            labels=frame_report_labels("CN, (Q4,Q6), (w6,Q6)"),
+        ),
+    log:
+        LOG_DIR + "/plot_frame.log",
+    benchmark:
+        BENCH_DIR + "/plot_frame.tsv"
+    params:
+        version=VERSION,
+        element=get_element,
+        time_unit=config["time_unit"],
+        cutoff_auto=config["cutoff"] == "auto",
+    run:
+        from nanotraj import plots
+
+        plots.plot_frame(
+            input,
+            output,
+            element=params.element,
+            time_unit=params.time_unit,
+            cutoff_auto=params.cutoff_auto,
+            log=log[0],
+        )
+
+
+rule plot_series:
+    input:
+        summary=RESULTS + "/{series}/summary.csv",
+        rdf=get_series_frame_files("rdf.csv"),
+        atoms=get_series_frame_files("atoms.csv"),
+    output:
+        timeseries=report(
+            RESULTS + "/{series}/timeseries.png",
+            caption="../report/timeseries.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "summary quantities against time"},
+        ),
+        rdf_series=report(
+            RESULTS + "/{series}/rdf_series.png",
+            caption="../report/rdf_series.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "g(r) of every frame"},
+        ),
+        cn_series=report(
+            RESULTS + "/{series}/cn_series.png",
+            caption="../report/cn_series.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "coordination numbers against time"},
+        ),
+    log:
+        RESULTS + "/logs/{series}/plot_series.log",
+    benchmark:
+        RESULTS + "/benchmarks/{series}/plot_series.tsv"
+    params:
+        version=VERSION,
+        time_unit=config["time_unit"],
+    run:
+        from nanotraj import plots
+
+        plots.plot_series(
+            input.summary,
+            input.rdf,
+            input.atoms,
+            output,
+            time_unit=params.time_unit,
+            log=log[0],
+        )
+
+
+def get_plot_outputs():
+    """Every figure of the run, for rule all (add to get_final_outputs)."""
+    outs = []
+    for r in FRAMES:
+        base = f"{RESULTS}/{r['series']}/{r['frame']}"
+        outs += [f"{base}/rdf.png", f"{base}/order.png"]
+    for s in SERIES:
+        outs += [
+            f"{RESULTS}/{s}/{name}.png" for name in ("timeseries", "rdf_series", "cn_series")
+        ]
+    return outs
