@@ -22,7 +22,7 @@ class FrameError(NanotrajError, ValueError):
 
 
 class AnalysisError(FrameError):
-    """A readable frame whose analysis cannot proceed (no first minimum in g(r), coplanar atoms...)."""
+    """A readable frame whose analysis cannot proceed (no first minimum in g(r), coplanar...)."""
 
 
 class ConfigError(NanotrajError, ValueError):

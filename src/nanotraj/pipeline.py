@@ -1,8 +1,9 @@
 """File-level stages of the per-frame workflow.
 
 Each function here is what one Snakemake rule calls: it reads the stage's input files, calls the
-science modules (:mod:`nanotraj.io`, :mod:`nanotraj.rdf`, :mod:`nanotraj.bonds`, :mod:`nanotraj.order`,
-:mod:`nanotraj.coordination`, :mod:`nanotraj.geometry`), and writes the stage's outputs atomically.
+science modules (:mod:`nanotraj.io`, :mod:`nanotraj.rdf`, :mod:`nanotraj.bonds`,
+:mod:`nanotraj.order`, :mod:`nanotraj.coordination`, :mod:`nanotraj.geometry`), and writes the
+stage's outputs atomically.
 Intermediate files are uncompressed ``.npz`` (fast to load); user-facing files are CSV and PDB.
 
 Bad frames
@@ -19,7 +20,6 @@ it uses (``order`` does not need ``scipy.spatial``, writing tables needs neither
 
 from __future__ import annotations
 
-import os
 import time as _time
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,8 +92,9 @@ def _handle(log: _Log, err: FrameError, on_bad_frame: str) -> str:
 def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, min_distance=0.5):
     """Stage ``parse``: read a PDB/mmCIF frame and its whole-particle geometry.
 
-    Output ``.npz``: ``coords`` (N, 3) A, ``elements`` (N,), ``b_factors`` (N,), ``d_center`` (N,) A,
-    ``diameter`` A (sphere of the convex hull's volume), ``source``, ``status``.
+    Output ``.npz``: ``coords`` (N, 3) A, ``elements`` (N,), ``b_factors`` (N,),
+    ``d_center`` (N,) A, ``diameter`` A (sphere of the convex hull's volume), ``source``,
+    ``status``.
     """
     from .geometry import distance_to_centre, hull_diameter
     from .io import read_frame
@@ -158,7 +159,10 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
 
 
 def find_bonds(frame_npz, rdf_npz, output, *, log=None):
-    """Stage ``bonds``: every pair closer than the cutoff. Output: ``bonds`` (B, 2), ``distances`` (B,)."""
+    """Stage ``bonds``: every pair closer than the cutoff.
+
+    Output ``.npz``: ``bonds`` (B, 2) with i < j, ``distances`` (B,) A.
+    """
     lg = _Log(log)
     frame, rd = load_arrays(frame_npz), load_arrays(rdf_npz)
     status = _upstream_status(frame, rd)

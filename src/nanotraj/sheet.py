@@ -88,7 +88,8 @@ def build_rows(paths, *, pattern=None, series=None, time="pattern", element=None
     for row in rows:
         key = (row["series"], row["frame"])
         if key in seen:
-            raise SheetError(f"{row['path']}: frame name {row['frame']!r} also given to {seen[key]}")
+            other = seen[key]
+            raise SheetError(f"{row['path']}: frame name {row['frame']!r} also given to {other}")
         seen[key] = row["path"]
     rows.sort(key=lambda r: (r["series"], r["time"], r["frame"]))
     return rows

@@ -15,6 +15,7 @@ import numpy as np
 from .contract import SUMMARY_COLUMNS
 from .tables import read_rows, write_rows
 
+
 def _mean(values) -> float:
     """Mean of the finite values (NaN for none): atoms without bonds have no nn_distance."""
     arr = np.asarray(values, dtype=np.float64)
@@ -85,7 +86,7 @@ def write_summary(path: str | os.PathLike, rows: Sequence[Mapping], columns=None
 
 
 def summary_columns(rows: Iterable[Mapping]) -> list[str]:
-    """The contract's columns, followed by every other column found in ``rows`` (in first-seen order)."""
+    """The contract's columns, then every other column of ``rows`` in first-seen order."""
     cols = list(SUMMARY_COLUMNS)
     for row in rows:
         for key in row:
@@ -102,12 +103,15 @@ def _time_key(row: Mapping[str, str]):
     return (math.isnan(t), t, row.get("frame", ""))
 
 
-def aggregate(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, sort_by_series=False):
+def aggregate(
+    inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, sort_by_series=False
+):
     """Concatenate one-row (or many-row) summary CSVs into ``output``, ordered by time.
 
-    Rows are ordered by ``time`` then ``frame`` (and by ``series`` first when ``sort_by_series``), so
-    the result does not depend on the order of ``inputs``. Columns: the union of the inputs'
-    columns, contract columns first; a column missing in one input is an empty cell there.
+    Rows are ordered by ``time`` then ``frame`` (and by ``series`` first when
+    ``sort_by_series``), so the result does not depend on the order of ``inputs``. Columns: the
+    union of the inputs' columns, contract columns first; a column missing in one input is an
+    empty cell there.
     """
     rows: list[dict[str, str]] = []
     header: list[str] = list(SUMMARY_COLUMNS)
