@@ -373,42 +373,47 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
 # --------------------------------------------------------------------------------------------
 
 
+_DIGITS3 = np.frombuffer("".join(f"{i:03d}" for i in range(1000)).encode(), np.uint8).reshape(
+    1000, 3
+)
+
+
 def _fixed(values: np.ndarray, width: int, decimals: int) -> np.ndarray:
     """Right-justified fixed-point text of ``values`` as a (N, width) uint8 array.
 
     Equivalent to ``"%{width}.{decimals}f" % v`` (round half to even on the scaled value; ``-0.000``
-    is written ``0.000``).  Raises OverflowError when a value does not fit in ``width``.
+    is written ``0.000``), vectorised with a 3-digit lookup table (~0.2 ms per 1e4 values).
+    Raises OverflowError when a value does not fit ``width``.
     """
-    n = len(values)
-    out = np.full((n, width), 32, dtype=np.uint8)
     m = np.rint(np.asarray(values, dtype=np.float64) * 10.0**decimals)
+    n = len(m)
     if n and np.abs(m).max() >= 1e17:
         raise OverflowError
     m = m.astype(np.int64)
     neg = m < 0
     a = np.abs(m)
-    pos = width - 1
-    for _ in range(decimals):
-        out[:, pos] = 48 + a % 10
-        a //= 10
-        pos -= 1
-    if decimals:
-        out[:, pos] = 46  # "."
-        pos -= 1
-    out[:, pos] = 48 + a % 10  # at least one integer digit
-    a //= 10
-    pos -= 1
-    sign_done = ~neg
-    while pos >= 0:
-        d = a > 0
-        out[d, pos] = 48 + a[d] % 10
-        s = ~d & ~sign_done
-        out[s, pos] = 45  # "-"
-        sign_done |= s
-        a //= 10
-        pos -= 1
-    if (a > 0).any() or not sign_done.all():
+    nd = width - (1 if decimals else 0)  # digit (and sign) slots
+    nchunk = -(-nd // 3)
+    digs = np.empty((n, 3 * nchunk), dtype=np.uint8)
+    rest = a
+    for c in range(nchunk - 1, -1, -1):
+        digs[:, 3 * c : 3 * c + 3] = _DIGITS3[rest % 1000]
+        rest = rest // 1000
+    digs = digs[:, 3 * nchunk - nd :]
+    pows = 10 ** np.arange(18, dtype=np.int64)
+    ndig = np.maximum(np.searchsorted(pows, a, side="right"), decimals + 1)
+    if n and (ndig + neg > nd).any():
         raise OverflowError
+    lead = nd - ndig  # number of leading blank slots
+    chars = np.where(np.arange(nd)[None, :] < lead[:, None], np.uint8(32), digs)
+    rows = np.flatnonzero(neg)
+    chars[rows, lead[rows] - 1] = 45  # "-"
+    if not decimals:
+        return chars
+    out = np.empty((n, width), dtype=np.uint8)
+    out[:, : width - decimals - 1] = chars[:, : width - decimals - 1]
+    out[:, width - decimals - 1] = 46  # "."
+    out[:, width - decimals :] = chars[:, width - decimals - 1 :]
     return out
 
 
@@ -465,6 +470,19 @@ def _pdb_text(coords, values, element, resname) -> bytes:
     return head.encode() + rec.tobytes() + ter.encode() + b"END".ljust(80) + b"\n"
 
 
+def _chain_names(k: int) -> list[str]:
+    """k chain names A..Z, AA, AB, ... (mmCIF allows multi-character chain names)."""
+    out = []
+    for i in range(k):
+        name = ""
+        i += 1
+        while i:
+            i, rem = divmod(i - 1, 26)
+            name = _CHAIN_IDS[rem] + name
+        out.append(name)
+    return out
+
+
 def _cif_text(coords, values, element, resname, block_name) -> bytes:
     n = len(coords)
     el = element.capitalize()
@@ -478,20 +496,29 @@ def _cif_text(coords, values, element, resname, block_name) -> bytes:
         f"data_{block_name}\n#\n_entry.id {block_name}\n#\nloop_\n"
         + "".join(f"_atom_site.{c}\n" for c in cols)
     )
+    # one residue per atom, 9999 residues per chain as in the PDB output (gemmi's reader slows
+    # down quadratically with the number of residues in one chain)
+    n_chains = -(-n // _RES_PER_CHAIN)
+    names = _chain_names(n_chains)
+    cw = max(len(c) for c in names) + 1
+    chain_txt = np.frombuffer("".join(f"{c:>{cw}}" for c in names).encode(), np.uint8)
+    chain_txt = chain_txt.reshape(n_chains, cw)[np.arange(n) // _RES_PER_CHAIN]
+    resseq = _fixed(np.arange(n) % _RES_PER_CHAIN + 1, 5, 0)
     width = max(12, len(str(n)) + 1)
-    nl = np.full((n, 1), 10, np.uint8)
     parts = [
         np.frombuffer(b"HETATM", np.uint8).reshape(1, -1).repeat(n, axis=0),
         _fixed(np.arange(1, n + 1), width, 0),
-        _text_columns([f" {el} {el.upper()} . {resname} A 1 . ?"], n),
+        _text_columns([f" {el} {el.upper()} . {resname}"], n),
+        chain_txt,
+        _text_columns([" 1 . ?"], n),
         _fixed(coords[:, 0], 14, 4),
         _fixed(coords[:, 1], 14, 4),
         _fixed(coords[:, 2], 14, 4),
         _text_columns([" 1.0"], n),
         _fixed(values, 16, 4),
-        _fixed(np.arange(1, n + 1), width, 0),
-        _text_columns([" A 1"], n),
-        nl,
+        resseq,
+        chain_txt,
+        _text_columns([" 1\n"], n),
     ]
     return head.encode() + np.hstack(parts).tobytes() + b"#\n"
 
@@ -531,7 +558,7 @@ def write_values(path, coords, values, *, element: str = "Pt", resname: str | No
         as "undefined".  +-inf raises ValueError.  PDB: rounded to 3 decimals (``%6.3f``) where
         that fits the 6 columns 61-66 (-9.999 .. 99.999), with fewer decimals for larger
         magnitudes (2 up to 999.99, 1 up to 9999.9, 0 up to 999999); beyond -99999 .. 999999 a
-        ValueError (values are never clipped).  mmCIF: 4 decimals, any magnitude.
+        ValueError (values are never clipped).  mmCIF: 4 decimals, |value| < 1e10.
     element : str
         Element symbol (1-2 letters).  PDB: atom name and element column upper case
         (``PT``), atom name from column 13 for two-letter symbols as the PDB format requires.
@@ -542,7 +569,9 @@ def write_values(path, coords, values, *, element: str = "Pt", resname: str | No
     ------
     ``HETATM`` records, occupancy 1.00, one residue per atom; residue numbers 1..9999 wrap into
     a new chain (A, B, ... K for 99,999 atoms) so that serial (columns 7-11) and residue
-    (23-26) numbers always fit their columns.  Then ``TER`` and ``END``.
+    (23-26) numbers always fit their columns.  Then ``TER`` and ``END``.  mmCIF uses the same
+    residue/chain numbering (chains A..Z, AA, AB, ...), which also keeps gemmi's mmCIF reader
+    linear in N.  Write time ~1 ms per 1000 atoms (PDB and mmCIF).
 
     References
     ----------
@@ -574,7 +603,10 @@ def write_values(path, coords, values, *, element: str = "Pt", resname: str | No
     suffix = Path(path).suffix.lower()
     if suffix in (".cif", ".mmcif"):
         stem = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in Path(path).stem)
-        payload = _cif_text(coords, values, element, resname, stem or "nanotraj")
+        try:
+            payload = _cif_text(coords, values, element, resname, stem or "nanotraj")
+        except OverflowError:
+            raise ValueError("a coordinate or value exceeds 1e10; cannot be written") from None
     else:
         if n > PDB_MAX_ATOMS:
             raise ValueError(

@@ -80,7 +80,8 @@ def _handle(log: _Log, err: FrameError, on_bad_frame: str) -> str:
     log(f"error: {err}")
     if on_bad_frame != "skip":
         log.close("failed")
-        raise err
+        # A short report: the one-line message without the reader's internal call stack.
+        raise err.with_traceback(None) from None
     log("on_bad_frame=skip: the frame is recorded as rejected")
     return f"rejected: {err.reason}"
 
