@@ -10,9 +10,13 @@ SHIPPED_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
 configfile: str(USER_CONFIG if USER_CONFIG.exists() else SHIPPED_CONFIG)
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/frame.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/plots.smk"
 
 
 rule all:

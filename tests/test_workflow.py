@@ -178,9 +178,9 @@ def small_series(tmp_path):
 
 FRAME_RULES = {
     "parse_frame", "compute_rdf", "find_bonds", "compute_boo", "compute_coordination",
-    "compute_neighbour_distance", "write_frame_table", "write_frame_pdbs",
+    "compute_neighbour_distance", "write_frame_table", "write_frame_pdbs", "plot_frame",
 }  # fmt: skip
-AGGREGATES = {("aggregate_series", ""), ("aggregate_all", "")}
+AGGREGATES = {("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", "")}
 
 
 def test_editing_one_frame_reruns_only_that_frame(small_series):

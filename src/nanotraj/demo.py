@@ -25,7 +25,7 @@ def etching_series(
     a: float = 3.912,
     removal: float = 0.07,
     noise0: float = 0.04,
-    noise_step: float = 0.03,
+    noise_step: float = 0.02,
     seed: int = 2026,
 ):
     """Coordinates of each frame of the demo series (list of (N_k, 3) float64 arrays, Angstrom).

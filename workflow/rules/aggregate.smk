@@ -10,7 +10,13 @@ rule aggregate_series:
     input:
         get_series_summaries,
     output:
-        summary=RESULTS + "/{series}/summary.csv",
+        summary=report(
+            RESULTS + "/{series}/summary.csv",
+            caption="../report/summary_series.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "summary table (one row per frame)"},
+        ),
     log:
         RESULTS + "/logs/{series}/aggregate_series.log",
     benchmark:
@@ -27,7 +33,12 @@ rule aggregate_all:
     input:
         expand(RESULTS + "/{series}/summary.csv", series=SERIES),
     output:
-        summary=RESULTS + "/summary.csv",
+        summary=report(
+            RESULTS + "/summary.csv",
+            caption="../report/summary_all.rst",
+            category="All series",
+            labels={"result": "summary table of every series"},
+        ),
     log:
         RESULTS + "/logs/aggregate_all.log",
     benchmark:

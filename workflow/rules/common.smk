@@ -177,4 +177,44 @@ def get_final_outputs():
         outs += [f"{base}/atoms.csv", f"{base}/bonds.csv", f"{base}/rdf.csv"]
         outs += [f"{base}/pdb/{q}.pdb" for q in PDB_QUANTITIES]
     outs += [f"{RESULTS}/{s}/summary.csv" for s in SERIES]
+    outs += get_plot_outputs()
+    return outs
+
+
+def frame_report_labels(figure):
+    """Report labels of a per-frame figure: frame, time (with the config's unit) and figure name."""
+
+    def labels(wildcards):
+        return {
+            "frame": wildcards.frame,
+            "time": f"{get_time(wildcards):g} {config['time_unit']}",
+            "figure": figure,
+        }
+
+    return labels
+
+
+def get_series_frame_files(name):
+    """The frames' results/{series}/{frame}/<name> files of a series, in time order."""
+
+    def files(wildcards):
+        return [
+            f"{RESULTS}/{wildcards.series}/{r['frame']}/{name}"
+            for r in frames_of(wildcards.series)
+        ]
+
+    return files
+
+
+def get_plot_outputs():
+    """Every figure of the run, for rule all (add to get_final_outputs)."""
+    outs = []
+    for r in FRAMES:
+        base = f"{RESULTS}/{r['series']}/{r['frame']}"
+        outs += [f"{base}/rdf.png", f"{base}/order.png"]
+    for s in SERIES:
+        outs += [
+            f"{RESULTS}/{s}/{name}.png"
+            for name in ("timeseries", "rdf_series", "cn_series")
+        ]
     return outs

@@ -11,31 +11,6 @@ localrules:
     plot_series,
 
 
-def frame_report_labels(figure):
-    """Report labels of a per-frame figure: frame, time (with the config's unit) and figure name."""
-
-    def labels(wildcards):
-        return {
-            "frame": wildcards.frame,
-            "time": f"{get_time(wildcards):g} {config['time_unit']}",
-            "figure": figure,
-        }
-
-    return labels
-
-
-def get_series_frame_files(name):
-    """The frames' results/{series}/{frame}/<name> files of a series, in time order."""
-
-    def files(wildcards):
-        return [
-            f"{RESULTS}/{wildcards.series}/{r['frame']}/{name}"
-            for r in frames_of(wildcards.series)
-        ]
-
-    return files
-
-
 rule plot_frame:
     input:
         rdf=FRAME_DIR + "/rdf.csv",
@@ -123,16 +98,3 @@ rule plot_series:
             time_unit=params.time_unit,
             log=log[0],
         )
-
-
-def get_plot_outputs():
-    """Every figure of the run, for rule all (add to get_final_outputs)."""
-    outs = []
-    for r in FRAMES:
-        base = f"{RESULTS}/{r['series']}/{r['frame']}"
-        outs += [f"{base}/rdf.png", f"{base}/order.png"]
-    for s in SERIES:
-        outs += [
-            f"{RESULTS}/{s}/{name}.png" for name in ("timeseries", "rdf_series", "cn_series")
-        ]
-    return outs

@@ -1,0 +1,79 @@
+"""Coordination numbers and mean bond lengths.  Lengths in Angstrom."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["cn_lattice", "mean_bond_distance"]
+
+
+def cn_lattice(coords, nn_distance: float, *, factor: float = 1.2) -> np.ndarray:
+    """Coordination number with a lattice-based cutoff.
+
+    ``cn_i = #{j != i : |x_i - x_j| < factor * nn_distance}`` -- strictly closer, the atom itself
+    excluded; the seed's ``numnn`` with ``factor = 1.2`` and ``nn_distance = a / sqrt(2)``
+    (Kang et al.).  An isolated atom has 0.  Counted with a kd-tree, memory O(N + pairs).
+
+    Parameters
+    ----------
+    coords : array_like, shape (N, 3)
+        Positions in Angstrom.
+    nn_distance : float
+        Bulk nearest-neighbour distance of the element, Angstrom
+        (:func:`nanotraj.elements.nn_distance`).
+    factor : float
+        Multiple of ``nn_distance`` used as cutoff (1.2 lies between the first (1) and second
+        (sqrt 2 = 1.414) fcc shells).
+
+    Returns
+    -------
+    cn : ndarray, shape (N,), int64
+    """
+    from scipy.spatial import cKDTree
+
+    x = np.asarray(coords, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != 3:
+        raise ValueError(f"coords must have shape (N, 3), got {x.shape}")
+    cutoff = float(factor) * float(nn_distance)
+    if not cutoff > 0:
+        raise ValueError("factor * nn_distance must be positive")
+    n = len(x)
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    pairs = cKDTree(x).query_pairs(cutoff, output_type="ndarray")
+    if len(pairs):
+        d = np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1)
+        pairs = pairs[d < cutoff]  # strictly closer (query_pairs includes d == cutoff)
+    return np.bincount(pairs.ravel(), minlength=n).astype(np.int64)
+
+
+def mean_bond_distance(n_atoms: int, bonds, distances) -> np.ndarray:
+    """Mean length of each atom's bonds (``nn_distance`` column; the seed's ``dist_to_NNs``).
+
+    ``d_i = (1 / cn_i) * sum_{b containing i} distances[b]``; NaN for an atom without bonds.
+
+    Parameters
+    ----------
+    n_atoms : int
+        N.
+    bonds : array_like, shape (B, 2), int
+        Bonded pairs (:func:`nanotraj.bonds.find_bonds`).
+    distances : array_like, shape (B,)
+        Bond lengths in Angstrom.
+
+    Returns
+    -------
+    ndarray, shape (N,), float64 (Angstrom)
+    """
+    b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    d = np.asarray(distances, dtype=np.float64).reshape(-1)
+    if len(b) != len(d):
+        raise ValueError(f"{len(b)} bonds but {len(d)} distances")
+    if len(b) and (b.min() < 0 or b.max() >= n_atoms):
+        raise ValueError(f"bond indices out of range for {n_atoms} atoms")
+    total = np.bincount(b.ravel(), weights=np.repeat(d, 2), minlength=n_atoms)
+    count = np.bincount(b.ravel(), minlength=n_atoms)
+    out = np.full(n_atoms, np.nan)
+    has = count > 0
+    out[has] = total[has] / count[has]
+    return out

@@ -1,0 +1,118 @@
+"""Element table: crystal structure and lattice constants, nearest-neighbour distances.
+
+The table is ``resources/elements.tsv`` at the repository root (tab-separated, columns
+``element, structure, a, c, source``; lengths in Angstrom, room temperature).  It is read lazily
+with the standard library's ``csv`` module and cached per path.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from nanotraj.errors import ConfigError
+
+__all__ = ["DEFAULT_TABLE", "lattice", "nn_distance", "known_elements"]
+
+DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "resources" / "elements.tsv"
+
+_NN_FACTOR = {
+    "fcc": 1.0 / math.sqrt(2.0),  # a / sqrt(2)
+    "bcc": math.sqrt(3.0) / 2.0,  # a sqrt(3) / 2
+    "hcp": 1.0,  # a (ideal c/a; the in-plane neighbours)
+    "sc": 1.0,  # simple cubic: a
+    "diamond": math.sqrt(3.0) / 4.0,  # a sqrt(3) / 4
+}
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> dict:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the element table {path}: {exc.strerror or exc}") from None
+    table = {}
+    for k, row in enumerate(rows, start=2):
+        try:
+            symbol = row["element"].strip()
+            structure = row["structure"].strip().lower()
+            a = float(row["a"])
+            c_text = (row.get("c") or "").strip()
+            c = float(c_text) if c_text else None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ConfigError(
+                f"element table {path}, line {k}: expected columns element, structure, a, c, "
+                "source with numeric a"
+            ) from None
+        if structure not in _NN_FACTOR:
+            raise ConfigError(
+                f"element table {path}, line {k}: unknown structure {structure!r} "
+                f"(known: {', '.join(_NN_FACTOR)})"
+            )
+        if not a > 0:
+            raise ConfigError(f"element table {path}, line {k}: lattice constant must be > 0")
+        table[symbol.lower()] = {
+            "element": symbol,
+            "structure": structure,
+            "a": a,
+            "c": c,
+            "nn_distance": a * _NN_FACTOR[structure],
+            "source": (row.get("source") or "").strip(),
+        }
+    return table
+
+
+def _table(table) -> tuple[str, dict]:
+    path = str(DEFAULT_TABLE if table is None else Path(table))
+    return path, _load(path)
+
+
+def known_elements(table=None) -> list[str]:
+    """Symbols in the element table, in table order."""
+    _, t = _table(table)
+    return [v["element"] for v in t.values()]
+
+
+def lattice(element: str, table=None) -> dict:
+    """Crystal structure and lattice constants of an element.
+
+    Parameters
+    ----------
+    element : str
+        Element symbol, case-insensitive (``"Pt"``, ``"PT"``, ``"pt"``).
+    table : path, optional
+        Tab-separated table; default ``resources/elements.tsv`` of the repository.
+
+    Returns
+    -------
+    dict
+        ``structure`` ("fcc", "bcc", "hcp", ...), ``a`` and ``c`` (Angstrom; c is None for cubic
+        structures), ``nn_distance`` (Angstrom, see :func:`nn_distance`), ``element`` (symbol as in
+        the table) and ``source`` (citation).
+
+    Raises
+    ------
+    ConfigError
+        ``"element 'Xx' is not in <table path>; known: Pt, Au, ..."`` or an unreadable table.
+    """
+    path, t = _table(table)
+    key = str(element).strip().lower()
+    if key not in t:
+        known = ", ".join(v["element"] for v in t.values())
+        raise ConfigError(f"element {element!r} is not in {path}; known: {known}")
+    return dict(t[key])
+
+
+def nn_distance(element: str, table=None) -> float:
+    """Nearest-neighbour distance of the element's bulk crystal, Angstrom.
+
+    ``d_nn = a / sqrt(2)`` (fcc), ``a sqrt(3) / 2`` (bcc), ``a`` (hcp, in-plane neighbours),
+    ``a`` (simple cubic), ``a sqrt(3) / 4`` (diamond).  E.g. Pt (a = 3.912 A, as in the seed):
+    2.766 A.  Reference: C. Kittel, Introduction to Solid State Physics, 8th ed., ch. 1.
+
+    Raises ConfigError for an element not in the table (see :func:`lattice`).
+    """
+    return float(lattice(element, table)["nn_distance"])

@@ -1,0 +1,970 @@
+"""Figures of a frame and of a series (PNG), for the workflow's plot rules and the HTML report.
+
+Per frame (``results/{series}/{frame}/``):
+
+- ``rdf.png`` (:func:`plot_rdf`): g(r) of the frame, the g(r) of a perfect cluster of the same
+  element and about the same number of atoms (:func:`reference_rdf`), the bond cutoff.
+- ``order.png`` (:func:`plot_order`): coordination-number histogram, (Q4, Q6) map and (w6, Q6) map
+  with the perfect-lattice reference points of :func:`nanotraj.lattices.reference_points`; atoms
+  coloured by their distance from the particle's centre.
+
+Per series (``results/{series}/``):
+
+- ``timeseries.png`` (:func:`plot_timeseries`): summary quantities against time, one panel each.
+- ``rdf_series.png`` (:func:`plot_rdf_series`): every frame's g(r), offset, coloured by time.
+- ``cn_series.png`` (:func:`plot_cn_series`): fraction of atoms per coordination number per frame.
+
+A rejected frame (``on_bad_frame: skip``) gets placeholder figures stating ``rejected: <reason>``
+(:func:`plot_placeholder`); per-series figures leave it out and say so.
+
+Implementation rules
+--------------------
+- Only the object API: :class:`matplotlib.figure.Figure` with a
+  :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg` canvas. ``pyplot`` is never imported
+  (no global figure manager, no GUI backend): plot jobs run as threads inside the Snakemake process
+  (``--force-use-threads``). Drawing is additionally serialised by a module lock, since matplotlib
+  does not promise thread safety.
+- matplotlib is imported inside the functions that draw (~0.7 s); importing this module costs only
+  numpy. No global ``rcParams`` are changed: font sizes are passed explicitly.
+- Fixed size and dpi (:data:`FIGURE_SIZES`, :data:`DPI`; no ``bbox_inches="tight"``), so every
+  image of a kind has the same pixel size; PNG metadata are emptied (no ``Software`` version, no
+  timestamp) so two runs write byte-identical files. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: Resolution of every figure (dots per inch).
+DPI = 100
+
+#: Size (width, height) in inches of each kind of figure; pixel size = size x :data:`DPI`.
+FIGURE_SIZES = {
+    "rdf": (8.0, 5.0),
+    "order": (17.0, 5.4),
+    "timeseries": (9.0, 14.0),
+    "rdf_series": (9.0, 6.5),
+    "cn_series": (10.0, 5.5),
+}
+
+#: Font sizes (points). At 100 dpi a 10 pt label is 14 px high: legible at 100 % zoom.
+FONT = {"title": 13, "label": 12, "tick": 10, "legend": 10, "note": 10}
+
+#: Per-series quantities of :func:`plot_timeseries`: (summary column, axis label).
+TIMESERIES_PANELS = (
+    ("n_atoms", "atoms"),
+    ("diameter", "diameter (Å)"),
+    ("cutoff", "bond cutoff (Å)"),
+    ("cn_mean", "mean CN"),
+    ("fraction_disordered", "fraction\ndisordered"),
+    ("Q6_mean", "mean $Q_6$"),
+    ("nn_distance_mean", "mean NN\ndistance (Å)"),
+)
+
+#: Largest perfect reference cluster (atoms) used by :func:`reference_rdf` (bounded cost).
+REFERENCE_MAX_ATOMS = 20000
+
+#: Colour map of distances from the centre and of time.
+CMAP = "viridis"
+
+_DRAW_LOCK = threading.RLock()
+
+
+# ----------------------------------------------------------------------------------------------
+# matplotlib plumbing
+
+
+def _new_figure(kind: str):
+    """A new Figure of the given kind with an Agg canvas and constrained layout."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGURE_SIZES[kind], dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, out_png) -> None:
+    """Write ``fig`` to ``out_png`` (PNG, fixed dpi, no metadata) atomically."""
+    from .tables import atomic_path
+
+    with atomic_path(out_png) as tmp:
+        with open(tmp, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
+
+
+def _style(ax, *, xlabel=None, ylabel=None, title=None) -> None:
+    if xlabel is not None:
+        ax.set_xlabel(xlabel, fontsize=FONT["label"])
+    if ylabel is not None:
+        ax.set_ylabel(ylabel, fontsize=FONT["label"])
+    if title is not None:
+        ax.set_title(title, fontsize=FONT["title"])
+    ax.tick_params(labelsize=FONT["tick"])
+
+
+def _cmap():
+    from matplotlib import colormaps
+
+    return colormaps[CMAP]
+
+
+def _padded(lo: float, hi: float, frac: float = 0.06, min_span: float = 1e-3):
+    """Axis limits around [lo, hi] with a margin of ``frac`` of the span (at least ``min_span``)."""
+    span = max(hi - lo, min_span)
+    return lo - frac * span, hi + frac * span
+
+
+# ----------------------------------------------------------------------------------------------
+# placeholder (rejected frames, series without accepted frames)
+
+
+def plot_placeholder(out_png, message: str, *, kind: str = "rdf", title: str | None = None) -> None:
+    """A figure of the size of ``kind`` stating ``message`` (e.g. ``"rejected: <reason>"``).
+
+    Used for rejected frames so that every frame has its figures and the report shows why.
+    """
+    import textwrap
+
+    with _DRAW_LOCK:
+        fig = _new_figure(kind)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        width = max(30, int(FIGURE_SIZES[kind][0] * 9))
+        text = "\n".join(textwrap.wrap(message, width=width)) or message
+        ax.text(
+            0.5,
+            0.5,
+            text,
+            ha="center",
+            va="center",
+            fontsize=FONT["title"] + 2,
+            color="firebrick",
+            transform=ax.transAxes,
+            wrap=True,
+        )
+        if title:
+            ax.set_title(title, fontsize=FONT["title"])
+        _save(fig, out_png)
+
+
+# ----------------------------------------------------------------------------------------------
+# per frame: g(r)
+
+
+def _reference_radius(n_atoms: int, structure: str, a: float, c: float | None) -> float:
+    """Radius (A) of a sphere cut from the perfect lattice that holds about ``n_atoms`` atoms."""
+    # atoms per unit volume of the perfect lattice
+    if structure == "fcc":
+        density = 4.0 / a**3
+    elif structure == "bcc":
+        density = 2.0 / a**3
+    elif structure == "hcp":
+        c = c or a * math.sqrt(8.0 / 3.0)
+        density = 2.0 / (math.sqrt(3.0) / 2.0 * a * a * c)
+    else:  # simple cubic and anything else: one atom per a^3
+        density = 1.0 / a**3
+    return (3.0 * n_atoms / (4.0 * math.pi * density)) ** (1.0 / 3.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _reference_rdf_cached(element: str, radius: float, dr: float, r_max: float):
+    from . import lattices
+    from .elements import lattice
+    from .rdf import rdf
+
+    lat = lattice(element)
+    structure = str(lat["structure"]).lower()
+    if structure != "fcc":
+        raise ValueError(f"no perfect-cluster generator for structure {structure!r}")
+    coords = np.asarray(lattices.fcc_sphere(radius, a=float(lat["a"])), dtype=np.float64)
+    r, g = rdf(coords, dr=dr, r_max=r_max)
+    r.setflags(write=False)
+    g.setflags(write=False)
+    return r, g, len(coords), structure
+
+
+def reference_rdf(element: str, n_atoms: int, dr: float = 0.02, r_max: float = 15.0):
+    """g(r) of a perfect cluster of ``element`` with about ``n_atoms`` atoms.
+
+    The cluster is a sphere cut from the element's perfect lattice
+    (:func:`nanotraj.lattices.fcc_sphere`, lattice constant from :func:`nanotraj.elements.lattice`),
+    no displacement noise, of radius ``R = (3 N / (4 pi rho))^(1/3)`` where ``rho`` is the
+    lattice's number density (4/a^3 for FCC) and ``N = min(n_atoms, REFERENCE_MAX_ATOMS)``; the
+    radius is rounded to 0.25 A so that frames of similar size share one cached computation.
+    Its g(r) is :func:`nanotraj.rdf.rdf` with the same ``dr`` and ``r_max`` (same normalisation as
+    the frames'). Only FCC elements have a generator so far.
+
+    Returns
+    -------
+    dict with ``r`` (M,), ``g`` (M,) (read-only arrays), ``n_atoms`` (the cluster's atom count),
+    ``structure``, ``element``; or ``None`` when the element's structure has no generator.
+    """
+    n = int(min(max(int(n_atoms), 13), REFERENCE_MAX_ATOMS))
+    from .elements import lattice
+
+    lat = lattice(element)
+    structure = str(lat["structure"]).lower()
+    if structure != "fcc":
+        return None
+    radius = _reference_radius(n, structure, float(lat["a"]), lat.get("c"))
+    radius = round(radius * 4.0) / 4.0
+    r, g, n_ref, structure = _reference_rdf_cached(
+        element.capitalize(), radius, float(dr), float(r_max)
+    )
+    return {"r": r, "g": g, "n_atoms": n_ref, "structure": structure, "element": element}
+
+
+def plot_rdf(
+    r,
+    g,
+    cutoff,
+    out_png,
+    *,
+    reference=None,
+    reference_label=None,
+    title=None,
+    cutoff_auto: bool | None = None,
+) -> dict:
+    """Draw g(r) with the bond cutoff and, optionally, a perfect-cluster reference curve.
+
+    Parameters
+    ----------
+    r, g : (M,) bin centres (A) and g(r) of the frame (seed normalisation, see :mod:`nanotraj.rdf`).
+    cutoff : bond cutoff (A), drawn as a vertical dashed line and labelled with its value.
+    reference : ``(r_ref, g_ref)`` or ``None``. A perfect cluster's g(r) has sharp peaks far higher
+        than a measured one; it is scaled so that its highest peak below ``r.max()`` matches the
+        frame's highest peak, and the legend states the factor.
+    reference_label : legend text of the reference (the factor is appended).
+    cutoff_auto : if given, the cutoff label says "first minimum" (True) or "fixed" (False).
+
+    Axes: x from just below the frame's closest pair (0.5 A margin) to the largest r where either
+    curve is non-zero (plus a margin); y from 0 to
+    the highest drawn value (plus a margin). The dotted line g = 1 is the level a uniform particle
+    would have at small r. Returns a dict of what was drawn: ``xlim``, ``ylim``, ``cutoff``,
+    ``reference_scale`` (None without reference).
+    """
+    r = np.asarray(r, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    info = {"cutoff": float(cutoff), "reference_scale": None}
+    with _DRAW_LOCK:
+        fig = _new_figure("rdf")
+        ax = fig.add_subplot()
+        nz = np.flatnonzero(g > 0)
+        x_hi = float(r[nz[-1]]) if nz.size else float(r.max(initial=cutoff))
+        y_hi = float(np.nanmax(g)) if g.size else 1.0
+        ax.plot(r, g, color="tab:blue", lw=1.6, label="this frame", zorder=3)
+        if reference is not None:
+            r_ref = np.asarray(reference[0], dtype=np.float64)
+            g_ref = np.asarray(reference[1], dtype=np.float64)
+            inside = r_ref <= (r.max() if r.size else r_ref.max())
+            peak_ref = float(np.max(g_ref[inside], initial=0.0))
+            scale = (y_hi / peak_ref) if peak_ref > 0 and y_hi > 0 else 1.0
+            info["reference_scale"] = scale
+            label = reference_label or "perfect cluster"
+            ax.plot(
+                r_ref,
+                g_ref * scale,
+                color="tab:orange",
+                lw=1.0,
+                alpha=0.9,
+                label=f"{label}, scaled ×{scale:.3g}",
+                zorder=2,
+            )
+            nzr = np.flatnonzero(g_ref > 0)
+            if nzr.size:
+                x_hi = max(x_hi, float(r_ref[nzr[-1]]))
+        what = {True: " (first minimum of g(r))", False: " (fixed)"}.get(cutoff_auto, "")
+        ax.axvline(
+            cutoff,
+            color="firebrick",
+            ls="--",
+            lw=1.3,
+            label=f"bond cutoff = {cutoff:.2f} Å{what}",
+            zorder=4,
+        )
+        ax.axhline(1.0, color="0.4", ls=":", lw=0.9, zorder=1, label="g = 1")
+        # x from just below the closest pair (nothing to see at shorter r) to the last pair
+        x_lo = max(0.0, math.floor(2.0 * float(r[nz[0]])) / 2.0 - 0.5) if nz.size else 0.0
+        xlim = (x_lo, x_hi * 1.02 + 0.1)
+        ylim = (0.0, y_hi * 1.08 if y_hi > 0 else 1.0)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        ax.text(
+            cutoff,
+            ylim[1] * 0.97,
+            f" {cutoff:.2f} Å",
+            color="firebrick",
+            ha="left",
+            va="top",
+            fontsize=FONT["note"],
+        )
+        _style(ax, xlabel="r (Å)", ylabel="g(r)", title=title or "Radial distribution function")
+        ax.legend(fontsize=FONT["legend"], loc="upper right", frameon=True)
+        _save(fig, out_png)
+    info["xlim"], info["ylim"] = xlim, ylim
+    return info
+
+
+# ----------------------------------------------------------------------------------------------
+# per frame: order maps
+
+
+def default_reference_points() -> dict[str, dict[str, float]]:
+    """The perfect-structure points of :func:`nanotraj.lattices.reference_points` (l = 4, 6)."""
+    from .lattices import reference_points
+
+    return reference_points()
+
+
+_REF_MARKERS = {"fcc": "o", "hcp": "s", "bcc": "D", "ico": "^", "sc": "v"}
+#: Label offsets (points) that keep the labels of nearby markers apart.
+_REF_LABEL_OFFSETS = {"fcc": (7, 6), "hcp": (-9, -14), "bcc": (8, 2), "ico": (8, 4)}
+
+
+def _draw_reference_points(ax, points, xkey, ykey):
+    for name, p in sorted(points.items()):
+        if xkey not in p or ykey not in p:
+            continue
+        x, y = float(p[xkey]), float(p[ykey])
+        ax.scatter(
+            [x],
+            [y],
+            s=90,
+            marker=_REF_MARKERS.get(name.lower(), "P"),
+            facecolors="none",
+            edgecolors="crimson",
+            linewidths=1.8,
+            zorder=5,
+        )
+        dx, dy = _REF_LABEL_OFFSETS.get(name.lower(), (7, 5))
+        ax.annotate(
+            name.upper(),
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha="right" if dx < 0 else "left",
+            fontsize=FONT["note"] + 1,
+            color="crimson",
+            fontweight="bold",
+            zorder=6,
+        )
+
+
+#: Top of the CN histogram's y axis, relative to its tallest bar (room for the legend).
+CN_HEADROOM = 1.25
+
+#: Above this many atoms the (Q4, Q6) and (w6, Q6) maps are 2D histograms, not scatter plots.
+SCATTER_MAX_ATOMS = 20000
+#: Cells per axis of the binned maps.
+MAP_BINS = 160
+
+
+def _atom_map(ax, x, y, d, norm, xlim, ylim):
+    """Atoms in the (x, y) plane coloured by ``d`` (distance from the centre).
+
+    Up to :data:`SCATTER_MAX_ATOMS` atoms: one dot per atom, drawn in a fixed pseudo-random order
+    (seed 0) so that neither the core nor the surface systematically hides the other. Above: a
+    :data:`MAP_BINS` x :data:`MAP_BINS` grid over the axis limits, each non-empty cell coloured
+    by the mean ``d`` of its atoms (a scatter of 10^5-10^6 dots shows only the last ones drawn).
+    """
+    n = len(x)
+    if n <= SCATTER_MAX_ATOMS:
+        order = np.random.default_rng(0).permutation(n)
+        size = 18.0 if n <= 2000 else max(2.0, 18.0 * math.sqrt(2000.0 / n))
+        return ax.scatter(
+            x[order],
+            y[order],
+            c=d[order],
+            cmap=_cmap(),
+            norm=norm,
+            s=size,
+            alpha=0.6 if n <= 2000 else 0.35,
+            linewidths=0,
+            zorder=3,
+        )
+    xe = np.linspace(xlim[0], xlim[1], MAP_BINS + 1)
+    ye = np.linspace(ylim[0], ylim[1], MAP_BINS + 1)
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(d)
+    count, _, _ = np.histogram2d(x[ok], y[ok], [xe, ye])
+    total, _, _ = np.histogram2d(x[ok], y[ok], [xe, ye], weights=d[ok])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / count, np.nan)
+    return ax.pcolormesh(
+        xe, ye, np.ma.masked_invalid(mean.T), cmap=_cmap(), norm=norm, shading="flat", zorder=3
+    )
+
+
+def _limits(values: Sequence[np.ndarray], frac=0.06, min_span=1e-3):
+    vals = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values])
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return (0.0, 1.0)
+    return _padded(float(vals.min()), float(vals.max()), frac, min_span)
+
+
+def plot_order(
+    atoms: Mapping[str, np.ndarray], out_png, reference_points=None, *, title=None
+) -> dict:
+    """Three panels: CN histogram, (Q4, Q6) map, (w6, Q6) map, atoms coloured by ``d_center``.
+
+    Parameters
+    ----------
+    atoms : per-atom arrays (N,): ``cn`` (bonds within the cutoff), ``Q4``, ``Q6``, ``w6``,
+        ``d_center`` (A); optional ``cn_lattice`` (neighbours closer than 1.2 x the element's
+        nearest-neighbour distance, the CN of the published figure), drawn as an outline.
+    reference_points : mapping structure -> dict(q4=, q6=, w6=, ...) (perfect lattices; for them
+        Q_l = q_l). ``None`` -> :func:`nanotraj.lattices.reference_points`.
+
+    The CN histogram's y axis fits the tallest bar; the maps' axes fit the atoms and the reference
+    points. The colour scale (distance from the centre, A) is shared by both maps. Up to
+    :data:`SCATTER_MAX_ATOMS` atoms the maps are scatter plots (fixed pseudo-random drawing
+    order); above, 2D histograms coloured by the mean distance of each cell's atoms
+    (see ``_atom_map``).
+    Returns ``{"reference_points": {name: (q4, q6, w6)}, "limits": {"Q4": (lo, hi), "Q6": ...,
+    "w6": ..., "cn_count": ...}}``: what was drawn (the perfect structures' q_l, which equal Q_l
+    for a perfect crystal; for ICO, q_l of the central atom of an icosahedron).
+    """
+    if reference_points is None:
+        reference_points = default_reference_points()
+    cn = np.asarray(atoms["cn"]).astype(np.int64)
+    Q4 = np.asarray(atoms["Q4"], dtype=np.float64)
+    Q6 = np.asarray(atoms["Q6"], dtype=np.float64)
+    w6 = np.asarray(atoms["w6"], dtype=np.float64)
+    d = np.asarray(atoms["d_center"], dtype=np.float64)
+    n = len(cn)
+    refs = {
+        str(k): {kk: float(vv) for kk, vv in v.items() if isinstance(vv, int | float | np.number)}
+        for k, v in reference_points.items()
+    }
+    ref_q4 = [p["q4"] for p in refs.values() if "q4" in p]
+    ref_q6 = [p["q6"] for p in refs.values() if "q6" in p]
+    ref_w6 = [p["w6"] for p in refs.values() if "w6" in p]
+    lim = {
+        "Q4": _limits([Q4, ref_q4]),
+        "Q6": _limits([Q6, ref_q6]),
+        "w6": _limits([w6, ref_w6]),
+    }
+    with _DRAW_LOCK:
+        fig = _new_figure("order")
+        ax1, ax2, ax3 = fig.subplots(1, 3, width_ratios=[1.0, 1.1, 1.1])
+
+        # 1. coordination numbers
+        cn_max = int(cn.max(initial=0))
+        bins = np.arange(-0.5, cn_max + 1.5)
+        counts = np.bincount(cn, minlength=cn_max + 1) if n else np.zeros(1, int)
+        ax1.bar(
+            np.arange(cn_max + 1),
+            counts,
+            width=0.8,
+            color="tab:blue",
+            label="bonds within cutoff (cn)",
+        )
+        top = int(counts.max(initial=0))
+        if "cn_lattice" in atoms and len(atoms["cn_lattice"]):
+            cnl = np.asarray(atoms["cn_lattice"]).astype(np.int64)
+            cnl_max = int(cnl.max(initial=0))
+            if cnl_max > cn_max:
+                bins = np.arange(-0.5, cnl_max + 1.5)
+            hl = np.bincount(cnl, minlength=len(bins) - 1)
+            ax1.stairs(
+                hl,
+                np.arange(-0.5, len(hl) + 0.5),
+                color="black",
+                lw=1.4,
+                label="neighbours < 1.2 $d_{nn}$ (cn_lattice)",
+            )
+            top = max(top, int(hl.max(initial=0)))
+        ax1.set_xlim(bins[0] - 0.3, bins[-1] + 0.3)
+        ax1.set_ylim(0, max(1, top) * CN_HEADROOM)
+        step = 1 if len(bins) <= 20 else int(math.ceil(len(bins) / 16))
+        ax1.set_xticks(np.arange(0, len(bins) - 1, step))
+        ax1.legend(fontsize=FONT["legend"], loc="upper left")
+        mean_cn = float(cn.mean()) if n else float("nan")
+        _style(
+            ax1,
+            xlabel="coordination number",
+            ylabel="atoms",
+            title=f"Coordination numbers (N = {n}, mean cn = {mean_cn:.2f})",
+        )
+
+        # 2., 3. maps
+        from matplotlib.colors import Normalize
+
+        norm = Normalize(
+            vmin=float(np.nanmin(d)) if n else 0.0, vmax=float(np.nanmax(d)) if n else 1.0
+        )
+        sc = _atom_map(ax2, Q4, Q6, d, norm, lim["Q4"], lim["Q6"])
+        _atom_map(ax3, w6, Q6, d, norm, lim["w6"], lim["Q6"])
+        _draw_reference_points(ax2, refs, "q4", "q6")
+        _draw_reference_points(ax3, refs, "w6", "q6")
+        ax2.set_xlim(*lim["Q4"])
+        ax2.set_ylim(*lim["Q6"])
+        ax3.set_xlim(*lim["w6"])
+        ax3.set_ylim(*lim["Q6"])
+        ax3.axvline(0.0, color="0.6", lw=0.8, zorder=1)
+        for ax in (ax2, ax3):
+            ax.grid(True, color="0.9", lw=0.6, zorder=0)
+        how = "" if n <= SCATTER_MAX_ATOMS else "\ncells coloured by their atoms' mean distance"
+        _style(
+            ax2,
+            xlabel="$Q_4$",
+            ylabel="$Q_6$",
+            title=f"($Q_4$, $Q_6$), reference structures in red{how}",
+        )
+        _style(ax3, xlabel="$w_6$", ylabel="$Q_6$", title=f"($w_6$, $Q_6$){how}")
+        cb = fig.colorbar(sc, ax=[ax2, ax3], pad=0.01, aspect=30)
+        cb.set_alpha(1.0)
+        cb.solids.set(alpha=1.0)
+        cb.set_label("distance from centre (Å)", fontsize=FONT["label"])
+        cb.ax.tick_params(labelsize=FONT["tick"])
+        if title:
+            fig.suptitle(title, fontsize=FONT["title"] + 1)
+        _save(fig, out_png)
+    used = {name: (p.get("q4"), p.get("q6"), p.get("w6")) for name, p in refs.items()}
+    lim["cn_count"] = (0.0, max(1, top) * CN_HEADROOM)
+    return {"reference_points": used, "limits": lim}
+
+
+# ----------------------------------------------------------------------------------------------
+# per series
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _is_ok(row: Mapping[str, str]) -> bool:
+    return str(row.get("status", "ok")).strip() in ("ok", "")
+
+
+def _time_label(time_unit: str) -> str:
+    return f"time ({time_unit})" if time_unit else "time"
+
+
+def plot_timeseries(
+    rows: Sequence[Mapping[str, str]], out_png, *, time_unit="s", title=None
+) -> dict:
+    """Summary quantities of a series against time, one panel per :data:`TIMESERIES_PANELS`.
+
+    ``rows`` are the series' summary rows (``nanotraj.tables.read_rows`` of ``summary.csv``).
+    Accepted frames are drawn as points joined by lines; each rejected frame is a vertical red
+    band on every panel (no values) and breaks the line. Shared time axis labelled
+    ``time (<time_unit>)``.
+    Returns ``{"times": accepted times, "rejected_times": ...}``.
+    """
+    ok = [r for r in rows if _is_ok(r)]
+    bad = [r for r in rows if not _is_ok(r)]
+    t = np.array([_float(r.get("time")) for r in ok])
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    t_bad = np.array([_float(r.get("time")) for r in bad])
+    # the joining line breaks at rejected frames (NaN), so nothing is interpolated across them
+    t_line = np.concatenate([t, t_bad])
+    line_order = np.argsort(t_line, kind="stable")
+    with _DRAW_LOCK:
+        fig = _new_figure("timeseries")
+        axes = fig.subplots(len(TIMESERIES_PANELS), 1, sharex=True)
+        for ax, (col, label) in zip(axes, TIMESERIES_PANELS, strict=True):
+            y = np.array([_float(ok[i].get(col)) for i in order])
+            for tb in t_bad:
+                ax.axvline(tb, color="firebrick", alpha=0.35, lw=3, zorder=1)
+            y_line = np.concatenate([y, np.full(t_bad.size, np.nan)])[line_order]
+            ax.plot(t_line[line_order], y_line, "-", color="tab:blue", lw=1.4, zorder=2)
+            ax.plot(t, y, "o", color="tab:blue", ms=4 if len(t) > 50 else 6, zorder=3)
+            finite = y[np.isfinite(y)]
+            if finite.size:
+                lo, hi = float(finite.min()), float(finite.max())
+                span = hi - lo
+                if span <= 1e-12 * max(1.0, abs(hi)):
+                    span = max(abs(hi) * 0.05, 1e-3)
+                ax.set_ylim(lo - 0.12 * span, hi + 0.12 * span)
+            ax.grid(True, color="0.9", lw=0.6)
+            _style(ax, ylabel=label)
+        all_t = np.concatenate([t, t_bad]) if t_bad.size else t
+        if all_t.size:
+            lo, hi = float(np.nanmin(all_t)), float(np.nanmax(all_t))
+            axes[-1].set_xlim(*_padded(lo, hi, 0.04, 1.0))
+        _style(axes[-1], xlabel=_time_label(time_unit))
+        head = title or "Series summary"
+        note = f"{len(ok)} frames"
+        if bad:
+            note += f", {len(bad)} rejected frame(s) = red bands"
+        axes[0].set_title(f"{head} ({note})", fontsize=FONT["title"])
+        fig.align_ylabels(axes)
+        _save(fig, out_png)
+    return {"times": t, "rejected_times": t_bad}
+
+
+def _stack_offset(peaks: Sequence[float], n: int) -> float:
+    peak = float(np.max(peaks)) if len(peaks) else 1.0
+    return peak * min(0.6, 6.0 / max(n, 1))
+
+
+def plot_rdf_series(
+    curves: Sequence[Mapping], out_png, *, time_unit="s", title=None, n_rejected: int = 0
+) -> dict:
+    """Every frame's g(r), offset upwards in time order, coloured by time.
+
+    ``curves``: one mapping per accepted frame with ``time``, ``r`` (M,), ``g`` (M,), optional
+    ``cutoff`` (A, marked by a black tick on the curve). The offset between successive frames is
+    ``peak x min(0.6, 6 / n_frames)`` (``peak`` = highest g of the series) and is stated on the
+    figure. Returns ``{"offset": ..., "times": ...}``.
+    """
+    curves = sorted(curves, key=lambda c: float(c["time"]))
+    times = np.array([float(c["time"]) for c in curves])
+    peaks = [float(np.nanmax(c["g"])) for c in curves if len(c["g"])]
+    offset = _stack_offset(peaks, len(curves))
+    with _DRAW_LOCK:
+        fig = _new_figure("rdf_series")
+        ax = fig.add_subplot()
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        lo, hi = (float(times.min()), float(times.max())) if times.size else (0.0, 1.0)
+        norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+        cmap = _cmap()
+        x_lo, x_hi, top = math.inf, 0.0, 0.0
+        for k, c in enumerate(curves):
+            r = np.asarray(c["r"], dtype=np.float64)
+            g = np.asarray(c["g"], dtype=np.float64)
+            if not r.size:
+                continue
+            nz = np.flatnonzero(g > 0)
+            if nz.size:
+                x_lo = min(x_lo, float(r[nz[0]]))
+                x_hi = max(x_hi, float(r[nz[-1]]))
+                top = max(top, float(np.nanmax(g)) + k * offset)
+            color = cmap(norm(float(c["time"])))
+            ax.plot(r, g + k * offset, color=color, lw=1.2)
+            cut = c.get("cutoff")
+            if cut is not None and math.isfinite(float(cut)):
+                gy = float(np.interp(float(cut), r, g)) + k * offset
+                ax.plot([cut], [gy], marker="|", color="black", ms=10, mew=1.5)
+        if x_hi > 0:
+            ax.set_xlim(max(0.0, math.floor(2.0 * x_lo) / 2.0 - 0.5), x_hi * 1.02 + 0.1)
+        ax.set_ylim(0.0, (top if top > 0 else 1.0) * 1.05)
+        cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
+        cb.set_label(_time_label(time_unit), fontsize=FONT["label"])
+        cb.ax.tick_params(labelsize=FONT["tick"])
+        _style(ax, xlabel="r (Å)", ylabel="g(r) + offset")
+        note = f"{len(curves)} frames, each raised by {offset:.3g}; | = bond cutoff"
+        if n_rejected:
+            note += f"; {n_rejected} rejected frame(s) not shown"
+        ax.set_title(f"{title or 'g(r) over time'}\n{note}", fontsize=FONT["title"])
+        _save(fig, out_png)
+    return {"offset": offset, "times": times}
+
+
+def _time_edges(times: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted times: midpoints between neighbours, half a step at the ends."""
+    if times.size == 1:
+        return np.array([times[0] - 0.5, times[0] + 0.5])
+    mid = (times[1:] + times[:-1]) / 2.0
+    first = times[0] - (mid[0] - times[0])
+    last = times[-1] + (times[-1] - mid[-1])
+    return np.concatenate([[first], mid, [last]])
+
+
+def plot_cn_series(frames: Sequence[Mapping], out_png, *, time_unit="s", title=None) -> dict:
+    """Distribution of coordination numbers against time: a heat map of the fraction of a frame's
+    atoms with each CN (column = frame, centred on its time, cell edges halfway to the neighbours),
+    and the mean CN (a line; with at most 12 frames, percentages in the cells and the mean printed
+    above each column instead). Rejected frames (``cn`` None) are hatched columns.
+
+    ``frames``: mappings with ``time`` and ``cn`` ((N,) ints, or None for a rejected frame).
+    Returns ``{"fractions": (n_cn, n_frames) array, "times": ...}``.
+    """
+    frames = sorted(frames, key=lambda f: float(f["time"]))
+    times = np.array([float(f["time"]) for f in frames])
+    cns = [None if f.get("cn") is None else np.asarray(f["cn"]).astype(np.int64) for f in frames]
+    cn_max = max([int(c.max(initial=0)) for c in cns if c is not None and c.size] or [0])
+    frac = np.full((cn_max + 1, len(frames)), np.nan)
+    means = np.full(len(frames), np.nan)
+    for k, c in enumerate(cns):
+        if c is None or not c.size:
+            continue
+        frac[:, k] = np.bincount(c, minlength=cn_max + 1) / c.size
+        means[k] = c.mean()
+    with _DRAW_LOCK:
+        fig = _new_figure("cn_series")
+        ax = fig.add_subplot()
+        if times.size:
+            edges = _time_edges(times)
+            mesh = ax.pcolormesh(
+                edges,
+                np.arange(-0.5, cn_max + 1.5),
+                np.ma.masked_invalid(frac),
+                cmap="magma_r",
+                vmin=0.0,
+                vmax=max(float(np.nanmax(frac)) if np.isfinite(frac).any() else 1.0, 1e-9),
+                shading="flat",
+            )
+            for k, c in enumerate(cns):
+                if c is None:
+                    ax.axvspan(
+                        edges[k],
+                        edges[k + 1],
+                        facecolor="none",
+                        edgecolor="firebrick",
+                        hatch="//",
+                        lw=0,
+                    )
+            ok = np.isfinite(means)
+            annotate = len(frames) <= 12 and cn_max <= 16
+            if annotate:  # few cells: print the percentages, and the mean CN above each column
+                vmax = mesh.norm.vmax
+                for k in range(len(frames)):
+                    for c in range(cn_max + 1):
+                        v = frac[c, k]
+                        if np.isfinite(v) and v > 0:
+                            label = f"{100 * v:.0f}%" if v >= 0.005 else "<1%"
+                            ax.text(
+                                times[k],
+                                c,
+                                label,
+                                ha="center",
+                                va="center",
+                                fontsize=FONT["note"] - 1,
+                                color="white" if v > 0.55 * vmax else "black",
+                            )
+                    if ok[k]:
+                        ax.text(
+                            times[k],
+                            cn_max + 0.95,
+                            f"mean {means[k]:.2f}",
+                            ha="center",
+                            va="center",
+                            fontsize=FONT["note"],
+                            color="black",
+                        )
+            else:
+                ax.plot(
+                    times[ok],
+                    means[ok],
+                    "-o",
+                    color="tab:cyan",
+                    mec="black",
+                    lw=1.8,
+                    ms=4,
+                    label="mean CN",
+                )
+                ax.legend(fontsize=FONT["legend"], loc="lower left")
+            ax.set_xlim(edges[0], edges[-1])
+            cb = fig.colorbar(mesh, ax=ax, pad=0.01)
+            cb.set_label("fraction of the frame's atoms", fontsize=FONT["label"])
+            cb.ax.tick_params(labelsize=FONT["tick"])
+        ax.set_ylim(-0.5, cn_max + (1.5 if times.size and annotate else 0.5))
+        step = 1 if cn_max <= 16 else int(math.ceil(cn_max / 16))
+        ax.set_yticks(np.arange(0, cn_max + 1, step))
+        n_bad = sum(c is None for c in cns)
+        note = f"{len(frames) - n_bad} frames" + (f", {n_bad} rejected = hatched" if n_bad else "")
+        _style(
+            ax,
+            xlabel=_time_label(time_unit),
+            ylabel="coordination number (bonds)",
+            title=f"{title or 'Coordination numbers over time'} ({note})",
+        )
+        _save(fig, out_png)
+    return {"fractions": frac, "times": times}
+
+
+# ----------------------------------------------------------------------------------------------
+# file-level wrappers for the workflow's rules
+
+
+def read_columns(path, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Numeric columns of a CSV written by :mod:`nanotraj.tables` (``nan`` cells allowed).
+
+    Only the requested columns are parsed (fast for 10^6-row ``atoms.csv``). A table without rows
+    gives empty arrays. Missing requested columns raise ``KeyError`` naming the file.
+    """
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+        has_rows = bool(fh.readline().strip())
+    names = list(header if names is None else names)
+    missing = [c for c in names if c not in header]
+    if missing:
+        raise KeyError(f"{path}: missing column(s) {', '.join(missing)}")
+    if not has_rows:
+        return {c: np.array([], dtype=np.float64) for c in names}
+    idx = [header.index(c) for c in names]
+    data = np.loadtxt(path, delimiter=",", skiprows=1, usecols=idx, dtype=np.float64, ndmin=2)
+    return {c: data[:, k] for k, c in enumerate(names)}
+
+
+class _Log:
+    def __init__(self, path):
+        self.path, self.lines = path, []
+
+    def __call__(self, msg):
+        self.lines.append(msg)
+
+    def close(self):
+        if self.path:
+            from .tables import write_text
+
+            write_text(self.path, "\n".join(self.lines) + "\n")
+
+
+def _frame_title(row: Mapping[str, str], time_unit: str) -> str:
+    series, frame = row.get("series", ""), row.get("frame", "")
+    t = _float(row.get("time"))
+    when = f", t = {t:g} {time_unit}".rstrip() if math.isfinite(t) else ""
+    return f"{series} / {frame}{when}"
+
+
+ORDER_COLUMNS = ("cn", "cn_lattice", "Q4", "Q6", "w6", "d_center")
+
+
+def plot_frame(
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    *,
+    element: str,
+    time_unit: str = "s",
+    cutoff_auto: bool | None = None,
+    reference: bool = True,
+    log=None,
+) -> dict:
+    """Rule ``plot_frame``: ``rdf.png`` and ``order.png`` of one frame from its CSV outputs.
+
+    ``inputs`` keys: ``rdf`` (rdf.csv), ``atoms`` (atoms.csv), ``summary`` (summary.csv: status,
+    cutoff, n_atoms, identity); ``outputs`` keys: ``rdf``, ``order`` (PNG). A rejected frame gets
+    placeholders stating ``rejected: <reason>``. ``dr`` and ``r_max`` of the reference curve are
+    those of the frame's rdf.csv; ``cutoff_auto`` (config ``cutoff == "auto"``) names how the
+    cutoff was chosen in the legend; ``reference=False`` leaves the perfect cluster out.
+    Returns the info dicts of :func:`plot_rdf` / :func:`plot_order`.
+    """
+    from .tables import read_rows
+
+    lg = _Log(log)
+    _, rows = read_rows(inputs["summary"])
+    row = rows[0] if rows else {"status": "rejected: empty summary"}
+    title = _frame_title(row, time_unit)
+    status = str(row.get("status", "ok"))
+    if not _is_ok(row):
+        plot_placeholder(outputs["rdf"], status, kind="rdf", title=title)
+        plot_placeholder(outputs["order"], status, kind="order", title=title)
+        lg(f"{status}: placeholder figures")
+        lg.close()
+        return {"status": status}
+    rd = read_columns(inputs["rdf"], ["r", "g"])
+    r, g = rd["r"], rd["g"]
+    cutoff = _float(row.get("cutoff"))
+    n_atoms = int(_float(row.get("n_atoms")))
+    ref, ref_label = None, None
+    if reference and r.size > 1:
+        dr = round(float(r[1] - r[0]), 9)
+        r_max = float(round(len(r) * dr, 6))
+        ref_data = reference_rdf(element, n_atoms, dr=dr, r_max=r_max)
+        if ref_data is not None:
+            ref = (ref_data["r"], ref_data["g"])
+            ref_label = (
+                f"perfect {ref_data['structure'].upper()} {element} sphere, "
+                f"{ref_data['n_atoms']} atoms"
+            )
+            lg(f"reference: {ref_label}")
+        else:
+            lg(f"no perfect-cluster reference for {element}")
+    info_rdf = plot_rdf(
+        r,
+        g,
+        cutoff,
+        outputs["rdf"],
+        reference=ref,
+        reference_label=ref_label,
+        title=f"g(r): {title}",
+        cutoff_auto=cutoff_auto,
+    )
+    with open(inputs["atoms"], encoding="utf-8") as fh:
+        header_cols = fh.readline().strip().split(",")
+    wanted = [c for c in ORDER_COLUMNS if c in header_cols]
+    atoms = read_columns(inputs["atoms"], wanted)
+    info_order = plot_order(atoms, outputs["order"], title=f"Bond-orientational order: {title}")
+    lg(f"{len(atoms['cn'])} atoms plotted; cutoff {cutoff:.4f} A")
+    lg.close()
+    return {"status": status, "rdf": info_rdf, "order": info_order}
+
+
+def plot_series(
+    summary_csv,
+    rdf_csvs: Sequence[str],
+    atoms_csvs: Sequence[str],
+    outputs: Mapping[str, str],
+    *,
+    time_unit: str = "s",
+    log=None,
+) -> dict:
+    """Rule ``plot_series``: ``timeseries.png``, ``rdf_series.png``, ``cn_series.png`` of a series.
+
+    ``summary_csv`` is the series' summary (one row per frame, with status); ``rdf_csvs`` and
+    ``atoms_csvs`` are the frames' ``results/{series}/{frame}/rdf.csv`` / ``atoms.csv`` (matched to
+    summary rows by their folder name = frame). Only the ``cn`` column of atoms.csv is read.
+    """
+    from .tables import read_rows
+
+    lg = _Log(log)
+    _, rows = read_rows(summary_csv)
+    by_frame_rdf = {Path(p).parent.name: p for p in rdf_csvs}
+    by_frame_atoms = {Path(p).parent.name: p for p in atoms_csvs}
+    series = rows[0].get("series", "") if rows else ""
+    ok_rows = [r for r in rows if _is_ok(r)]
+    n_bad = len(rows) - len(ok_rows)
+    info = {}
+    if not ok_rows:
+        msg = f"series {series}: no accepted frame ({len(rows)} rejected)"
+        for key, kind in (
+            ("timeseries", "timeseries"),
+            ("rdf_series", "rdf_series"),
+            ("cn_series", "cn_series"),
+        ):
+            plot_placeholder(outputs[key], msg, kind=kind)
+        lg(msg)
+        lg.close()
+        return {"status": msg}
+    info["timeseries"] = plot_timeseries(
+        rows, outputs["timeseries"], time_unit=time_unit, title=f"Series {series}"
+    )
+    curves = []
+    for r in ok_rows:
+        rd = read_columns(by_frame_rdf[r["frame"]], ["r", "g"])
+        curves.append(
+            {
+                "time": _float(r["time"]),
+                "r": rd["r"],
+                "g": rd["g"],
+                "cutoff": _float(r.get("cutoff")),
+            }
+        )
+    info["rdf_series"] = plot_rdf_series(
+        curves,
+        outputs["rdf_series"],
+        time_unit=time_unit,
+        title=f"Series {series}: g(r) over time",
+        n_rejected=n_bad,
+    )
+    frames = []
+    for r in rows:
+        cn = None
+        if _is_ok(r):
+            cn = read_columns(by_frame_atoms[r["frame"]], ["cn"])["cn"]
+        frames.append({"time": _float(r["time"]), "cn": cn})
+    info["cn_series"] = plot_cn_series(
+        frames,
+        outputs["cn_series"],
+        time_unit=time_unit,
+        title=f"Series {series}: coordination numbers",
+    )
+    lg(f"{len(rows)} frames ({n_bad} rejected)")
+    lg.close()
+    return info

@@ -1,0 +1,60 @@
+"""nanotraj.bonds: kd-tree bonds equal brute force; counts."""
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist, squareform
+
+from nanotraj.bonds import bond_counts, find_bonds
+
+
+def fcc_block(n_cells, a=3.912):
+    g = np.arange(n_cells)
+    base = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    cells = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 1, 3)
+    return ((cells + base) * a).reshape(-1, 3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    xyz = rng.uniform(0, 15, (300, 3))
+    cutoff = 3.41
+    bonds, dist = find_bonds(xyz, cutoff)
+    d = squareform(pdist(xyz))
+    i, j = np.nonzero(np.triu(d <= cutoff, k=1))  # row-major: already lexicographic
+    np.testing.assert_array_equal(bonds, np.column_stack([i, j]))
+    np.testing.assert_allclose(dist, d[i, j], rtol=1e-14)
+    assert bonds.dtype == np.int64 and dist.dtype == np.float64
+    assert (bonds[:, 0] < bonds[:, 1]).all()
+    cn = bond_counts(len(xyz), bonds)
+    assert cn.sum() == 2 * len(bonds)
+    np.testing.assert_array_equal(cn, (d <= cutoff).sum(axis=1) - 1)
+
+
+def test_perfect_fcc_interior_has_12():
+    xyz = fcc_block(5)
+    bonds, dist = find_bonds(xyz, 3.41)
+    cn = bond_counts(len(xyz), bonds)
+    centre = xyz.mean(axis=0)
+    interior = np.linalg.norm(xyz - centre, axis=1) < 4
+    assert interior.sum() > 5
+    assert (cn[interior] == 12).all()
+    np.testing.assert_allclose(dist, 3.912 / np.sqrt(2))
+
+
+def test_no_bonds_and_isolated_atoms():
+    xyz = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0.0]])
+    bonds, dist = find_bonds(xyz, 3.0)
+    assert bonds.shape == (0, 2) and dist.shape == (0,)
+    np.testing.assert_array_equal(bond_counts(3, bonds), [0, 0, 0])
+    bonds, _ = find_bonds(np.zeros((1, 3)), 3.0)
+    assert bonds.shape == (0, 2)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError):
+        find_bonds(np.zeros((4, 2)), 3.0)
+    with pytest.raises(ValueError):
+        find_bonds(np.zeros((4, 3)), 0.0)
+    with pytest.raises(ValueError):
+        bond_counts(2, [[0, 5]])

@@ -1,0 +1,392 @@
+"""Figures: pixel size, not blank, byte-identical PNGs, reference points, rejected frames.
+
+Synthetic data come from the project's perfect-lattice generators; the real series (../shared) is
+run through the pipeline stages into a temporary folder and plotted (skipped where absent).
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanotraj import plots
+from nanotraj.tables import write_columns
+
+from .conftest import SERIES_DIR
+
+FRAME_STAGES = ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance")
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def png_size(path) -> tuple[int, int]:
+    """(width, height) from the PNG's IHDR chunk."""
+    data = Path(path).read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def expected_size(kind) -> tuple[int, int]:
+    w, h = plots.FIGURE_SIZES[kind]
+    return round(w * plots.DPI), round(h * plots.DPI)
+
+
+def pixel_std(path) -> float:
+    from matplotlib.image import imread
+
+    img = imread(str(path))[..., :3]
+    return float(img.std())
+
+
+def check_png(path, kind, min_std=0.02):
+    assert Path(path).is_file(), path
+    assert png_size(path) == expected_size(kind)
+    std = pixel_std(path)
+    assert std > min_std, f"{path} looks blank (pixel std {std:.4f})"
+
+
+def run_frame_stages(source, work, out, *, series, frame, time, on_bad_frame="skip"):
+    """The per-frame pipeline stages (what the workflow's rules call), into ``out``."""
+    from nanotraj import pipeline
+    from nanotraj.elements import nn_distance
+
+    w = {k: work / f"{k}.npz" for k in FRAME_STAGES}
+    pipeline.parse_frame(str(source), w["frame"], on_bad_frame=on_bad_frame)
+    pipeline.compute_rdf(w["frame"], out / "rdf.csv", w["rdf"], on_bad_frame=on_bad_frame)
+    pipeline.find_bonds(w["frame"], w["rdf"], w["bonds"])
+    pipeline.compute_boo(w["frame"], w["bonds"], w["boo"])
+    pipeline.compute_coordination(
+        w["frame"], w["bonds"], w["coordination"], nn_distance=nn_distance("Pt")
+    )
+    pipeline.compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
+    pipeline.write_frame_table(
+        w,
+        {"atoms": out / "atoms.csv", "bonds": out / "bonds.csv", "summary": out / "summary.csv"},
+        series=series,
+        frame=frame,
+        time=time,
+    )
+
+
+def frame_io(d: Path):
+    inputs = {"rdf": d / "rdf.csv", "atoms": d / "atoms.csv", "summary": d / "summary.csv"}
+    outputs = {"rdf": d / "rdf.png", "order": d / "order.png"}
+    return inputs, outputs
+
+
+def series_outputs(d: Path):
+    return {k: d / f"{k}.png" for k in ("timeseries", "rdf_series", "cn_series")}
+
+
+# ----------------------------------------------------------------------------------------------
+# synthetic data
+
+
+@pytest.fixture(scope="module")
+def synthetic_atoms():
+    """Per-atom values of a noisy perfect FCC sphere (library computations)."""
+    from nanotraj.bonds import bond_counts, find_bonds
+    from nanotraj.lattices import fcc_sphere
+    from nanotraj.order import boo
+
+    coords = np.asarray(fcc_sphere(9.0, noise=0.08, seed=1))
+    bonds, _ = find_bonds(coords, 3.35)
+    res = boo(coords, bonds)
+    d = np.linalg.norm(coords - coords.mean(axis=0), axis=1)
+    return {
+        "coords": coords,
+        "cn": bond_counts(len(coords), bonds),
+        "Q4": res["Q4"],
+        "Q6": res["Q6"],
+        "w6": res["w6"],
+        "d_center": d,
+    }
+
+
+@pytest.fixture(scope="module")
+def synthetic_series(tmp_path_factory):
+    """A 4-frame series written by the pipeline stages; the third frame is rejected (too few
+    atoms), so the series figures must skip it."""
+    from nanotraj.io import write_values
+    from nanotraj.lattices import fcc_sphere
+    from nanotraj.pipeline import aggregate_summaries
+
+    root = tmp_path_factory.mktemp("series")
+    frames = []
+    for k, radius in enumerate((9.0, 8.5, None, 7.5)):
+        name = f"f{k}"
+        src = root / "in" / f"{name}.pdb"
+        src.parent.mkdir(parents=True, exist_ok=True)
+        if radius is None:  # a bad frame: two atoms only
+            src.write_text(
+                "ATOM      1  PT   X  A   1       0.000   0.000   0.000  1.00  0.00          PT\n"
+                "ATOM      2  PT   X  A   2       2.800   0.000   0.000  1.00  0.00          PT\n"
+                "END\n"
+            )
+        else:
+            xyz = np.asarray(fcc_sphere(radius, noise=0.05 + 0.05 * k, seed=k))
+            write_values(src, xyz, np.zeros(len(xyz)))
+        out = root / "demo" / name
+        run_frame_stages(src, root / "work" / name, out, series="demo", frame=name, time=10.0 * k)
+        frames.append(out)
+    aggregate_summaries([f / "summary.csv" for f in frames], root / "demo" / "summary.csv")
+    return root / "demo", frames
+
+
+# ----------------------------------------------------------------------------------------------
+# per-frame figures
+
+
+def test_import_does_not_import_matplotlib_nor_pyplot(tmp_path):
+    code = (
+        "import sys\n"
+        "import nanotraj.plots as p\n"
+        "assert 'matplotlib' not in sys.modules, 'import nanotraj.plots imported matplotlib'\n"
+        "import numpy as np\n"
+        f"p.plot_placeholder({str(tmp_path / 'x.png')!r}, 'rejected: test')\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plot_rdf_with_reference(tmp_path, synthetic_atoms):
+    from nanotraj.rdf import rdf
+
+    r, g = rdf(synthetic_atoms["coords"])
+    ref = plots.reference_rdf("Pt", len(synthetic_atoms["coords"]), dr=0.02, r_max=15.0)
+    assert ref is not None and ref["structure"] == "fcc"
+    assert np.array_equal(ref["r"], r)  # same binning as the frame
+    out = tmp_path / "rdf.png"
+    info = plots.plot_rdf(
+        r,
+        g,
+        3.35,
+        out,
+        reference=(ref["r"], ref["g"]),
+        reference_label="perfect",
+        title="t",
+        cutoff_auto=True,
+    )
+    check_png(out, "rdf")
+    # axes fit the data: y up to just above the highest value, x to the last non-zero bin
+    assert info["ylim"][1] == pytest.approx(1.08 * g.max())
+    assert info["xlim"][0] < r[np.flatnonzero(g)[0]] and info["xlim"][0] >= 0
+    assert info["xlim"][0] <= 3.35 <= info["xlim"][1]
+    assert 0 < info["reference_scale"] < 1  # the perfect cluster's peaks are taller
+
+
+def test_reference_rdf_size_and_cache():
+    a = plots.reference_rdf("Pt", 314)
+    b = plots.reference_rdf("Pt", 316)
+    assert a["r"] is b["r"]  # one cached computation for frames of similar size
+    assert 250 <= a["n_atoms"] <= 400
+    big = plots.reference_rdf("Pt", 10**6)
+    assert big["n_atoms"] <= 1.1 * plots.REFERENCE_MAX_ATOMS
+
+
+def test_plot_order_reference_points_and_axes(tmp_path, synthetic_atoms):
+    from nanotraj.lattices import reference_points
+
+    out = tmp_path / "order.png"
+    info = plots.plot_order(synthetic_atoms, out, title="synthetic")
+    check_png(out, "order")
+    expected = reference_points()
+    used = info["reference_points"]
+    assert set(used) == set(expected)
+    for name, (q4, q6, w6) in used.items():
+        assert (q4, q6, w6) == (expected[name]["q4"], expected[name]["q6"], expected[name]["w6"])
+    assert used["fcc"][0] == pytest.approx(0.1909, abs=2e-3)
+    assert used["fcc"][1] == pytest.approx(0.5745, abs=2e-3)
+    lim = info["limits"]
+    for name, (q4, q6, w6) in used.items():  # axes include every reference point ...
+        assert lim["Q4"][0] < q4 < lim["Q4"][1], name
+        assert lim["Q6"][0] < q6 < lim["Q6"][1], name
+        assert lim["w6"][0] < w6 < lim["w6"][1], name
+    for key in ("Q4", "Q6", "w6"):  # ... and every atom
+        v = synthetic_atoms[key]
+        assert lim[key][0] < v.min() and v.max() < lim[key][1]
+    # the CN axis fits the tallest bar (not a fixed 0-500)
+    top = np.bincount(synthetic_atoms["cn"]).max()
+    assert lim["cn_count"][1] == pytest.approx(plots.CN_HEADROOM * top)
+
+
+def test_pngs_are_byte_identical(tmp_path, synthetic_atoms):
+    from nanotraj.rdf import rdf
+
+    r, g = rdf(synthetic_atoms["coords"])
+    for k in (1, 2):
+        plots.plot_rdf(r, g, 3.35, tmp_path / f"rdf{k}.png")
+        plots.plot_order(synthetic_atoms, tmp_path / f"order{k}.png")
+    assert (tmp_path / "rdf1.png").read_bytes() == (tmp_path / "rdf2.png").read_bytes()
+    assert (tmp_path / "order1.png").read_bytes() == (tmp_path / "order2.png").read_bytes()
+    assert b"Software" not in (tmp_path / "rdf1.png").read_bytes()
+    assert b"matplotlib" not in (tmp_path / "order1.png").read_bytes()
+
+
+def test_rejected_frame_placeholders(tmp_path, synthetic_series):
+    _, frames = synthetic_series
+    rejected = frames[2]
+    inputs, _ = frame_io(rejected)
+    outputs = {"rdf": tmp_path / "rdf.png", "order": tmp_path / "order.png"}
+    info = plots.plot_frame(inputs, outputs, element="Pt")
+    assert info["status"].startswith("rejected: ")
+    check_png(outputs["rdf"], "rdf", min_std=0.005)
+    check_png(outputs["order"], "order", min_std=0.005)
+
+
+# ----------------------------------------------------------------------------------------------
+# per-series figures
+
+
+def test_plot_series_skips_rejected(synthetic_series):
+    d, frames = synthetic_series
+    outs = series_outputs(d)
+    info = plots.plot_series(
+        d / "summary.csv",
+        [f / "rdf.csv" for f in frames],
+        [f / "atoms.csv" for f in frames],
+        outs,
+        time_unit="min",
+    )
+    for kind, path in outs.items():
+        check_png(path, kind)
+    assert list(info["timeseries"]["times"]) == [0.0, 10.0, 30.0]
+    assert list(info["timeseries"]["rejected_times"]) == [20.0]
+    fr = info["cn_series"]["fractions"]
+    assert fr.shape[1] == 4 and np.isnan(fr[:, 2]).all()
+    assert np.allclose(np.nansum(fr[:, [0, 1, 3]], axis=0), 1.0)
+    # deterministic
+    first = {k: p.read_bytes() for k, p in outs.items()}
+    plots.plot_series(
+        d / "summary.csv",
+        [f / "rdf.csv" for f in frames],
+        [f / "atoms.csv" for f in frames],
+        outs,
+        time_unit="min",
+    )
+    assert first == {k: p.read_bytes() for k, p in outs.items()}
+
+
+def test_plot_series_all_rejected(tmp_path):
+    from nanotraj.summary import rejected_summary, write_summary
+
+    write_summary(
+        tmp_path / "summary.csv",
+        [rejected_summary(series="s", frame="a", time=0.0, reason="no atoms")],
+    )
+    outs = series_outputs(tmp_path)
+    plots.plot_series(tmp_path / "summary.csv", [], [], outs)
+    for kind, path in outs.items():
+        check_png(path, kind, min_std=0.005)
+
+
+def test_cn_series_irregular_times(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [{"time": t, "cn": rng.integers(3, 13, size=50)} for t in (0.0, 1.0, 5.0)]
+    info = plots.plot_cn_series(frames, tmp_path / "cn.png", time_unit="s")
+    check_png(tmp_path / "cn.png", "cn_series")
+    assert np.allclose(info["fractions"].sum(axis=0), 1.0)
+    assert np.allclose(plots._time_edges(np.array([0.0, 1.0, 5.0])), [-0.5, 0.5, 3.0, 7.0])
+
+
+def test_read_columns(tmp_path):
+    write_columns(tmp_path / "a.csv", {"x": np.array([1.0, np.nan]), "cn": np.array([3, 4])})
+    cols = plots.read_columns(tmp_path / "a.csv", ["cn"])
+    assert cols["cn"].tolist() == [3.0, 4.0]
+    write_columns(tmp_path / "e.csv", {"x": np.array([]), "cn": np.array([])})
+    assert plots.read_columns(tmp_path / "e.csv", ["cn"])["cn"].size == 0
+    with pytest.raises(KeyError, match="missing column"):
+        plots.read_columns(tmp_path / "a.csv", ["Q6"])
+
+
+# ----------------------------------------------------------------------------------------------
+# real stages
+
+
+@pytest.fixture(scope="module")
+def real_series(tmp_path_factory):
+    if not SERIES_DIR.is_dir():
+        pytest.skip(f"shared data not available at {SERIES_DIR}")
+    from nanotraj.pipeline import aggregate_summaries
+
+    root = tmp_path_factory.mktemp("real")
+    frames = []
+    for k in range(1, 5):
+        name = f"stage{k}"
+        out = root / "pt" / name
+        run_frame_stages(
+            SERIES_DIR / f"stage{k}_docked_ATMS.pdb",
+            root / "work" / name,
+            out,
+            series="pt",
+            frame=name,
+            time=float(k),
+        )
+        frames.append(out)
+    aggregate_summaries([f / "summary.csv" for f in frames], root / "pt" / "summary.csv")
+    return root / "pt", frames
+
+
+def test_real_stages_frame_figures(real_series):
+    _, frames = real_series
+    for d in frames:
+        inputs, outputs = frame_io(d)
+        info = plots.plot_frame(inputs, outputs, element="Pt", cutoff_auto=True)
+        assert info["status"] == "ok"
+        check_png(outputs["rdf"], "rdf")
+        check_png(outputs["order"], "order")
+        fcc = info["order"]["reference_points"]["fcc"]
+        assert fcc[:2] == pytest.approx((0.19, 0.575), abs=5e-3)
+        # the first peak of Pt is inside the plotted range, the cutoff after it
+        assert info["rdf"]["xlim"][0] < 2.77 < info["rdf"]["cutoff"] < info["rdf"]["xlim"][1]
+
+
+def test_real_stages_series_figures(real_series):
+    d, frames = real_series
+    outs = series_outputs(d)
+    info = plots.plot_series(
+        d / "summary.csv",
+        [f / "rdf.csv" for f in frames],
+        [f / "atoms.csv" for f in frames],
+        outs,
+        time_unit="stage",
+    )
+    for kind, path in outs.items():
+        check_png(path, kind)
+    assert list(info["timeseries"]["times"]) == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_threads_give_the_same_files(tmp_path, real_series):
+    """Plot jobs run as threads in the Snakemake process: concurrent calls give the same bytes."""
+    _, frames = real_series
+    serial = {}
+    for d in frames[:2]:
+        inputs, outputs = frame_io(d)
+        plots.plot_frame(inputs, outputs, element="Pt")
+        serial[d.name] = outputs["order"].read_bytes()
+    errors = []
+
+    def job(d):
+        try:
+            inputs, _ = frame_io(d)
+            outs = {"rdf": tmp_path / f"{d.name}_rdf.png", "order": tmp_path / f"{d.name}.png"}
+            plots.plot_frame(inputs, outs, element="Pt")
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=job, args=(d,)) for d in frames[:2]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for d in frames[:2]:
+        assert (tmp_path / f"{d.name}.png").read_bytes() == serial[d.name]
