@@ -14,6 +14,14 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+# Wildcards match only the series and frames of the sheet.
+wildcard_constraints:
+    series="|".join(re.escape(s) for s in SERIES),
+    frame="|".join(sorted({re.escape(r["frame"]) for r in FRAMES})),
+
+
 include: "workflow/rules/frame.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"

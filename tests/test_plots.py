@@ -54,26 +54,13 @@ def check_png(path, kind, min_std=0.02):
 
 
 def run_frame_stages(source, work, out, *, series, frame, time, on_bad_frame="skip"):
-    """The per-frame pipeline stages (what the workflow's rules call), into ``out``."""
+    """The per-frame pipeline stages (what the workflow's rules call); returns the output dir."""
     from nanotraj import pipeline
-    from nanotraj.elements import nn_distance
 
-    w = {k: work / f"{k}.npz" for k in FRAME_STAGES}
-    pipeline.parse_frame(str(source), w["frame"], on_bad_frame=on_bad_frame)
-    pipeline.compute_rdf(w["frame"], out / "rdf.csv", w["rdf"], on_bad_frame=on_bad_frame)
-    pipeline.find_bonds(w["frame"], w["rdf"], w["bonds"])
-    pipeline.compute_boo(w["frame"], w["bonds"], w["boo"])
-    pipeline.compute_coordination(
-        w["frame"], w["bonds"], w["coordination"], nn_distance=nn_distance("Pt")
-    )
-    pipeline.compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
-    pipeline.write_frame_table(
-        w,
-        {"atoms": out / "atoms.csv", "bonds": out / "bonds.csv", "summary": out / "summary.csv"},
-        series=series,
-        frame=frame,
-        time=time,
-    )
+    files = pipeline.run_frame(str(source), out.parent.parent, series=series, frame=frame,
+                               time=time, on_bad_frame=on_bad_frame, pdbs=False)
+    assert files["atoms"].parent == out
+    return out
 
 
 def frame_io(d: Path):

@@ -178,7 +178,8 @@ def small_series(tmp_path):
 
 FRAME_RULES = {
     "parse_frame", "compute_rdf", "find_bonds", "compute_boo", "compute_coordination",
-    "compute_neighbour_distance", "write_frame_table", "write_frame_pdbs", "plot_frame",
+    "compute_neighbour_distance", "compute_structure", "write_frame_table", "write_frame_pdbs",
+    "plot_frame",
 }  # fmt: skip
 AGGREGATES = {("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", "")}
 
@@ -286,3 +287,32 @@ def test_unsorted_sheet_is_analysed_in_time_order(one_frame):
     _, rows = read_csv(one_frame / "results" / "s" / "summary.csv")
     assert [r["frame"] for r in rows] == ["a", "b"]
     assert not math.isnan(float(rows[0]["Q6_mean"]))
+
+
+def test_structure_columns_in_demo_outputs(demo_run):
+    from nanotraj.contract import STRUCTURE_COLUMNS
+    from nanotraj.structure import BOO_CLASSES
+    from nanotraj.structure import SUMMARY_COLUMNS as STRUCTURE_SUMMARY
+
+    row = _demo_frames()[0]
+    out = demo_run / "results" / row["series"] / row["frame"]
+    header, atoms = read_csv(out / "atoms.csv")
+    assert header[len(ATOM_COLUMNS) : len(ATOM_COLUMNS) + 3] == list(STRUCTURE_COLUMNS)
+    assert {a["structure_boo"] for a in atoms} <= set(BOO_CLASSES)
+    assert {a["structure_cna"] for a in atoms} <= {"0", "1", "2", "3", "4"}
+    # the first demo frame is a perfect truncated octahedron with 0.04 A noise: mostly fcc
+    assert sum(a["structure_cna"] == "1" for a in atoms) > 0.4 * len(atoms)
+    sheader, summary = read_csv(out / "summary.csv")
+    for col in (*STRUCTURE_SUMMARY, "n_close_contacts"):
+        assert col in sheader
+    fractions = [float(summary[0][f"fraction_{k}"]) for k in ("fcc", "hcp", "bcc", "ico", "other")]
+    assert abs(sum(fractions) - 1) < 1e-9
+
+
+def test_report_embeds_every_figure_and_table(demo_run):
+    snakemake(demo_run, "--report", "report.html")
+    html = (demo_run / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    for name in ("timeseries.png", "rdf_series.png", "cn_series.png", "rdf.png", "order.png",
+                 "summary.csv"):  # fmt: skip
+        assert name in html, name

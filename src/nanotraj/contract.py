@@ -10,11 +10,15 @@ ATOM_COLUMNS = (
     "crystalline", "d_center", "nn_distance",
 )  # fmt: skip
 
+#: Local-structure columns appended to ``atoms.csv`` (CNA code 0 other, 1 fcc, 2 hcp, 3 bcc,
+#: 4 ico; BOO class fcc/hcp/bcc/ico/disordered; surface 0/1).
+STRUCTURE_COLUMNS = ("structure_cna", "structure_boo", "surface")
+
 #: Columns of ``bonds.csv`` (0-based atom indices into atoms.csv).
 BOND_COLUMNS = ("i", "j", "distance", "s6")
 
 #: Quantities written as ``pdb/{quantity}.pdb`` with the value in the B-factor column.
-PDB_QUANTITIES = ("Q6", "Q4", "cn", "C6", "crystalline", "nn_distance")
+PDB_QUANTITIES = ("Q6", "Q4", "cn", "C6", "crystalline", "nn_distance", "structure_cna")
 
 #: Summary columns (per frame, per series, whole run), in order.
 SUMMARY_COLUMNS = (

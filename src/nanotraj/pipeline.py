@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import ATOM_COLUMNS, BOND_COLUMNS, PDB_QUANTITIES
+from .contract import ATOM_COLUMNS, BOND_COLUMNS, PDB_QUANTITIES, STRUCTURE_COLUMNS
 from .errors import FrameError
 from .tables import load_arrays, save_arrays, write_columns, write_text
 
@@ -235,7 +235,31 @@ def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None):
     lg.close(OK)
 
 
-def _atom_table(frame, bd, bo, co, nd) -> dict[str, np.ndarray]:
+def compute_structure(frame_npz, bonds_npz, boo_npz, coordination_npz, output, *, nn_distance,
+                      log=None):
+    """Stage ``structure``: CNA and BOO classes, surface atoms, close contacts
+    (:func:`nanotraj.structure.classify`; ``nn_distance`` is the element's, Angstrom)."""
+    lg = _Log(log)
+    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
+    bo, co = load_arrays(boo_npz), load_arrays(coordination_npz)
+    status = _upstream_status(frame, bd, bo, co)
+    if status != OK:
+        _save(output, status)
+        lg.close(status)
+        return
+    from .structure import classify
+
+    res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance)
+    names, n_per_class = np.unique(res["structure_boo"], return_counts=True)
+    counts = dict(zip(names.tolist(), n_per_class.tolist(), strict=True))
+    lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "
+       f"{res['n_close_contacts']} close contacts")
+    _save(output, structure_cna=res["structure_cna"], structure_boo=res["structure_boo"],
+          surface=res["surface"], n_close_contacts=np.array(res["n_close_contacts"]))
+    lg.close(OK)
+
+
+def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
     coords = frame["coords"]
     cols = {"x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2], "cn": co["cn"],
             "cn_lattice": co["cn_lattice"]}
@@ -244,6 +268,9 @@ def _atom_table(frame, bd, bo, co, nd) -> dict[str, np.ndarray]:
     cols["crystalline"] = bo["crystalline"].astype(bool)
     cols["d_center"] = frame["d_center"]
     cols["nn_distance"] = nd["nn_distance"]
+    cols["structure_cna"] = st["structure_cna"].astype(np.int64)
+    cols["structure_boo"] = st["structure_boo"].astype(str)
+    cols["surface"] = st["surface"].astype(bool)
     return cols
 
 
@@ -251,24 +278,27 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
                       time, log=None):
     """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
 
-    ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance`` (.npz);
+    ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure``
+    (.npz);
     ``outputs`` keys: ``atoms, bonds, summary`` (.csv).
     """
+    from .structure import structure_summary
     from .summary import frame_summary, rejected_summary, write_summary
 
     lg = _Log(log)
     data = {k: load_arrays(inputs[k]) for k in
-            ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance")}
+            ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure")}
     status = _upstream_status(*data.values())
     if status != OK:
-        write_columns(outputs["atoms"], {c: np.array([]) for c in ATOM_COLUMNS})
+        write_columns(outputs["atoms"],
+                      {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS})
         write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
         write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
                                                             reason=_reject_reason(status))])
         lg.close(status)
         return
-    atoms = _atom_table(data["frame"], data["bonds"], data["boo"], data["coordination"],
-                        data["neighbour_distance"])
+    atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
+                        data["neighbour_distance"], data["structure"])
     write_columns(outputs["atoms"], atoms)
     bonds = data["bonds"]["bonds"]
     write_columns(outputs["bonds"], {"i": bonds[:, 0], "j": bonds[:, 1],
@@ -278,6 +308,9 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
                         diameter=float(data["frame"]["diameter"]),
                         cutoff=float(data["rdf"]["cutoff"]), n_bonds=len(bonds), atoms=atoms,
                         s6=data["boo"]["s6"])
+    row.update(structure_summary(atoms["cn"], atoms["Q6"], atoms["crystalline"],
+                                 atoms["structure_cna"], atoms["structure_boo"], atoms["surface"]))
+    row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
     write_summary(outputs["summary"], [row])
     lg(f"{len(atoms['x'])} atoms, {len(bonds)} bonds, {row['n_disordered']} disordered")
     lg.close(OK)
@@ -289,7 +322,7 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
     REMARK with the reason and ``END``."""
     lg = _Log(log)
     data = {k: load_arrays(inputs[k]) for k in
-            ("frame", "bonds", "boo", "coordination", "neighbour_distance")}
+            ("frame", "boo", "coordination", "neighbour_distance", "structure")}
     status = _upstream_status(*data.values())
     if status != OK:
         for q in PDB_QUANTITIES:
@@ -305,6 +338,7 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
         "C6": data["boo"]["C6"],
         "crystalline": data["boo"]["crystalline"].astype(np.float64),
         "nn_distance": data["neighbour_distance"]["nn_distance"],
+        "structure_cna": data["structure"]["structure_cna"],
     }
     coords = data["frame"]["coords"]
     for q in PDB_QUANTITIES:
@@ -323,3 +357,43 @@ def aggregate_summaries(inputs, output, *, sort_by_series=False, log=None):
     n_rej = sum(1 for r in rows if r.get("status", "ok") != "ok")
     lg(f"{len(rows)} frames, {n_rej} rejected")
     lg.close(OK)
+
+
+def frame_paths(results, series, frame) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The workflow's file layout of one frame: (intermediate .npz by stage, user-facing files)."""
+    results = Path(results)
+    work = results / "intermediate" / series / frame
+    out = results / series / frame
+    stages = ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure")
+    files = {"atoms": out / "atoms.csv", "bonds": out / "bonds.csv", "rdf": out / "rdf.csv",
+             "summary": out / "summary.csv"}
+    files.update({q: out / "pdb" / f"{q}.pdb" for q in PDB_QUANTITIES})
+    return {s: work / f"{s}.npz" for s in stages}, files
+
+
+def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance=None,
+              cutoff="auto", dr=0.02, r_max=15.0, threshold=0.8, on_bad_frame="fail",
+              pdbs=True) -> dict[str, Path]:
+    """Every per-frame stage in one call, writing the same files as the workflow's rules.
+
+    For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
+    the workflow itself runs each stage as its own job. Returns the user-facing paths.
+    """
+    if nn_distance is None:
+        from .elements import nn_distance as _nn
+
+        nn_distance = _nn(element)
+    w, f = frame_paths(results, series, frame)
+    parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
+    compute_rdf(w["frame"], f["rdf"], w["rdf"], cutoff=cutoff, dr=dr, r_max=r_max,
+                on_bad_frame=on_bad_frame)
+    find_bonds(w["frame"], w["rdf"], w["bonds"])
+    compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold)
+    compute_coordination(w["frame"], w["bonds"], w["coordination"], nn_distance=nn_distance)
+    compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
+    compute_structure(w["frame"], w["bonds"], w["boo"], w["coordination"], w["structure"],
+                      nn_distance=nn_distance)
+    write_frame_table(w, f, series=series, frame=frame, time=time)
+    if pdbs:
+        write_frame_pdbs(w, f, element=element)
+    return f

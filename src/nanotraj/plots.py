@@ -48,7 +48,7 @@ DPI = 100
 FIGURE_SIZES = {
     "rdf": (8.0, 5.0),
     "order": (17.0, 5.4),
-    "timeseries": (9.0, 14.0),
+    "timeseries": (9.0, 16.0),
     "rdf_series": (9.0, 6.5),
     "cn_series": (10.0, 5.5),
 }
@@ -65,6 +65,19 @@ TIMESERIES_PANELS = (
     ("fraction_disordered", "fraction\ndisordered"),
     ("Q6_mean", "mean $Q_6$"),
     ("nn_distance_mean", "mean NN\ndistance (Å)"),
+)
+
+#: Structure fractions of the last time-series panel: (summary column, label, colour, style);
+#: CNA classes solid, BOO classes dashed (columns absent from the summary are left out).
+STRUCTURE_LINES = (
+    ("fraction_fcc", "fcc (CNA)", "tab:blue", "-"),
+    ("fraction_hcp", "hcp (CNA)", "tab:orange", "-"),
+    ("fraction_ico", "ico (CNA)", "tab:green", "-"),
+    ("fraction_other", "other (CNA)", "0.4", "-"),
+    ("fraction_fcc_boo", "fcc (BOO)", "tab:blue", "--"),
+    ("fraction_hcp_boo", "hcp (BOO)", "tab:orange", "--"),
+    ("fraction_ico_boo", "ico (BOO)", "tab:green", "--"),
+    ("fraction_disordered_boo", "disordered (BOO)", "tab:red", "--"),
 )
 
 #: Largest perfect reference cluster (atoms) used by :func:`reference_rdf` (bounded cost).
@@ -573,8 +586,9 @@ def plot_timeseries(
     line_order = np.argsort(t_line, kind="stable")
     with _DRAW_LOCK:
         fig = _new_figure("timeseries")
-        axes = fig.subplots(len(TIMESERIES_PANELS), 1, sharex=True)
-        for ax, (col, label) in zip(axes, TIMESERIES_PANELS, strict=True):
+        axes = fig.subplots(len(TIMESERIES_PANELS) + 1, 1, sharex=True)
+        _structure_panel(axes[-1], ok, order, t, t_bad)
+        for ax, (col, label) in zip(axes[:-1], TIMESERIES_PANELS, strict=True):
             y = np.array([_float(ok[i].get(col)) for i in order])
             for tb in t_bad:
                 ax.axvline(tb, color="firebrick", alpha=0.35, lw=3, zorder=1)
@@ -603,6 +617,25 @@ def plot_timeseries(
         fig.align_ylabels(axes)
         _save(fig, out_png)
     return {"times": t, "rejected_times": t_bad}
+
+
+def _structure_panel(ax, ok, order, t, t_bad) -> None:
+    """Last time-series panel: fractions of atoms per local structure class (CNA and BOO)."""
+    for tb in t_bad:
+        ax.axvline(tb, color="firebrick", alpha=0.35, lw=3, zorder=1)
+    drawn = 0
+    for col, label, colour, style in STRUCTURE_LINES:
+        if not ok or col not in ok[0]:
+            continue
+        y = np.array([_float(ok[i].get(col)) for i in order])
+        ax.plot(t, y, style, marker="o", ms=3, color=colour, lw=1.3, label=label)
+        drawn += 1
+    ax.set_ylim(-0.03, 1.03)
+    ax.grid(True, color="0.9", lw=0.6)
+    if drawn:
+        ax.legend(fontsize=FONT["legend"], ncol=4, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.32), frameon=False)
+    _style(ax, ylabel="fraction of\natoms")
 
 
 def _stack_offset(peaks: Sequence[float], n: int) -> float:

@@ -11,16 +11,16 @@ rule aggregate_series:
         get_series_summaries,
     output:
         summary=report(
-            RESULTS + "/{series}/summary.csv",
+            "results/{series}/summary.csv",
             caption="../report/summary_series.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "summary table (one row per frame)"},
         ),
     log:
-        RESULTS + "/logs/{series}/aggregate_series.log",
+        "results/logs/{series}/aggregate_series.log",
     benchmark:
-        RESULTS + "/benchmarks/{series}/aggregate_series.tsv"
+        "results/benchmarks/{series}/aggregate_series.tsv"
     params:
         version=VERSION,
     run:
@@ -31,18 +31,18 @@ rule aggregate_series:
 
 rule aggregate_all:
     input:
-        expand(RESULTS + "/{series}/summary.csv", series=SERIES),
+        expand("results/{series}/summary.csv", series=SERIES),
     output:
         summary=report(
-            RESULTS + "/summary.csv",
+            "results/summary.csv",
             caption="../report/summary_all.rst",
             category="All series",
             labels={"result": "summary table of every series"},
         ),
     log:
-        RESULTS + "/logs/aggregate_all.log",
+        "results/logs/aggregate_all.log",
     benchmark:
-        RESULTS + "/benchmarks/aggregate_all.tsv"
+        "results/benchmarks/aggregate_all.tsv"
     params:
         version=VERSION,
     run:

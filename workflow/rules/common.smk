@@ -18,17 +18,13 @@ min_version("9.0")
 
 WORKFLOW_DIR = Path(workflow.basedir)
 SCHEMAS = WORKFLOW_DIR / "workflow" / "schemas"
-# Every rule depends on the library's version: Snakemake does not watch imported modules, so a new
-# release of nanotraj reruns what it may change (rerun trigger "params").
+# All rules take the library's version as a param: Snakemake does not watch imported modules,
+# so a new release of nanotraj reruns what it may change (rerun trigger "params").
 VERSION = nanotraj.__version__
 
 validate(config, str(SCHEMAS / "config.schema.yaml"))
 
 RESULTS = "results"
-FRAME_DIR = RESULTS + "/{series}/{frame}"
-WORK_DIR = RESULTS + "/intermediate/{series}/{frame}"
-LOG_DIR = RESULTS + "/logs/{series}/{frame}"
-BENCH_DIR = RESULTS + "/benchmarks/{series}/{frame}"
 
 
 def resolve_path(path):
@@ -125,11 +121,6 @@ for _el in sorted(
 NN_DISTANCE = _nn
 
 
-wildcard_constraints:
-    series="|".join(re.escape(s) for s in SERIES),
-    frame="|".join(sorted({re.escape(r["frame"]) for r in FRAMES})),
-
-
 def frames_of(series):
     """The frames of a series, ordered by time."""
     return sorted((r for r in FRAMES if r["series"] == series), key=lambda r: r["time"])
@@ -167,7 +158,7 @@ def get_series_summaries(wildcards):
 
 def get_stage_inputs(*stages):
     """Named intermediate files of a frame, for rules that combine several stages."""
-    return {s: f"{WORK_DIR}/{s}.npz" for s in stages}
+    return {s: f"results/intermediate/{{series}}/{{frame}}/{s}.npz" for s in stages}
 
 
 def get_final_outputs():
@@ -207,7 +198,7 @@ def get_series_frame_files(name):
 
 
 def get_plot_outputs():
-    """Every figure of the run, for rule all (add to get_final_outputs)."""
+    """Every figure of the run (part of the default target)."""
     outs = []
     for r in FRAMES:
         base = f"{RESULTS}/{r['series']}/{r['frame']}"

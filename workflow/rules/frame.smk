@@ -10,11 +10,11 @@ rule parse_frame:
     input:
         get_frame_path,
     output:
-        frame=WORK_DIR + "/frame.npz",
+        frame="results/intermediate/{series}/{frame}/frame.npz",
     log:
-        LOG_DIR + "/parse_frame.log",
+        "results/logs/{series}/{frame}/parse_frame.log",
     benchmark:
-        BENCH_DIR + "/parse_frame.tsv"
+        "results/benchmarks/{series}/{frame}/parse_frame.tsv"
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
@@ -28,14 +28,14 @@ rule parse_frame:
 
 rule compute_rdf:
     input:
-        frame=WORK_DIR + "/frame.npz",
+        frame="results/intermediate/{series}/{frame}/frame.npz",
     output:
-        rdf=FRAME_DIR + "/rdf.csv",
-        npz=WORK_DIR + "/rdf.npz",
+        rdf="results/{series}/{frame}/rdf.csv",
+        npz="results/intermediate/{series}/{frame}/rdf.npz",
     log:
-        LOG_DIR + "/compute_rdf.log",
+        "results/logs/{series}/{frame}/compute_rdf.log",
     benchmark:
-        BENCH_DIR + "/compute_rdf.tsv"
+        "results/benchmarks/{series}/{frame}/compute_rdf.tsv"
     params:
         version=VERSION,
         cutoff=config["cutoff"],
@@ -59,14 +59,14 @@ rule compute_rdf:
 
 rule find_bonds:
     input:
-        frame=WORK_DIR + "/frame.npz",
-        rdf=WORK_DIR + "/rdf.npz",
+        frame="results/intermediate/{series}/{frame}/frame.npz",
+        rdf="results/intermediate/{series}/{frame}/rdf.npz",
     output:
-        bonds=WORK_DIR + "/bonds.npz",
+        bonds="results/intermediate/{series}/{frame}/bonds.npz",
     log:
-        LOG_DIR + "/find_bonds.log",
+        "results/logs/{series}/{frame}/find_bonds.log",
     benchmark:
-        BENCH_DIR + "/find_bonds.tsv"
+        "results/benchmarks/{series}/{frame}/find_bonds.tsv"
     params:
         version=VERSION,
     run:
@@ -77,14 +77,14 @@ rule find_bonds:
 
 rule compute_boo:
     input:
-        frame=WORK_DIR + "/frame.npz",
-        bonds=WORK_DIR + "/bonds.npz",
+        frame="results/intermediate/{series}/{frame}/frame.npz",
+        bonds="results/intermediate/{series}/{frame}/bonds.npz",
     output:
-        boo=WORK_DIR + "/boo.npz",
+        boo="results/intermediate/{series}/{frame}/boo.npz",
     log:
-        LOG_DIR + "/compute_boo.log",
+        "results/logs/{series}/{frame}/compute_boo.log",
     benchmark:
-        BENCH_DIR + "/compute_boo.tsv"
+        "results/benchmarks/{series}/{frame}/compute_boo.tsv"
     params:
         version=VERSION,
         threshold=config["boo"]["crystal_bond_threshold"],
@@ -102,14 +102,14 @@ rule compute_boo:
 
 rule compute_coordination:
     input:
-        frame=WORK_DIR + "/frame.npz",
-        bonds=WORK_DIR + "/bonds.npz",
+        frame="results/intermediate/{series}/{frame}/frame.npz",
+        bonds="results/intermediate/{series}/{frame}/bonds.npz",
     output:
-        coordination=WORK_DIR + "/coordination.npz",
+        coordination="results/intermediate/{series}/{frame}/coordination.npz",
     log:
-        LOG_DIR + "/compute_coordination.log",
+        "results/logs/{series}/{frame}/compute_coordination.log",
     benchmark:
-        BENCH_DIR + "/compute_coordination.tsv"
+        "results/benchmarks/{series}/{frame}/compute_coordination.tsv"
     params:
         version=VERSION,
         nn_distance=get_nn_distance,
@@ -127,14 +127,14 @@ rule compute_coordination:
 
 rule compute_neighbour_distance:
     input:
-        frame=WORK_DIR + "/frame.npz",
-        bonds=WORK_DIR + "/bonds.npz",
+        frame="results/intermediate/{series}/{frame}/frame.npz",
+        bonds="results/intermediate/{series}/{frame}/bonds.npz",
     output:
-        neighbour_distance=WORK_DIR + "/neighbour_distance.npz",
+        neighbour_distance="results/intermediate/{series}/{frame}/neighbour_distance.npz",
     log:
-        LOG_DIR + "/compute_neighbour_distance.log",
+        "results/logs/{series}/{frame}/compute_neighbour_distance.log",
     benchmark:
-        BENCH_DIR + "/compute_neighbour_distance.tsv"
+        "results/benchmarks/{series}/{frame}/compute_neighbour_distance.tsv"
     params:
         version=VERSION,
     run:
@@ -145,19 +145,51 @@ rule compute_neighbour_distance:
         )
 
 
+rule compute_structure:
+    input:
+        **get_stage_inputs("frame", "bonds", "boo", "coordination"),
+    output:
+        structure="results/intermediate/{series}/{frame}/structure.npz",
+    log:
+        "results/logs/{series}/{frame}/compute_structure.log",
+    benchmark:
+        "results/benchmarks/{series}/{frame}/compute_structure.tsv"
+    params:
+        version=VERSION,
+        nn_distance=get_nn_distance,
+    run:
+        from nanotraj import pipeline
+
+        pipeline.compute_structure(
+            input.frame,
+            input.bonds,
+            input.boo,
+            input.coordination,
+            output.structure,
+            nn_distance=params.nn_distance,
+            log=log[0],
+        )
+
+
 rule write_frame_table:
     input:
         **get_stage_inputs(
-            "frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance"
+            "frame",
+            "rdf",
+            "bonds",
+            "boo",
+            "coordination",
+            "neighbour_distance",
+            "structure",
         ),
     output:
-        atoms=FRAME_DIR + "/atoms.csv",
-        bonds=FRAME_DIR + "/bonds.csv",
-        summary=FRAME_DIR + "/summary.csv",
+        atoms="results/{series}/{frame}/atoms.csv",
+        bonds="results/{series}/{frame}/bonds.csv",
+        summary="results/{series}/{frame}/summary.csv",
     log:
-        LOG_DIR + "/write_frame_table.log",
+        "results/logs/{series}/{frame}/write_frame_table.log",
     benchmark:
-        BENCH_DIR + "/write_frame_table.tsv"
+        "results/benchmarks/{series}/{frame}/write_frame_table.tsv"
     params:
         version=VERSION,
         time=get_time,
@@ -177,14 +209,14 @@ rule write_frame_table:
 rule write_frame_pdbs:
     input:
         **get_stage_inputs(
-            "frame", "bonds", "boo", "coordination", "neighbour_distance"
+            "frame", "boo", "coordination", "neighbour_distance", "structure"
         ),
     output:
-        **{q: FRAME_DIR + f"/pdb/{q}.pdb" for q in PDB_QUANTITIES},
+        **{q: f"results/{{series}}/{{frame}}/pdb/{q}.pdb" for q in PDB_QUANTITIES},
     log:
-        LOG_DIR + "/write_frame_pdbs.log",
+        "results/logs/{series}/{frame}/write_frame_pdbs.log",
     benchmark:
-        BENCH_DIR + "/write_frame_pdbs.tsv"
+        "results/benchmarks/{series}/{frame}/write_frame_pdbs.tsv"
     params:
         version=VERSION,
         element=get_element,

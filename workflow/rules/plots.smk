@@ -13,28 +13,28 @@ localrules:
 
 rule plot_frame:
     input:
-        rdf=FRAME_DIR + "/rdf.csv",
-        atoms=FRAME_DIR + "/atoms.csv",
-        summary=FRAME_DIR + "/summary.csv",
+        rdf="results/{series}/{frame}/rdf.csv",
+        atoms="results/{series}/{frame}/atoms.csv",
+        summary="results/{series}/{frame}/summary.csv",
     output:
         rdf=report(
-            FRAME_DIR + "/rdf.png",
+            "results/{series}/{frame}/rdf.png",
             caption="../report/rdf.rst",
             category="{series}",
             subcategory="Frames",
             labels=frame_report_labels("g(r)"),
         ),
         order=report(
-            FRAME_DIR + "/order.png",
+            "results/{series}/{frame}/order.png",
             caption="../report/order.rst",
             category="{series}",
             subcategory="Frames",
             labels=frame_report_labels("CN, (Q4,Q6), (w6,Q6)"),
         ),
     log:
-        LOG_DIR + "/plot_frame.log",
+        "results/logs/{series}/{frame}/plot_frame.log",
     benchmark:
-        BENCH_DIR + "/plot_frame.tsv"
+        "results/benchmarks/{series}/{frame}/plot_frame.tsv"
     params:
         version=VERSION,
         element=get_element,
@@ -55,35 +55,35 @@ rule plot_frame:
 
 rule plot_series:
     input:
-        summary=RESULTS + "/{series}/summary.csv",
+        summary="results/{series}/summary.csv",
         rdf=get_series_frame_files("rdf.csv"),
         atoms=get_series_frame_files("atoms.csv"),
     output:
         timeseries=report(
-            RESULTS + "/{series}/timeseries.png",
+            "results/{series}/timeseries.png",
             caption="../report/timeseries.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "summary quantities against time"},
         ),
         rdf_series=report(
-            RESULTS + "/{series}/rdf_series.png",
+            "results/{series}/rdf_series.png",
             caption="../report/rdf_series.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "g(r) of every frame"},
         ),
         cn_series=report(
-            RESULTS + "/{series}/cn_series.png",
+            "results/{series}/cn_series.png",
             caption="../report/cn_series.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "coordination numbers against time"},
         ),
     log:
-        RESULTS + "/logs/{series}/plot_series.log",
+        "results/logs/{series}/plot_series.log",
     benchmark:
-        RESULTS + "/benchmarks/{series}/plot_series.tsv"
+        "results/benchmarks/{series}/plot_series.tsv"
     params:
         version=VERSION,
         time_unit=config["time_unit"],
