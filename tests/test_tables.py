@@ -69,3 +69,13 @@ def test_aggregate_orders_by_time_whatever_the_input_order(tmp_path):
     assert header == list(SUMMARY_COLUMNS)
     assert [r["frame"] for r in rows] == ["a", "r", "b", "c"]
     assert rows[1]["status"] == "rejected: no atoms" and rows[1]["n_atoms"] == ""
+
+
+def test_written_files_have_ordinary_permissions(tmp_path):
+    import os
+
+    from nanotraj.tables import _UMASK
+
+    write_columns(tmp_path / "p.csv", {"a": np.array([1])})
+    mode = os.stat(tmp_path / "p.csv").st_mode & 0o777
+    assert mode == 0o666 & ~_UMASK  # not mkstemp's 0600: results are shared on clusters

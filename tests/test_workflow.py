@@ -181,7 +181,9 @@ FRAME_RULES = {
     "compute_neighbour_distance", "compute_structure", "write_frame_table", "write_frame_pdbs",
     "plot_frame",
 }  # fmt: skip
-AGGREGATES = {("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", "")}
+AGGREGATES = {
+    ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
+}  # fmt: skip
 
 
 def test_editing_one_frame_reruns_only_that_frame(small_series):

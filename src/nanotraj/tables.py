@@ -23,6 +23,15 @@ import numpy as np
 FLOAT_FORMAT = "%.12g"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once at import (os.umask is process-wide, not thread-safe)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it to ``path``, else delete it."""
@@ -33,6 +42,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp creates 0600 files: give the result the permissions of an ordinary new file
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -80,37 +91,44 @@ def format_value(value) -> str:
 def write_columns(path: str | os.PathLike, columns: Mapping[str, Sequence]) -> None:
     """Write a CSV with one column per mapping entry (all the same length), atomically.
 
-    Formatting is vectorised per column (``np.char.mod``) so that 1e6-row tables stay practical.
+    Cells are formatted as :func:`format_column` does.  Rows are formatted with one ``%``
+    template per row (``"%d,%.12g,...,%s"``) over Python scalars, which is ~10x faster than
+    per-column ``np.char`` string arithmetic for 1e6-row tables and gives the same bytes; the
+    table is written in blocks of rows so that the text is never held twice.
     """
     names = list(columns)
     n = len(next(iter(columns.values()))) if names else 0
-    cols = []
+    specs, lists = [], []
     for name in names:
         values = columns[name]
         if len(values) != n:
             raise ValueError(f"column {name!r} has {len(values)} rows, expected {n}")
-        cols.append(_format_fast(values))
-    buf = io.StringIO()
-    buf.write(",".join(names) + "\n")
-    if n:
-        rows = cols[0]
-        for col in cols[1:]:
-            rows = np.char.add(np.char.add(rows, ","), col)
-        buf.write("\n".join(rows.tolist()))
-        buf.write("\n")
-    write_text(path, buf.getvalue())
+        spec, items = _column_items(values)
+        specs.append(spec)
+        lists.append(items)
+    template = ",".join(specs)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(",".join(names) + "\n")
+            for r0 in range(0, n, _ROW_BLOCK):
+                block = zip(*(items[r0 : r0 + _ROW_BLOCK] for items in lists), strict=True)
+                fh.write("\n".join([template % row for row in block]))
+                fh.write("\n")
 
 
-def _format_fast(values) -> np.ndarray:
+_ROW_BLOCK = 1 << 16  # rows formatted per write
+
+
+def _column_items(values) -> tuple[str, list]:
+    """The ``%`` conversion of a column and its cells as Python scalars (see format_column)."""
     arr = np.asarray(values)
     if arr.dtype == bool:
-        return np.where(arr, "1", "0")
+        return "%d", arr.astype(np.int8).tolist()
     if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(str)
+        return "%d", arr.tolist()
     if np.issubdtype(arr.dtype, np.floating):
-        out = np.char.mod(FLOAT_FORMAT, arr.astype(np.float64))
-        return out
-    return np.asarray(format_column(values), dtype=str)
+        return FLOAT_FORMAT, arr.astype(np.float64).tolist()  # nan -> "nan", as format_column
+    return "%s", format_column(values)
 
 
 def write_rows(path: str | os.PathLike, header: Sequence[str], rows: Sequence[Mapping]) -> None:

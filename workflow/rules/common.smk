@@ -169,6 +169,7 @@ def get_final_outputs():
         outs += [f"{base}/pdb/{q}.pdb" for q in PDB_QUANTITIES]
     outs += [f"{RESULTS}/{s}/summary.csv" for s in SERIES]
     outs += get_plot_outputs()
+    outs += [f"{RESULTS}/{s}/viewer.html" for s in SERIES]
     return outs
 
 

@@ -1,0 +1,95 @@
+# Frame-to-frame tracking (issue 9): which atoms of frame t-1 are still there in frame t, which are
+# removed, which are new, and how far the retained ones moved. One job per frame t of a series
+# (frames in time order; the first frame's job records "no previous frame"), one figure job per
+# series. Every body only calls nanotraj.tracking / nanotraj.trackplots.
+#
+# Incremental: editing frame t changes frame t's intermediate .npz files, which are inputs of the
+# pairs (t-1, t) and (t, t+1) only; those two jobs, the tables of frames t and t+1 (their `new`
+# column and tracking summary columns) and the aggregates rerun, nothing else.
+#
+# Configuration (optional block; defaults used when absent):
+#   tracking:
+#     max_distance: auto   # 'auto' = 0.5 x the element's nearest-neighbour distance, or Angstrom
+#     align: false         # rigid (Kabsch) alignment of frame t onto frame t-1 before matching
+#
+# The input functions (get_previous_frame, get_track_inputs, get_track_max_distance,
+# get_series_times, get_series_frame_names, get_series_tracking, get_tracking_outputs) and the
+# TRACKING settings live in common.smk, as the project's lint requires.
+
+
+localrules:
+    plot_tracking,
+
+
+rule track_pair:
+    input:
+        unpack(get_track_inputs),
+    output:
+        tracking="results/intermediate/{series}/{frame}/tracking.npz",
+        fate="results/{series}/{frame}/fate.csv",
+        pdb="results/{series}/{frame}/fate.pdb",
+    log:
+        "results/logs/{series}/{frame}/track_pair.log",
+    benchmark:
+        "results/benchmarks/{series}/{frame}/track_pair.tsv"
+    params:
+        version=VERSION,
+        max_distance=get_track_max_distance,
+        align=TRACKING["align"],
+        element=get_element,
+        previous_frame=get_previous_frame,
+    run:
+        from nanotraj import tracking
+
+        tracking.track_pair(
+            input,
+            output,
+            max_distance=params.max_distance,
+            align=params.align,
+            element=params.element,
+            previous_frame=params.previous_frame,
+            log=log[0],
+        )
+
+
+rule plot_tracking:
+    input:
+        fate=get_series_frame_files("fate.csv"),
+        tracking=get_series_tracking,
+    output:
+        removal_cn=report(
+            "results/{series}/removal_cn.png",
+            caption="../report/tracking_removal_cn.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "removal probability against CN"},
+        ),
+        displacements=report(
+            "results/{series}/displacements.png",
+            caption="../report/tracking_displacements.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "displacements between consecutive frames"},
+        ),
+    log:
+        "results/logs/{series}/plot_tracking.log",
+    benchmark:
+        "results/benchmarks/{series}/plot_tracking.tsv"
+    params:
+        version=VERSION,
+        frames=get_series_frame_names,
+        times=get_series_times,
+        time_unit=config["time_unit"],
+    run:
+        from nanotraj import trackplots
+
+        trackplots.plot_tracking(
+            input.fate,
+            input.tracking,
+            output,
+            frames=params.frames,
+            times=params.times,
+            time_unit=params.time_unit,
+            series=wildcards.series,
+            log=log[0],
+        )
