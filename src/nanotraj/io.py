@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import secrets
 import zlib
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ def _is_mmcif(text: str) -> bool:
 
 def _first_line(msg: str) -> str:
     lines = [ln.strip() for ln in str(msg).splitlines() if ln.strip()]
-    return lines[0] if lines else str(msg)
+    return lines[0].rstrip(":").strip() if lines else str(msg)
 
 
 def _check_geometry(path, coords, where, *, min_atoms, min_distance):
@@ -170,6 +171,21 @@ def _check_geometry(path, coords, where, *, min_atoms, min_distance):
                 )
 
 
+# A number as the strict readers accept it: decimal, optional sign and exponent; ``nan`` and
+# ``inf`` are accepted here so that the geometry check can name them as non-finite.  Python's and
+# numpy's float() are wider (``1_000``, non-ASCII digits, trailing control characters): a file
+# holding such a field is rejected instead of being read as a silently different number.
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)",
+                     re.IGNORECASE)
+_CIF_NUMBER_CHARS = str.maketrans("", "", "0123456789.+-eE?")  # deletes them
+_NUMBER_CHARS = np.zeros(256, dtype=bool)
+_NUMBER_CHARS[np.frombuffer(b" 0123456789.+-eE", dtype=np.uint8)] = True
+
+
+def _is_number(s: str) -> bool:
+    return _NUMBER.fullmatch(s.strip(" ")) is not None
+
+
 def _parse_fields(path, block, cols, lineno, what, *, optional=False):
     """Strictly parse fixed-width field ``block[:, cols]`` (uint8 array) to float64."""
     field = np.ascontiguousarray(block[:, cols])
@@ -181,23 +197,29 @@ def _parse_fields(path, block, cols, lineno, what, *, optional=False):
     if not todo.any():
         return out
     sub = field[todo]
-    # right-justified numbers: last column of the field must not be blank
-    bad = sub[:, -1] == 32
-    if not bad.any():
+    # right-justified numbers: last column of the field must not be blank; plain characters only
+    # (fields with other characters, e.g. "nan", are checked one by one below)
+    plain = _NUMBER_CHARS[sub].all(axis=1)
+    if not (sub[:, -1] == 32).any():
         try:
-            out[todo] = sub.view(f"S{width}").ravel().astype(np.float64)
-            return out
+            values = sub.view(f"S{width}").ravel().astype(np.float64)
         except ValueError:
-            pass
+            values = None
+        if values is not None:
+            if plain.all() or all(
+                _is_number(raw.tobytes().decode("ascii", "replace")) for raw in sub[~plain]
+            ):
+                out[todo] = values
+                return out
     # slow path only on error: find the first bad field
     idx = np.flatnonzero(todo)
     for k, raw in zip(idx, sub, strict=True):
         s = raw.tobytes().decode("ascii", "replace")
-        ok = not s.endswith(" ")
+        ok = not s.endswith(" ") and _is_number(s)
         if ok:
             try:
                 float(s)
-            except ValueError:
+            except ValueError:  # pragma: no cover - the pattern is narrower than float()
                 ok = False
         if not ok:
             raise FrameError(
@@ -211,6 +233,19 @@ def _parse_fields(path, block, cols, lineno, what, *, optional=False):
 def _read_pdb(path: str, text: str):
     import gemmi
 
+    lines = text.split("\n")
+    # an atom record too short to hold x, y, z (a truncated upload, a clipped line): say so before
+    # gemmi does (its message spans two lines)
+    for k, ln in enumerate(lines):
+        head = ln[:6].upper()
+        if head.startswith("END") and not head.startswith("ENDMDL"):
+            break
+        if (head.startswith("ATOM") or head == "HETATM") and len(ln.rstrip("\r")) < 54:
+            raise FrameError(
+                path,
+                f"line {k + 1}: {ln[:6].strip()} record truncated ({len(ln)} columns; "
+                f"x, y, z need columns 31-54)",
+            )
     try:
         st = gemmi.read_pdb_string(text)
     except Exception as exc:  # gemmi raises RuntimeError / ValueError
@@ -219,7 +254,6 @@ def _read_pdb(path: str, text: str):
         raise FrameError(path, f"{len(st)} models; one model per frame expected")
     n_gemmi = st[0].count_atom_sites() if len(st) else 0
 
-    lines = text.split("\n")
     atom_lines: list[str] = []
     lineno: list[int] = []
     for k, ln in enumerate(lines):
@@ -291,17 +325,22 @@ def _read_mmcif(path: str, text: str):
                 out[~missing] = arr[~missing].astype(np.float64)
             else:
                 out[:] = arr.astype(np.float64)
+            # float() also takes "1_000" and non-ASCII digits: only plain numbers pass (a string
+            # of these characters that float() accepts is a decimal number)
+            if not "".join(vals).translate(_CIF_NUMBER_CHARS):
+                return out
+            if all(_is_number(v) or (optional and v in ("?", ".")) for v in vals):
+                return out
         except ValueError:
-            for k, v in enumerate(vals):
-                if optional and v in ("?", "."):
-                    continue
-                try:
-                    float(v)
-                except ValueError:
-                    raise FrameError(
-                        path, f"_atom_site row {k + 1}: {what} is not a number: {v!r}"
-                    ) from None
-        return out
+            pass
+        for k, v in enumerate(vals):
+            if optional and v in ("?", "."):
+                continue
+            if not _is_number(v):
+                raise FrameError(
+                    path, f"_atom_site row {k + 1}: {what} is not a number: {v!r}"
+                ) from None
+        raise FrameError(path, f"cannot parse _atom_site.{what}")  # pragma: no cover
 
     coords = np.column_stack([col(0, "Cartn_x"), col(1, "Cartn_y"), col(2, "Cartn_z")])
     b = col(4, "B_iso_or_equiv", optional=True) if table.has_column(4) else np.full(n, np.nan)
@@ -538,6 +577,20 @@ def _atomic_write(path: str, payload: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def pdb_limits(coords) -> str | None:
+    """Why ``coords`` cannot be written as a fixed-column PDB file, or None when they can.
+
+    The PDB format holds at most 99,999 atoms (5-column serial numbers) and coordinates from
+    -999.999 to 9999.999 A (``%8.3f`` in 8 columns); mmCIF has neither limit.
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    if len(coords) > PDB_MAX_ATOMS:
+        return f"{len(coords):,} atoms exceed the PDB format's {PDB_MAX_ATOMS:,}"
+    if coords.size and (coords.min() <= -999.9995 or coords.max() >= 9999.9995):
+        return "coordinates beyond the PDB columns (-999.999 .. 9999.999 A)"
+    return None
 
 
 def write_values(path, coords, values, *, element: str = "Pt", resname: str | None = None) -> None:

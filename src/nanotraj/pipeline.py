@@ -148,7 +148,9 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
                 value = float(cutoff)
                 lg(f"cutoff = {value:.4f} A (fixed in the configuration)")
         except FrameError as err:
-            status = _handle(lg, type(err)(str(frame["source"]), err.reason), on_bad_frame)
+            reason = (f"g(r) has no first minimum, so cutoff: auto cannot choose a bond cutoff "
+                      f"({err.reason}); set a fixed cutoff")
+            status = _handle(lg, type(err)(str(frame["source"]), reason), on_bad_frame)
     if status != OK:
         write_columns(rdf_csv, {"r": np.array([]), "g": np.array([])})
         _save(rdf_npz, status)
@@ -317,19 +319,25 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
 
 
 def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, element, log=None):
-    """Stage ``pdb``: one PDB per quantity of :data:`PDB_QUANTITIES` with the value in the B-factor
-    column (``outputs`` keys are the quantities). A rejected frame gets PDB files holding only a
-    REMARK with the reason and ``END``."""
+    """Stage ``pdb``: for each quantity of :data:`PDB_QUANTITIES`, the frame's atoms with the value
+    in the B-factor column, as PDB (``outputs[q]``) and as mmCIF (``outputs[q + "_cif"]``).
+
+    The PDB format holds at most 99,999 atoms and coordinates within -999.999 .. 9999.999 A; a
+    frame beyond that gets a PDB file holding only a REMARK that names the reason and the mmCIF
+    file (which ChimeraX, PyMOL and OVITO read). A rejected frame gets files holding only the
+    reason.
+    """
     lg = _Log(log)
     data = {k: load_arrays(inputs[k]) for k in
             ("frame", "boo", "coordination", "neighbour_distance", "structure")}
     status = _upstream_status(*data.values())
     if status != OK:
         for q in PDB_QUANTITIES:
-            write_text(outputs[q], f"REMARK   1 NANOTRAJ FRAME {status[:50]}\nEND\n")
+            write_text(outputs[q], _remark_pdb(f"FRAME {status}"))
+            write_text(outputs[f"{q}_cif"], f"data_rejected\n# nanotraj: frame {status}\n")
         lg.close(status)
         return
-    from .io import write_values
+    from .io import pdb_limits, write_values
 
     values = {
         "Q6": data["boo"]["Q6"],
@@ -341,11 +349,33 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
         "structure_cna": data["structure"]["structure_cna"],
     }
     coords = data["frame"]["coords"]
+    too_big = pdb_limits(coords)
+    Path(outputs[PDB_QUANTITIES[0]]).parent.mkdir(parents=True, exist_ok=True)
     for q in PDB_QUANTITIES:
-        Path(outputs[q]).parent.mkdir(parents=True, exist_ok=True)
-        write_values(outputs[q], coords, np.asarray(values[q], dtype=np.float64), element=element)
-    lg(f"wrote {len(PDB_QUANTITIES)} PDB files of {len(coords)} atoms")
+        v = np.asarray(values[q], dtype=np.float64)
+        write_values(outputs[f"{q}_cif"], coords, v, element=element)
+        if too_big:
+            write_text(outputs[q], _remark_pdb(f"{too_big}: the atoms are in {q}.cif"))
+        else:
+            write_values(outputs[q], coords, v, element=element)
+    if too_big:
+        lg(f"PDB files hold only a REMARK: {too_big}; the atoms are in the .cif files")
+    lg(f"wrote {len(PDB_QUANTITIES)} quantities of {len(coords)} atoms as PDB and mmCIF")
     lg.close(OK)
+
+
+def _remark_pdb(text: str) -> str:
+    """A PDB file with no atoms: the text as REMARK 1 lines (80 columns) and END."""
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > 58:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    body = "".join(f"REMARK   1 NANOTRAJ: {ln}".ljust(80) + "\n" for ln in lines)
+    return body + "END".ljust(80) + "\n"
 
 
 def aggregate_summaries(inputs, output, *, sort_by_series=False, log=None):
@@ -368,6 +398,7 @@ def frame_paths(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
     files = {"atoms": out / "atoms.csv", "bonds": out / "bonds.csv", "rdf": out / "rdf.csv",
              "summary": out / "summary.csv"}
     files.update({q: out / "pdb" / f"{q}.pdb" for q in PDB_QUANTITIES})
+    files.update({f"{q}_cif": out / "pdb" / f"{q}.cif" for q in PDB_QUANTITIES})
     return {s: work / f"{s}.npz" for s in stages}, files
 
 

@@ -166,7 +166,9 @@ def get_final_outputs():
     for r in FRAMES:
         base = f"{RESULTS}/{r['series']}/{r['frame']}"
         outs += [f"{base}/atoms.csv", f"{base}/bonds.csv", f"{base}/rdf.csv"]
-        outs += [f"{base}/pdb/{q}.pdb" for q in PDB_QUANTITIES]
+        outs += [
+            f"{base}/pdb/{q}.{ext}" for q in PDB_QUANTITIES for ext in ("pdb", "cif")
+        ]
     outs += [f"{RESULTS}/{s}/summary.csv" for s in SERIES]
     outs += get_plot_outputs()
     outs += [f"{RESULTS}/{s}/viewer.html" for s in SERIES]

@@ -213,6 +213,10 @@ rule write_frame_pdbs:
         ),
     output:
         **{q: f"results/{{series}}/{{frame}}/pdb/{q}.pdb" for q in PDB_QUANTITIES},
+        **{
+            f"{q}_cif": f"results/{{series}}/{{frame}}/pdb/{q}.cif"
+            for q in PDB_QUANTITIES
+        },
     log:
         "results/logs/{series}/{frame}/write_frame_pdbs.log",
     benchmark:
