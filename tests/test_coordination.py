@@ -58,3 +58,16 @@ def test_mean_bond_distance_nan_without_bonds():
     assert np.isnan(mean_bond_distance(2, np.zeros((0, 2), int), np.zeros(0))).all()
     with pytest.raises(ValueError):
         mean_bond_distance(2, bonds, np.array([1.0]))
+
+
+@pytest.mark.parametrize("bond_cut", [3.0, 3.4, 4.5])
+def test_cn_lattice_from_bonds_equals_kdtree(bond_cut):
+    """Reusing the bond list gives the same counts; a too-short bond cutoff falls back."""
+    from nanotraj.lattices import fcc_sphere
+
+    xyz = fcc_sphere(12.0, 3.912, noise=0.08, seed=3)
+    bonds, dist = find_bonds(xyz, bond_cut)
+    expected = cn_lattice(xyz, 2.7662)
+    for kw in ({"bond_cutoff": bond_cut}, {}):
+        got = cn_lattice(xyz, 2.7662, bonds=bonds, distances=dist, **kw)
+        np.testing.assert_array_equal(got, expected)

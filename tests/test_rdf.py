@@ -199,3 +199,23 @@ def test_no_peak_or_zero():
         first_minimum(r, np.exp(-r))  # monotonic
     with pytest.raises(AnalysisError, match="no minimum"):
         first_minimum(r, gauss(r, 1.0, 0.1, 3.0))  # a peak but nothing after it rises
+
+
+def test_sampled_above_max_centres():
+    """Above max_centres atoms g(r) is estimated from a sample of centres: close to exact."""
+    from nanotraj.lattices import fcc_sphere
+
+    xyz = fcc_sphere(20.0, 3.912, noise=0.05, seed=0)  # ~2,100 atoms
+    r, g = rdf(xyz)
+    r2, g2 = rdf(xyz, max_centres=800)
+    r3, g3 = rdf(xyz, max_centres=800)
+    np.testing.assert_array_equal(g2, g3)  # deterministic
+    np.testing.assert_array_equal(r, r2)
+    w = (r > 2.3) & (r < 3.2)  # first shell: area within 5 %
+    assert abs((g2[w] * r[w] ** 2).sum() / (g[w] * r[w] ** 2).sum() - 1) < 0.05
+    w = (r > 2.0) & (r < 15.0)  # all pairs within 15 A: within 2 %
+    assert abs((g2[w] * r[w] ** 2).sum() / (g[w] * r[w] ** 2).sum() - 1) < 0.02
+    assert abs(first_minimum(r2, g2) - first_minimum(r, g)) < 0.05
+    np.testing.assert_array_equal(rdf(xyz, max_centres=None)[1], g)  # exact below/without
+    with pytest.raises(ValueError):
+        rdf(xyz, max_centres=0)

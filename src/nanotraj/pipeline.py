@@ -125,11 +125,12 @@ def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, m
     lg.close(OK)
 
 
-def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15.0, log=None,
-                on_bad_frame="fail"):
+def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15.0,
+                max_centres=20000, log=None, on_bad_frame="fail"):
     """Stage ``rdf``: g(r) (user-facing ``rdf.csv``: ``r,g``) and the bond cutoff.
 
-    ``cutoff="auto"`` takes the first minimum of g(r) after its first peak
+    Up to ``max_centres`` atoms g(r) is exact; above, it is estimated from that many sampled
+    centres (:func:`nanotraj.rdf.rdf`). ``cutoff="auto"`` takes the first minimum of g(r) after its first peak
     (:func:`nanotraj.rdf.first_minimum`); a number is used as given (Angstrom).
     Output ``.npz``: ``r``, ``g``, ``cutoff``, ``cutoff_auto`` (bool), ``status``.
     """
@@ -139,7 +140,9 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
     frame = load_arrays(frame_npz)
     status = _status(frame)
     if status == OK:
-        r, g = rdf(frame["coords"], dr=dr, r_max=r_max)
+        r, g = rdf(frame["coords"], dr=dr, r_max=r_max, max_centres=max_centres)
+        if len(frame["coords"]) > max_centres:
+            lg(f"g(r) estimated from {max_centres} sampled centres ({len(frame['coords'])} atoms)")
         try:
             if cutoff == "auto":
                 value = first_minimum(r, g)
@@ -164,7 +167,7 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
 def find_bonds(frame_npz, rdf_npz, output, *, log=None):
     """Stage ``bonds``: every pair closer than the cutoff.
 
-    Output ``.npz``: ``bonds`` (B, 2) with i < j, ``distances`` (B,) A.
+    Output ``.npz``: ``bonds`` (B, 2) with i < j, ``distances`` (B,) A, ``cutoff`` A.
     """
     lg = _Log(log)
     frame, rd = load_arrays(frame_npz), load_arrays(rdf_npz)
@@ -177,7 +180,7 @@ def find_bonds(frame_npz, rdf_npz, output, *, log=None):
 
     bonds, distances = _find(frame["coords"], float(rd["cutoff"]))
     lg(f"{len(bonds)} bonds within {float(rd['cutoff']):.4f} A")
-    _save(output, bonds=bonds, distances=distances)
+    _save(output, bonds=bonds, distances=distances, cutoff=np.array(float(rd["cutoff"])))
     lg.close(OK)
 
 
@@ -214,7 +217,10 @@ def compute_coordination(frame_npz, bonds_npz, output, *, nn_distance, factor=1.
 
     n = len(frame["coords"])
     cn = bond_counts(n, bd["bonds"])
-    cnl = cn_lattice(frame["coords"], nn_distance, factor=factor)
+    # the bonds hold every pair within the cutoff: cn_lattice reuses them when that covers
+    # factor x nn_distance (the usual case), and builds its own KD-tree otherwise
+    cnl = cn_lattice(frame["coords"], nn_distance, factor=factor, bonds=bd["bonds"],
+                     distances=bd["distances"], bond_cutoff=float(bd["cutoff"]))
     lg(f"cn_lattice: neighbours closer than {factor} x {nn_distance:.4f} A")
     _save(output, cn=cn, cn_lattice=cnl)
     lg.close(OK)
@@ -403,8 +409,8 @@ def frame_paths(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 
 
 def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance=None,
-              cutoff="auto", dr=0.02, r_max=15.0, threshold=0.8, on_bad_frame="fail",
-              pdbs=True) -> dict[str, Path]:
+              cutoff="auto", dr=0.02, r_max=15.0, max_centres=20000, threshold=0.8,
+              on_bad_frame="fail", pdbs=True) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
@@ -417,7 +423,7 @@ def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance
     w, f = frame_paths(results, series, frame)
     parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
     compute_rdf(w["frame"], f["rdf"], w["rdf"], cutoff=cutoff, dr=dr, r_max=r_max,
-                on_bad_frame=on_bad_frame)
+                max_centres=max_centres, on_bad_frame=on_bad_frame)
     find_bonds(w["frame"], w["rdf"], w["bonds"])
     compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold)
     compute_coordination(w["frame"], w["bonds"], w["coordination"], nn_distance=nn_distance)

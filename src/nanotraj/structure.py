@@ -586,7 +586,8 @@ def n_close_contacts(coords, nn_distance, factor=0.8):
         raise ValueError(f"factor * nn_distance must be positive, got {limit}")
     if len(x) < 2:
         return 0
-    pairs = cKDTree(x).query_pairs(limit, output_type="ndarray")
+    pairs = cKDTree(x, balanced_tree=False, compact_nodes=False).query_pairs(
+        limit, output_type="ndarray")
     if len(pairs) == 0:
         return 0
     d = np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1)

@@ -41,6 +41,7 @@ rule compute_rdf:
         cutoff=config["cutoff"],
         dr=config["rdf"]["dr"],
         r_max=config["rdf"]["r_max"],
+        max_centres=config["rdf"]["max_centres"],
         on_bad_frame=config["on_bad_frame"],
     run:
         from nanotraj import pipeline
@@ -52,6 +53,7 @@ rule compute_rdf:
             cutoff=params.cutoff,
             dr=params.dr,
             r_max=params.r_max,
+            max_centres=params.max_centres,
             log=log[0],
             on_bad_frame=params.on_bad_frame,
         )

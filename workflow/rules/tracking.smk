@@ -4,8 +4,10 @@
 # series. Every body only calls nanotraj.tracking / nanotraj.trackplots.
 #
 # Incremental: editing frame t changes frame t's intermediate .npz files, which are inputs of the
-# pairs (t-1, t) and (t, t+1) only; those two jobs, the tables of frames t and t+1 (their `new`
-# column and tracking summary columns) and the aggregates rerun, nothing else.
+# pairs (t-1, t) and (t, t+1) only; those two jobs and the per-series aggregates rerun, nothing
+# else. The per-frame jobs never read another frame's files (tracking results are separate files:
+# fate.csv, fate.pdb, new.csv per pair, tracking.csv per series), so a bad frame in fail mode does
+# not hold up its successor's tables and the cluster profile's per-frame groups stay independent.
 #
 # Configuration (optional block; defaults used when absent):
 #   tracking:
@@ -17,7 +19,14 @@
 # TRACKING settings live in common.smk, as the project's lint requires.
 
 
+# Local rules: on a cluster they run in the head node's Snakemake process instead of waiting in
+# the queue. track_pair too: it takes milliseconds up to ~10^4 atoms and ~1.5 s at 10^5 atoms
+# (matching, fate.csv, fate.pdb), far less than one SLURM submission; for long series of 10^6-atom
+# frames remove it from here and give it its own group in profiles/slurm (not the per-frame group:
+# a pair joins two frames, so that group would become the whole series).
 localrules:
+    track_pair,
+    aggregate_tracking,
     plot_tracking,
 
 
@@ -28,6 +37,7 @@ rule track_pair:
         tracking="results/intermediate/{series}/{frame}/tracking.npz",
         fate="results/{series}/{frame}/fate.csv",
         pdb="results/{series}/{frame}/fate.pdb",
+        new="results/{series}/{frame}/new.csv",
     log:
         "results/logs/{series}/{frame}/track_pair.log",
     benchmark:
@@ -91,5 +101,37 @@ rule plot_tracking:
             times=params.times,
             time_unit=params.time_unit,
             series=wildcards.series,
+            log=log[0],
+        )
+
+
+rule aggregate_tracking:
+    input:
+        get_series_tracking,
+    output:
+        tracking=report(
+            "results/{series}/tracking.csv",
+            caption="../report/tracking_table.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "tracking table (one row per frame)"},
+        ),
+    log:
+        "results/logs/{series}/aggregate_tracking.log",
+    benchmark:
+        "results/benchmarks/{series}/aggregate_tracking.tsv"
+    params:
+        version=VERSION,
+        frames=get_series_frame_names,
+        times=get_series_times,
+    run:
+        from nanotraj import tracking
+
+        tracking.aggregate_tracking(
+            input,
+            output.tracking,
+            series=wildcards.series,
+            frames=params.frames,
+            times=params.times,
             log=log[0],
         )

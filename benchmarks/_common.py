@@ -1,0 +1,176 @@
+"""Helpers shared by the benchmark scripts (not a benchmark itself).
+
+Peak memory is the resident set size (RSS) measured by the kernel, so it includes memory
+allocated in C/C++ (kd-trees, Qhull, gemmi) that ``tracemalloc`` would miss:
+
+* whole process: ``ru_maxrss`` of the child returned by ``os.wait4`` (Linux, KiB);
+* one stage inside a process: the peak counter ``VmHWM`` of ``/proc/self/status`` reset before
+  the stage by writing ``5`` to ``/proc/self/clear_refs``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def status_mb(key: str) -> float:
+    """A field of /proc/self/status (``VmRSS``, ``VmHWM``) in MB (nan where unavailable)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def reset_peak() -> float:
+    """Reset this process's peak RSS counter (Linux); return the current RSS in MB."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+    return status_mb("VmRSS")
+
+
+def peak_mb() -> float:
+    """Peak RSS (MB) since the last :func:`reset_peak` (or since the start)."""
+    return status_mb("VmHWM")
+
+
+def run_measured(cmd, *, cwd=None, env=None, check=True, quiet=True):
+    """Run ``cmd``; return (wall seconds, peak RSS MB of the largest process waited for, output).
+
+    The peak is ``ru_maxrss`` of the child from ``os.wait4``: the largest RSS of the child or of
+    any of its descendants it waited for (Snakemake with ``--force-use-threads`` runs all jobs in
+    its own process, so that is the workflow's peak).
+    """
+    t0 = time.perf_counter()
+    out = subprocess.PIPE if quiet else None
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT if quiet
+                         else None, text=True)
+    text = p.stdout.read() if quiet else ""
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if check and p.returncode != 0:
+        sys.stderr.write(text or "")
+        raise SystemExit(f"command failed ({p.returncode}): {' '.join(map(str, cmd))}")
+    return wall, ru.ru_maxrss / 1024.0, text
+
+
+def snakemake_cmd(workdir, *extra, cores=2):
+    """The command that runs the repository's workflow in ``workdir`` (default profile applies)."""
+    return [PYTHON, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--cores", str(cores), *extra]
+
+
+def read_benchmarks(results_dir) -> dict[str, list[dict[str, float]]]:
+    """Rows of every Snakemake ``benchmark:`` file under ``results/benchmarks``, by rule name."""
+    per_rule: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for tsv in sorted(Path(results_dir, "benchmarks").rglob("*.tsv")):
+        with open(tsv, newline="") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                vals = {}
+                for k in ("s", "max_rss", "cpu_time"):
+                    try:
+                        vals[k] = float(row[k])
+                    except (KeyError, ValueError):
+                        vals[k] = float("nan")
+                per_rule[tsv.stem].append(vals)
+    return per_rule
+
+
+_ELAPSED = re.compile(r"\bin ([0-9.]+) s\s*$")
+
+
+def read_log_times(results_dir) -> dict[str, list[float]]:
+    """Time spent inside the library per job, from the ``... in X s`` line of each job log."""
+    per_rule: dict[str, list[float]] = defaultdict(list)
+    for log in sorted(Path(results_dir, "logs").rglob("*.log")):
+        lines = log.read_text().strip().splitlines()
+        m = _ELAPSED.search(lines[-1]) if lines else None
+        if m:
+            per_rule[log.stem].append(float(m.group(1)))
+    return per_rule
+
+
+def median(values):
+    values = [v for v in values if v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+def job_table(results_dir) -> list[str]:
+    """Lines of a per-rule table: jobs, median/max wall per job (benchmark files) and the median
+    time inside the library (job logs; '-' where the rule's log has no timing)."""
+    bench = read_benchmarks(results_dir)
+    logs = read_log_times(results_dir)
+    lines = [f"{'rule':28s} {'jobs':>5s} {'median s':>9s} {'max s':>8s} {'lib s':>8s} "
+             f"{'overhead s':>10s}"]
+    for rule in sorted(bench, key=lambda r: -median([v['s'] for v in bench[r]])):
+        s = [v["s"] for v in bench[rule]]
+        lib = median(logs.get(rule, []))
+        over = median(s) - lib if lib == lib else float("nan")
+        lib_txt = f"{lib:8.4f}" if lib == lib else f"{'-':>8s}"
+        over_txt = f"{over:10.4f}" if over == over else f"{'-':>10s}"
+        lines.append(f"{rule:28s} {len(s):5d} {median(s):9.4f} {max(s):8.4f} {lib_txt} {over_txt}")
+    return lines
+
+
+def write_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 7,
+                 series: str = "bench") -> Path:
+    """Write ``n_frames`` PDB frames of about ``target_atoms`` atoms and their frames sheet.
+
+    Like the demo (:mod:`nanotraj.demo`): a Pt truncated octahedron (586 atoms) is etched,
+    low-coordinated atoms first (weight ``exp(-0.9 cn)``), down to ``target_atoms``; then every
+    frame removes one more atom every 20 frames and adds Gaussian noise growing from 0.04 to
+    0.10 A.  Deterministic.  Returns the sheet's path (absolute frame paths).
+    """
+    import math
+
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from nanotraj.io import write_values
+    from nanotraj.lattices import truncated_octahedron
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    a = 3.912
+    base = truncated_octahedron(4, a)
+    nn_cut = 1.2 * a / math.sqrt(2.0)
+
+    def etch(xyz, k):
+        cn = cKDTree(xyz).query_ball_point(xyz, nn_cut, return_length=True) - 1
+        w = np.exp(-0.9 * cn)
+        gone = rng.choice(len(xyz), size=k, replace=False, p=w / w.sum())
+        return np.delete(xyz, gone, axis=0)
+
+    while len(base) > target_atoms + 10:
+        base = etch(base, 10)
+    lines = ["series\tframe\ttime\tpath"]
+    for k in range(n_frames):
+        if k and k % 20 == 0:
+            base = etch(base, 1)
+        sigma = 0.04 + 0.06 * k / max(1, n_frames - 1)
+        path = folder / f"{series}_{k:04d}.pdb"
+        write_values(path, base + rng.normal(scale=sigma, size=base.shape),
+                     np.zeros(len(base)), element="Pt")
+        lines.append(f"{series}\t{series}_{k:04d}\t{k * 15}\t{path.resolve()}")
+    sheet = folder / "frames.tsv"
+    sheet.write_text("\n".join(lines) + "\n")
+    return sheet

@@ -1,0 +1,107 @@
+"""Incremental runs: one frame of a finished series changes; how long until results are current?
+
+    .venv/bin/python benchmarks/bench_incremental.py                # 200 frames of ~300 atoms
+    .venv/bin/python benchmarks/bench_incremental.py --frames 50
+
+Steps, in a fresh directory (frames as in ``bench_series.py``):
+
+1. full run ``snakemake --cores 2`` (every target, figures included);
+2. ``snakemake -n`` with nothing changed (the cost of building the DAG and checking files);
+3. the content of one frame (the middle one) is rewritten: the same atoms moved by 0.01 A noise;
+4. ``snakemake -n``: wall time and the number of jobs it plans (that frame's jobs, the series'
+   aggregates, plot_series and the target rule ``all``);
+5. ``snakemake --cores 2``: wall time of the rerun; ``results/summary.csv`` changes in that
+   frame's row only.
+
+Targets (issue 7): step 4 <= 5 s, step 5 <= 10 s.  Steps 2, 4, 5 are repeated ``--repeat`` times
+(the frame is rewritten each time with another noise seed); medians are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median, run_measured, snakemake_cmd, write_series  # noqa: E402
+
+
+def planned_jobs(text: str) -> int:
+    m = re.search(r"^total\s+(\d+)", text, flags=re.M)
+    return int(m.group(1)) if m else 0
+
+
+def perturb(path: Path, seed: int) -> None:
+    import numpy as np
+
+    from nanotraj.io import read_frame, write_values
+
+    fr = read_frame(path)
+    rng = np.random.default_rng(1000 + seed)
+    write_values(path, fr.coords + rng.normal(scale=0.01, size=fr.coords.shape),
+                 np.zeros(len(fr.coords)), element="Pt")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(__doc__.splitlines()[1:]))
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--atoms", type=int, default=300)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+
+    top = Path(tempfile.mkdtemp(prefix="nanotraj-incr-"))
+    try:
+        sheet = write_series(top / "frames", args.frames, target_atoms=args.atoms)
+        work = top / "work"
+        work.mkdir()
+        base = snakemake_cmd(work, "--config", f"frames={sheet}", cores=args.cores)
+        full, peak, _ = run_measured([*base, "--quiet"])
+        n_jobs = sum(1 for _ in (work / "results" / "benchmarks").rglob("*.tsv"))
+        print(f"{args.frames} frames: full run {full:.1f} s ({n_jobs} jobs, peak {peak:.0f} MB)",
+              flush=True)
+        frames = sorted((top / "frames").glob("*.pdb"))
+        target = frames[len(frames) // 2]
+        idle, dry, rerun, planned, ran = [], [], [], [], []
+        for k in range(args.repeat):
+            w, _, text = run_measured([*base, "-n"])
+            idle.append(w)
+            if planned_jobs(text):
+                print(f"warning: a dry run after the full run plans {planned_jobs(text)} jobs")
+            before = (work / "results" / "summary.csv").read_text().splitlines()
+            perturb(target, k)
+            w, _, text = run_measured([*base, "-n"])
+            dry.append(w)
+            planned.append(planned_jobs(text))
+            stamp = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*.csv")}
+            w, _, _ = run_measured([*base, "--quiet"])
+            rerun.append(w)
+            ran.append(sum(1 for p, t in stamp.items() if p.stat().st_mtime_ns != t))
+            after = (work / "results" / "summary.csv").read_text().splitlines()
+            changed = sum(1 for a, b in zip(before, after, strict=True) if a != b)
+            print(f"round {k + 1}: dry run (nothing to do) {idle[-1]:.2f} s; after changing "
+                  f"{target.name}: dry run {dry[-1]:.2f} s ({planned[-1]} jobs planned), rerun "
+                  f"{rerun[-1]:.2f} s ({ran[-1]} CSV files rewritten, {changed} row(s) of "
+                  f"summary.csv changed)", flush=True)
+        d, r = median(dry), median(rerun)
+        print(f"\n{'step':44s}{'median s':>10s}{'target':>8s}")
+        print(f"{'full run':44s}{full:10.2f}")
+        print(f"{'snakemake -n, nothing changed':44s}{median(idle):10.2f}")
+        print(f"{'snakemake -n, one frame changed':44s}{d:10.2f}{'<= 5':>8s}  "
+              f"{'met' if d <= 5 else 'NOT met'}")
+        print(f"{'rerun, one frame changed':44s}{r:10.2f}{'<= 10':>8s}  "
+              f"{'met' if r <= 10 else 'NOT met'}")
+        print(f"jobs planned after the change: {median(planned):.0f}")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
