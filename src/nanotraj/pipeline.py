@@ -130,8 +130,8 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
     """Stage ``rdf``: g(r) (user-facing ``rdf.csv``: ``r,g``) and the bond cutoff.
 
     Up to ``max_centres`` atoms g(r) is exact; above, it is estimated from that many sampled
-    centres (:func:`nanotraj.rdf.rdf`). ``cutoff="auto"`` takes the first minimum of g(r) after its first peak
-    (:func:`nanotraj.rdf.first_minimum`); a number is used as given (Angstrom).
+    centres (:func:`nanotraj.rdf.rdf`). ``cutoff="auto"`` takes the first minimum of g(r) after
+    its first peak (:func:`nanotraj.rdf.first_minimum`); a number is used as given (Angstrom).
     Output ``.npz``: ``r``, ``g``, ``cutoff``, ``cutoff_auto`` (bool), ``status``.
     """
     from .rdf import first_minimum, rdf
