@@ -158,8 +158,6 @@ def degenerate(q, bonds, eps=1e-8):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="needs order: s_l (and C_l) defined as 0 where q_l(i) or "
-                   "q_l(j) is ~0; now 0/0 gives round-off noise that changes under rotation")
 def test_bond_product_where_q4_vanishes_is_rotation_invariant():
     g = np.arange(2)
     x = (np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 1, 3) + FCC_BASIS)

@@ -400,8 +400,14 @@ def _wl_half(half):
     return w
 
 
+#: q_l below this is treated as exactly 0 by the normalised bond product: a vanishing q_l (e.g.
+#: q_4 of an icosahedral or fcc-with-second-shell environment) is 0 up to round-off, and the
+#: 0/0 ratio would be round-off noise that changes with the particle's orientation.
+Q_ZERO = 1e-10
+
+
 def _bond_product_half(half, bonds, q):
-    """Normalised s_l per bond from the m >= 0 half (0 where q_i q_j = 0).
+    """Normalised s_l per bond from the m >= 0 half (0 where q_i or q_j is below Q_ZERO).
 
     sum_m Re(q_m(i) q_m(j)*) = q_0(i) q_0(j) + 2 sum_{m>0} Re(...), in blocks of bonds.
     """
@@ -419,14 +425,15 @@ def _bond_product_half(half, bonds, q):
         dot -= fi[:, 0] * fj[:, 0]
         dot -= fi[:, 1] * fj[:, 1]
         dot *= norm
-        den = q[i] * q[j]
-        np.divide(dot, den, out=s[b0 : b0 + _SUB], where=den > 0.0)
+        qi, qj = q[i], q[j]
+        np.divide(dot, qi * qj, out=s[b0 : b0 + _SUB], where=(qi > Q_ZERO) & (qj > Q_ZERO))
     return s
 
 
 def _normalise_products(s, q, bonds):
-    den = q[bonds[:, 0]] * q[bonds[:, 1]]
-    ok = den > 0.0
+    qi, qj = q[bonds[:, 0]], q[bonds[:, 1]]
+    den = qi * qj
+    ok = (qi > Q_ZERO) & (qj > Q_ZERO)
     out = np.zeros_like(s)
     np.divide(s, den, out=out, where=ok)
     return out
@@ -558,9 +565,10 @@ def bond_product(qlm, bonds):
                    {q_\ell(i)\,q_\ell(j)} \in [-1, 1]
 
     ten Wolde, Ruiz-Montero & Frenkel, J. Chem. Phys. 104, 9932 (1996); pyboo's
-    ``bond_normed_product``.  When :math:`q_\ell(i)q_\ell(j) = 0` pyboo returns NaN (0/0);
-    here the value is defined as **0** (no orientational correlation), which only matters for
-    degenerate environments (e.g. ``q_4`` of a perfect icosahedron is 0).
+    ``bond_normed_product``.  When :math:`q_\ell(i)` or :math:`q_\ell(j)` vanishes (below
+    :data:`Q_ZERO` = 1e-10) pyboo returns NaN or round-off noise (0/0); here the value is defined
+    as **0** (no orientational correlation), which only matters for degenerate environments
+    (e.g. ``q_4`` of a perfect icosahedron is 0) and keeps s_l rotation invariant.
 
     Parameters
     ----------
