@@ -26,9 +26,11 @@ include: "workflow/rules/frame.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/viewer.smk"
+include: "workflow/rules/tracking.smk"
 
 
 rule all:
     default_target: True
     input:
         get_final_outputs(),
+        get_tracking_outputs(),

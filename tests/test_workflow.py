@@ -179,10 +179,11 @@ def small_series(tmp_path):
 FRAME_RULES = {
     "parse_frame", "compute_rdf", "find_bonds", "compute_boo", "compute_coordination",
     "compute_neighbour_distance", "compute_structure", "write_frame_table", "write_frame_pdbs",
-    "plot_frame",
+    "plot_frame", "track_pair",
 }  # fmt: skip
 AGGREGATES = {
     ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
+    ("aggregate_tracking", ""), ("plot_tracking", ""),
 }  # fmt: skip
 
 
@@ -196,7 +197,9 @@ def test_editing_one_frame_reruns_only_that_frame(small_series):
     st = path.stat()
     os.utime(path, (st.st_atime + 2, st.st_mtime + 2))
     jobs = planned_jobs(work, "--config", "frames=frames.tsv")
-    assert jobs == {(r, rows[1][1]) for r in FRAME_RULES} | AGGREGATES
+    # that frame's jobs, the pairs (t-1, t) and (t, t+1), and the aggregates
+    next_pair = {("track_pair", rows[2][1])}
+    assert jobs == {(r, rows[1][1]) for r in FRAME_RULES} | next_pair | AGGREGATES
 
 
 def test_new_row_runs_only_the_new_frame(small_series):
@@ -212,6 +215,7 @@ def test_new_cutoff_reruns_every_frame(small_series):
     work, rows, _ = small_series
     jobs = planned_jobs(work, "--config", "frames=frames.tsv", "cutoff=3.3")
     expected = {(r, row[1]) for r in FRAME_RULES - {"parse_frame"} for row in rows}
+    expected -= {("track_pair", rows[0][1])}  # the first frame's job reads only its coordinates
     assert jobs == expected | AGGREGATES
 
 

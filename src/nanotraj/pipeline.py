@@ -384,12 +384,27 @@ def _remark_pdb(text: str) -> str:
     return body + "END".ljust(80) + "\n"
 
 
-def aggregate_summaries(inputs, output, *, sort_by_series=False, log=None):
-    """Stage ``aggregate``: concatenate per-frame summaries, ordered by time (and series)."""
-    from .summary import aggregate
+def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, log=None):
+    """Stage ``aggregate``: concatenate per-frame summaries, ordered by time (and series).
+
+    ``tracking``: the series' ``tracking.csv`` (:func:`nanotraj.tracking.aggregate_tracking`);
+    its pair columns are added to each accepted frame's row (a rejected frame's stay empty).
+    """
+    from .summary import aggregate, write_summary
 
     lg = _Log(log)
     rows = aggregate(list(inputs), output, sort_by_series=sort_by_series)
+    if tracking:
+        from .tables import read_rows
+        from .tracking import SUMMARY_COLUMNS as TRACKING_COLUMNS
+
+        by_frame = {(r["series"], r["frame"]): r for r in read_rows(tracking)[1]}
+        for row in rows:
+            if row.get("status", "ok") != "ok":
+                continue
+            pair = by_frame.get((row.get("series"), row.get("frame")), {})
+            row.update({c: pair.get(c, "") for c in TRACKING_COLUMNS})
+        write_summary(output, rows)
     n_rej = sum(1 for r in rows if r.get("status", "ok") != "ok")
     lg(f"{len(rows)} frames, {n_rej} rejected")
     lg.close(OK)

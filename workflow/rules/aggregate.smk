@@ -8,7 +8,8 @@ localrules:
 
 rule aggregate_series:
     input:
-        get_series_summaries,
+        summaries=get_series_summaries,
+        tracking="results/{series}/tracking.csv",
     output:
         summary=report(
             "results/{series}/summary.csv",
@@ -26,7 +27,9 @@ rule aggregate_series:
     run:
         from nanotraj import pipeline
 
-        pipeline.aggregate_summaries(input, output.summary, log=log[0])
+        pipeline.aggregate_summaries(
+            input.summaries, output.summary, tracking=input.tracking, log=log[0]
+        )
 
 
 rule aggregate_all:

@@ -212,3 +212,67 @@ def get_plot_outputs():
             for name in ("timeseries", "rdf_series", "cn_series")
         ]
     return outs
+
+
+TRACKING = {"max_distance": "auto", "align": False, **config.get("tracking", {})}
+TRACK_STAGES = ("frame", "boo", "coordination", "structure")
+
+
+def get_previous_frame(wildcards):
+    """Name of the frame before {frame} in its series (time order); '' for the first frame."""
+    names = [r["frame"] for r in frames_of(wildcards.series)]
+    k = names.index(wildcards.frame)
+    return names[k - 1] if k > 0 else ""
+
+
+def get_track_inputs(wildcards):
+    """Frame t's frame.npz and, unless it is the first frame, frame t-1's stage .npz files."""
+    inputs = {
+        "frame": f"results/intermediate/{wildcards.series}/{wildcards.frame}/frame.npz"
+    }
+    prev = get_previous_frame(wildcards)
+    if prev:
+        for stage in TRACK_STAGES:
+            inputs[f"prev_{stage}"] = (
+                f"results/intermediate/{wildcards.series}/{prev}/{stage}.npz"
+            )
+    return inputs
+
+
+def get_track_max_distance(wildcards):
+    """Matching limit in Angstrom: the configured value, or 0.5 x the nearest-neighbour distance."""
+    value = TRACKING["max_distance"]
+    if value == "auto":
+        return 0.5 * get_nn_distance(wildcards)
+    return float(value)
+
+
+def get_series_times(wildcards):
+    return [r["time"] for r in frames_of(wildcards.series)]
+
+
+def get_series_frame_names(wildcards):
+    return [r["frame"] for r in frames_of(wildcards.series)]
+
+
+def get_series_tracking(wildcards):
+    return [
+        f"results/intermediate/{wildcards.series}/{r['frame']}/tracking.npz"
+        for r in frames_of(wildcards.series)
+    ]
+
+
+def get_tracking_outputs():
+    """Every tracking file of the run (default targets): the fate files of the frames with a
+    predecessor and the series figures."""
+    outs = []
+    for s in SERIES:
+        rows = frames_of(s)
+        for r in rows[1:]:
+            base = f"results/{s}/{r['frame']}"
+            outs += [f"{base}/fate.csv", f"{base}/fate.pdb", f"{base}/new.csv"]
+        outs += [
+            f"results/{s}/{name}"
+            for name in ("tracking.csv", "removal_cn.png", "displacements.png")
+        ]
+    return outs

@@ -1,0 +1,258 @@
+"""Figures of frame-to-frame tracking, per series (PNG), for the rule ``plot_tracking``.
+
+- ``removal_cn.png`` (:func:`plot_removal_cn`): fraction of the atoms of frame t-1 removed by
+  frame t, against their coordination number (bonds) in frame t-1, pooled over every pair of the
+  series; each bar is labelled ``removed/total``; dots are single pairs.
+- ``displacements.png`` (:func:`plot_displacements`): distribution of the displacement lengths
+  of the retained atoms of each pair against time (box plots, or percentile bands for more than
+  :data:`MAX_BOXES` pairs) with the matching limit, and the numbers of retained, removed and
+  added atoms per pair.
+
+Same rules as :mod:`nanotraj.plots`: matplotlib object API only (no ``pyplot``), fixed size and
+dpi, no PNG metadata (byte-identical reruns), atomic writes, drawing under the module lock of
+:mod:`nanotraj.plots`. The data come from the pairs' ``fate.csv`` and ``tracking.npz``
+(:mod:`nanotraj.tracking`); a pair is placed at the time of its later frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from . import plots as _plots
+
+#: Size (width, height) in inches of the figures.
+FIGURE_SIZES = {"removal_cn": (10.0, 5.5), "displacements": (10.0, 8.0)}
+
+#: Up to this many pairs the displacement distributions are box plots, above percentile bands.
+MAX_BOXES = 40
+
+#: A single pair's removal fraction at one CN is drawn only with at least this many atoms.
+MIN_ATOMS_PER_DOT = 5
+
+
+def _new_figure(kind: str):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGURE_SIZES[kind], dpi=_plots.DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _placeholder(out_png, message: str, kind: str) -> None:
+    with _plots._DRAW_LOCK:
+        fig = _new_figure(kind)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=_plots.FONT["title"] + 2,
+                color="firebrick", transform=ax.transAxes, wrap=True)
+        _plots._save(fig, out_png)
+
+
+def _time_label(time_unit: str) -> str:
+    return f"time of frame t ({time_unit})"
+
+
+def removal_by_cn(pairs: Sequence[Mapping]) -> dict[str, np.ndarray]:
+    """Pooled counts per coordination number: ``cn`` (0..max), ``total``, ``removed``,
+    ``fraction`` (removed / total, NaN where total = 0)."""
+    cns = [np.asarray(p["cn"], dtype=np.int64) for p in pairs]
+    rem = [np.asarray(p["removed"], dtype=bool) for p in pairs]
+    cn = np.concatenate(cns) if cns else np.zeros(0, dtype=np.int64)
+    removed = np.concatenate(rem) if rem else np.zeros(0, dtype=bool)
+    n = int(cn.max()) + 1 if cn.size else 1
+    total = np.bincount(cn, minlength=n)
+    k = np.bincount(cn[removed], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(total > 0, k / np.maximum(total, 1), np.nan)
+    return {"cn": np.arange(n), "total": total, "removed": k, "fraction": frac}
+
+
+def plot_removal_cn(pairs: Sequence[Mapping], out_png, *, time_unit: str = "s",
+                    title: str | None = None) -> dict:
+    """Removal probability against the coordination number of frame t-1.
+
+    Parameters
+    ----------
+    pairs : one mapping per pair with ``time`` (of frame t), ``cn`` (N_prev,) bond counts of frame
+        t-1 and ``removed`` (N_prev,) bool.
+
+    Bars: ``removed / total`` per CN pooled over the pairs; both counts are printed under each
+    CN on the x axis. Dashed
+    line: the pooled fraction of all atoms (a bar above it = that CN is removed preferentially).
+    Dots: single pairs where they have at least :data:`MIN_ATOMS_PER_DOT` atoms of that CN,
+    coloured by time. Returns the pooled counts of :func:`removal_by_cn`.
+    """
+    stats = removal_by_cn(pairs)
+    cn, total, k, frac = stats["cn"], stats["total"], stats["removed"], stats["fraction"]
+    overall = k.sum() / total.sum() if total.sum() else math.nan
+    font = _plots.FONT
+    with _plots._DRAW_LOCK:
+        from matplotlib.colors import Normalize
+
+        fig = _new_figure("removal_cn")
+        ax = fig.add_subplot()
+        has = total > 0
+        ax.bar(cn[has], frac[has], width=0.8, color="tab:red", alpha=0.55, edgecolor="firebrick",
+               label="all pairs pooled", zorder=2)
+        if math.isfinite(overall):
+            ax.axhline(overall, color="0.3", ls="--", lw=1.2, zorder=3,
+                       label=f"all atoms: {overall:.1%} removed")
+        times = np.array([float(p["time"]) for p in pairs])
+        if len(pairs) > 1:
+            norm = Normalize(vmin=float(times.min()), vmax=float(times.max()))
+            offsets = np.linspace(-0.3, 0.3, len(pairs))
+            drawn = False
+            for p, off in zip(pairs, offsets, strict=True):
+                s = removal_by_cn([p])
+                ok = s["total"] >= MIN_ATOMS_PER_DOT
+                if ok.any():
+                    ax.scatter(s["cn"][ok] + off, s["fraction"][ok], s=22, c=[p["time"]] * ok.sum(),
+                               cmap=_plots._cmap(), norm=norm, edgecolors="k", linewidths=0.4,
+                               zorder=5, label=None if drawn else
+                               f"single pairs (≥{MIN_ATOMS_PER_DOT} atoms)")
+                    drawn = True
+            from matplotlib.cm import ScalarMappable
+
+            sm = ScalarMappable(norm=norm, cmap=_plots._cmap())
+            cb = fig.colorbar(sm, ax=ax, pad=0.01)
+            cb.set_label(_time_label(time_unit), fontsize=font["label"])
+        lo = int(cn[has].min()) if has.any() else 0
+        shown = cn[lo:]
+        ax.set_xlim(lo - 0.7, float(cn.max()) + 0.7)
+        ax.set_ylim(0.0, 1.15)
+        ax.set_xticks(shown, [f"{c}\n{k[c]}/{total[c]}" for c in shown])
+        n_atoms = int(total.sum())
+        _plots._style(ax, xlabel="coordination number in frame t-1 (bonds); below it: "
+                                 "removed / atoms, all pairs",
+                      ylabel="fraction removed by frame t",
+                      title=title or f"Removal against coordination ({len(pairs)} pairs, "
+                                     f"{n_atoms} atoms)")
+        ax.legend(fontsize=font["legend"], loc="upper right")
+        _plots._save(fig, out_png)
+    return {**stats, "overall": overall}
+
+
+def plot_displacements(pairs: Sequence[Mapping], out_png, *, max_distance: float | None = None,
+                       time_unit: str = "s", title: str | None = None) -> dict:
+    """Displacement distributions of the retained atoms over time, and the counts per pair.
+
+    Parameters
+    ----------
+    pairs : one mapping per pair with ``time`` (of frame t), ``displacement`` (lengths of the
+        retained atoms, A), ``n_retained``, ``n_removed``, ``n_added``.
+    max_distance : the matching limit (A), drawn as a dashed line (no displacement exceeds it).
+
+    Top: box plots (box 25-75 %, line median, whiskers 5-95 %, no outliers; white dot = mean) at
+    each pair's time; above :data:`MAX_BOXES` pairs, bands of the 5-95 % and 25-75 % ranges and
+    the median line. Bottom: atoms retained, removed (from frame t-1) and added (in frame t).
+    Returns the per-pair percentiles.
+    """
+    font = _plots.FONT
+    times = np.array([float(p["time"]) for p in pairs])
+    data = [np.asarray(p["displacement"], dtype=np.float64) for p in pairs]
+    q = np.array([np.percentile(d, [5, 25, 50, 75, 95]) if d.size else [np.nan] * 5
+                  for d in data]).reshape(len(pairs), 5)
+    with _plots._DRAW_LOCK:
+        fig = _new_figure("displacements")
+        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        has = np.array([d.size > 0 for d in data])
+        if len(pairs) <= MAX_BOXES:
+            span = float(np.ptp(times)) if len(times) > 1 else 1.0
+            gaps = np.diff(np.sort(times))
+            width = 0.5 * float(gaps.min()) if gaps.size else 0.5
+            width = width if width > 0 else 0.05 * span
+            if has.any():
+                ax.boxplot([d for d, h in zip(data, has, strict=True) if h], positions=times[has],
+                           widths=width, whis=(5, 95), showfliers=False, manage_ticks=False,
+                           patch_artist=True, showmeans=True,
+                           boxprops={"facecolor": "tab:blue", "alpha": 0.5},
+                           medianprops={"color": "k"},
+                           meanprops={"marker": "o", "markerfacecolor": "white",
+                                      "markeredgecolor": "k", "markersize": 5})
+            ax.set_xlim(float(times.min()) - width, float(times.max()) + width)
+        else:
+            ax.fill_between(times, q[:, 0], q[:, 4], color="tab:blue", alpha=0.2, lw=0,
+                            label="5–95 %")
+            ax.fill_between(times, q[:, 1], q[:, 3], color="tab:blue", alpha=0.4, lw=0,
+                            label="25–75 %")
+            ax.plot(times, q[:, 2], color="k", lw=1.2, label="median")
+        if max_distance is not None and math.isfinite(max_distance):
+            ax.axhline(max_distance, color="firebrick", ls="--", lw=1.2,
+                       label=f"matching limit {max_distance:.2f} Å")
+        ax.set_ylim(0.0, max(float(np.nanmax(q[:, 4], initial=0.0)),
+                             max_distance or 0.0) * 1.1 or 1.0)
+        _plots._style(ax, ylabel="displacement of retained atoms (Å)",
+                      title=title or f"Displacements between consecutive frames "
+                                     f"({len(pairs)} pairs)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=font["legend"], loc="upper left")
+        for key, colour, marker, label in (
+            ("n_retained", "tab:blue", "o", "retained"),
+            ("n_removed", "tab:red", "v", "removed (from frame t-1)"),
+            ("n_added", "tab:green", "^", "added (in frame t)"),
+        ):
+            ax2.plot(times, [p[key] for p in pairs], color=colour, marker=marker, lw=1.2,
+                     label=label)
+        ax2.set_ylim(bottom=0)
+        _plots._style(ax2, xlabel=_time_label(time_unit), ylabel="atoms")
+        ax2.legend(fontsize=font["legend"], loc="best")
+        _plots._save(fig, out_png)
+    return {"times": times, "percentiles": q}
+
+
+def plot_tracking(fate_csvs: Sequence[str], tracking_npzs: Sequence[str],
+                  outputs: Mapping[str, str], *, frames: Sequence[str], times: Sequence[float],
+                  time_unit: str = "s", series: str = "", log=None) -> dict:
+    """Rule ``plot_tracking``: ``removal_cn.png`` and ``displacements.png`` of a series.
+
+    ``fate_csvs``, ``tracking_npzs``, ``frames`` and ``times`` are per frame of the series in
+    time order (the first frame's files carry no pair). Frames without a pair (first frame,
+    rejected frame or predecessor) are left out and counted in the log; a series without any
+    pair gets placeholder figures saying so.
+    """
+    from .tables import load_arrays
+
+    if not (len(fate_csvs) == len(tracking_npzs) == len(frames) == len(times)):
+        raise ValueError("fate_csvs, tracking_npzs, frames and times must have the same length")
+    lg = _plots._Log(log)
+    pairs, skipped, max_distance = [], [], None
+    for fate_csv, npz, frame, t in zip(fate_csvs, tracking_npzs, frames, times, strict=True):
+        tr = load_arrays(npz)
+        if not bool(tr.get("has_pair", False)):
+            skipped.append(f"{frame}: {tr.get('pair_status', 'no pair')}")
+            continue
+        fate = _plots.read_columns(fate_csv, ["cn", "partner", "displacement"])
+        summary = dict(zip(tr["summary_names"].tolist(), tr["summary_values"].tolist(),
+                           strict=True))
+        removed = fate["partner"] < 0
+        pairs.append({"frame": frame, "time": float(t), "cn": fate["cn"].astype(np.int64),
+                      "removed": removed, "displacement": fate["displacement"][~removed],
+                      "n_retained": int(summary["n_retained"]),
+                      "n_removed": int(summary["n_removed"]),
+                      "n_added": int(summary["n_added"])})
+        max_distance = float(tr["max_distance"])
+    for s in skipped:
+        lg(f"no pair: {s}")
+    if not pairs:
+        msg = f"series {series}: no pair of consecutive accepted frames"
+        _placeholder(outputs["removal_cn"], msg, "removal_cn")
+        _placeholder(outputs["displacements"], msg, "displacements")
+        lg(msg)
+        lg.close()
+        return {"status": msg}
+    prefix = f"Series {series}: " if series else ""
+    info = {
+        "removal_cn": plot_removal_cn(
+            pairs, outputs["removal_cn"], time_unit=time_unit,
+            title=f"{prefix}removal against coordination in frame t-1 ({len(pairs)} pairs)"),
+        "displacements": plot_displacements(
+            pairs, outputs["displacements"], max_distance=max_distance, time_unit=time_unit,
+            title=f"{prefix}displacements of retained atoms ({len(pairs)} pairs)"),
+    }
+    lg(f"{len(pairs)} pairs plotted, {len(skipped)} frames without pair")
+    lg.close()
+    return info
