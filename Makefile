@@ -10,10 +10,10 @@ CORES ?= all
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -e ".[workflow,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev]"
 	touch $@
 
 demo: venv
@@ -21,6 +21,9 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+report: venv
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
 lint: venv
 	$(BIN)/ruff check .
