@@ -15,12 +15,15 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import resource
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
+from _common import peak_mb as _peak_mb  # noqa: E402
+from _common import reset_peak as _reset_peak  # noqa: E402
 
 A_PT = 3.912
 
@@ -35,32 +38,6 @@ def fcc_sphere(n_atoms: int, a: float = A_PT, noise: float = 0.05, seed: int = 0
     pts = ((cells + base) * a).reshape(-1, 3)
     pts = pts[np.argsort(np.linalg.norm(pts, axis=1), kind="stable")[:n_atoms]]
     return pts + np.random.default_rng(seed).normal(0, noise, pts.shape)
-
-
-def _status_mb(key: str) -> float | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> float:
-    """Reset the peak-RSS counter (Linux: write 5 to /proc/self/clear_refs); return RSS in MB."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return _status_mb("VmRSS")
-    except OSError:  # not Linux: fall back to the lifetime maximum
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _peak_mb() -> float:
-    hwm = _status_mb("VmHWM")
-    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _job(name: str, n: int, xyz_file: str, repeat: int, out) -> None:

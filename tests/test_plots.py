@@ -233,18 +233,19 @@ def test_rejected_frame_placeholders(tmp_path, synthetic_series):
 # per-series figures
 
 
+def plot_and_check_series(d, frames, outs, *, time_unit):
+    """plots.plot_series on a series folder; every figure checked (size, not blank)."""
+    info = plots.plot_series(d / "summary.csv", [f / "rdf.csv" for f in frames],
+                             [f / "atoms.csv" for f in frames], outs, time_unit=time_unit)
+    for kind, path in outs.items():
+        check_png(path, kind)
+    return info
+
+
 def test_plot_series_skips_rejected(synthetic_series):
     d, frames = synthetic_series
     outs = series_outputs(d)
-    info = plots.plot_series(
-        d / "summary.csv",
-        [f / "rdf.csv" for f in frames],
-        [f / "atoms.csv" for f in frames],
-        outs,
-        time_unit="min",
-    )
-    for kind, path in outs.items():
-        check_png(path, kind)
+    info = plot_and_check_series(d, frames, outs, time_unit="min")
     assert list(info["timeseries"]["times"]) == [0.0, 10.0, 30.0]
     assert list(info["timeseries"]["rejected_times"]) == [20.0]
     fr = info["cn_series"]["fractions"]
@@ -339,15 +340,7 @@ def test_real_stages_frame_figures(real_series):
 def test_real_stages_series_figures(real_series):
     d, frames = real_series
     outs = series_outputs(d)
-    info = plots.plot_series(
-        d / "summary.csv",
-        [f / "rdf.csv" for f in frames],
-        [f / "atoms.csv" for f in frames],
-        outs,
-        time_unit="stage",
-    )
-    for kind, path in outs.items():
-        check_png(path, kind)
+    info = plot_and_check_series(d, frames, outs, time_unit="stage")
     assert list(info["timeseries"]["times"]) == [1.0, 2.0, 3.0, 4.0]
 
 

@@ -86,6 +86,18 @@ def _handle(log: _Log, err: FrameError, on_bad_frame: str) -> str:
     return f"rejected: {err.reason}"
 
 
+def _inputs_or_reject(lg: _Log, output, *paths):
+    """Load the stage's input ``.npz`` files; when one carries a rejection, write ``output`` with
+    that status, close the log and return None (the stage has nothing to compute)."""
+    arrays = [load_arrays(p) for p in paths]
+    status = _upstream_status(*arrays)
+    if status == OK:
+        return arrays
+    _save(output, status)
+    lg.close(status)
+    return None
+
+
 # ----------------------------------------------------------------------------------------------
 # stages
 
@@ -170,12 +182,9 @@ def find_bonds(frame_npz, rdf_npz, output, *, log=None):
     Output ``.npz``: ``bonds`` (B, 2) with i < j, ``distances`` (B,) A, ``cutoff`` A.
     """
     lg = _Log(log)
-    frame, rd = load_arrays(frame_npz), load_arrays(rdf_npz)
-    status = _upstream_status(frame, rd)
-    if status != OK:
-        _save(output, status)
-        lg.close(status)
+    if (loaded := _inputs_or_reject(lg, output, frame_npz, rdf_npz)) is None:
         return
+    frame, rd = loaded
     from .bonds import find_bonds as _find
 
     bonds, distances = _find(frame["coords"], float(rd["cutoff"]))
@@ -188,12 +197,9 @@ def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engin
                 log=None):
     """Stage ``boo``: q_l, w_l, Q_l, W_l, C_l per atom, s_l per bond, crystalline atoms."""
     lg = _Log(log)
-    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
-    status = _upstream_status(frame, bd)
-    if status != OK:
-        _save(output, status)
-        lg.close(status)
+    if (loaded := _inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
         return
+    frame, bd = loaded
     from .order import boo
 
     res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine)
@@ -206,12 +212,9 @@ def compute_coordination(frame_npz, bonds_npz, output, *, nn_distance, factor=1.
     """Stage ``coordination``: ``cn`` (bonds per atom) and ``cn_lattice`` (neighbours closer than
     ``factor`` x the element's nearest-neighbour distance ``nn_distance``, Angstrom)."""
     lg = _Log(log)
-    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
-    status = _upstream_status(frame, bd)
-    if status != OK:
-        _save(output, status)
-        lg.close(status)
+    if (loaded := _inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
         return
+    frame, bd = loaded
     from .bonds import bond_counts
     from .coordination import cn_lattice
 
@@ -229,12 +232,9 @@ def compute_coordination(frame_npz, bonds_npz, output, *, nn_distance, factor=1.
 def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None):
     """Stage ``neighbour_distance``: mean distance (A) to bonded neighbours, NaN without bonds."""
     lg = _Log(log)
-    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
-    status = _upstream_status(frame, bd)
-    if status != OK:
-        _save(output, status)
-        lg.close(status)
+    if (loaded := _inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
         return
+    frame, bd = loaded
     from .coordination import mean_bond_distance
 
     nn = mean_bond_distance(len(frame["coords"]), bd["bonds"], bd["distances"])
@@ -248,13 +248,10 @@ def compute_structure(frame_npz, bonds_npz, boo_npz, coordination_npz, output, *
     """Stage ``structure``: CNA and BOO classes, surface atoms, close contacts
     (:func:`nanotraj.structure.classify`; ``nn_distance`` is the element's, Angstrom)."""
     lg = _Log(log)
-    frame, bd = load_arrays(frame_npz), load_arrays(bonds_npz)
-    bo, co = load_arrays(boo_npz), load_arrays(coordination_npz)
-    status = _upstream_status(frame, bd, bo, co)
-    if status != OK:
-        _save(output, status)
-        lg.close(status)
+    paths = (frame_npz, bonds_npz, boo_npz, coordination_npz)
+    if (loaded := _inputs_or_reject(lg, output, *paths)) is None:
         return
+    frame, bd, bo, co = loaded
     from .structure import classify
 
     res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance)
