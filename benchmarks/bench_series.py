@@ -8,11 +8,12 @@ growing over the series (``_common.write_series``, like the shipped demo), as PD
 
 * workflow: ``snakemake --cores 2`` (default profile: ``--force-use-threads``) in a fresh
   directory, every target of ``rule all`` (per frame: parse, rdf, bonds, boo, coordination,
-  neighbour_distance, structure, table, pdbs, plot_frame; per series: aggregate, plot_series;
-  the run's summary).
+  neighbour_distance, structure, table, pdbs, plot_frame, track_pair; per series: aggregate,
+  plot_series, aggregate_tracking, plot_tracking, build_viewer; the run's summary).
 * loop: one fresh Python process that, per frame in time order, calls
-  ``nanotraj.pipeline.run_frame`` and ``nanotraj.plots.plot_frame``, then
-  ``pipeline.aggregate_summaries`` + ``plots.plot_series`` for the series and the run's summary:
+  ``nanotraj.pipeline.run_frame``, ``nanotraj.plots.plot_frame`` and
+  ``nanotraj.tracking.track_pair``, then per series the tracking table and figures, the summary,
+  the series figures and the 3D viewer, and the run's summary:
   the same library calls and the same output files, no Snakemake.
 
 Both walls include the Python start-up and imports.  The two ``results/summary.csv`` must be
@@ -43,13 +44,15 @@ from _common import (  # noqa: E402
 
 
 def child_loop(sheet: str, results: str) -> None:
-    """The plain loop (runs in its own process)."""
-    from nanotraj import pipeline, plots
+    """The plain loop (runs in its own process): every output the workflow writes."""
+    from nanotraj import pipeline, plots, tracking, trackplots, viewer
+    from nanotraj.elements import nn_distance
 
     results = Path(results)
+    max_distance = 0.5 * nn_distance("Pt")
     with open(sheet, newline="") as fh:
         rows = sorted(csv.DictReader(fh, delimiter="\t"), key=lambda r: float(r["time"]))
-    per_series: dict[str, list[Path]] = {}
+    per_series: dict[str, list[dict]] = {}
     for row in rows:
         series, frame = row["series"], row["frame"]
         f = pipeline.run_frame(row["path"], results, series=series, frame=frame,
@@ -58,16 +61,45 @@ def child_loop(sheet: str, results: str) -> None:
         plots.plot_frame({"rdf": f["rdf"], "atoms": f["atoms"], "summary": f["summary"]},
                          {"rdf": base / "rdf.png", "order": base / "order.png"},
                          element="Pt", time_unit="s", cutoff_auto=True)
-        per_series.setdefault(series, []).append(base)
+        done = per_series.setdefault(series, [])
+        work, _ = pipeline.frame_paths(results, series, frame)
+        inputs = {"frame": work["frame"]}
+        previous = done[-1]["frame"] if done else ""
+        if done:
+            prev_work, _ = pipeline.frame_paths(results, series, previous)
+            inputs.update({f"prev_{k}": prev_work[k]
+                           for k in ("frame", "boo", "coordination", "structure")})
+        tracking.track_pair(inputs, {"tracking": work["frame"].parent / "tracking.npz",
+                                     "fate": base / "fate.csv", "pdb": base / "fate.pdb",
+                                     "new": base / "new.csv"},
+                            max_distance=max_distance, align=False, element="Pt",
+                            previous_frame=previous)
+        done.append({"frame": frame, "time": float(row["time"]), "base": base,
+                     "tracking": work["frame"].parent / "tracking.npz"})
     summaries = []
-    for series, bases in per_series.items():
+    for series, frames in per_series.items():
+        bases = [fr["base"] for fr in frames]
+        names = [fr["frame"] for fr in frames]
+        times = [fr["time"] for fr in frames]
+        track_csv = results / series / "tracking.csv"
+        tracking.aggregate_tracking([fr["tracking"] for fr in frames], track_csv, series=series,
+                                    frames=names, times=times)
         summary = results / series / "summary.csv"
-        pipeline.aggregate_summaries([b / "summary.csv" for b in bases], summary)
+        pipeline.aggregate_summaries([b / "summary.csv" for b in bases], summary,
+                                     tracking=track_csv)
         plots.plot_series(summary, [b / "rdf.csv" for b in bases],
                           [b / "atoms.csv" for b in bases],
                           {k: results / series / f"{k}.png"
                            for k in ("timeseries", "rdf_series", "cn_series")},
                           time_unit="s")
+        trackplots.plot_tracking([b / "fate.csv" for b in bases],
+                                 [fr["tracking"] for fr in frames],
+                                 {"removal_cn": results / series / "removal_cn.png",
+                                  "displacements": results / series / "displacements.png"},
+                                 frames=names, times=times, time_unit="s", series=series)
+        viewer.viewer_from_files([b / "atoms.csv" for b in bases],
+                                 [b / "summary.csv" for b in bases],
+                                 results / series / "viewer.html", series=series, time_unit="s")
         summaries.append(summary)
     pipeline.aggregate_summaries(summaries, results / "summary.csv", sort_by_series=True)
 

@@ -18,6 +18,8 @@ set -euo pipefail
 DIR=${NANOTRAJ_SLURM_DIR:-/tmp/nanotraj-slurm}
 CONF=/etc/slurm/slurm.conf
 MARKER="# written by nanotraj scripts/ci/slurm.sh"
+DIR_TAG="# NANOTRAJ_SLURM_DIR="
+LOCK=/tmp/nanotraj-slurm.lock
 MUNGE_SOCKET=/run/munge/munge.socket.2
 PACKAGES=(slurmctld slurmd slurm-client munge)
 
@@ -25,6 +27,15 @@ die() { echo "slurm.sh: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" -eq 0 ] || die "$1 needs root"; }
 
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# The state directory named in an existing slurm.conf of ours ("" if none).
+conf_dir() { [ -e "$CONF" ] && sed -n "s|^$DIR_TAG||p" "$CONF" | head -n 1 || true; }
+
+# Something listening on the loopback's slurmctld (6817) or slurmd (6818) port?
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# One start or stop at a time on this machine (tests running in parallel).
+take_lock() { exec 9>"$LOCK"; flock -w 120 9 || die "another slurm.sh holds $LOCK"; }
 
 do_install() {
     need_root install
@@ -47,6 +58,7 @@ write_config() {
     mkdir -p /etc/slurm
     cat >"$CONF" <<EOF
 $MARKER
+$DIR_TAG$DIR
 # A single-node cluster on the loopback interface, for tests. Removed by \`slurm.sh stop\`.
 ClusterName=nanotraj-ci
 SlurmctldHost=$(hostname -s)(127.0.0.1)
@@ -82,6 +94,8 @@ JobCompType=jobcomp/none
 ReturnToService=2
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+# A second partition on the same node, for tests that choose the partition.
+PartitionName=other Nodes=localhost Default=NO MaxTime=INFINITE State=UP
 EOF
     chmod 644 "$CONF"
 }
@@ -91,12 +105,20 @@ start() {
     for cmd in munged slurmctld slurmd sinfo sbatch squeue; do
         command -v "$cmd" >/dev/null || die "$cmd not found: run 'scripts/ci/slurm.sh install' first"
     done
+    take_lock
     if [ -e "$CONF" ] && ! grep -qF "$MARKER" "$CONF"; then
         die "$CONF exists and was not written by this script; not touching a real SLURM setup"
     fi
-    if pid_alive "$DIR/run/slurmctld.pid" || pid_alive "$DIR/run/slurmd.pid"; then
-        die "already running (slurm.sh stop first)"
-    fi
+    local other
+    other=$(conf_dir)
+    for d in "$DIR" ${other:+"$other"}; do
+        if pid_alive "$d/run/slurmctld.pid" || pid_alive "$d/run/slurmd.pid"; then
+            die "already running with NANOTRAJ_SLURM_DIR=$d (slurm.sh stop with that directory first)"
+        fi
+    done
+    for port in 6817 6818; do
+        port_busy $port && die "already running: 127.0.0.1:$port is in use by another SLURM"
+    done
     rm -rf "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/run"
     mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/run" "$DIR/munge"
     chmod 755 "$DIR"
@@ -116,14 +138,15 @@ start() {
             chown munge:munge /etc/munge/munge.key
             chmod 400 /etc/munge/munge.key
         fi
-        runuser -u munge -- munged --socket="$MUNGE_SOCKET" --pid-file="$DIR/munge/munged.pid" \
+        runuser -u munge -- munged 9>&- --socket="$MUNGE_SOCKET" --pid-file="$DIR/munge/munged.pid" \
             --log-file="$DIR/munge/munged.log" --seed-file="$DIR/munge/munged.seed"
         for _ in $(seq 50); do pid_alive "$DIR/munge/munged.pid" && [ -S "$MUNGE_SOCKET" ] && break; sleep 0.1; done
         pid_alive "$DIR/munge/munged.pid" || die "munged did not start: $(cat "$DIR/munge/munged.log" 2>/dev/null)"
     fi
 
-    slurmctld -f "$CONF"
-    slurmd -f "$CONF" -N localhost
+    # 9>&-: the daemons must not inherit (and so hold) the lock.
+    slurmctld -f "$CONF" 9>&-
+    slurmd -f "$CONF" -N localhost 9>&-
     # Ready when the node is idle in the partition.
     for _ in $(seq 100); do
         if sinfo -h -N -o '%t' 2>/dev/null | grep -qx idle; then
@@ -134,7 +157,7 @@ start() {
     done
     sinfo -N -l >&2 || true
     tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
-    stop
+    do_stop
     die "the node did not become idle within 10 s"
 }
 
@@ -155,12 +178,18 @@ stop_pid() {  # stop_pid NAME PIDFILE: TERM, wait up to 10 s, then KILL
 
 stop() {
     need_root stop
+    take_lock
+    do_stop
+}
+
+do_stop() {
     # Cancel what is left (a crashed test), then the node, the controller and munged.
     if pid_alive "$DIR/run/slurmctld.pid"; then scancel --full --quiet --user root 2>/dev/null || true; fi
     stop_pid slurmd "$DIR/run/slurmd.pid"
     stop_pid slurmctld "$DIR/run/slurmctld.pid"
     stop_pid munged "$DIR/munge/munged.pid"
-    if [ -e "$CONF" ] && grep -qF "$MARKER" "$CONF"; then rm -f "$CONF"; fi
+    # Remove the config only if it is this instance's (another instance may have written it).
+    if [ -e "$CONF" ] && grep -qF "$MARKER" "$CONF" && [ "$(conf_dir)" = "$DIR" ]; then rm -f "$CONF"; fi
     echo "slurm.sh: stopped"
 }
 
