@@ -313,6 +313,13 @@ def test_report_lists_the_rejected_frames(skip_run):
         status = next(r["status"] for r in rows if r["frame"] == b.frame)
         assert any(status in t for t in tables), f"{b.frame}: '{status}' not in the report"
         assert f'"frame": "{b.frame}"' in html, f"{b.frame}: no figure labelled with the frame"
+    # and the report's own list of rejected frames, one row each with the reason
+    _, listed = read_csv(work / "results" / "rejected.csv")
+    assert sorted(r["frame"] for r in listed) == sorted(b.frame for b in bad)
+    for r in listed:
+        status = next(x["status"] for x in rows if x["frame"] == r["frame"])
+        assert status == f"rejected: {r['reason']}"
+    assert "rejected.csv" in html
 
 
 # ----------------------------------------------------------------------------------------------

@@ -183,7 +183,7 @@ FRAME_RULES = {
 }  # fmt: skip
 AGGREGATES = {
     ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
-    ("aggregate_tracking", ""), ("plot_tracking", ""),
+    ("aggregate_tracking", ""), ("plot_tracking", ""), ("list_rejected", ""),
 }  # fmt: skip
 
 

@@ -407,6 +407,23 @@ def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, 
     lg.close(OK)
 
 
+def list_rejected(summary_csv, output, *, log=None):
+    """Stage ``rejected``: the run's rejected frames (``series, frame, time, reason``), one row
+    each, from the run's summary (only the header when every frame was analysed)."""
+    from .tables import read_rows, write_rows
+
+    lg = _Log(log)
+    _, rows = read_rows(summary_csv)
+    rejected = [
+        {"series": r["series"], "frame": r["frame"], "time": r["time"],
+         "reason": _reject_reason(r["status"])}
+        for r in rows if r.get("status", OK) != OK
+    ]
+    write_rows(output, ("series", "frame", "time", "reason"), rejected)
+    lg(f"{len(rejected)} rejected frame(s) of {len(rows)}")
+    lg.close(OK)
+
+
 def frame_paths(results, series, frame) -> tuple[dict[str, Path], dict[str, Path]]:
     """The workflow's file layout of one frame: (intermediate .npz by stage, user-facing files)."""
     results = Path(results)

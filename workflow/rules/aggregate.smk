@@ -4,6 +4,7 @@
 localrules:
     aggregate_series,
     aggregate_all,
+    list_rejected,
 
 
 rule aggregate_series:
@@ -54,3 +55,25 @@ rule aggregate_all:
         pipeline.aggregate_summaries(
             input, output.summary, sort_by_series=True, log=log[0]
         )
+
+
+rule list_rejected:
+    input:
+        summary="results/summary.csv",
+    output:
+        rejected=report(
+            "results/rejected.csv",
+            caption="../report/rejected.rst",
+            category="All series",
+            labels={"result": "rejected frames"},
+        ),
+    log:
+        "results/logs/list_rejected.log",
+    benchmark:
+        "results/benchmarks/list_rejected.tsv"
+    params:
+        version=VERSION,
+    run:
+        from nanotraj import pipeline
+
+        pipeline.list_rejected(input.summary, output.rejected, log=log[0])

@@ -162,7 +162,7 @@ def get_stage_inputs(*stages):
 
 
 def get_final_outputs():
-    outs = [f"{RESULTS}/summary.csv"]
+    outs = [f"{RESULTS}/summary.csv", f"{RESULTS}/rejected.csv"]
     for r in FRAMES:
         base = f"{RESULTS}/{r['series']}/{r['frame']}"
         outs += [f"{base}/atoms.csv", f"{base}/bonds.csv", f"{base}/rdf.csv"]
