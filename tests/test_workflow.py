@@ -322,3 +322,28 @@ def test_report_embeds_every_figure_and_table(demo_run):
     for name in ("timeseries.png", "rdf_series.png", "cn_series.png", "rdf.png", "order.png",
                  "summary.csv"):  # fmt: skip
         assert name in html, name
+
+
+def test_element_column_overrides_the_config_element(tmp_path):
+    """A sheet row's element sets cn_lattice's nearest-neighbour distance and the PDB element."""
+    import gemmi
+
+    from nanotraj.coordination import cn_lattice
+    from nanotraj.elements import nn_distance
+
+    coords = read_frame(REPO / _demo_frames()[0]["path"]).coords
+    write_values(tmp_path / "f.pdb", coords, np.zeros(len(coords)))
+    # the same file as lead (d_nn 3.50 A: 1.2 d_nn reaches the Pt particle's second shell)
+    (tmp_path / "frames.tsv").write_text(
+        "series\tframe\ttime\tpath\telement\ns\tpb\t0\tf.pdb\tPb\ns\tpt\t1\tf.pdb\t\n"
+    )
+    snakemake(tmp_path, "results/s/pb/atoms.csv", "results/s/pb/pdb/cn.pdb",
+              "results/s/pt/atoms.csv", "--config", "frames=frames.tsv")  # fmt: skip
+    got = {}
+    for frame, element in (("pb", "Pb"), ("pt", "Pt")):
+        _, atoms = read_csv(tmp_path / "results" / "s" / frame / "atoms.csv")
+        got[frame] = np.array([int(a["cn_lattice"]) for a in atoms])
+        np.testing.assert_array_equal(got[frame], cn_lattice(coords, nn_distance(element)))
+    assert got["pb"].sum() > got["pt"].sum()
+    st = gemmi.read_structure(str(tmp_path / "results" / "s" / "pb" / "pdb" / "cn.pdb"))
+    assert {cra.atom.element.name for cra in st[0].all()} == {"Pb"}
