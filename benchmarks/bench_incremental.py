@@ -46,6 +46,23 @@ def perturb(path: Path, seed: int) -> None:
                  np.zeros(len(fr.coords)), element="Pt")
 
 
+def job_times(bench_dir: Path, before: dict) -> None:
+    """Print the ``benchmark:`` wall time of every job the rerun ran (new or rewritten files)."""
+    import csv
+
+    rows = []
+    for p in sorted(bench_dir.rglob("*.tsv")):
+        if before.get(p) == p.stat().st_mtime_ns:
+            continue
+        with open(p, newline="") as fh:
+            s = [float(r["s"]) for r in csv.DictReader(fh, delimiter="\t")]
+        rows.append((s[-1] if s else float("nan"), str(p.relative_to(bench_dir))))
+    print(f"  jobs of the rerun ({len(rows)}), benchmark wall s, slowest first:")
+    for s, name in sorted(rows, reverse=True):
+        print(f"    {s:8.2f}  {name}")
+    print(f"    {sum(s for s, _ in rows):8.2f}  sum")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -54,9 +71,12 @@ def main(argv=None) -> int:
     ap.add_argument("--atoms", type=int, default=300)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the working directory")
     args = ap.parse_args(argv)
 
     top = Path(tempfile.mkdtemp(prefix="nanotraj-incr-"))
+    if args.keep:
+        print(f"working directory (kept): {top}", flush=True)
     try:
         sheet = write_series(top / "frames", args.frames, target_atoms=args.atoms)
         work = top / "work"
@@ -80,11 +100,14 @@ def main(argv=None) -> int:
             dry.append(w)
             planned.append(planned_jobs(text))
             stamp = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*.csv")}
+            bench_dir = work / "results" / "benchmarks"
+            bench_stamp = {p: p.stat().st_mtime_ns for p in bench_dir.rglob("*.tsv")}
             w, _, _ = run_measured([*base, "--quiet"])
             rerun.append(w)
             ran.append(sum(1 for p, t in stamp.items() if p.stat().st_mtime_ns != t))
             after = (work / "results" / "summary.csv").read_text().splitlines()
             changed = sum(1 for a, b in zip(before, after, strict=True) if a != b)
+            job_times(bench_dir, bench_stamp)
             print(f"round {k + 1}: dry run (nothing to do) {idle[-1]:.2f} s; after changing "
                   f"{target.name}: dry run {dry[-1]:.2f} s ({planned[-1]} jobs planned), rerun "
                   f"{rerun[-1]:.2f} s ({ran[-1]} CSV files rewritten, {changed} row(s) of "
@@ -99,7 +122,8 @@ def main(argv=None) -> int:
               f"{'met' if r <= 10 else 'NOT met'}")
         print(f"jobs planned after the change: {median(planned):.0f}")
     finally:
-        shutil.rmtree(top, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(top, ignore_errors=True)
     return 0
 
 

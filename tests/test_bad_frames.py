@@ -482,6 +482,11 @@ STARTUP = {
     "missing file": ("s\ta\t0\ta.pdb\ns\tb\t1\tgone.pdb\n", [], "1 frame file(s) do not exist",
                      "gone.pdb"),
     "unknown element (config)": ("s\ta\t0\ta.pdb\n", ["element=Xx"], "element 'Xx' is not in", ""),
+    # schema violations name the row (the sheet is validated in one call, then row by row)
+    "series name with a space": ("s\ta\t0\ta.pdb\nbad name\tb\t1\tb.pdb\n", [],
+                                 "row 3 is invalid", "'bad name' does not match"),
+    "reserved series name": ("logs\ta\t0\ta.pdb\n", [], "row 2 is invalid",
+                             "'logs' should not be valid"),
 }
 
 

@@ -543,3 +543,24 @@ def test_native_equals_pyboo(structure):
     nat = order.boo(coords, bonds, ls=(4, 6, 8, 10))
     ext = order.boo(coords, bonds, ls=(4, 6, 8, 10), engine="pyboo")
     _compare(nat, ext)
+
+
+def test_workers_give_bit_identical_results(monkeypatch):
+    """Threads split the bonds and atoms in chunks; partial sums are combined in a fixed order,
+    so every array is bit-for-bit the one of workers=1 (small chunks force many of them)."""
+    x = fcc_sphere(4.5 * PT_A, PT_A, noise=0.05, seed=3)  # ~1,600 atoms
+    bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
+    monkeypatch.setattr(order, "_CHUNK", 700)  # not a multiple of _SUB: ragged blocks
+    monkeypatch.setattr(order, "_SUB", 384)
+    assert len(bonds) > 5 * 700 and len(x) > 2 * 700
+    one = order.boo(x, bonds, ls=(4, 6, 8))
+    for workers in (2, 3):
+        many = order.boo(x, bonds, ls=(4, 6, 8), workers=workers)
+        assert list(many) == list(one)
+        for key, value in one.items():
+            np.testing.assert_array_equal(many[key], value, err_msg=f"{key}, {workers} workers")
+    # and the chunked result is the unchunked one up to summation order
+    monkeypatch.setattr(order, "_CHUNK", 1 << 18)
+    whole = order.boo(x, bonds, ls=(4, 6, 8))
+    for key, value in one.items():
+        np.testing.assert_allclose(whole[key], value, rtol=0, atol=1e-13, err_msg=key)

@@ -219,3 +219,15 @@ def test_sampled_above_max_centres():
     np.testing.assert_array_equal(rdf(xyz, max_centres=None)[1], g)  # exact below/without
     with pytest.raises(ValueError):
         rdf(xyz, max_centres=0)
+
+
+def test_workers_do_not_change_g(monkeypatch):
+    """Pair counts are integers summed per chunk: any number of threads gives the same g(r)."""
+    from nanotraj import rdf as rdf_module
+    from nanotraj.lattices import fcc_sphere
+
+    monkeypatch.setattr(rdf_module, "_CENTRE_CHUNK", 32)  # 150 centres: 5 chunks
+    xyz = fcc_sphere(14.0, 3.912, noise=0.05, seed=2)  # ~700 atoms
+    one = rdf(xyz, max_centres=150)[1]
+    for workers in (2, 3):
+        np.testing.assert_array_equal(rdf(xyz, max_centres=150, workers=workers)[1], one)

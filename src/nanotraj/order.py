@@ -84,6 +84,31 @@ _SUB = 8192  # vectors per block of vectorised work (stays in cache)
 _FOUR_PI = 4.0 * math.pi
 
 
+def _ordered_map(fn, items, workers):
+    """``map(fn, items)`` evaluated by ``workers`` threads, results yielded in input order.
+
+    numpy and scipy.sparse release the GIL inside their loops, so chunks of vectorised work run
+    in parallel.  The caller combines the results in input order, so every floating-point sum
+    is done in the same order as with ``workers=1``: the output does not depend on ``workers``
+    (bit for bit).  At most ``2 * workers`` results wait in memory.
+    """
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as ex:
+        pending = deque()
+        for item in items:
+            pending.append(ex.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
@@ -246,15 +271,13 @@ def spherical_harmonics(vectors, l):
 # --------------------------------------------------------------------------------------------
 # chunked scatter-add of bond values onto atoms (sparse incidence matrix, local row window)
 # --------------------------------------------------------------------------------------------
-def _scatter_add(acc, rows, values, per_column):
-    """acc[rows[k]] += values[k // per_column] for every k (duplicates accumulate).
+def _scatter_sum(rows, values, per_column):
+    """(lo, sums) with sums[r - lo] = sum of values[k // per_column] over k with rows[k] == r.
 
     ``rows`` has ``per_column * len(values)`` entries (``per_column`` atoms receive each row of
     ``values``).  Done as a product with a sparse CSC incidence matrix restricted to the window
     of rows touched, which is fast and needs no (N, k) temporary when atoms are spatially sorted.
     """
-    if len(values) == 0:
-        return
     import scipy.sparse as sp  # lazy: start-up time matters
 
     lo = int(rows.min())
@@ -267,22 +290,26 @@ def _scatter_add(acc, rows, values, per_column):
         ),
         shape=(hi - lo, len(values)),
     )
-    acc[lo:hi] += e @ values
+    return lo, e @ values
 
 
-def _qlm_half(coords, bonds, ls, cn):
+def _qlm_half(coords, bonds, ls, cn, workers=1):
     """dict l -> (N, l+1) complex q_lm for m = 0..l (pyboo's ``bonds2qlm``)."""
     n = len(coords)
     acc = {l: np.zeros((n, 2 * (l + 1))) for l in ls}
-    for b0 in range(0, len(bonds), _CHUNK):
+
+    def chunk_sums(b0):
         chunk = bonds[b0 : b0 + _CHUNK]
         u = _unit(coords[chunk[:, 1]] - coords[chunk[:, 0]])
         ylm = {l: np.empty((len(chunk), 2 * (l + 1))) for l in ls}
         _ylm_half_into(u, ls, ylm)
+        del u
         rows = chunk.ravel()  # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
-        for l in ls:
-            _scatter_add(acc[l], rows, ylm[l], 2)
-        del u, ylm
+        return [_scatter_sum(rows, ylm[l], 2) for l in ls]
+
+    for sums in _ordered_map(chunk_sums, range(0, len(bonds), _CHUNK), workers):
+        for l, (lo, part) in zip(ls, sums, strict=True):
+            acc[l][lo : lo + len(part)] += part
     inv = 1.0 / np.maximum(cn, 1)
     out = {}
     for l in ls:
@@ -291,7 +318,7 @@ def _qlm_half(coords, bonds, ls, cn):
     return out
 
 
-def _neighbour_mean(values, bonds, cn):
+def _neighbour_mean(values, bonds, cn, workers=1):
     """Mean over each atom's bonded neighbours of ``values`` (N, k) complex; 0 without bonds.
 
     Per chunk of bonds, a sparse COO product over the window of atoms the chunk touches
@@ -302,14 +329,18 @@ def _neighbour_mean(values, bonds, cn):
     values = np.ascontiguousarray(values)
     fv = values.view(np.float64)
     acc = np.zeros(fv.shape)
-    for b0 in range(0, len(bonds), _CHUNK):
+
+    def chunk_sums(b0):
         chunk = bonds[b0 : b0 + _CHUNK]
         rows = chunk.ravel()  # atom i receives q(j), atom j receives q(i)
         cols = chunk[:, ::-1].ravel()
         lo = int(rows.min())
         hi = int(rows.max()) + 1
         m = sp.coo_matrix((np.ones(len(rows)), (rows - lo, cols - lo)), shape=(hi - lo, hi - lo))
-        acc[lo:hi] += m @ fv[lo:hi]
+        return lo, m @ fv[lo:hi]
+
+    for lo, part in _ordered_map(chunk_sums, range(0, len(bonds), _CHUNK), workers):
+        acc[lo : lo + len(part)] += part
     acc *= (1.0 / np.maximum(cn, 1))[:, None]
     return acc.view(values.dtype)
 
@@ -357,7 +388,7 @@ def _wl_terms(l):
     return tuple(terms)
 
 
-def _wl_half(half):
+def _wl_half(half, workers=1):
     """w_l from the m >= 0 half, in blocks of atoms that stay in cache, real arithmetic.
 
     With q_m = a_m + i b_m for m >= 0 and q_{-m} = (-1)^m (a_m - i b_m), the sign (-1)^m is in
@@ -369,35 +400,46 @@ def _wl_half(half):
     w = np.zeros(n)
     terms = _wl_terms(l)
     f = half.view(np.float64)
-    for b0 in range(0, n, _SUB):
-        block = f[b0 : b0 + _SUB].T  # (2(l+1), nb)
-        re = np.ascontiguousarray(block[0::2])
-        im = np.ascontiguousarray(block[1::2])
-        acc = w[b0 : b0 + _SUB]
-        for m1, m2, m3, weight, (s1, s2, s3) in terms:
-            a1, a2, a3 = re[abs(m1)], re[abs(m2)], re[abs(m3)]
-            c1, c2, c3 = im[abs(m1)], im[abs(m2)], im[abs(m3)]
-            t = a2 * a3
-            if s2 * s3 > 0:
-                t -= c2 * c3
-            else:
-                t += c2 * c3
-            u = a2 * c3
-            v = c2 * a3
-            if s3 == s2:
-                u += v
-            else:
-                u -= v
-            # u = s3 (s3 a2 c3 + s2 c2 a3); Re(...) = a1 t - s1 s3 c1 u
-            t *= a1
-            u *= c1
-            if s1 * s3 > 0:
-                t -= u
-            else:
-                t += u
-            t *= weight
-            acc += t
+
+    def blocks(a0):  # disjoint slices of w: no combination step
+        a1 = min(n, a0 + _CHUNK)
+        for b0 in range(a0, a1, _SUB):
+            _wl_block(f, w, b0, min(a1, b0 + _SUB), terms)
+
+    for _ in _ordered_map(blocks, range(0, n, _CHUNK), workers):
+        pass
     return w
+
+
+def _wl_block(f, w, b0, b1, terms):
+    """Adds the terms of w_l of atoms b0 .. b1 - 1 to w (see :func:`_wl_half`)."""
+    block = f[b0:b1].T  # (2(l+1), nb)
+    re = np.ascontiguousarray(block[0::2])
+    im = np.ascontiguousarray(block[1::2])
+    acc = w[b0:b1]
+    for m1, m2, m3, weight, (s1, s2, s3) in terms:
+        a1, a2, a3 = re[abs(m1)], re[abs(m2)], re[abs(m3)]
+        c1, c2, c3 = im[abs(m1)], im[abs(m2)], im[abs(m3)]
+        t = a2 * a3
+        if s2 * s3 > 0:
+            t -= c2 * c3
+        else:
+            t += c2 * c3
+        u = a2 * c3
+        v = c2 * a3
+        if s3 == s2:
+            u += v
+        else:
+            u -= v
+        # u = s3 (s3 a2 c3 + s2 c2 a3); Re(...) = a1 t - s1 s3 c1 u
+        t *= a1
+        u *= c1
+        if s1 * s3 > 0:
+            t -= u
+        else:
+            t += u
+        t *= weight
+        acc += t
 
 
 #: q_l below this is treated as exactly 0 by the normalised bond product: a vanishing q_l (e.g.
@@ -406,7 +448,7 @@ def _wl_half(half):
 Q_ZERO = 1e-10
 
 
-def _bond_product_half(half, bonds, q):
+def _bond_product_half(half, bonds, q, workers=1):
     """Normalised s_l per bond from the m >= 0 half (0 where q_i or q_j is below Q_ZERO).
 
     sum_m Re(q_m(i) q_m(j)*) = q_0(i) q_0(j) + 2 sum_{m>0} Re(...), in blocks of bonds.
@@ -415,19 +457,30 @@ def _bond_product_half(half, bonds, q):
     f = half.view(np.float64)
     s = np.zeros(len(bonds))
     norm = _FOUR_PI / (2 * l + 1)
-    for b0 in range(0, len(bonds), _SUB):
-        i = bonds[b0 : b0 + _SUB, 0]
-        j = bonds[b0 : b0 + _SUB, 1]
-        fi = f[i]
-        fj = f[j]
-        dot = np.einsum("ij,ij->i", fi, fj)
-        dot *= 2.0
-        dot -= fi[:, 0] * fj[:, 0]
-        dot -= fi[:, 1] * fj[:, 1]
-        dot *= norm
-        qi, qj = q[i], q[j]
-        np.divide(dot, qi * qj, out=s[b0 : b0 + _SUB], where=(qi > Q_ZERO) & (qj > Q_ZERO))
+
+    def blocks(c0):  # disjoint slices of s: no combination step
+        c1 = min(len(bonds), c0 + _CHUNK)
+        for b0 in range(c0, c1, _SUB):
+            _bond_product_block(f, bonds[b0 : min(c1, b0 + _SUB)], q, s[b0 : b0 + _SUB], norm)
+
+    for _ in _ordered_map(blocks, range(0, len(bonds), _CHUNK), workers):
+        pass
     return s
+
+
+def _bond_product_block(f, bonds, q, out, norm):
+    """s_l of the bonds given into ``out`` (see :func:`_bond_product_half`)."""
+    i = bonds[:, 0]
+    j = bonds[:, 1]
+    fi = f[i]
+    fj = f[j]
+    dot = np.einsum("ij,ij->i", fi, fj)
+    dot *= 2.0
+    dot -= fi[:, 0] * fj[:, 0]
+    dot -= fi[:, 1] * fj[:, 1]
+    dot *= norm
+    qi, qj = q[i], q[j]
+    np.divide(dot, qi * qj, out=out[: len(i)], where=(qi > Q_ZERO) & (qj > Q_ZERO))
 
 
 def _normalise_products(s, q, bonds):
@@ -710,7 +763,7 @@ def _wigner3j_twice(tj1, tj2, tj3, tm1, tm2, tm3):
     return sign * math.sqrt(square)
 
 
-def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native"):
+def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native", workers=1):
     r"""All bond-orientational order parameters of a frame, as in the published analysis.
 
     For every ``l`` in ``ls``: ``q_l``, ``w_l`` (unnormalised) of :func:`bond_qlm`;
@@ -731,6 +784,9 @@ def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native"):
         which supports ``l <= 10`` only).  Raises :class:`nanotraj.errors.ConfigError` when
         pyboo is not importable (install recipe in the message, see :data:`PYBOO_INSTALL`) or
         for an unknown engine.
+    workers : int, threads of the native engine (chunks of bonds and atoms; numpy and
+        scipy.sparse release the GIL).  Partial sums are combined in a fixed order, so the
+        results are bit-for-bit the same for every ``workers``.  Default 1.
 
     Returns
     -------
@@ -743,33 +799,31 @@ def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native"):
     bonds = _check_bonds(bonds, n)
     ls = tuple(dict.fromkeys(_check_l(l) for l in ls))
     if engine == "native":
-        compute = _boo_native
-    elif engine == "pyboo":
-        compute = _boo_pyboo
-    else:
-        raise ConfigError(f"unknown BOO engine {engine!r}; known: 'native', 'pyboo'")
-    return compute(coords, bonds, ls, float(threshold))
+        return _boo_native(coords, bonds, ls, float(threshold), max(1, int(workers)))
+    if engine == "pyboo":
+        return _boo_pyboo(coords, bonds, ls, float(threshold))
+    raise ConfigError(f"unknown BOO engine {engine!r}; known: 'native', 'pyboo'")
 
 
-def _boo_native(coords, bonds, ls, threshold):
+def _boo_native(coords, bonds, ls, threshold, workers=1):
     n = len(coords)
     cn = _bond_counts(n, bonds)
     need = tuple(sorted(set(ls) | {6}))
-    halves = _qlm_half(coords, bonds, need, cn)
+    halves = _qlm_half(coords, bonds, need, cn, workers)
     out = {}
     for l in need:
         half = halves.pop(l)
         q = _ql_half(half)
-        s = _bond_product_half(half, bonds, q)
+        s = _bond_product_half(half, bonds, q, workers)
         if l == 6:
             out["crystalline"] = _crystalline_from_s(n, bonds, s, cn, threshold)
         if l in ls:
             out[f"q{l}"] = q
-            out[f"w{l}"] = _wl_half(half)
-            big = _neighbour_mean(half, bonds, cn)
+            out[f"w{l}"] = _wl_half(half, workers)
+            big = _neighbour_mean(half, bonds, cn, workers)
             del half
             out[f"Q{l}"] = _ql_half(big)
-            out[f"W{l}"] = _wl_half(big)
+            out[f"W{l}"] = _wl_half(big, workers)
             del big
             out[f"C{l}"] = _mean_over_bonds(n, bonds, s, cn)
             out[f"s{l}"] = s

@@ -62,7 +62,8 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     r_max : float
         Upper edge of the last bin, Angstrom.  M = round(r_max / dr) bins.
     workers : int
-        Threads counting pairs (the kd-tree releases the GIL); keep 1 inside a parallel workflow.
+        Threads counting pairs (the kd-tree and numpy release the GIL), exact or sampled; the
+        result does not depend on it.  The workflow passes the job's ``threads``.
     max_centres : int or None
         Exact count up to this many atoms, a sample of this many centres above (see above);
         ``None``: always exact.
@@ -99,7 +100,7 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
         if max_centres < 1:
             raise ValueError("max_centres must be a positive integer or None")
         if n > max_centres:
-            counts = _sampled_counts(x, max_centres, dr, m, r_max)
+            counts = _sampled_counts(x, max_centres, dr, m, r_max, workers)
             n_k = counts * (n / (2.0 * max_centres))
             n_pairs = n * (n - 1) / 2.0
             return r, big_r**3 / (3.0 * dr * n_pairs) * n_k / r**2
@@ -134,7 +135,7 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
 _CENTRE_CHUNK = 2048  # sampled centres per chunk (~2e6 pair distances of a metal at 15 A)
 
 
-def _sampled_counts(x, n_centres, dr, m, r_max):
+def _sampled_counts(x, n_centres, dr, m, r_max, workers=1):
     """Ordered pair counts per bin between a deterministic sample of centres and all atoms.
 
     Returns (m,) int64: c_k = #{(c, j) : c a sampled centre, j != c, floor(|x_c - x_j| / dr) = k},
@@ -152,15 +153,26 @@ def _sampled_counts(x, n_centres, dr, m, r_max):
     rank[tree.indices] = np.arange(n)
     centres = centres[np.argsort(rank[centres], kind="stable")]
     del rank
-    counts = np.zeros(m + 1, np.int64)
     inv_dr = 1.0 / dr
-    for c0 in range(0, n_centres, _CENTRE_CHUNK):
+
+    def chunk_counts(c0):
         sub = cKDTree(x[centres[c0 : c0 + _CENTRE_CHUNK]], balanced_tree=False,
                       compact_nodes=False)
         d = sub.sparse_distance_matrix(tree, r_max, output_type="ndarray")["v"]
-        k = (d * inv_dr).astype(np.int64)
+        d *= inv_dr
+        k = d.astype(np.int64)
         np.minimum(k, m, out=k)  # d >= r_max (rounding at the last edge): dropped below
-        counts += np.bincount(k, minlength=m + 1)
+        return np.bincount(k, minlength=m + 1)
+
+    starts = range(0, n_centres, _CENTRE_CHUNK)
+    if workers <= 1:
+        counts = sum(map(chunk_counts, starts))
+    else:  # the kd-tree query and numpy release the GIL; integer sums: order-independent
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as ex:
+            counts = sum(ex.map(chunk_counts, starts))
+    counts = np.asarray(counts, np.int64)
     counts[0] -= n_centres  # each centre paired with itself (d = 0)
     return counts[:m]
 

@@ -68,19 +68,29 @@ def load_frames(sheet_path):
             fail(f"{sheet}: row {lineno}: time {row['time']!r} is not a number")
         if not math.isfinite(row["time"]):
             fail(f"{sheet}: row {lineno}: time {row['time']!r} is not finite")
-        try:
-            validate(row, str(SCHEMAS / "frames.schema.yaml"))
-        except WorkflowError as err:
-            bad = {
-                k: row.get(k)
-                for k in ("series", "frame", "path", "element")
-                if k in row
-            }
-            fail(f"{sheet}: row {lineno} is invalid {bad}: {str(err).splitlines()[0]}")
-        row["path"] = resolve_path(row["path"])
-        rows.append(row)
+        rows.append((lineno, row))
     if not rows:
         fail(f"{sheet}: the frames sheet has no frames")
+    schema = str(SCHEMAS / "frames.schema.yaml")
+    try:  # the whole sheet in one call: the schema is loaded once, not once per row
+        validate({"rows": [r for _, r in rows]}, schema)
+    except WorkflowError:
+        for lineno, row in rows:  # name the first invalid row
+            try:
+                validate({"rows": [row]}, schema)
+            except WorkflowError as err:
+                bad = {
+                    k: row.get(k)
+                    for k in ("series", "frame", "path", "element")
+                    if k in row
+                }
+                cause = err.__context__  # jsonschema's ValidationError: the reason
+                why = getattr(cause, "message", None) or str(err).splitlines()[0]
+                fail(f"{sheet}: row {lineno} is invalid {bad}: {why}")
+        raise
+    rows = [r for _, r in rows]
+    for row in rows:
+        row["path"] = resolve_path(row["path"])
     seen, dups, times = set(), [], {}
     for row in rows:
         key = (row["series"], row["frame"])
