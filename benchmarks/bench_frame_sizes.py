@@ -81,7 +81,7 @@ def child_prepare(n: int, folder: str) -> None:
     print(json.dumps({"atoms": len(xyz), "path": str(path)}))
 
 
-def child_library(path: str, folder: str) -> None:
+def child_library(path: str, folder: str, threads: int = 1) -> None:
     import gemmi  # noqa: F401  imported before measuring, as in a warm workflow process
     import scipy.sparse  # noqa: F401
     import scipy.spatial  # noqa: F401
@@ -95,9 +95,9 @@ def child_library(path: str, folder: str) -> None:
     w, f = pipeline.frame_paths(folder, "bench", "f")
     calls = {
         "parse": lambda: pipeline.parse_frame(path, w["frame"]),
-        "rdf": lambda: pipeline.compute_rdf(w["frame"], f["rdf"], w["rdf"]),
-        "bonds": lambda: pipeline.find_bonds(w["frame"], w["rdf"], w["bonds"]),
-        "boo": lambda: pipeline.compute_boo(w["frame"], w["bonds"], w["boo"]),
+        "rdf": lambda: pipeline.compute_rdf(w["frame"], f["rdf"], w["rdf"], threads=threads),
+        "bonds": lambda: pipeline.find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads),
+        "boo": lambda: pipeline.compute_boo(w["frame"], w["bonds"], w["boo"], threads=threads),
         "coordination": lambda: pipeline.compute_coordination(
             w["frame"], w["bonds"], w["coordination"], nn_distance=nn),
         "neighbour_distance": lambda: pipeline.compute_neighbour_distance(
@@ -129,13 +129,13 @@ def child_library(path: str, folder: str) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # parent
-def run_library(path: Path, repeat: int) -> dict:
+def run_library(path: Path, repeat: int, threads: int) -> dict:
     runs = []
     for _ in range(repeat):
         folder = Path(tempfile.mkdtemp(prefix="nanotraj-lib-"))
         try:
             wall, peak, text = run_measured([PYTHON, __file__, "--child-library", str(path),
-                                             str(folder)])
+                                             str(folder), str(threads)])
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         res = json.loads(text.strip().splitlines()[-1])
@@ -188,13 +188,16 @@ def main(argv=None) -> int:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--json", help="also write all numbers to this JSON file")
     ap.add_argument("--child-prepare", nargs=2, help=argparse.SUPPRESS)
-    ap.add_argument("--child-library", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="threads of the rdf/bonds/boo stages for frames whose file exceeds 2 MB, "
+                         "as the workflow's large_frame_threads (default 2); 1 below")
+    ap.add_argument("--child-library", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child_prepare:
         child_prepare(int(args.child_prepare[0]), args.child_prepare[1])
         return 0
     if args.child_library:
-        child_library(*args.child_library)
+        child_library(args.child_library[0], args.child_library[1], int(args.child_library[2]))
         return 0
 
     sizes = [int(s) for s in args.sizes if args.max_size is None or s <= args.max_size]
@@ -208,10 +211,12 @@ def main(argv=None) -> int:
             info = json.loads(text.strip().splitlines()[-1])
             path = Path(info["path"])
             repeat = args.repeat_large if n >= 1_000_000 else args.repeat
-            lib = run_library(path, repeat)
+            threads = args.threads if path.stat().st_size > 2_000_000 else 1  # as the workflow
+            lib = run_library(path, repeat, threads)
             res = {"atoms": info["atoms"], "file_MB": path.stat().st_size / 1e6, "lib": lib,
-                   "repeat": repeat}
-            msg = (f"{info['atoms']:>9,} atoms ({path.suffix}, {res['file_MB']:.1f} MB): "
+                   "repeat": repeat, "threads": threads}
+            msg = (f"{info['atoms']:>9,} atoms ({path.suffix}, {res['file_MB']:.1f} MB, "
+                   f"{threads} thread(s)): "
                    f"library compute {lib['compute_s']:.2f} s, all stages {lib['total_s']:.2f} s, "
                    f"peak {lib['peak']:.0f} MB, process {lib['process_wall']:.2f} s")
             if not args.no_workflow:

@@ -58,3 +58,20 @@ def test_bad_input():
         find_bonds(np.zeros((4, 3)), 0.0)
     with pytest.raises(ValueError):
         bond_counts(2, [[0, 5]])
+
+
+def test_threaded_pair_search_equals_serial():
+    """Slabs searched in threads (plus the pairs across each cut) give exactly the serial bonds,
+    including pairs at exactly the cutoff (a lattice without noise has many)."""
+    from nanotraj.lattices import fcc_sphere
+
+    for noise in (0.05, 0.0):
+        x = fcc_sphere(64.0, 3.912, noise=noise, seed=5)  # ~70,000 atoms (threads from 50,000)
+        assert len(x) > 50_000
+        cutoff = 3.912 / 2**0.5 if noise == 0 else 3.4  # noise 0: every nearest pair at d == cutoff
+        one = find_bonds(x, cutoff)
+        for workers in (2, 3):
+            many = find_bonds(x, cutoff, workers=workers)
+            np.testing.assert_array_equal(many[0], one[0])
+            np.testing.assert_array_equal(many[1], one[1])
+        assert len(one[0]) > 2 * len(x)  # noise 0: round-off puts some pairs just beyond

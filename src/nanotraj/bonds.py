@@ -7,7 +7,47 @@ import numpy as np
 __all__ = ["find_bonds", "bond_counts"]
 
 
-def find_bonds(coords, cutoff: float):
+def _pairs(x, cutoff, workers):
+    """All pairs (i, j), i < j, |x_i - x_j| <= cutoff, in no particular order: (P, 2) int64.
+
+    With ``workers`` > 1 (and at least 50,000 atoms) the atoms are cut into ``workers`` slabs of
+    equal counts along the longest axis; the pairs inside each slab and the pairs across each
+    cut (atoms within ``cutoff`` of the plane, on both sides) are searched by ``query_pairs`` in
+    threads (scipy's kd-tree releases the GIL).  Every pair is found once, by the same distance
+    test, so the set equals the serial one.  Slabs thinner than ``cutoff`` fall back to serial.
+    """
+    from scipy.spatial import cKDTree
+
+    def query(idx):
+        # An unbalanced tree builds ~3x faster (1e6 atoms: 0.3 s instead of 0.8 s); the pairs
+        # found do not depend on the tree's shape.
+        sub = x if idx is None else x[idx]
+        p = cKDTree(sub, balanced_tree=False, compact_nodes=False).query_pairs(
+            float(cutoff), output_type="ndarray")
+        return p if idx is None else idx[p]
+
+    n = len(x)
+    if workers <= 1 or n < 50_000:
+        return query(None)
+    axis = int(np.argmax(np.ptp(x, axis=0)))
+    t = x[:, axis]
+    cuts = np.quantile(t, np.arange(1, workers) / workers)
+    if workers > 2 and np.diff(cuts).min() <= cutoff:
+        return query(None)  # a pair could span a whole slab
+    slab = np.searchsorted(cuts, t, side="right")
+    tasks = [np.flatnonzero(slab == k) for k in range(workers)]
+    for k, c in enumerate(cuts):  # across cut k: one end in slab k, the other in slab k + 1
+        tasks.append(np.flatnonzero(((slab == k) & (t >= c - cutoff))
+                                    | ((slab == k + 1) & (t <= c + cutoff))))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as ex:
+        found = list(ex.map(query, tasks))
+    across = [p[slab[p[:, 0]] != slab[p[:, 1]]] for p in found[workers:]]  # not inside a slab
+    return np.concatenate(found[:workers] + across)
+
+
+def find_bonds(coords, cutoff: float, *, workers: int = 1):
     """All pairs of atoms within ``cutoff`` of each other.
 
     A bond (i, j) exists when ``|x_i - x_j| <= cutoff`` (scipy's ``query_pairs`` convention; the
@@ -19,6 +59,9 @@ def find_bonds(coords, cutoff: float):
         Positions in Angstrom.
     cutoff : float
         Bond cutoff in Angstrom (e.g. the first minimum of g(r)), > 0.
+    workers : int
+        Threads of the pair search (slabs of the particle, see :func:`_pairs`); the result does
+        not depend on it.  Default 1.
 
     Returns
     -------
@@ -33,8 +76,6 @@ def find_bonds(coords, cutoff: float):
     scipy.spatial.cKDTree.query_pairs; S. Kang et al. (seed notebook); pyboo (M. Leocmach,
     doi:10.5281/zenodo.1066568) bond arrays.
     """
-    from scipy.spatial import cKDTree
-
     x = np.asarray(coords, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != 3:
         raise ValueError(f"coords must have shape (N, 3), got {x.shape}")
@@ -43,11 +84,7 @@ def find_bonds(coords, cutoff: float):
     if len(x) < 2:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float64)
     n = len(x)
-    # An unbalanced tree builds ~3x faster (1e6 atoms: 0.3 s instead of 0.8 s); the pairs found
-    # do not depend on the tree's shape.
-    tree = cKDTree(x, balanced_tree=False, compact_nodes=False)
-    pairs = tree.query_pairs(float(cutoff), output_type="ndarray")
-    del tree
+    pairs = _pairs(x, cutoff, int(workers))
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float64)
     lo = np.minimum(pairs[:, 0], pairs[:, 1]).astype(np.int64)  # i < j
@@ -59,10 +96,7 @@ def find_bonds(coords, cutoff: float):
         key += hi
         del hi
         key.sort()
-        bonds = np.empty((len(key), 2), np.int64)
-        np.floor_divide(key, n, out=bonds[:, 0])
-        key -= bonds[:, 0] * n
-        bonds[:, 1] = key
+        bonds = np.stack(np.divmod(key, n), axis=1)
         del key
     else:
         order = np.lexsort((hi, lo))

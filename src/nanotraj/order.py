@@ -296,26 +296,26 @@ def _scatter_sum(rows, values, per_column):
 def _qlm_half(coords, bonds, ls, cn, workers=1):
     """dict l -> (N, l+1) complex q_lm for m = 0..l (pyboo's ``bonds2qlm``)."""
     n = len(coords)
-    acc = {l: np.zeros((n, 2 * (l + 1))) for l in ls}
+    # every l side by side in one (N, sum 2(l+1)) array: one scatter per chunk for all l
+    cols, c0 = {}, 0
+    for l in ls:
+        cols[l] = slice(c0, c0 + 2 * (l + 1))
+        c0 += 2 * (l + 1)
+    acc = np.zeros((n, c0))
 
     def chunk_sums(b0):
         chunk = bonds[b0 : b0 + _CHUNK]
         u = _unit(coords[chunk[:, 1]] - coords[chunk[:, 0]])
-        ylm = {l: np.empty((len(chunk), 2 * (l + 1))) for l in ls}
-        _ylm_half_into(u, ls, ylm)
+        ylm = np.empty((len(chunk), c0))
+        _ylm_half_into(u, ls, {l: ylm[:, cols[l]] for l in ls})
         del u
         rows = chunk.ravel()  # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
-        return [_scatter_sum(rows, ylm[l], 2) for l in ls]
+        return _scatter_sum(rows, ylm, 2)
 
-    for sums in _ordered_map(chunk_sums, range(0, len(bonds), _CHUNK), workers):
-        for l, (lo, part) in zip(ls, sums, strict=True):
-            acc[l][lo : lo + len(part)] += part
-    inv = 1.0 / np.maximum(cn, 1)
-    out = {}
-    for l in ls:
-        acc[l] *= inv[:, None]
-        out[l] = acc.pop(l).view(np.complex128)
-    return out
+    for lo, part in _ordered_map(chunk_sums, range(0, len(bonds), _CHUNK), workers):
+        acc[lo : lo + len(part)] += part
+    acc *= (1.0 / np.maximum(cn, 1))[:, None]
+    return {l: np.ascontiguousarray(acc[:, cols[l]]).view(np.complex128) for l in ls}
 
 
 def _neighbour_mean(values, bonds, cn, workers=1):
@@ -499,9 +499,7 @@ def _mean_over_bonds(n, bonds, values, cn):
 
 
 def _crystalline_from_s(n, bonds, s, cn, threshold):
-    x = (s > threshold).astype(np.float64)
-    nb = np.bincount(bonds[:, 0], weights=x, minlength=n)
-    nb += np.bincount(bonds[:, 1], weights=x, minlength=n)
+    nb = np.bincount(bonds[s > threshold].ravel(), minlength=n)  # solid-like bonds per atom
     return nb >= np.ceil(cn / 2 + 0.01)
 
 

@@ -138,13 +138,14 @@ def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, m
 
 
 def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15.0,
-                max_centres=20000, log=None, on_bad_frame="fail"):
+                max_centres=20000, threads=1, log=None, on_bad_frame="fail"):
     """Stage ``rdf``: g(r) (user-facing ``rdf.csv``: ``r,g``) and the bond cutoff.
 
     Up to ``max_centres`` atoms g(r) is exact; above, it is estimated from that many sampled
     centres (:func:`nanotraj.rdf.rdf`). ``cutoff="auto"`` takes the first minimum of g(r) after
     its first peak (:func:`nanotraj.rdf.first_minimum`); a number is used as given (Angstrom).
-    Output ``.npz``: ``r``, ``g``, ``cutoff``, ``cutoff_auto`` (bool), ``status``.
+    Output ``.npz``: ``r``, ``g``, ``cutoff``, ``cutoff_auto`` (bool), ``status``. ``threads``:
+    threads counting pairs (the job's; the result does not depend on it).
     """
     from .rdf import first_minimum, rdf
 
@@ -152,7 +153,8 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
     frame = load_arrays(frame_npz)
     status = _status(frame)
     if status == OK:
-        r, g = rdf(frame["coords"], dr=dr, r_max=r_max, max_centres=max_centres)
+        r, g = rdf(frame["coords"], dr=dr, r_max=r_max, max_centres=max_centres,
+                   workers=threads)
         if len(frame["coords"]) > max_centres:
             lg(f"g(r) estimated from {max_centres} sampled centres ({len(frame['coords'])} atoms)")
         try:
@@ -176,10 +178,11 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
     lg.close(OK)
 
 
-def find_bonds(frame_npz, rdf_npz, output, *, log=None):
+def find_bonds(frame_npz, rdf_npz, output, *, threads=1, log=None):
     """Stage ``bonds``: every pair closer than the cutoff.
 
     Output ``.npz``: ``bonds`` (B, 2) with i < j, ``distances`` (B,) A, ``cutoff`` A.
+    ``threads``: threads of the pair search (the result does not depend on it).
     """
     lg = _Log(log)
     if (loaded := _inputs_or_reject(lg, output, frame_npz, rdf_npz)) is None:
@@ -187,22 +190,26 @@ def find_bonds(frame_npz, rdf_npz, output, *, log=None):
     frame, rd = loaded
     from .bonds import find_bonds as _find
 
-    bonds, distances = _find(frame["coords"], float(rd["cutoff"]))
+    bonds, distances = _find(frame["coords"], float(rd["cutoff"]), workers=threads)
     lg(f"{len(bonds)} bonds within {float(rd['cutoff']):.4f} A")
     _save(output, bonds=bonds, distances=distances, cutoff=np.array(float(rd["cutoff"])))
     lg.close(OK)
 
 
 def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engine="native",
-                log=None):
-    """Stage ``boo``: q_l, w_l, Q_l, W_l, C_l per atom, s_l per bond, crystalline atoms."""
+                threads=1, log=None):
+    """Stage ``boo``: q_l, w_l, Q_l, W_l, C_l per atom, s_l per bond, crystalline atoms.
+
+    ``threads``: threads of the native engine (the result does not depend on it, bit for bit).
+    """
     lg = _Log(log)
     if (loaded := _inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
         return
     frame, bd = loaded
     from .order import boo
 
-    res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine)
+    res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine,
+              workers=threads)
     lg(f"bond-orientational order l={tuple(ls)} for {len(frame['coords'])} atoms, engine {engine}")
     _save(output, **{k: np.asarray(v) for k, v in res.items()})
     lg.close(OK)
@@ -439,11 +446,12 @@ def frame_paths(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 
 def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance=None,
               cutoff="auto", dr=0.02, r_max=15.0, max_centres=20000, threshold=0.8,
-              on_bad_frame="fail", pdbs=True) -> dict[str, Path]:
+              on_bad_frame="fail", pdbs=True, threads=1) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
-    the workflow itself runs each stage as its own job. Returns the user-facing paths.
+    the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond and
+    BOO stages (the results do not depend on it). Returns the user-facing paths.
     """
     if nn_distance is None:
         from .elements import nn_distance as _nn
@@ -452,9 +460,9 @@ def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance
     w, f = frame_paths(results, series, frame)
     parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
     compute_rdf(w["frame"], f["rdf"], w["rdf"], cutoff=cutoff, dr=dr, r_max=r_max,
-                max_centres=max_centres, on_bad_frame=on_bad_frame)
-    find_bonds(w["frame"], w["rdf"], w["bonds"])
-    compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold)
+                max_centres=max_centres, threads=threads, on_bad_frame=on_bad_frame)
+    find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads)
+    compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold, threads=threads)
     compute_coordination(w["frame"], w["bonds"], w["coordination"], nn_distance=nn_distance)
     compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
     compute_structure(w["frame"], w["bonds"], w["boo"], w["coordination"], w["structure"],

@@ -105,16 +105,17 @@ def plot_removal_cn(pairs: Sequence[Mapping], out_png, *, time_unit: str = "s",
         if len(pairs) > 1:
             norm = Normalize(vmin=float(times.min()), vmax=float(times.max()))
             offsets = np.linspace(-0.3, 0.3, len(pairs))
-            drawn = False
+            xs, ys, cs = [], [], []  # one scatter for every pair: 1 artist instead of 1 per pair
             for p, off in zip(pairs, offsets, strict=True):
                 s = removal_by_cn([p])
                 ok = s["total"] >= MIN_ATOMS_PER_DOT
-                if ok.any():
-                    ax.scatter(s["cn"][ok] + off, s["fraction"][ok], s=22, c=[p["time"]] * ok.sum(),
-                               cmap=_plots._cmap(), norm=norm, edgecolors="k", linewidths=0.4,
-                               zorder=5, label=None if drawn else
-                               f"single pairs (≥{MIN_ATOMS_PER_DOT} atoms)")
-                    drawn = True
+                xs.append(s["cn"][ok] + off)
+                ys.append(s["fraction"][ok])
+                cs.append(np.full(int(ok.sum()), float(p["time"])))
+            if sum(len(x) for x in xs):
+                ax.scatter(np.concatenate(xs), np.concatenate(ys), s=22, c=np.concatenate(cs),
+                           cmap=_plots._cmap(), norm=norm, edgecolors="k", linewidths=0.4,
+                           zorder=5, label=f"single pairs (≥{MIN_ATOMS_PER_DOT} atoms)")
             from matplotlib.cm import ScalarMappable
 
             sm = ScalarMappable(norm=norm, cmap=_plots._cmap())

@@ -170,6 +170,18 @@ def _round(value: float, digits: int):
     return 0.0 if r == 0 else r
 
 
+def _rounded(texts: Sequence[str], digits: int) -> list:
+    """``[_round(_float(t), digits) for t in texts]``, parsing the column in one numpy call."""
+    try:
+        values = np.array(texts, dtype=np.float64).tolist()
+    except ValueError:  # an empty or malformed cell: parse one by one (it becomes NaN)
+        values = [_float(t) for t in texts]
+    isfinite = math.isfinite
+    if digits <= 0:
+        return [int(round(v)) if isfinite(v) else None for v in values]
+    return [(round(v, digits) or 0.0) if isfinite(v) else None for v in values]  # -0.0 -> 0.0
+
+
 def _is_number(text: str) -> bool:
     return math.isfinite(_float(text)) or text.strip().lower() == "nan"
 
@@ -408,11 +420,16 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
         info_n[name], info_drawn[name] = n, len(idx)
         if len(idx) < n:
             subsampled.append(name)
-        xyz = [[_round(_float(table[c][i]), 3) for i in idx] for c in ("x", "y", "z")]
+        xyz = [_rounded([table[c][i] for i in idx], 3) for c in ("x", "y", "z")]
         cols = []
         for q in quantities:
             col = table.get(q["key"])
-            vals = [_display(q, col[i]) if col is not None else None for i in idx]
+            if col is None:
+                vals = [None] * len(idx)
+            elif q["kind"] == "categorical" or q["key"] == "structure_cna":
+                vals = [_display(q, col[i]) for i in idx]
+            else:
+                vals = _rounded([col[i] for i in idx], q["digits"])
             cols.append(vals)
             if q["kind"] != "categorical":
                 values_of[q["key"]] += vals

@@ -155,6 +155,21 @@ def get_nn_distance(wildcards):
     return NN_DISTANCE[get_element(wildcards)]
 
 
+#: Frames whose file is larger than this get config["large_frame_threads"] threads in the heavy
+#: per-frame jobs (a PDB line is 81 bytes: ~25,000 atoms).
+LARGE_FRAME_BYTES = 2_000_000
+
+
+def get_frame_threads(wildcards):
+    """Threads of a heavy per-frame job: more for a large frame, 1 for a small one (small
+    frames gain nothing from threads and run side by side instead)."""
+    try:
+        size = os.path.getsize(get_frame_path(wildcards))
+    except OSError:
+        return 1
+    return config["large_frame_threads"] if size > LARGE_FRAME_BYTES else 1
+
+
 def get_time(wildcards):
     return frame_row(wildcards)["time"]
 

@@ -36,6 +36,7 @@ rule compute_rdf:
         "results/logs/{series}/{frame}/compute_rdf.log",
     benchmark:
         "results/benchmarks/{series}/{frame}/compute_rdf.tsv"
+    threads: get_frame_threads
     params:
         version=VERSION,
         cutoff=config["cutoff"],
@@ -54,6 +55,7 @@ rule compute_rdf:
             dr=params.dr,
             r_max=params.r_max,
             max_centres=params.max_centres,
+            threads=threads,
             log=log[0],
             on_bad_frame=params.on_bad_frame,
         )
@@ -69,12 +71,15 @@ rule find_bonds:
         "results/logs/{series}/{frame}/find_bonds.log",
     benchmark:
         "results/benchmarks/{series}/{frame}/find_bonds.tsv"
+    threads: get_frame_threads
     params:
         version=VERSION,
     run:
         from nanotraj import pipeline
 
-        pipeline.find_bonds(input.frame, input.rdf, output.bonds, log=log[0])
+        pipeline.find_bonds(
+            input.frame, input.rdf, output.bonds, threads=threads, log=log[0]
+        )
 
 
 rule compute_boo:
@@ -87,6 +92,7 @@ rule compute_boo:
         "results/logs/{series}/{frame}/compute_boo.log",
     benchmark:
         "results/benchmarks/{series}/{frame}/compute_boo.tsv"
+    threads: get_frame_threads
     params:
         version=VERSION,
         threshold=config["boo"]["crystal_bond_threshold"],
@@ -98,6 +104,7 @@ rule compute_boo:
             input.bonds,
             output.boo,
             threshold=params.threshold,
+            threads=threads,
             log=log[0],
         )
 
