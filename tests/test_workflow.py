@@ -347,3 +347,37 @@ def test_element_column_overrides_the_config_element(tmp_path):
     assert got["pb"].sum() > got["pt"].sum()
     st = gemmi.read_structure(str(tmp_path / "results" / "s" / "pb" / "pdb" / "cn.pdb"))
     assert {cra.atom.element.name for cra in st[0].all()} == {"Pb"}
+
+
+def test_large_frames_get_threads_small_frames_one(tmp_path):
+    """The g(r), bond and BOO jobs of a frame file above 2 MB (~25,000 atoms) take
+    large_frame_threads threads (capped by --cores); a small frame's take one."""
+    from nanotraj.io import write_values
+    from nanotraj.lattices import fcc_sphere
+
+    big = fcc_sphere(48.0, 3.912, noise=0.05, seed=0)  # ~30,000 atoms
+    write_values(tmp_path / "big.pdb", big, np.zeros(len(big)), element="Pt")
+    assert (tmp_path / "big.pdb").stat().st_size > 2_000_000
+    small = _demo_frames()[0]
+    shutil.copy(REPO / small["path"], tmp_path / "small.pdb")
+    write_sheet(tmp_path / "frames.tsv",
+                [("s", "big", 1, "big.pdb"), ("s", "small", 0, "small.pdb")])
+
+    def threads(*args):
+        out = snakemake(tmp_path, "-n", "--config", "frames=frames.tsv", *args).stdout
+        found = {}
+        for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+            m = re.match(r"(?:local)?rule (\w+):", block.strip())
+            w = re.search(r"wildcards:.*?frame=([^,\s]+)", block)
+            if m and w:
+                t = re.search(r"threads: (\d+)", block)
+                found[(m.group(1), w.group(1))] = int(t.group(1)) if t else 1
+        return found
+
+    found = threads()
+    for rule in ("compute_rdf", "find_bonds", "compute_boo"):
+        assert found[(rule, "big")] == 2, rule
+        assert found[(rule, "small")] == 1, rule
+    assert found[("compute_structure", "big")] == 1
+    found = threads("large_frame_threads=1")
+    assert found[("compute_boo", "big")] == 1
