@@ -13,7 +13,7 @@ growing over the series (``_common.write_series``, like the shipped demo), as PD
 * loop: one fresh Python process that, per frame in time order, calls
   ``nanotraj.pipeline.run_frame``, ``nanotraj.plots.plot_frame`` and
   ``nanotraj.tracking.track_pair``, then per series the tracking table and figures, the summary,
-  the series figures and the 3D viewer, and the run's summary:
+  the series figures and the 3D viewer, and the run's summary and list of rejected frames:
   the same library calls and the same output files, no Snakemake.
 
 Both walls include the Python start-up and imports.  The two ``results/summary.csv`` must be
@@ -102,6 +102,7 @@ def child_loop(sheet: str, results: str) -> None:
                                  results / series / "viewer.html", series=series, time_unit="s")
         summaries.append(summary)
     pipeline.aggregate_summaries(summaries, results / "summary.csv", sort_by_series=True)
+    pipeline.list_rejected(results / "summary.csv", results / "rejected.csv")
 
 
 def run_workflow(sheet: Path, cores: int):
