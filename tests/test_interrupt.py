@@ -159,8 +159,14 @@ def rerun(work: Path) -> list[str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_interrupted_run_then_rerun_equals_clean_run(series, clean, tmp_path, sig):
-    work = copy_inputs(series, tmp_path / "interrupted")
-    status = interrupt(work, sig)
+    for attempt in range(3):
+        # On a loaded machine the signal can land after the last job, during Snakemake's
+        # shutdown (exit 0, nothing interrupted): that is a missed interruption, not a result;
+        # try again, earlier (after the first frame's table).
+        work = copy_inputs(series, tmp_path / f"interrupted{attempt}")
+        status = interrupt(work, sig, min_outputs=2 if attempt == 0 else 1)
+        if status != 0 or len(snapshot(work)) < len(snapshot(clean)):
+            break
     assert status != 0, "snakemake did not report the interruption"
     partial = snapshot(work)
     reference = snapshot(clean)
