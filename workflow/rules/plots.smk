@@ -87,6 +87,8 @@ rule plot_series:
         "results/logs/{series}/plot_series.log",
     benchmark:
         "results/benchmarks/{series}/plot_series.tsv"
+    conda:
+        "../../envs/nanotraj.yaml"
     params:
         version=VERSION,
         time_unit=config["time_unit"],

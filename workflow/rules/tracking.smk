@@ -85,6 +85,8 @@ rule plot_tracking:
         "results/logs/{series}/plot_tracking.log",
     benchmark:
         "results/benchmarks/{series}/plot_tracking.tsv"
+    conda:
+        "../../envs/nanotraj.yaml"
     params:
         version=VERSION,
         frames=get_series_frame_names,

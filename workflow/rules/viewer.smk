@@ -24,6 +24,8 @@ rule build_viewer:
         "results/logs/{series}/build_viewer.log",
     benchmark:
         "results/benchmarks/{series}/build_viewer.tsv"
+    conda:
+        "../../envs/nanotraj.yaml"
     params:
         version=VERSION,
         time_unit=config["time_unit"],
