@@ -36,9 +36,10 @@ def _pairs(x, cutoff, workers):
         return query(None)  # a pair could span a whole slab
     slab = np.searchsorted(cuts, t, side="right")
     tasks = [np.flatnonzero(slab == k) for k in range(workers)]
+    reach = cutoff * (1 + 1e-9)  # a little wider than needed: round-off cannot lose a pair
     for k, c in enumerate(cuts):  # across cut k: one end in slab k, the other in slab k + 1
-        tasks.append(np.flatnonzero(((slab == k) & (t >= c - cutoff))
-                                    | ((slab == k + 1) & (t <= c + cutoff))))
+        tasks.append(np.flatnonzero(((slab == k) & (t >= c - reach))
+                                    | ((slab == k + 1) & (t <= c + reach))))
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(workers) as ex:
