@@ -15,6 +15,7 @@ import csv
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -156,7 +157,16 @@ def save_arrays(path: str | os.PathLike, **arrays) -> None:
             np.savez(fh, **arrays)
 
 
+#: numpy parses each ``.npy`` header with ``ast.literal_eval``; CPython 3.11's AST constructor
+#: keeps its recursion depth in interpreter-wide state, and two threads building ASTs at once
+#: (the workflow's jobs are threads of one process) can fail with "SystemError: AST constructor
+#: recursion depth mismatch" (python/cpython#106905; seen here in a full test run). Loads are
+#: therefore serialised; they are short next to the computations.
+_LOAD_LOCK = threading.Lock()
+
+
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load every array of an ``.npz`` written by :func:`save_arrays` into a dict."""
-    with np.load(path, allow_pickle=False) as data:
+    """Load every array of an ``.npz`` written by :func:`save_arrays` into a dict (one thread
+    at a time, see :data:`_LOAD_LOCK`)."""
+    with _LOAD_LOCK, np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
