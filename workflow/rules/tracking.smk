@@ -85,24 +85,15 @@ rule plot_tracking:
         "results/logs/{series}/plot_tracking.log",
     benchmark:
         "results/benchmarks/{series}/plot_tracking.tsv"
+    conda:
+        "../../envs/nanotraj.yaml"
     params:
         version=VERSION,
         frames=get_series_frame_names,
         times=get_series_times,
         time_unit=config["time_unit"],
-    run:
-        from nanotraj import trackplots
-
-        trackplots.plot_tracking(
-            input.fate,
-            input.tracking,
-            output,
-            frames=params.frames,
-            times=params.times,
-            time_unit=params.time_unit,
-            series=wildcards.series,
-            log=log[0],
-        )
+    script:
+        "../scripts/plot_tracking.py"
 
 
 rule aggregate_tracking:

@@ -1,6 +1,7 @@
 # Interactive 3D view of every frame of a series: one self-contained HTML page (plotly.js inlined,
-# works offline), listed in the Snakemake report. The body only calls nanotraj.viewer, which
-# imports plotly itself (only this job pays for it). Cheap: a local rule on a cluster.
+# works offline), listed in the Snakemake report. The script only calls nanotraj.viewer, which
+# imports plotly itself (only this job pays for it); a process of its own (see plots.smk). Cheap:
+# a local rule on a cluster.
 
 
 localrules:
@@ -23,17 +24,10 @@ rule build_viewer:
         "results/logs/{series}/build_viewer.log",
     benchmark:
         "results/benchmarks/{series}/build_viewer.tsv"
+    conda:
+        "../../envs/nanotraj.yaml"
     params:
         version=VERSION,
         time_unit=config["time_unit"],
-    run:
-        from nanotraj import viewer
-
-        viewer.viewer_from_files(
-            input.atoms,
-            input.summaries,
-            output.html,
-            series=wildcards.series,
-            time_unit=params.time_unit,
-            log=log[0],
-        )
+    script:
+        "../scripts/build_viewer.py"

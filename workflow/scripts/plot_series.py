@@ -1,0 +1,13 @@
+# Series figures (rule plot_series) in their own process: matplotlib holds the GIL for seconds,
+# so inside the Snakemake process (--force-use-threads) this job would stall the other jobs.
+from nanotraj import plots
+
+sm = snakemake  # noqa: F821 (injected by the script directive)
+plots.plot_series(
+    sm.input.summary,
+    sm.input.rdf,
+    sm.input.atoms,
+    sm.output,
+    time_unit=sm.params.time_unit,
+    log=sm.log[0],
+)

@@ -1,0 +1,14 @@
+# Tracking figures (rule plot_tracking) in their own process, for the reason in plot_series.py.
+from nanotraj import trackplots
+
+sm = snakemake  # noqa: F821 (injected by the script directive)
+trackplots.plot_tracking(
+    sm.input.fate,
+    sm.input.tracking,
+    sm.output,
+    frames=sm.params.frames,
+    times=sm.params.times,
+    time_unit=sm.params.time_unit,
+    series=sm.wildcards.series,
+    log=sm.log[0],
+)
