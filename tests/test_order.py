@@ -564,3 +564,39 @@ def test_workers_give_bit_identical_results(monkeypatch):
     whole = order.boo(x, bonds, ls=(4, 6, 8))
     for key, value in one.items():
         np.testing.assert_allclose(whole[key], value, rtol=0, atol=1e-13, err_msg=key)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 1 << 18])
+@pytest.mark.parametrize("layout", ["sorted", "isolated_ends", "shuffled_atoms", "unsorted_bonds"])
+def test_neighbour_mean_blocks_against_dense(monkeypatch, chunk, layout):
+    """The streamed neighbour mean (ring buffer of pending rows) equals a dense adjacency
+    product for every layout: bonds sorted as find_bonds gives them, atoms without bonds before,
+    between and after the bonded ones, atoms in random order, bonds in random order."""
+    rng = np.random.default_rng(5)
+    x = fcc_sphere(2.2 * PT_A, PT_A, noise=0.05, seed=2)
+    if layout == "isolated_ends":  # far-away atoms at the start, the middle and the end
+        far = 1000.0 + 50.0 * np.arange(6)[:, None] * np.ones(3)
+        x = np.vstack([far[:2], x[: len(x) // 2], far[2:4], x[len(x) // 2 :], far[4:]])
+    if layout == "shuffled_atoms":
+        x = x[rng.permutation(len(x))]
+    bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
+    if layout == "unsorted_bonds":
+        bonds = bonds[rng.permutation(len(bonds))][:, ::-1]
+    n = len(x)
+    values = rng.normal(size=(n, 6))
+    adj = np.zeros((n, n))
+    adj[bonds[:, 0], bonds[:, 1]] = 1.0
+    adj[bonds[:, 1], bonds[:, 0]] = 1.0
+    cn = adj.sum(axis=1)
+    expected = adj @ values / np.maximum(cn, 1)[:, None]
+    monkeypatch.setattr(order, "_CHUNK", chunk)
+    got = np.full_like(values, np.nan)
+    blocks = list(order._neighbour_mean_blocks(values, bonds, cn.astype(np.int64)))
+    starts = [r0 for r0, _ in blocks]
+    ends = [r0 + len(block) for r0, block in blocks]
+    assert starts[0] == 0 and ends[-1] == n and starts[1:] == ends[:-1]  # rows in order, once
+    for r0, block in blocks:
+        got[r0 : r0 + len(block)] = block
+    if layout in ("sorted", "isolated_ends") and chunk < 10:
+        assert len(blocks) > 10  # rows leave as they become final: streamed, not one block
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

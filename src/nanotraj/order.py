@@ -293,42 +293,89 @@ def _scatter_sum(rows, values, per_column):
     return lo, e @ values
 
 
-def _qlm_half(coords, bonds, ls, cn, workers=1):
-    """dict l -> (N, l+1) complex q_lm for m = 0..l (pyboo's ``bonds2qlm``)."""
-    n = len(coords)
-    # every l side by side in one (N, sum 2(l+1)) array: one scatter per chunk for all l
+def _columns(ls):
+    """Column slices of every l in the side-by-side (N, C) float layout, and C."""
     cols, c0 = {}, 0
     for l in ls:
         cols[l] = slice(c0, c0 + 2 * (l + 1))
         c0 += 2 * (l + 1)
+    return cols, c0
+
+
+def _qlm_f(coords, bonds, ls, cn, workers=1):
+    """(F, cols): q_lm, m = 0..l, of every l side by side in one (N, C) float64 array.
+
+    ``F[:, cols[l]]`` holds Re q_l0, Im q_l0, Re q_l1, ... (pyboo's ``bonds2qlm``).  One
+    scatter per chunk for all l; bond vectors, unit vectors and Y_lm are computed block by
+    block so that their temporaries stay in cache.
+    """
+    n = len(coords)
+    cols, c0 = _columns(ls)
     acc = np.zeros((n, c0))
 
     def chunk_sums(b0):
         chunk = bonds[b0 : b0 + _CHUNK]
-        u = _unit(coords[chunk[:, 1]] - coords[chunk[:, 0]])
         ylm = np.empty((len(chunk), c0))
-        _ylm_half_into(u, ls, {l: ylm[:, cols[l]] for l in ls})
-        del u
-        rows = chunk.ravel()  # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
-        return _scatter_sum(rows, ylm, 2)
+        for s0 in range(0, len(chunk), _SUB):
+            block = chunk[s0 : s0 + _SUB]
+            v = coords[block[:, 1]]
+            v -= coords[block[:, 0]]
+            rows = ylm[s0 : s0 + len(block)]
+            _ylm_half_into(_unit(v), ls, {l: rows[:, cols[l]] for l in ls})
+        # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
+        return _scatter_sum(chunk.ravel(), ylm, 2)
 
     for lo, part in _ordered_map(chunk_sums, range(0, len(bonds), _CHUNK), workers):
         acc[lo : lo + len(part)] += part
     acc *= (1.0 / np.maximum(cn, 1))[:, None]
-    return {l: np.ascontiguousarray(acc[:, cols[l]]).view(np.complex128) for l in ls}
+    return acc, cols
 
 
 def _neighbour_mean(values, bonds, cn, workers=1):
-    """Mean over each atom's bonded neighbours of ``values`` (N, k) complex; 0 without bonds.
+    """Mean over each atom's bonded neighbours of ``values`` (N, k) complex or float; 0 without
+    bonds.  The whole array (see :func:`_neighbour_mean_blocks`)."""
+    values = np.ascontiguousarray(values)
+    fv = values.view(np.float64) if values.dtype != np.float64 else values
+    acc = np.empty(fv.shape)
+    for r0, block in _neighbour_mean_blocks(fv, bonds, cn, workers):
+        acc[r0 : r0 + len(block)] = block
+    return acc.view(values.dtype)
 
-    Per chunk of bonds, a sparse COO product over the window of atoms the chunk touches
-    (gather and scatter in one pass, no (B, k) temporary).
+
+def _neighbour_mean_blocks(fv, bonds, cn, workers=1):
+    """Yield ``(r0, block)``: the neighbour mean of rows ``r0 .. r0 + len(block) - 1`` of ``fv``
+    (N, k) float64, blocks in increasing row order covering all N rows once.
+
+    Per chunk of bonds, a sparse COO product over the window of atoms the chunk touches (gather
+    and scatter in one pass, no (B, k) temporary), added in chunk order (the sums do not depend
+    on ``workers``).  Rows that no later chunk touches are final and leave as soon as they are:
+    with bonds sorted by their first atom (as :func:`nanotraj.bonds.find_bonds` gives them) and
+    atoms roughly in spatial order, only a window of rows is ever pending, held in a ring
+    buffer, instead of an (N, k) accumulator -- that memory would have to be freshly touched.
+    Bonds in any order still work: the window then covers every row (a full accumulator).
     """
     import scipy.sparse as sp  # lazy: start-up time matters
 
-    values = np.ascontiguousarray(values)
-    fv = values.view(np.float64)
-    acc = np.zeros(fv.shape)
+    n, k = fv.shape
+    starts = list(range(0, len(bonds), _CHUNK))
+    if not starts:
+        yield 0, np.zeros((n, k))
+        return
+    lo_of = np.array([int(bonds[b : b + _CHUNK].min()) for b in starts])
+    hi_of = np.array([int(bonds[b : b + _CHUNK].max()) for b in starts])
+    # before chunk c, rows below done[c] are final (no chunk from c on touches them)
+    done = np.minimum.accumulate(lo_of[::-1])[::-1]
+    top = np.maximum.accumulate(hi_of) + 1  # rows at or above top[c] are untouched so far
+    cap = int(min(n, (top - done).max()))
+    ring = np.zeros((cap, k))
+    inv = 1.0 / np.maximum(cn, 1)
+
+    def pieces(r0, r1):  # (ring slice, block offset) for rows r0 .. r1 - 1 (r1 - r0 <= cap)
+        a = r0 % cap
+        if a + (r1 - r0) <= cap:
+            return [(slice(a, a + r1 - r0), 0)]
+        first = cap - a
+        return [(slice(a, cap), 0), (slice(0, r1 - r0 - first), first)]
 
     def chunk_sums(b0):
         chunk = bonds[b0 : b0 + _CHUNK]
@@ -339,18 +386,39 @@ def _neighbour_mean(values, bonds, cn, workers=1):
         m = sp.coo_matrix((np.ones(len(rows)), (rows - lo, cols - lo)), shape=(hi - lo, hi - lo))
         return lo, m @ fv[lo:hi]
 
-    for lo, part in _ordered_map(chunk_sums, range(0, len(bonds), _CHUNK), workers):
-        acc[lo : lo + len(part)] += part
-    acc *= (1.0 / np.maximum(cn, 1))[:, None]
-    return acc.view(values.dtype)
+    final = 0  # rows below this have been yielded
+    parts = _ordered_map(chunk_sums, starts, workers)
+    for c, (lo, part) in enumerate(parts):
+        if done[c] > final:  # rows before the first bonded atom (only for c = 0)
+            yield final, np.zeros((int(done[c]) - final, k))
+            final = int(done[c])
+        for ring_rows, off in pieces(lo, lo + len(part)):
+            ring[ring_rows] += part[off : off + ring_rows.stop - ring_rows.start]
+        del part
+        upto = int(done[c + 1]) if c + 1 < len(starts) else n
+        filled = min(upto, int(top[c]))  # rows from filled to upto have no bond at all
+        if filled > final:
+            if cap == n and final == 0 and filled == n:  # one block: the whole accumulator
+                block = ring
+            else:
+                block = np.empty((filled - final, k))
+                for ring_rows, off in pieces(final, filled):
+                    block[off : off + ring_rows.stop - ring_rows.start] = ring[ring_rows]
+                    ring[ring_rows] = 0.0
+            block *= inv[final:filled, None]
+            yield final, block
+            final = filled
+        if upto > final:
+            yield final, np.zeros((upto - final, k))
+            final = upto
 
 
 # --------------------------------------------------------------------------------------------
 # invariants on the m >= 0 half
 # --------------------------------------------------------------------------------------------
-def _ql_half(half):
-    l = half.shape[1] - 1
-    f = half.view(np.float64)
+def _ql_f(f):
+    """q_l from the m >= 0 half in float layout (n, 2(l+1)) (any row stride)."""
+    l = f.shape[1] // 2 - 1
     s = np.einsum("ij,ij->i", f[:, 2:], f[:, 2:]) * 2.0 + f[:, 0] ** 2 + f[:, 1] ** 2
     return np.sqrt(_FOUR_PI / (2 * l + 1) * s)
 
@@ -388,18 +456,18 @@ def _wl_terms(l):
     return tuple(terms)
 
 
-def _wl_half(half, workers=1):
-    """w_l from the m >= 0 half, in blocks of atoms that stay in cache, real arithmetic.
+def _wl_f(f, workers=1):
+    """w_l from the m >= 0 half in float layout (n, 2(l+1)), in blocks of atoms that stay in
+    cache, real arithmetic.
 
     With q_m = a_m + i b_m for m >= 0 and q_{-m} = (-1)^m (a_m - i b_m), the sign (-1)^m is in
     the term's weight and the conjugation in its signs (sigma_k = -1 for negative m_k):
     Re(q_1 q_2 q_3) = a1 (a2 a3 - s2 s3 b2 b3) - s1 b1 (s3 a2 b3 + s2 b2 a3).
     """
-    l = half.shape[1] - 1
-    n = half.shape[0]
+    l = f.shape[1] // 2 - 1
+    n = f.shape[0]
     w = np.zeros(n)
     terms = _wl_terms(l)
-    f = half.view(np.float64)
 
     def blocks(a0):  # disjoint slices of w: no combination step
         a1 = min(n, a0 + _CHUNK)
@@ -412,7 +480,7 @@ def _wl_half(half, workers=1):
 
 
 def _wl_block(f, w, b0, b1, terms):
-    """Adds the terms of w_l of atoms b0 .. b1 - 1 to w (see :func:`_wl_half`)."""
+    """Adds the terms of w_l of atoms b0 .. b1 - 1 to w (see :func:`_wl_f`)."""
     block = f[b0:b1].T  # (2(l+1), nb)
     re = np.ascontiguousarray(block[0::2])
     im = np.ascontiguousarray(block[1::2])
@@ -448,39 +516,42 @@ def _wl_block(f, w, b0, b1, terms):
 Q_ZERO = 1e-10
 
 
-def _bond_product_half(half, bonds, q, workers=1):
-    """Normalised s_l per bond from the m >= 0 half (0 where q_i or q_j is below Q_ZERO).
+def _bond_products_f(f, cols, bonds, qs, workers=1):
+    """Normalised s_l per bond for every l of ``cols`` (0 where q_i or q_j is below Q_ZERO).
 
-    sum_m Re(q_m(i) q_m(j)*) = q_0(i) q_0(j) + 2 sum_{m>0} Re(...), in blocks of bonds.
+    ``f`` is the (N, C) float layout of :func:`_qlm_f`; one gather of both ends' rows per
+    block of bonds serves every l.  sum_m Re(q_m(i) q_m(j)*) = q_0(i) q_0(j) + 2 sum_{m>0}
+    Re(...).
     """
-    l = half.shape[1] - 1
-    f = half.view(np.float64)
-    s = np.zeros(len(bonds))
-    norm = _FOUR_PI / (2 * l + 1)
+    out = {l: np.zeros(len(bonds)) for l in cols}
 
-    def blocks(c0):  # disjoint slices of s: no combination step
+    def blocks(c0):  # disjoint slices of the outputs: no combination step
         c1 = min(len(bonds), c0 + _CHUNK)
         for b0 in range(c0, c1, _SUB):
-            _bond_product_block(f, bonds[b0 : min(c1, b0 + _SUB)], q, s[b0 : b0 + _SUB], norm)
+            b1 = min(c1, b0 + _SUB)
+            _bond_product_block(f, cols, bonds[b0:b1], qs, out, b0, b1)
 
     for _ in _ordered_map(blocks, range(0, len(bonds), _CHUNK), workers):
         pass
-    return s
+    return out
 
 
-def _bond_product_block(f, bonds, q, out, norm):
-    """s_l of the bonds given into ``out`` (see :func:`_bond_product_half`)."""
+def _bond_product_block(f, cols, bonds, qs, out, b0, b1):
+    """s_l of bonds b0 .. b1 - 1 into ``out[l][b0:b1]`` (see :func:`_bond_products_f`)."""
     i = bonds[:, 0]
     j = bonds[:, 1]
     fi = f[i]
     fj = f[j]
-    dot = np.einsum("ij,ij->i", fi, fj)
-    dot *= 2.0
-    dot -= fi[:, 0] * fj[:, 0]
-    dot -= fi[:, 1] * fj[:, 1]
-    dot *= norm
-    qi, qj = q[i], q[j]
-    np.divide(dot, qi * qj, out=out[: len(i)], where=(qi > Q_ZERO) & (qj > Q_ZERO))
+    for l, c in cols.items():
+        a = fi[:, c]
+        b = fj[:, c]
+        dot = np.einsum("ij,ij->i", a, b)
+        dot *= 2.0
+        dot -= a[:, 0] * b[:, 0]
+        dot -= a[:, 1] * b[:, 1]
+        dot *= _FOUR_PI / (2 * l + 1)
+        qi, qj = qs[l][i], qs[l][j]
+        np.divide(dot, qi * qj, out=out[l][b0:b1], where=(qi > Q_ZERO) & (qj > Q_ZERO))
 
 
 def _normalise_products(s, q, bonds):
@@ -499,7 +570,16 @@ def _mean_over_bonds(n, bonds, values, cn):
 
 
 def _crystalline_from_s(n, bonds, s, cn, threshold):
-    nb = np.bincount(bonds[s > threshold].ravel(), minlength=n)  # solid-like bonds per atom
+    """Solid-like bonds per atom (s > threshold) against ceil(cn/2 + 0.01).
+
+    Counted in chunks of bonds: no temporary of the size of ``bonds`` (fresh memory is slow).
+    """
+    nb = np.zeros(n, np.int64)
+    for b0 in range(0, len(bonds), _CHUNK):
+        ends = np.compress(s[b0 : b0 + _CHUNK] > threshold, bonds[b0 : b0 + _CHUNK], axis=0)
+        if len(ends):
+            counts = np.bincount(ends.ravel())
+            nb[: len(counts)] += counts
     return nb >= np.ceil(cn / 2 + 0.01)
 
 
@@ -531,7 +611,8 @@ def bond_qlm(coords, bonds, l):
     coords = _check_coords(coords)
     bonds = _check_bonds(bonds, len(coords))
     cn = _bond_counts(len(coords), bonds)
-    return _half_to_full(_qlm_half(coords, bonds, (l,), cn)[l], l)
+    f, _ = _qlm_f(coords, bonds, (l,), cn)
+    return _half_to_full(f.view(np.complex128), l)
 
 
 def ql(qlm):
@@ -578,7 +659,7 @@ def wl(qlm):
     (N,) float64; 0 for an atom without bonds.
     """
     qlm, l = _check_qlm(qlm)
-    return _wl_half(np.ascontiguousarray(qlm[:, l:]))
+    return _wl_f(np.ascontiguousarray(qlm[:, l:]).view(np.float64))
 
 
 def coarse_grain(qlm, bonds):
@@ -807,24 +888,30 @@ def _boo_native(coords, bonds, ls, threshold, workers=1):
     n = len(coords)
     cn = _bond_counts(n, bonds)
     need = tuple(sorted(set(ls) | {6}))
-    halves = _qlm_half(coords, bonds, need, cn, workers)
-    out = {}
-    for l in need:
-        half = halves.pop(l)
-        q = _ql_half(half)
-        s = _bond_product_half(half, bonds, q, workers)
-        if l == 6:
-            out["crystalline"] = _crystalline_from_s(n, bonds, s, cn, threshold)
-        if l in ls:
-            out[f"q{l}"] = q
-            out[f"w{l}"] = _wl_half(half, workers)
-            big = _neighbour_mean(half, bonds, cn, workers)
-            del half
-            out[f"Q{l}"] = _ql_half(big)
-            out[f"W{l}"] = _wl_half(big, workers)
-            del big
-            out[f"C{l}"] = _mean_over_bonds(n, bonds, s, cn)
-            out[f"s{l}"] = s
+    f, cols = _qlm_f(coords, bonds, need, cn, workers)
+    qs = {l: _ql_f(f[:, cols[l]]) for l in need}
+    ss = _bond_products_f(f, cols, bonds, qs, workers)
+    out = {"crystalline": _crystalline_from_s(n, bonds, ss[6], cn, threshold)}
+    for l in ls:
+        out[f"q{l}"] = qs[l]
+        out[f"w{l}"] = _wl_f(f[:, cols[l]], workers)
+        out[f"C{l}"] = _mean_over_bonds(n, bonds, ss[l], cn)
+        out[f"s{l}"] = ss[l]
+    kept = {l: cols[l] for l in ls}
+    if 6 not in ls:  # l = 6 only served the crystalline atoms
+        f = f[:, np.r_[tuple(kept.values())]]
+        kept, _ = _columns(ls)
+    del ss, qs
+    # Q_lm of every l in one pass, streamed: Q_l and W_l of each block of final rows are taken
+    # while the threads sum the next chunks (no (N, C) array of Q_lm)
+    for l in ls:
+        out[f"Q{l}"] = np.empty(n)
+        out[f"W{l}"] = np.empty(n)
+    for r0, block in _neighbour_mean_blocks(f, bonds, cn, workers):
+        r1 = r0 + len(block)
+        for l in ls:
+            out[f"Q{l}"][r0:r1] = _ql_f(block[:, kept[l]])
+            out[f"W{l}"][r0:r1] = _wl_f(block[:, kept[l]])
     return _ordered(out, ls)
 
 

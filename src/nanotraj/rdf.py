@@ -132,7 +132,7 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     return r, g
 
 
-_CENTRE_CHUNK = 2048  # sampled centres per chunk (~2e6 pair distances of a metal at 15 A)
+_CENTRE_CHUNK = 512  # sampled centres per chunk (~5e5 pair distances of a metal at 15 A, ~12 MB)
 
 
 def _sampled_counts(x, n_centres, dr, m, r_max, workers=1):
