@@ -75,3 +75,33 @@ def test_threaded_pair_search_equals_serial():
             np.testing.assert_array_equal(many[0], one[0])
             np.testing.assert_array_equal(many[1], one[1])
         assert len(one[0]) > 2 * len(x)  # noise 0: round-off puts some pairs just beyond
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 18])
+def test_bond_sums_and_masked_counts_against_loops(monkeypatch, chunk):
+    """Chunked per-atom reductions equal plain loops over the bonds, for bonds in any order and
+    atoms without bonds (including the first and the last atom)."""
+    from nanotraj import bonds as bonds_module
+    from nanotraj.bonds import bond_counts_where, bond_sums
+
+    rng = np.random.default_rng(3)
+    n = 40
+    b = rng.integers(1, n - 1, size=(120, 2))
+    b = b[b[:, 0] != b[:, 1]]
+    b[::3] = b[::3, ::-1]
+    v, w = rng.normal(size=(2, len(b)))
+    mask = rng.random(len(b)) < 0.4
+    monkeypatch.setattr(bonds_module, "_SUM_CHUNK", chunk)
+    sv, sw = bond_sums(n, b, v, w)
+    count = bond_counts_where(n, b, mask)
+    ev, ew, ec = np.zeros(n), np.zeros(n), np.zeros(n, int)
+    for (i, j), a, c, m in zip(b, v, w, mask, strict=True):
+        ev[[i, j]] += a
+        ew[[i, j]] += c
+        ec[[i, j]] += m
+    np.testing.assert_allclose(sv, ev, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sw, ew, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(count, ec)
+    assert sv[0] == sv[-1] == 0.0 and count[0] == count[-1] == 0
+    assert [a.tolist() for a in bond_sums(n, np.zeros((0, 2), int), np.zeros(0))] == [[0.0] * n]
+    assert bond_counts_where(n, np.zeros((0, 2), int), np.zeros(0, bool)).tolist() == [0] * n

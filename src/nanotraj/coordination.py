@@ -55,7 +55,9 @@ def cn_lattice(coords, nn_distance: float, *, factor: float = 1.2, bonds=None, d
         reach = float(bond_cutoff) if bond_cutoff is not None else (d.max() if len(d) else 0.0)
         # bonds = all pairs with d <= reach; the margin covers the kd-tree's rounding
         if reach >= cutoff * (1.0 + 1e-9):
-            return np.bincount(b[d < cutoff].ravel(), minlength=n).astype(np.int64)
+            from nanotraj.bonds import bond_counts_where
+
+            return bond_counts_where(n, b, d < cutoff)
     pairs = cKDTree(x, balanced_tree=False, compact_nodes=False).query_pairs(
         cutoff, output_type="ndarray")
     if len(pairs):
@@ -88,7 +90,9 @@ def mean_bond_distance(n_atoms: int, bonds, distances) -> np.ndarray:
         raise ValueError(f"{len(b)} bonds but {len(d)} distances")
     if len(b) and (b.min() < 0 or b.max() >= n_atoms):
         raise ValueError(f"bond indices out of range for {n_atoms} atoms")
-    total = np.bincount(b.ravel(), weights=np.repeat(d, 2), minlength=n_atoms)
+    from nanotraj.bonds import bond_sums
+
+    (total,) = bond_sums(n_atoms, b, d)
     count = np.bincount(b.ravel(), minlength=n_atoms)
     out = np.full(n_atoms, np.nan)
     has = count > 0

@@ -309,13 +309,18 @@ def _qlm_f(coords, bonds, ls, cn, workers=1):
     scatter per chunk for all l; bond vectors, unit vectors and Y_lm are computed block by
     block so that their temporaries stay in cache.
     """
+    import threading
+
     n = len(coords)
     cols, c0 = _columns(ls)
     acc = np.zeros((n, c0))
+    local = threading.local()  # one Y_lm buffer per thread, reused by its chunks
 
     def chunk_sums(b0):
         chunk = bonds[b0 : b0 + _CHUNK]
-        ylm = np.empty((len(chunk), c0))
+        if getattr(local, "ylm", None) is None:
+            local.ylm = np.empty((min(_CHUNK, len(bonds)), c0))
+        ylm = local.ylm[: len(chunk)]
         for s0 in range(0, len(chunk), _SUB):
             block = chunk[s0 : s0 + _SUB]
             v = coords[block[:, 1]]
@@ -564,23 +569,17 @@ def _normalise_products(s, q, bonds):
 
 
 def _mean_over_bonds(n, bonds, values, cn):
-    tot = np.bincount(bonds[:, 0], weights=values, minlength=n)
-    tot += np.bincount(bonds[:, 1], weights=values, minlength=n)
+    from nanotraj.bonds import bond_sums
+
+    (tot,) = bond_sums(n, bonds, values)
     return tot / np.maximum(cn, 1)
 
 
 def _crystalline_from_s(n, bonds, s, cn, threshold):
-    """Solid-like bonds per atom (s > threshold) against ceil(cn/2 + 0.01).
+    """Solid-like bonds per atom (s > threshold) against ceil(cn/2 + 0.01)."""
+    from nanotraj.bonds import bond_counts_where
 
-    Counted in chunks of bonds: no temporary of the size of ``bonds`` (fresh memory is slow).
-    """
-    nb = np.zeros(n, np.int64)
-    for b0 in range(0, len(bonds), _CHUNK):
-        ends = np.compress(s[b0 : b0 + _CHUNK] > threshold, bonds[b0 : b0 + _CHUNK], axis=0)
-        if len(ends):
-            counts = np.bincount(ends.ravel())
-            nb[: len(counts)] += counts
-    return nb >= np.ceil(cn / 2 + 0.01)
+    return bond_counts_where(n, bonds, s > threshold) >= np.ceil(cn / 2 + 0.01)
 
 
 # --------------------------------------------------------------------------------------------
@@ -892,10 +891,14 @@ def _boo_native(coords, bonds, ls, threshold, workers=1):
     qs = {l: _ql_f(f[:, cols[l]]) for l in need}
     ss = _bond_products_f(f, cols, bonds, qs, workers)
     out = {"crystalline": _crystalline_from_s(n, bonds, ss[6], cn, threshold)}
+    from nanotraj.bonds import bond_sums
+
+    inv = 1.0 / np.maximum(cn, 1)
+    for l, total in zip(ls, bond_sums(n, bonds, *(ss[l] for l in ls)), strict=True):
+        out[f"C{l}"] = total * inv
     for l in ls:
         out[f"q{l}"] = qs[l]
         out[f"w{l}"] = _wl_f(f[:, cols[l]], workers)
-        out[f"C{l}"] = _mean_over_bonds(n, bonds, ss[l], cn)
         out[f"s{l}"] = ss[l]
     kept = {l: cols[l] for l in ls}
     if 6 not in ls:  # l = 6 only served the crystalline atoms
