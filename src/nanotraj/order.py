@@ -79,7 +79,7 @@ PYBOO_INSTALL = (
     "pip install numpy numba 'scipy==1.16.3' && pip install --no-build-isolation pyboo==1.0.0"
 )
 
-_CHUNK = 1 << 18  # bonds per chunk (bounds temporary memory)
+_CHUNK = 1 << 16  # bonds per chunk (bounds temporary memory: ~12 MB of Y_lm per thread)
 _SUB = 8192  # vectors per block of vectorised work (stays in cache)
 _FOUR_PI = 4.0 * math.pi
 
@@ -202,30 +202,40 @@ def _ylm_half_into(u, ls, outs):
     diag, a, ab = _legendre_coefficients(lmax)
     want = {l: outs[l] for l in ls}
     n = len(u)
-    ux, uy, uz = (np.ascontiguousarray(u[:, k]) for k in range(3))
     for s0 in range(0, n, _SUB):
         s1 = min(n, s0 + _SUB)
-        x = ux[s0:s1]
-        y = uy[s0:s1]
-        z = uz[s0:s1]
-        cm = np.ones(s1 - s0)  # Re (x + i y)^m
-        sm = np.zeros(s1 - s0)  # Im (x + i y)^m
+        block = u[s0:s1]
+        z = np.ascontiguousarray(block[:, 2])
+        w = np.empty(s1 - s0, np.complex128)  # x + i y
+        wf = w.view(np.float64)
+        wf[0::2] = block[:, 0]
+        wf[1::2] = block[:, 1]
+        wm = wmf = None  # (x + i y)^m: one complex product per m
         for m in range(lmax + 1):
             if m == 1:
-                cm, sm = x, y
+                wm = w
             elif m > 1:
-                cm, sm = cm * x - sm * y, sm * x + cm * y
+                wm = wm * w
+            if m:
+                wmf = wm.view(np.float64)
             p_prev = 0.0
             p = diag[m]  # degree l = m: a constant
             for l in range(m, lmax + 1):
                 if l == m + 1:
                     p_prev, p = p, (math.sqrt(2 * m + 3) * p) * z
                 elif l > m + 1:
-                    p_prev, p = p, a[l, m] * (z * p) - ab[l, m] * p_prev
+                    t = z * p
+                    t *= a[l, m]
+                    t -= ab[l, m] * p_prev
+                    p_prev, p = p, t
                 if l in want:
                     out = want[l]
-                    np.multiply(cm, p, out=out[s0:s1, 2 * m])
-                    np.multiply(sm, p, out=out[s0:s1, 2 * m + 1])
+                    if m == 0:
+                        out[s0:s1, 0] = p
+                        out[s0:s1, 1] = 0.0
+                    else:
+                        np.multiply(wmf[0::2], p, out=out[s0:s1, 2 * m])
+                        np.multiply(wmf[1::2], p, out=out[s0:s1, 2 * m + 1])
 
 
 def _half_to_full(half, l):
@@ -313,7 +323,6 @@ def _qlm_f(coords, bonds, ls, cn, workers=1):
 
     n = len(coords)
     cols, c0 = _columns(ls)
-    acc = np.zeros((n, c0))
     local = threading.local()  # one Y_lm buffer per thread, reused by its chunks
 
     def chunk_sums(b0):
@@ -330,10 +339,15 @@ def _qlm_f(coords, bonds, ls, cn, workers=1):
         # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
         return _scatter_sum(chunk.ravel(), ylm, 2)
 
-    for lo, part in _ordered_map(chunk_sums, range(0, len(bonds), _CHUNK), workers):
-        acc[lo : lo + len(part)] += part
-    acc *= (1.0 / np.maximum(cn, 1))[:, None]
-    return acc, cols
+    f = None
+    for r0, block in _row_blocks(chunk_sums, bonds, (n, c0), cn, workers):
+        if r0 == 0 and len(block) == n:
+            f = block
+        else:
+            if f is None:
+                f = np.empty((n, c0))
+            f[r0 : r0 + len(block)] = block
+    return f, cols
 
 
 def _neighbour_mean(values, bonds, cn, workers=1):
@@ -352,16 +366,37 @@ def _neighbour_mean_blocks(fv, bonds, cn, workers=1):
     (N, k) float64, blocks in increasing row order covering all N rows once.
 
     Per chunk of bonds, a sparse COO product over the window of atoms the chunk touches (gather
-    and scatter in one pass, no (B, k) temporary), added in chunk order (the sums do not depend
-    on ``workers``).  Rows that no later chunk touches are final and leave as soon as they are:
-    with bonds sorted by their first atom (as :func:`nanotraj.bonds.find_bonds` gives them) and
-    atoms roughly in spatial order, only a window of rows is ever pending, held in a ring
-    buffer, instead of an (N, k) accumulator -- that memory would have to be freshly touched.
-    Bonds in any order still work: the window then covers every row (a full accumulator).
+    and scatter in one pass, no (B, k) temporary); see :func:`_row_blocks`.
     """
     import scipy.sparse as sp  # lazy: start-up time matters
 
-    n, k = fv.shape
+    def chunk_sums(b0):
+        chunk = bonds[b0 : b0 + _CHUNK]
+        rows = chunk.ravel()  # atom i receives q(j), atom j receives q(i)
+        cols = chunk[:, ::-1].ravel()
+        lo = int(rows.min())
+        hi = int(rows.max()) + 1
+        m = sp.coo_matrix((np.ones(len(rows)), (rows - lo, cols - lo)), shape=(hi - lo, hi - lo))
+        return lo, m @ fv[lo:hi]
+
+    yield from _row_blocks(chunk_sums, bonds, fv.shape, cn, workers)
+
+
+def _row_blocks(chunk_sums, bonds, shape, cn, workers=1):
+    """Yield ``(r0, block)``: rows ``r0 .. r0 + len(block) - 1`` of ``S / max(cn, 1)``, where the
+    (N, k) array S is the sum over the chunks of bonds of ``chunk_sums(b0) -> (lo, part)``
+    (``part`` adds to rows ``lo .. lo + len(part) - 1``); blocks in increasing row order
+    covering all N rows once.
+
+    Parts are added in chunk order (the sums do not depend on ``workers``; ``chunk_sums`` runs
+    in ``workers`` threads).  Rows that no later chunk touches are final and leave as soon as
+    they are: with bonds sorted by their first atom (as :func:`nanotraj.bonds.find_bonds` gives
+    them) and atoms roughly in spatial order, only a window of rows is ever pending, held in a
+    small ring buffer that stays in cache, instead of an (N, k) accumulator (memory touched for
+    the first time is slow).  Bonds in any order still work: the window then covers every row
+    (a full accumulator, yielded as one block).
+    """
+    n, k = shape
     starts = list(range(0, len(bonds), _CHUNK))
     if not starts:
         yield 0, np.zeros((n, k))
@@ -381,15 +416,6 @@ def _neighbour_mean_blocks(fv, bonds, cn, workers=1):
             return [(slice(a, a + r1 - r0), 0)]
         first = cap - a
         return [(slice(a, cap), 0), (slice(0, r1 - r0 - first), first)]
-
-    def chunk_sums(b0):
-        chunk = bonds[b0 : b0 + _CHUNK]
-        rows = chunk.ravel()  # atom i receives q(j), atom j receives q(i)
-        cols = chunk[:, ::-1].ravel()
-        lo = int(rows.min())
-        hi = int(rows.max()) + 1
-        m = sp.coo_matrix((np.ones(len(rows)), (rows - lo, cols - lo)), shape=(hi - lo, hi - lo))
-        return lo, m @ fv[lo:hi]
 
     final = 0  # rows below this have been yielded
     parts = _ordered_map(chunk_sums, starts, workers)
