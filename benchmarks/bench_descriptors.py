@@ -10,7 +10,8 @@ same stages through their files and the workflow):
 
 * ``rdf``: g(r) to 15 A and its first minimum (the bond cutoff), :mod:`nanotraj.rdf`;
 * ``bonds``: pairs within the cutoff and their lengths, :func:`nanotraj.bonds.find_bonds`;
-* ``boo``: q4 q6 w4 w6 Q4 Q6 W4 W6 C4 C6 s4 s6 and crystalline atoms, :func:`nanotraj.order.boo`;
+* ``boo``: q4 q6 w4 w6 Q4 Q6 W4 W6, C6, s6 and crystalline atoms, :func:`nanotraj.order.boo`
+  (``products=(6,)``, as the workflow calls it);
 * ``coordination``: ``cn`` and ``cn_lattice`` (1.2 x the Pt nearest-neighbour distance);
 * ``geometry``: mean bond length per atom, distance to the centre, convex-hull diameter.
 
@@ -80,7 +81,7 @@ def child(n_atoms: float, threads: int) -> None:
     calls = {
         "rdf": rdf_stage,
         "bonds": bonds_stage,
-        "boo": lambda: boo(x, res["bonds"], workers=threads),
+        "boo": lambda: boo(x, res["bonds"], workers=threads, products=(6,)),
         "coordination": coordination_stage,
         "geometry": geometry_stage,
     }

@@ -385,6 +385,21 @@ def test_output_keys_and_shapes():
     np.testing.assert_array_equal(res4["crystalline"], res["crystalline"])
 
 
+@pytest.mark.parametrize(("ls", "products"), [((4, 6), (6,)), ((4, 6), ()), ((4,), (6,)),
+                                              ((6, 4), (4, 8))])
+def test_products_choose_s_and_c(ls, products):
+    """``products`` picks the degrees of s_l and C_l; every value is the full call's."""
+    coords = noisy_cluster(radius=6.0)
+    bonds = bonds_of(coords, 1.2 * PT_NN)
+    full = order.boo(coords, bonds, ls=(4, 6, 8))
+    res = order.boo(coords, bonds, ls=ls, products=products, workers=2)
+    expected = [f"{p}{l}" for p in "qQwW" for l in ls] + [f"C{l}" for l in products]
+    expected += ["crystalline"] + [f"s{l}" for l in products]
+    assert list(res) == expected
+    for key, value in res.items():
+        np.testing.assert_allclose(value, full[key], rtol=0, atol=1e-14, err_msg=key)
+
+
 @pytest.mark.parametrize("bad", [3, -2, 14, 2.0, "6", True])
 def test_invalid_l(bad):
     coords = noisy_cluster(radius=4.0)
@@ -542,6 +557,11 @@ def test_native_equals_pyboo(structure):
     bonds = bonds_of(coords, 1.2 * PT_NN)
     nat = order.boo(coords, bonds, ls=(4, 6, 8, 10))
     ext = order.boo(coords, bonds, ls=(4, 6, 8, 10), engine="pyboo")
+    _compare(nat, ext)
+    # the pipeline's call: s_l and C_l of l = 6 only
+    nat = order.boo(coords, bonds, ls=(4, 6), products=(6,))
+    ext = order.boo(coords, bonds, ls=(4, 6), products=(6,), engine="pyboo")
+    assert list(nat) == list(ext)
     _compare(nat, ext)
 
 

@@ -81,6 +81,7 @@ PYBOO_INSTALL = (
 
 _CHUNK = 1 << 16  # bonds per chunk (bounds temporary memory: ~12 MB of Y_lm per thread)
 _SUB = 8192  # vectors per block of vectorised work (stays in cache)
+_BAND_BITS = 9  # rows per bin (2**9) of the touched-row bands of a chunk
 _FOUR_PI = 4.0 * math.pi
 
 
@@ -281,26 +282,61 @@ def spherical_harmonics(vectors, l):
 # --------------------------------------------------------------------------------------------
 # chunked scatter-add of bond values onto atoms (sparse incidence matrix, local row window)
 # --------------------------------------------------------------------------------------------
-def _scatter_sum(rows, values, per_column):
-    """(lo, sums) with sums[r - lo] = sum of values[k // per_column] over k with rows[k] == r.
+def _scatter_add(out, rows, values):
+    """``out[rows[2k]] += values[k]`` and ``out[rows[2k+1]] += values[k]`` for every k, in the
+    order of k (both ends of bond k receive its row of ``values``).
 
-    ``rows`` has ``per_column * len(values)`` entries (``per_column`` atoms receive each row of
-    ``values``).  Done as a product with a sparse CSC incidence matrix restricted to the window
-    of rows touched, which is fast and needs no (N, k) temporary when atoms are spatially sorted.
+    A product with the sparse CSC incidence matrix (two entries per column) accumulated into
+    ``out`` in place by scipy's compiled kernel (``scipy.sparse._sparsetools.csc_matvecs``,
+    ``out += E @ values``), so that a block of bonds adds straight into its chunk's window.
+    Where that private kernel is missing, the same sums through the public product.
     """
-    import scipy.sparse as sp  # lazy: start-up time matters
+    k = values.shape[1]
+    indptr = np.arange(0, len(rows) + 1, 2, dtype=np.int64)
+    data = np.ones(len(rows))
+    if _CSC_MATVECS is not None:
+        _CSC_MATVECS(len(out), len(values), k, indptr, rows, data, values.reshape(-1),
+                     out.reshape(-1))
+        return
+    import scipy.sparse as sp
 
+    out += sp.csc_matrix((data, rows, indptr), shape=(len(out), len(values))) @ values
+
+
+def _bands(rows):
+    """Rows touched by a chunk, packed: ``(lo, packed, bands)``.
+
+    The chunk's rows (atom indices) usually fall in a few dense bands -- with atoms in raster
+    order, its own atoms and the next plane's -- separated by long untouched stretches.  Rows
+    are grouped in bins of ``2**_BAND_BITS``; runs of touched bins are the bands.  ``packed``
+    gives each entry of ``rows`` its row in an array holding only the bands, ``bands`` lists
+    ``(packed start, length, row start - lo)``.  Windows stay small without sorting.
+    """
     lo = int(rows.min())
-    hi = int(rows.max()) + 1
-    e = sp.csc_matrix(
-        (
-            np.ones(len(rows)),
-            (rows - lo).astype(np.int64, copy=False),
-            np.arange(0, len(rows) + 1, per_column, dtype=np.int64),
-        ),
-        shape=(hi - lo, len(values)),
-    )
-    return lo, e @ values
+    rel = rows - lo
+    touched = np.bincount(rel >> _BAND_BITS) > 0
+    size = 1 << _BAND_BITS
+    # packed start of every bin: untouched bins take no room
+    start = (np.cumsum(touched) - touched) * size
+    packed = rel - (np.arange(len(touched)) * size - start)[rel >> _BAND_BITS]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], touched.view(np.int8), [0]])))
+    span = int(rel.max()) + 1
+    bands = []
+    for b0, b1 in zip(edges[0::2], edges[1::2], strict=True):
+        r0, r1 = int(b0) * size, min(int(b1) * size, span)
+        bands.append((int(start[b0]), r1 - r0, r0))
+    return lo, packed, bands
+
+
+def _csc_matvecs():
+    try:
+        from scipy.sparse._sparsetools import csc_matvecs
+    except ImportError:  # pragma: no cover - scipy moved its private kernels
+        return None
+    return csc_matvecs
+
+
+_CSC_MATVECS = _csc_matvecs()
 
 
 def _columns(ls):
@@ -312,32 +348,35 @@ def _columns(ls):
     return cols, c0
 
 
-def _qlm_f(coords, bonds, ls, cn, workers=1):
+def _qlm_f(coords, bonds, ls, cn, workers=1, per_block=None):
     """(F, cols): q_lm, m = 0..l, of every l side by side in one (N, C) float64 array.
 
-    ``F[:, cols[l]]`` holds Re q_l0, Im q_l0, Re q_l1, ... (pyboo's ``bonds2qlm``).  One
-    scatter per chunk for all l; bond vectors, unit vectors and Y_lm are computed block by
-    block so that their temporaries stay in cache.
+    ``F[:, cols[l]]`` holds Re q_l0, Im q_l0, Re q_l1, ... (pyboo's ``bonds2qlm``).  Per
+    block of bonds, bond vectors, unit vectors and Y_lm of all l (temporaries that stay in
+    cache) are added to both ends in the chunk's window of atoms (:func:`_scatter_add`).
+    ``per_block(r0, r1, rows)``, if given, is called with every block of finished rows.
     """
     import threading
 
     n = len(coords)
     cols, c0 = _columns(ls)
-    local = threading.local()  # one Y_lm buffer per thread, reused by its chunks
+    local = threading.local()  # one Y_lm block buffer per thread
 
     def chunk_sums(b0):
-        chunk = bonds[b0 : b0 + _CHUNK]
+        chunk = np.ascontiguousarray(bonds[b0 : b0 + _CHUNK])
+        # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
+        lo, packed, bands = _bands(chunk.ravel())
+        part = np.zeros((bands[-1][0] + bands[-1][1], c0))
         if getattr(local, "ylm", None) is None:
-            local.ylm = np.empty((min(_CHUNK, len(bonds)), c0))
-        ylm = local.ylm[: len(chunk)]
+            local.ylm = np.empty((_SUB, c0))
         for s0 in range(0, len(chunk), _SUB):
             block = chunk[s0 : s0 + _SUB]
             v = coords[block[:, 1]]
             v -= coords[block[:, 0]]
-            rows = ylm[s0 : s0 + len(block)]
-            _ylm_half_into(_unit(v), ls, {l: rows[:, cols[l]] for l in ls})
-        # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
-        return _scatter_sum(chunk.ravel(), ylm, 2)
+            ylm = local.ylm[: len(block)]
+            _ylm_half_into(_unit(v), ls, {l: ylm[:, cols[l]] for l in ls})
+            _scatter_add(part, packed[2 * s0 : 2 * (s0 + len(block))], ylm)
+        return [(lo + r0, part[p0 : p0 + length]) for p0, length, r0 in bands]
 
     f = None
     for r0, block in _row_blocks(chunk_sums, bonds, (n, c0), cn, workers):
@@ -347,6 +386,8 @@ def _qlm_f(coords, bonds, ls, cn, workers=1):
             if f is None:
                 f = np.empty((n, c0))
             f[r0 : r0 + len(block)] = block
+        if per_block is not None:  # runs while the threads sum the next chunks
+            per_block(r0, r0 + len(block), block)
     return f, cols
 
 
@@ -377,7 +418,7 @@ def _neighbour_mean_blocks(fv, bonds, cn, workers=1):
         lo = int(rows.min())
         hi = int(rows.max()) + 1
         m = sp.coo_matrix((np.ones(len(rows)), (rows - lo, cols - lo)), shape=(hi - lo, hi - lo))
-        return lo, m @ fv[lo:hi]
+        return [(lo, m @ fv[lo:hi])]
 
     yield from _row_blocks(chunk_sums, bonds, fv.shape, cn, workers)
 
@@ -419,13 +460,14 @@ def _row_blocks(chunk_sums, bonds, shape, cn, workers=1):
 
     final = 0  # rows below this have been yielded
     parts = _ordered_map(chunk_sums, starts, workers)
-    for c, (lo, part) in enumerate(parts):
+    for c, bands in enumerate(parts):
         if done[c] > final:  # rows before the first bonded atom (only for c = 0)
             yield final, np.zeros((int(done[c]) - final, k))
             final = int(done[c])
-        for ring_rows, off in pieces(lo, lo + len(part)):
-            ring[ring_rows] += part[off : off + ring_rows.stop - ring_rows.start]
-        del part
+        for lo, part in bands:
+            for ring_rows, off in pieces(lo, lo + len(part)):
+                ring[ring_rows] += part[off : off + ring_rows.stop - ring_rows.start]
+        del bands, part
         upto = int(done[c + 1]) if c + 1 < len(starts) else n
         filled = min(upto, int(top[c]))  # rows from filled to upto have no bond at all
         if filled > final:
@@ -867,7 +909,8 @@ def _wigner3j_twice(tj1, tj2, tj3, tm1, tm2, tm3):
     return sign * math.sqrt(square)
 
 
-def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native", workers=1):
+def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native", workers=1,
+        products=None):
     r"""All bond-orientational order parameters of a frame, as in the published analysis.
 
     For every ``l`` in ``ls``: ``q_l``, ``w_l`` (unnormalised) of :func:`bond_qlm`;
@@ -891,46 +934,64 @@ def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native", workers=1):
     workers : int, threads of the native engine (chunks of bonds and atoms; numpy and
         scipy.sparse release the GIL).  Partial sums are combined in a fixed order, so the
         results are bit-for-bit the same for every ``workers``.  Default 1.
+    products : iterable of even ints, or None (default: ``ls``)
+        The degrees whose per-bond ``s_l`` and per-atom ``C_l`` are returned (the published
+        analysis uses ``s_6`` and ``C_6`` only: ``products=(6,)`` skips the others' work and
+        memory -- at 10^6 atoms each ``s_l`` is 6e6 values).
 
     Returns
     -------
-    dict of numpy arrays.  Per atom (N,): ``"q{l}", "Q{l}", "w{l}", "W{l}", "C{l}"`` (float64)
-    for each ``l`` and ``"crystalline"`` (bool).  Per bond (B,), in the order of ``bonds``:
-    ``"s{l}"``.  Atoms without bonds: q = Q = w = W = C = 0, crystalline False.
+    dict of numpy arrays.  Per atom (N,): ``"q{l}", "Q{l}", "w{l}", "W{l}"`` (float64) for each
+    ``l`` of ``ls``, ``"C{l}"`` for each ``l`` of ``products`` and ``"crystalline"`` (bool).
+    Per bond (B,), in the order of ``bonds``: ``"s{l}"`` for each ``l`` of ``products``.
+    Atoms without bonds: q = Q = w = W = C = 0, crystalline False.
     """
     coords = _check_coords(coords)
     n = len(coords)
     bonds = _check_bonds(bonds, n)
     ls = tuple(dict.fromkeys(_check_l(l) for l in ls))
+    products = ls if products is None else tuple(dict.fromkeys(_check_l(l) for l in products))
     if engine == "native":
-        return _boo_native(coords, bonds, ls, float(threshold), max(1, int(workers)))
+        return _boo_native(coords, bonds, ls, float(threshold), max(1, int(workers)), products)
     if engine == "pyboo":
-        return _boo_pyboo(coords, bonds, ls, float(threshold))
+        return _boo_pyboo(coords, bonds, ls, float(threshold), products)
     raise ConfigError(f"unknown BOO engine {engine!r}; known: 'native', 'pyboo'")
 
 
-def _boo_native(coords, bonds, ls, threshold, workers=1):
+def _boo_native(coords, bonds, ls, threshold, workers=1, products=None):
+    products = ls if products is None else products
     n = len(coords)
     cn = _bond_counts(n, bonds)
-    need = tuple(sorted(set(ls) | {6}))
-    f, cols = _qlm_f(coords, bonds, need, cn, workers)
-    qs = {l: _ql_f(f[:, cols[l]]) for l in need}
-    ss = _bond_products_f(f, cols, bonds, qs, workers)
+    need = tuple(sorted(set(ls) | set(products) | {6}))
+    cols, _ = _columns(need)
+    qs = {l: np.empty(n) for l in need}
+    ws = {l: np.empty(n) for l in ls}
+
+    def invariants(r0, r1, rows):  # q_l, w_l of finished rows, while the threads sum on
+        for l in need:
+            qs[l][r0:r1] = _ql_f(rows[:, cols[l]])
+            if l in ls:
+                ws[l][r0:r1] = _wl_f(rows[:, cols[l]])
+
+    f, cols = _qlm_f(coords, bonds, need, cn, workers, per_block=invariants)
+    ss = _bond_products_f(f, {l: cols[l] for l in sorted(set(products) | {6})}, bonds, qs,
+                          workers)
     out = {"crystalline": _crystalline_from_s(n, bonds, ss[6], cn, threshold)}
     from nanotraj.bonds import bond_sums
 
     inv = 1.0 / np.maximum(cn, 1)
-    for l, total in zip(ls, bond_sums(n, bonds, *(ss[l] for l in ls)), strict=True):
+    for l, total in zip(products, bond_sums(n, bonds, *(ss[l] for l in products)),
+                        strict=True):
         out[f"C{l}"] = total * inv
+        out[f"s{l}"] = ss[l]
     for l in ls:
         out[f"q{l}"] = qs[l]
-        out[f"w{l}"] = _wl_f(f[:, cols[l]], workers)
-        out[f"s{l}"] = ss[l]
+        out[f"w{l}"] = ws[l]
     kept = {l: cols[l] for l in ls}
-    if 6 not in ls:  # l = 6 only served the crystalline atoms
+    if set(need) != set(ls):  # degrees computed only for s_l, C_l or the crystalline atoms
         f = f[:, np.r_[tuple(kept.values())]]
         kept, _ = _columns(ls)
-    del ss, qs
+    del ss
     # Q_lm of every l in one pass, streamed: Q_l and W_l of each block of final rows are taken
     # while the threads sum the next chunks (no (N, C) array of Q_lm)
     for l in ls:
@@ -941,12 +1002,12 @@ def _boo_native(coords, bonds, ls, threshold, workers=1):
         for l in ls:
             out[f"Q{l}"][r0:r1] = _ql_f(block[:, kept[l]])
             out[f"W{l}"][r0:r1] = _wl_f(block[:, kept[l]])
-    return _ordered(out, ls)
+    return _ordered(out, ls, products)
 
 
-def _ordered(out, ls):
-    keys = [f"{p}{l}" for p in ("q", "Q", "w", "W", "C") for l in ls]
-    keys += ["crystalline"] + [f"s{l}" for l in ls]
+def _ordered(out, ls, products):
+    keys = [f"{p}{l}" for p in ("q", "Q", "w", "W") for l in ls]
+    keys += [f"C{l}" for l in products] + ["crystalline"] + [f"s{l}" for l in products]
     return {k: out[k] for k in keys}
 
 
@@ -962,26 +1023,26 @@ def _import_pyboo():
     return pyboo
 
 
-def _boo_pyboo(coords, bonds, ls, threshold):
+def _boo_pyboo(coords, bonds, ls, threshold, products):
     import warnings
 
     with warnings.catch_warnings():
         # pyboo 1.0.0 calls scipy.special.sph_harm, deprecated since scipy 1.15
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _boo_pyboo_calls(coords, bonds, ls, threshold)
+        return _boo_pyboo_calls(coords, bonds, ls, threshold, products)
 
 
-def _boo_pyboo_calls(coords, bonds, ls, threshold):
+def _boo_pyboo_calls(coords, bonds, ls, threshold, products):
     pyboo = _import_pyboo()
     from boo.boo import product
 
-    if max(ls) > 10:
+    if max(ls + products) > 10:
         raise ConfigError("engine 'pyboo' supports l <= 10 only (pyboo's Wigner 3j table)")
     n = len(coords)
     cn = _bond_counts(n, bonds)
     inside = np.ones(n, bool)
     out = {}
-    for l in sorted(set(ls) | {6}):
+    for l in sorted(set(ls) | set(products) | {6}):
         qlm = pyboo.bonds2qlm(coords, bonds, l=l)
         q = np.asarray(pyboo.ql(qlm), float)
         if len(bonds):
@@ -1001,6 +1062,7 @@ def _boo_pyboo_calls(coords, bonds, ls, threshold):
             out[f"w{l}"] = np.asarray(pyboo.wl(qlm), float)
             out[f"Q{l}"] = np.asarray(pyboo.ql(big), float)
             out[f"W{l}"] = np.asarray(pyboo.wl(big), float)
+        if l in products:
             out[f"C{l}"] = np.asarray(pyboo.crystallinity(qlm, bonds), float)
             out[f"s{l}"] = s
-    return _ordered(out, ls)
+    return _ordered(out, ls, products)

@@ -198,7 +198,8 @@ def find_bonds(frame_npz, rdf_npz, output, *, threads=1, log=None):
 
 def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engine="native",
                 threads=1, log=None):
-    """Stage ``boo``: q_l, w_l, Q_l, W_l, C_l per atom, s_l per bond, crystalline atoms.
+    """Stage ``boo``: q_l, w_l, Q_l, W_l per atom for l in ``ls``, C_6 per atom, s_6 per bond,
+    crystalline atoms.
 
     ``threads``: threads of the native engine (the result does not depend on it, bit for bit).
     """
@@ -208,8 +209,10 @@ def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engin
     frame, bd = loaded
     from .order import boo
 
+    # the outputs use s_l and C_l of l = 6 only (bonds.csv, atoms.csv): the others are not
+    # computed (at 10^6 atoms each s_l is 6e6 values to compute and store)
     res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine,
-              workers=threads)
+              workers=threads, products=(6,))
     lg(f"bond-orientational order l={tuple(ls)} for {len(frame['coords'])} atoms, engine {engine}")
     _save(output, **{k: np.asarray(v) for k, v in res.items()})
     lg.close(OK)
