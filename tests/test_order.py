@@ -620,3 +620,41 @@ def test_neighbour_mean_blocks_against_dense(monkeypatch, chunk, layout):
     if layout in ("sorted", "isolated_ends") and chunk < 10:
         assert len(blocks) > 10  # rows leave as they become final: streamed, not one block
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_bands_pack_touched_rows():
+    """Rows of a chunk packed into bands of touched bins: every entry lands in its band, at its
+    offset, and the bands are far smaller than the window when rows come in clusters."""
+    rng = np.random.default_rng(8)
+    rows = np.concatenate([rng.integers(1000, 3000, 500), rng.integers(50_000, 52_000, 500),
+                           [2_000_000]])
+    rng.shuffle(rows)
+    lo, packed, bands = order._bands(rows)
+    assert lo == rows.min()
+    total = bands[-1][0] + bands[-1][1]
+    assert total < 0.01 * (rows.max() - lo)  # not the whole window
+    for k, row in enumerate(rows):
+        hits = [(p0, r0) for p0, length, r0 in bands if r0 <= row - lo < r0 + length]
+        assert len(hits) == 1
+        p0, r0 = hits[0]
+        assert packed[k] == p0 + (row - lo - r0)
+    starts = [p0 for p0, _, _ in bands]
+    assert starts == sorted(starts) and all(
+        a[0] + a[1] == b[0] for a, b in zip(bands, bands[1:], strict=False))
+
+
+def test_public_sparse_product_fallback_gives_the_same_values(monkeypatch):
+    """Without scipy's private csc_matvecs kernel the public sparse product gives the same
+    values (up to the order of the additions inside a block)."""
+    x = fcc_sphere(4.0 * PT_A, PT_A, noise=0.05, seed=4)
+    bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
+    assert order._CSC_MATVECS is not None  # the pinned scipy has it
+    monkeypatch.setattr(order, "_CHUNK", 900)
+    monkeypatch.setattr(order, "_SUB", 256)
+    kernel = order.boo(x, bonds, workers=2)
+    monkeypatch.setattr(order, "_CSC_MATVECS", None)
+    public = order.boo(x, bonds, workers=2)
+    assert list(public) == list(kernel)
+    for key, value in kernel.items():
+        np.testing.assert_allclose(public[key], value, rtol=0, atol=1e-14, err_msg=key)
+    np.testing.assert_array_equal(order.boo(x, bonds, workers=1)["Q6"], public["Q6"])

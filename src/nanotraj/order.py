@@ -289,7 +289,8 @@ def _scatter_add(out, rows, values):
     A product with the sparse CSC incidence matrix (two entries per column) accumulated into
     ``out`` in place by scipy's compiled kernel (``scipy.sparse._sparsetools.csc_matvecs``,
     ``out += E @ values``), so that a block of bonds adds straight into its chunk's window.
-    Where that private kernel is missing, the same sums through the public product.
+    Where that private kernel is missing, the same sums (up to the order of the additions inside
+    a block) through the public product.
     """
     k = values.shape[1]
     indptr = np.arange(0, len(rows) + 1, 2, dtype=np.int64)
