@@ -27,7 +27,8 @@ def distance_to_centre(coords) -> np.ndarray:
         raise ValueError(f"coords must have shape (N, 3), got {x.shape}")
     if len(x) == 0:
         return np.zeros(0)
-    return np.linalg.norm(x - x.mean(axis=0), axis=1)
+    d = x - x.mean(axis=0)
+    return np.sqrt(np.einsum("ij,ij->i", d, d))  # einsum: no (N, 3) temporary of squares
 
 
 def hull_diameter(coords) -> float:
