@@ -658,3 +658,29 @@ def test_public_sparse_product_fallback_gives_the_same_values(monkeypatch):
     for key, value in kernel.items():
         np.testing.assert_allclose(public[key], value, rtol=0, atol=1e-14, err_msg=key)
     np.testing.assert_array_equal(order.boo(x, bonds, workers=1)["Q6"], public["Q6"])
+
+
+def test_atoms_in_random_order_are_put_in_spatial_order(monkeypatch):
+    """Atoms in random order (a file not written plane by plane) are relabelled into a spatial
+    order inside the native engine; the results, mapped back to the caller's atoms and bonds,
+    are those of the ordered frame (up to summation order) and the same for any threads."""
+    x = fcc_sphere(5.0 * PT_A, PT_A, noise=0.05, seed=6)
+    bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
+    monkeypatch.setattr(order, "_CHUNK", 512)
+    monkeypatch.setattr(order, "_REORDER_MIN", 100)
+    assert order._spatial_order(x, bonds) is None  # lattice order: local already
+    ref = order.boo(x, bonds, products=(4, 6))
+    perm = np.random.default_rng(2).permutation(len(x))
+    inv = np.argsort(perm)
+    xs = x[perm]  # atom a of xs is atom perm[a] of x
+    bs = inv[bonds]
+    bond_perm = np.random.default_rng(3).permutation(len(bs))
+    bs = bs[bond_perm]
+    assert order._spatial_order(xs, bs) is not None
+    one = order.boo(xs, bs, products=(4, 6))
+    two = order.boo(xs, bs, products=(4, 6), workers=2)
+    assert list(one) == list(ref)
+    for key, value in one.items():
+        np.testing.assert_array_equal(two[key], value, err_msg=key)
+        expected = ref[key][bond_perm] if key.startswith("s") else ref[key][perm]
+        np.testing.assert_allclose(value, expected, rtol=0, atol=1e-13, err_msg=key)

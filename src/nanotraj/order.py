@@ -959,7 +959,77 @@ def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native", workers=1,
     raise ConfigError(f"unknown BOO engine {engine!r}; known: 'native', 'pyboo'")
 
 
+#: Atoms are put in spatial order internally (:func:`_spatial_order`) when, on a frame of at
+#: least _REORDER_MIN atoms, the typical chunk of bonds spans more than this fraction of them.
+_REORDER_SPAN = 0.25
+_REORDER_MIN = 20_000
+
+
+def _spatial_order(coords, bonds):
+    """A permutation putting the atoms in raster order of cells, or None if they are local.
+
+    The chunked sums over bonds touch, per chunk, the rows between its smallest and largest
+    atom index; with atoms in a spatial order (a lattice written plane by plane, most PDB
+    files) that is a small window, with atoms in random order it is every atom, and every
+    chunk would then sum over all N rows.  Atoms are sorted by cell ``floor((x - min) / h)``
+    (z, then y, then x), with h = 1.5 x the median bond length of a sample of bonds: neighbours
+    then lie within about one plane of cells.
+    """
+    n = len(coords)
+    if n < _REORDER_MIN or len(bonds) == 0:
+        return None
+    starts = range(0, len(bonds), _CHUNK)
+    spans = [int(np.ptp(bonds[b : b + _CHUNK])) for b in starts[:: max(1, len(starts) // 16)]]
+    if np.median(spans) <= _REORDER_SPAN * n:
+        return None
+    sample = bonds[:: max(1, len(bonds) // 10_000)]
+    d = coords[sample[:, 1]] - coords[sample[:, 0]]
+    h = 1.5 * float(np.median(np.sqrt(np.einsum("ij,ij->i", d, d))))
+    if not h > 0:
+        return None
+    cell = np.floor((coords - coords.min(axis=0)) / h).astype(np.int64)
+    size = cell.max(axis=0) + 1
+    if float(size[0]) * float(size[1]) * float(size[2]) >= 2.0**62:  # far outliers: no packing
+        return np.lexsort((cell[:, 0], cell[:, 1], cell[:, 2]))
+    return np.argsort((cell[:, 2] * size[1] + cell[:, 1]) * size[0] + cell[:, 0], kind="stable")
+
+
 def _boo_native(coords, bonds, ls, threshold, workers=1, products=None):
+    """The native engine; atoms in a poor order (see :func:`_spatial_order`) are relabelled
+    into a spatial order for the computation and the results mapped back."""
+    perm = _spatial_order(coords, bonds)
+    if perm is None:
+        return _boo_native_ordered(coords, bonds, ls, threshold, workers, products)
+    n = len(coords)
+    new = np.empty(n, np.int64)
+    new[perm] = np.arange(n)  # new label of every atom
+    step = 1 << 18  # in chunks: no bond-sized temporaries (fresh memory is slow)
+    key = np.empty(len(bonds), np.int64)  # (first, second) new label, packed
+    for b0 in range(0, len(bonds), step):
+        a = new[bonds[b0 : b0 + step, 0]]
+        b = new[bonds[b0 : b0 + step, 1]]
+        k = np.minimum(a, b, out=key[b0 : b0 + step])
+        k *= n
+        k += np.maximum(a, b)
+    order = np.argsort(key)  # the caller's bonds in sorted order (duplicates: any order)
+    sorted_bonds = np.empty((len(key), 2), np.int64)
+    for b0 in range(0, len(bonds), step):
+        np.divmod(key[order[b0 : b0 + step]], n,
+                  out=(sorted_bonds[b0 : b0 + step, 0], sorted_bonds[b0 : b0 + step, 1]))
+    del key
+    res = _boo_native_ordered(coords[perm], sorted_bonds, ls, threshold, workers, products)
+    del sorted_bonds
+    for k, value in res.items():
+        if len(value) == n and not k.startswith("s"):
+            res[k] = value[new]  # atom a has row new[a]
+        else:
+            back = np.empty_like(value)
+            back[order] = value  # sorted bond k is the caller's bond order[k]
+            res[k] = back
+    return res
+
+
+def _boo_native_ordered(coords, bonds, ls, threshold, workers=1, products=None):
     products = ls if products is None else products
     n = len(coords)
     cn = _bond_counts(n, bonds)
