@@ -103,7 +103,8 @@ def child_library(path: str, folder: str, threads: int = 1) -> None:
         "neighbour_distance": lambda: pipeline.compute_neighbour_distance(
             w["frame"], w["bonds"], w["neighbour_distance"]),
         "structure": lambda: pipeline.compute_structure(
-            w["frame"], w["bonds"], w["boo"], w["coordination"], w["structure"], nn_distance=nn),
+            w["frame"], w["bonds"], w["boo"], w["coordination"], w["structure"], nn_distance=nn,
+            threads=threads),
         "table": lambda: pipeline.write_frame_table(w, f, series="bench", frame="f", time=0.0),
         "pdb": lambda: pipeline.write_frame_pdbs(w, f, element="Pt"),
     }

@@ -185,6 +185,20 @@ def test_cna_signatures_match_brute_force(seed):
     assert len(np.unique(sig, axis=0)) > 10
 
 
+def test_cna_threads_give_the_same_signatures(monkeypatch):
+    """The mask pass in chunks run by threads (each bond end written by one chunk) gives the
+    signatures of one thread, also against brute force, with many small chunks."""
+    x = lat.fcc_sphere(3.0 * NN, noise=0.2, seed=4)
+    b, _ = _bonds(x, 1.3 * NN)
+    one = st.cna(len(x), b)
+    monkeypatch.setattr(st, "_CHUNK", 4096)  # a few bonds per chunk: many chunks
+    for workers in (2, 3):
+        sig, s = st.cna(len(x), b, workers=workers)
+        np.testing.assert_array_equal(sig, one[0])
+        np.testing.assert_array_equal(s, one[1])
+    np.testing.assert_array_equal(one[0], _brute_force_signatures(len(x), b))
+
+
 def test_cna_edge_cases():
     sig, s = st.cna(5, np.zeros((0, 2), np.int64))
     assert sig.shape == (0, 3) and np.all(s == st.OTHER) and len(s) == 5

@@ -350,8 +350,8 @@ def test_element_column_overrides_the_config_element(tmp_path):
 
 
 def test_large_frames_get_threads_small_frames_one(tmp_path):
-    """The g(r), bond and BOO jobs of a frame file above 2 MB (~25,000 atoms) take
-    large_frame_threads threads (capped by --cores); a small frame's take one."""
+    """The g(r), bond, BOO and local-structure jobs of a frame file above 2 MB (~25,000 atoms)
+    take large_frame_threads threads (capped by --cores); a small frame's take one."""
     from nanotraj.io import write_values
     from nanotraj.lattices import fcc_sphere
 
@@ -375,9 +375,9 @@ def test_large_frames_get_threads_small_frames_one(tmp_path):
         return found
 
     found = threads()
-    for rule in ("compute_rdf", "find_bonds", "compute_boo"):
+    for rule in ("compute_rdf", "find_bonds", "compute_boo", "compute_structure"):
         assert found[(rule, "big")] == 2, rule
         assert found[(rule, "small")] == 1, rule
-    assert found[("compute_structure", "big")] == 1
+    assert found[("compute_coordination", "big")] == 1
     found = threads("large_frame_threads=1")
     assert found[("compute_boo", "big")] == 1

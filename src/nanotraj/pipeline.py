@@ -254,9 +254,10 @@ def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None):
 
 
 def compute_structure(frame_npz, bonds_npz, boo_npz, coordination_npz, output, *, nn_distance,
-                      log=None):
+                      threads=1, log=None):
     """Stage ``structure``: CNA and BOO classes, surface atoms, close contacts
-    (:func:`nanotraj.structure.classify`; ``nn_distance`` is the element's, Angstrom)."""
+    (:func:`nanotraj.structure.classify`; ``nn_distance`` is the element's, Angstrom).
+    ``threads``: threads of the CNA (the result does not depend on it)."""
     lg = _Log(log)
     paths = (frame_npz, bonds_npz, boo_npz, coordination_npz)
     if (loaded := _inputs_or_reject(lg, output, *paths)) is None:
@@ -264,7 +265,7 @@ def compute_structure(frame_npz, bonds_npz, boo_npz, coordination_npz, output, *
     frame, bd, bo, co = loaded
     from .structure import classify
 
-    res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance)
+    res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance, workers=threads)
     names, n_per_class = np.unique(res["structure_boo"], return_counts=True)
     counts = dict(zip(names.tolist(), n_per_class.tolist(), strict=True))
     lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "
@@ -453,8 +454,8 @@ def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
-    the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond and
-    BOO stages (the results do not depend on it). Returns the user-facing paths.
+    the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond,
+    BOO and structure stages (the results do not depend on it). Returns the user-facing paths.
     """
     if nn_distance is None:
         from .elements import nn_distance as _nn
@@ -469,7 +470,7 @@ def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance
     compute_coordination(w["frame"], w["bonds"], w["coordination"], nn_distance=nn_distance)
     compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
     compute_structure(w["frame"], w["bonds"], w["boo"], w["coordination"], w["structure"],
-                      nn_distance=nn_distance)
+                      nn_distance=nn_distance, threads=threads)
     write_frame_table(w, f, series=series, frame=frame, time=time)
     if pdbs:
         write_frame_pdbs(w, f, element=element)

@@ -221,13 +221,14 @@ def _chain_table(m):
     return present.sum(axis=1).astype(np.int64), _largest_cluster(adj)
 
 
-def _signatures_masks(n_atoms, ea, eb):
+def _signatures_masks(n_atoms, ea, eb, workers=1):
     """CNA signatures of the sorted unique bonds (ea < eb) from per-atom neighbour bit masks.
 
     Every atom's neighbours are put in a padded row (out-neighbours, then in-neighbours); for
     every bond (a, b) the common neighbours are found by comparing the two rows (a bit mask
     over the positions of a's row), and the bonds among them are read from the masks of a's
-    other bonds.  Returns None when an atom has more than ``_MASK_BITS`` bonds.
+    other bonds.  Returns None when an atom has more than ``_MASK_BITS`` bonds.  The chunks of
+    the mask pass write disjoint entries (one per bond end) and run in ``workers`` threads.
     """
     n_edges = len(ea)
     outdeg = np.bincount(ea, minlength=n_atoms)
@@ -257,7 +258,8 @@ def _signatures_masks(n_atoms, ea, eb):
     table = np.ascontiguousarray(table[:, :width])
     masks = np.zeros((n_atoms, width), np.uint64)  # masks[a, p]: common nbrs of a, row[a][p]
     step = max(1, _CHUNK // (width * wpad))
-    for s in range(0, n_edges, step):
+
+    def chunk_masks(s):
         a = ea[s : s + step]
         b = eb[s : s + step]
         n = len(a)
@@ -274,6 +276,16 @@ def _signatures_masks(n_atoms, ea, eb):
             packed = np.zeros((n, 8), np.uint8)
             packed[:, :words] = np.packbits(hit.reshape(n, -1), axis=1, bitorder="little")
             masks[atom, pos[s : s + step]] = packed.view("<u8").ravel()
+
+    starts = range(0, n_edges, step)
+    if workers <= 1 or len(starts) <= 1:
+        for s in starts:
+            chunk_masks(s)
+    else:  # numpy releases the GIL; each (atom, position) entry is written by one chunk
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(chunk_masks, starts))
     del table, table_b
     common = masks[ea, pos_a]  # bit mask over a's row of the common neighbours of (a, b)
     m_per_edge = np.bitwise_count(common).astype(np.int64)
@@ -308,7 +320,7 @@ def _signatures_masks(n_atoms, ea, eb):
     return sig
 
 
-def cna_signatures(n_atoms, bonds):
+def cna_signatures(n_atoms, bonds, workers=1):
     r"""Common-neighbour signatures ``(j, k, l)`` of every bond.
 
     For a bond ``(i, j)`` of the graph defined by ``bonds``: ``j`` (here ``n_common``) is the
@@ -327,6 +339,8 @@ def cna_signatures(n_atoms, bonds):
     bonds : (B, 2) integer array
         Each bonded pair once, in any order (``i != j``); usually
         :func:`nanotraj.bonds.find_bonds` at the frame's cutoff.
+    workers : int
+        Threads of the common-neighbour pass (the result does not depend on it).  Default 1.
 
     Returns
     -------
@@ -349,7 +363,7 @@ def cna_signatures(n_atoms, bonds):
     if n_edges == 0:
         return np.zeros((0, 3), np.int64)
     ea, eb = b[:, 0], b[:, 1]
-    sig = _signatures_masks(n_atoms, ea, eb)
+    sig = _signatures_masks(n_atoms, ea, eb, workers)
     if sig is not None:
         if np.array_equal(order, np.arange(n_edges)):
             return sig
@@ -413,7 +427,7 @@ def cna_signatures(n_atoms, bonds):
     return out
 
 
-def cna(n_atoms, bonds):
+def cna(n_atoms, bonds, workers=1):
     r"""Conventional common neighbour analysis (fixed cutoff) of every atom.
 
     Uses the bond network as given (one cutoff for the whole frame, the bonds every other
@@ -444,6 +458,8 @@ def cna(n_atoms, bonds):
         Number of atoms ``N``.
     bonds : (B, 2) integer array
         Each bonded pair once (any order), e.g. from :func:`nanotraj.bonds.find_bonds`.
+    workers : int
+        Threads of :func:`cna_signatures` (the result does not depend on it).  Default 1.
 
     Returns
     -------
@@ -458,7 +474,7 @@ def cna(n_atoms, bonds):
     spheres, 0.05 A noise, cutoff 3.36 A): 1.0e5 atoms in ~0.6 s, 1.0e6 atoms in ~5.5 s; the
     atom order does not matter.
     """
-    sig = cna_signatures(n_atoms, bonds)
+    sig = cna_signatures(n_atoms, bonds, workers)
     n_atoms = int(n_atoms)
     structure = np.zeros(n_atoms, np.int8)
     if len(sig) == 0:
@@ -795,6 +811,7 @@ def classify(
     max_distance=MAX_BOO_DISTANCE,
     reference_points=None,
     close_factor=0.8,
+    workers=1,
 ):
     """All local-structure descriptors of one frame (the workflow stage's single call).
 
@@ -810,6 +827,7 @@ def classify(
         (``nanotraj.elements.nn_distance``), for :func:`surface` and :func:`n_close_contacts`.
     max_distance, reference_points : passed to :func:`boo_class`.
     close_factor : passed to :func:`n_close_contacts` as ``factor``.
+    workers : threads of the CNA (:func:`cna`); the result does not depend on it.
 
     Returns
     -------
@@ -821,7 +839,7 @@ def classify(
     """
     x = np.asarray(coords, dtype=np.float64)
     n = len(x)
-    _, s_cna = cna(n, bonds)
+    _, s_cna = cna(n, bonds, workers)
     s_boo = boo_class(
         boo_result["Q4"],
         boo_result["Q6"],

@@ -163,6 +163,7 @@ rule compute_structure:
         "results/logs/{series}/{frame}/compute_structure.log",
     benchmark:
         "results/benchmarks/{series}/{frame}/compute_structure.tsv"
+    threads: get_frame_threads
     params:
         version=VERSION,
         nn_distance=get_nn_distance,
@@ -176,6 +177,7 @@ rule compute_structure:
             input.coordination,
             output.structure,
             nn_distance=params.nn_distance,
+            threads=threads,
             log=log[0],
         )
 
