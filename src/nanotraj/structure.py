@@ -286,7 +286,7 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
 
         with ThreadPoolExecutor(workers) as ex:
             list(ex.map(chunk_masks, starts))
-    del table, table_b
+    table = table_b = None  # free them before the signature pass
     common = masks[ea, pos_a]  # bit mask over a's row of the common neighbours of (a, b)
     m_per_edge = np.bitwise_count(common).astype(np.int64)
     sig = np.zeros((n_edges, 3), np.int64)
