@@ -5,7 +5,8 @@
 
 On a noisy FCC sphere (a = 3.912 A, 0.05 A noise, :func:`nanotraj.lattices.fcc_sphere`), with no
 file I/O: ``rdf.rdf`` (sampled centres above 20,000 atoms), ``bonds.find_bonds`` at the g(r)
-cutoff and ``order.boo`` (l = 4, 6), each with ``workers=1`` and ``workers=--threads``,
+cutoff, ``order.boo`` (l = 4, 6; s_l and C_l of l = 6, as the workflow) and the common
+neighbour analysis ``structure.cna``, each with ``workers=1`` and ``workers=--threads``,
 alternating, median of ``--repeat`` runs.  Prints both times, the speed-up, and checks that the
 results are identical (they must be, bit for bit).  The workflow gives these threads to frames
 whose file exceeds 2 MB (config ``large_frame_threads``).
@@ -42,6 +43,7 @@ def main(argv=None) -> int:
     from nanotraj.lattices import fcc_sphere
     from nanotraj.order import boo
     from nanotraj.rdf import first_minimum, rdf
+    from nanotraj.structure import cna
 
     x = fcc_sphere(radius_for(args.atoms), A, noise=NOISE, seed=0)
     cutoff = first_minimum(*rdf(x, workers=args.threads))
@@ -49,7 +51,8 @@ def main(argv=None) -> int:
     stages = {
         "rdf": lambda w: rdf(x, workers=w)[1],
         "bonds": lambda w: find_bonds(x, cutoff, workers=w)[0],
-        "boo": lambda w: boo(x, bonds, workers=w)["W6"],
+        "boo": lambda w: boo(x, bonds, workers=w, products=(6,))["W6"],
+        "cna": lambda w: cna(len(x), bonds, workers=w)[0],
     }
     print(f"{len(x):,} atoms, cutoff {cutoff:.3f} A, {len(bonds):,} bonds; "
           f"median of {args.repeat}")
