@@ -426,9 +426,9 @@ def _neighbour_mean_blocks(fv, bonds, cn, workers=1):
 
 def _row_blocks(chunk_sums, bonds, shape, cn, workers=1):
     """Yield ``(r0, block)``: rows ``r0 .. r0 + len(block) - 1`` of ``S / max(cn, 1)``, where the
-    (N, k) array S is the sum over the chunks of bonds of ``chunk_sums(b0) -> (lo, part)``
-    (``part`` adds to rows ``lo .. lo + len(part) - 1``); blocks in increasing row order
-    covering all N rows once.
+    (N, k) array S is the sum over the chunks of bonds of ``chunk_sums(b0) -> [(lo, part),
+    ...]`` (each ``part`` adds to rows ``lo .. lo + len(part) - 1``; several parts for the
+    bands of :func:`_bands`); blocks in increasing row order covering all N rows once.
 
     Parts are added in chunk order (the sums do not depend on ``workers``; ``chunk_sums`` runs
     in ``workers`` threads).  Rows that no later chunk touches are final and leave as soon as
@@ -468,7 +468,7 @@ def _row_blocks(chunk_sums, bonds, shape, cn, workers=1):
         for lo, part in bands:
             for ring_rows, off in pieces(lo, lo + len(part)):
                 ring[ring_rows] += part[off : off + ring_rows.stop - ring_rows.start]
-        del bands, part
+        bands = part = None  # free the chunk's window
         upto = int(done[c + 1]) if c + 1 < len(starts) else n
         filled = min(upto, int(top[c]))  # rows from filled to upto have no bond at all
         if filled > final:
@@ -960,7 +960,8 @@ def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native", workers=1,
 
 
 #: Atoms are put in spatial order internally (:func:`_spatial_order`) when, on a frame of at
-#: least _REORDER_MIN atoms, the typical chunk of bonds spans more than this fraction of them.
+#: least _REORDER_MIN atoms, the typical chunk of bonds spans more than this fraction of them
+#: and more than 8 times the atoms whose bonds it holds.
 _REORDER_SPAN = 0.25
 _REORDER_MIN = 20_000
 
@@ -980,7 +981,8 @@ def _spatial_order(coords, bonds):
         return None
     starts = range(0, len(bonds), _CHUNK)
     spans = [int(np.ptp(bonds[b : b + _CHUNK])) for b in starts[:: max(1, len(starts) // 16)]]
-    if np.median(spans) <= _REORDER_SPAN * n:
+    own = min(_CHUNK, len(bonds)) * n / len(bonds)  # ~ atoms whose bonds a chunk holds
+    if np.median(spans) <= max(_REORDER_SPAN * n, 8 * own):
         return None
     sample = bonds[:: max(1, len(bonds) // 10_000)]
     d = coords[sample[:, 1]] - coords[sample[:, 0]]
