@@ -199,6 +199,22 @@ def test_cna_threads_give_the_same_signatures(monkeypatch):
     np.testing.assert_array_equal(one[0], _brute_force_signatures(len(x), b))
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_cna_triangle_path_matches_brute_force(monkeypatch, seed):
+    """Atoms with more than _MASK_BITS bonds take the triangle-enumeration path: its signatures
+    (and per-atom classes) equal brute force and the bit-mask path's."""
+    x = lat.fcc_sphere(2.5 * NN, noise=0.25, seed=seed)
+    b, _ = _bonds(x, 1.35 * NN)
+    masks = st.cna(len(x), b)
+    monkeypatch.setattr(st, "_MASK_BITS", 0)  # every atom has more bonds: no mask path
+    assert st._signatures_masks(len(x), b[:, 0], b[:, 1]) is None
+    sig, s = st.cna(len(x), b)
+    np.testing.assert_array_equal(sig, _brute_force_signatures(len(x), b))
+    np.testing.assert_array_equal(sig, masks[0])
+    np.testing.assert_array_equal(s, masks[1])
+    assert (sig[:, 0] > 6).any()  # the computed (not tabulated) chains are exercised too
+
+
 def test_cna_edge_cases():
     sig, s = st.cna(5, np.zeros((0, 2), np.int64))
     assert sig.shape == (0, 3) and np.all(s == st.OTHER) and len(s) == 5

@@ -530,7 +530,7 @@ def _wl_terms(l):
     return tuple(terms)
 
 
-def _wl_f(f, workers=1):
+def _wl_f(f):
     """w_l from the m >= 0 half in float layout (n, 2(l+1)), in blocks of atoms that stay in
     cache, real arithmetic.
 
@@ -542,14 +542,8 @@ def _wl_f(f, workers=1):
     n = f.shape[0]
     w = np.zeros(n)
     terms = _wl_terms(l)
-
-    def blocks(a0):  # disjoint slices of w: no combination step
-        a1 = min(n, a0 + _CHUNK)
-        for b0 in range(a0, a1, _SUB):
-            _wl_block(f, w, b0, min(a1, b0 + _SUB), terms)
-
-    for _ in _ordered_map(blocks, range(0, n, _CHUNK), workers):
-        pass
+    for b0 in range(0, n, _SUB):
+        _wl_block(f, w, b0, min(n, b0 + _SUB), terms)
     return w
 
 

@@ -211,14 +211,31 @@ def _chain_table(m):
 
     Bit p of the code is the p-th pair of ``np.triu_indices(m, 1)``.
     """
-    iu, ju = np.triu_indices(m, 1)
-    n_pairs = len(iu)
+    n_pairs = m * (m - 1) // 2
     codes = np.arange(1 << n_pairs, dtype=np.int64)
     present = ((codes[:, None] >> np.arange(n_pairs)) & 1).astype(bool)
-    adj = np.zeros((len(codes), m, m), bool)
+    return _count_graphs(present, m)
+
+
+def _count_graphs(present, m):
+    """(n_bonds, longest_chain) of graphs on m vertices given as rows of edge flags over the
+    pairs of ``np.triu_indices(m, 1)``: the number of edges and of edges in the largest
+    connected cluster."""
+    iu, ju = np.triu_indices(m, 1)
+    adj = np.zeros((len(present), m, m), bool)
     adj[:, iu, ju] = present
     adj[:, ju, iu] = present
     return present.sum(axis=1).astype(np.int64), _largest_cluster(adj)
+
+
+def _bonds_and_chains(present, m):
+    """:func:`_count_graphs`, read from the table of all graphs (:func:`_chain_table`) for
+    m <= 6 common neighbours, computed for larger m."""
+    if m > 6:
+        return _count_graphs(present, m)
+    code = present.astype(np.int64) @ (np.int64(1) << np.arange(present.shape[1]))
+    n_bonds, chain = _chain_table(m)
+    return n_bonds[code], chain[code]
 
 
 def _signatures_masks(n_atoms, ea, eb, workers=1):
@@ -306,17 +323,7 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
             q = np.nonzero(bits)[1].reshape(len(em), m)  # positions in a's row, ascending
             mq = masks[ea[em][:, None], q]  # (n, m) masks of the common neighbours
             present = ((mq[:, iu] >> q[:, ju].astype(np.uint64)) & np.uint64(1)).astype(bool)
-            if m <= 6:
-                code = present.astype(np.int64) @ (np.int64(1) << np.arange(len(iu)))
-                n_bonds, chain = _chain_table(m)
-                sig[em, 1] = n_bonds[code]
-                sig[em, 2] = chain[code]
-            else:
-                sig[em, 1] = present.sum(axis=1)
-                adj = np.zeros((len(em), m, m), bool)
-                adj[:, iu, ju] = present
-                adj[:, ju, iu] = present
-                sig[em, 2] = _largest_cluster(adj)
+            sig[em, 1], sig[em, 2] = _bonds_and_chains(present, m)
     return sig
 
 
@@ -415,11 +422,7 @@ def cna_signatures(n_atoms, bonds, workers=1):
             va, vb = verts[:, iu], verts[:, ju]
             q = np.minimum(va, vb) * n_atoms + np.maximum(va, vb)
             present = _lookup(keys, q.ravel(), n_atoms)[1].reshape(q.shape)  # (n, P)
-            sig[em, 1] = present.sum(axis=1)
-            adj = np.zeros((len(em), m, m), bool)
-            adj[:, iu, ju] = present
-            adj[:, ju, iu] = present
-            sig[em, 2] = _largest_cluster(adj)
+            sig[em, 1], sig[em, 2] = _bonds_and_chains(present, m)
     if np.array_equal(order, np.arange(n_edges)):
         return sig
     out = np.empty_like(sig)
