@@ -309,6 +309,8 @@ def test_chunking_does_not_change_results(monkeypatch):
     ref = order.boo(coords, bonds, ls=(2, 4, 6, 12))
     monkeypatch.setattr(order, "_CHUNK", 7)
     monkeypatch.setattr(order, "_SUB", 5)
+    monkeypatch.setattr(order, "_SEG_MIN", 3)  # many segments of atoms: incoming bonds
+    assert len(order._segments(len(coords))) >= 10
     _compare(ref, order.boo(coords, bonds, ls=(2, 4, 6, 12)))
 
 
@@ -572,7 +574,8 @@ def test_workers_give_bit_identical_results(monkeypatch):
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
     monkeypatch.setattr(order, "_CHUNK", 700)  # not a multiple of _SUB: ragged blocks
     monkeypatch.setattr(order, "_SUB", 384)
-    assert len(bonds) > 5 * 700 and len(x) > 2 * 700
+    monkeypatch.setattr(order, "_SEG_MIN", 64)  # 16 segments of atoms for the threads
+    assert len(bonds) > 5 * 700 and len(order._segments(len(x))) == 16
     one = order.boo(x, bonds, ls=(4, 6, 8))
     for workers in (2, 3):
         many = order.boo(x, bonds, ls=(4, 6, 8), workers=workers)
@@ -581,78 +584,110 @@ def test_workers_give_bit_identical_results(monkeypatch):
             np.testing.assert_array_equal(many[key], value, err_msg=f"{key}, {workers} workers")
     # and the chunked result is the unchunked one up to summation order
     monkeypatch.setattr(order, "_CHUNK", 1 << 18)
+    monkeypatch.setattr(order, "_SEG_MIN", 1 << 12)
     whole = order.boo(x, bonds, ls=(4, 6, 8))
     for key, value in one.items():
         np.testing.assert_allclose(whole[key], value, rtol=0, atol=1e-13, err_msg=key)
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 8, 1 << 18])
-@pytest.mark.parametrize("layout", ["sorted", "isolated_ends", "shuffled_atoms", "unsorted_bonds"])
-def test_neighbour_mean_blocks_against_dense(monkeypatch, chunk, layout):
-    """The streamed neighbour mean (ring buffer of pending rows) equals a dense adjacency
-    product for every layout: bonds sorted as find_bonds gives them, atoms without bonds before,
-    between and after the bonded ones, atoms in random order, bonds in random order."""
-    rng = np.random.default_rng(5)
+def _layout(name, rng):
+    """Atoms and bonds of a small cluster in one of the layouts the engine must handle."""
     x = fcc_sphere(2.2 * PT_A, PT_A, noise=0.05, seed=2)
-    if layout == "isolated_ends":  # far-away atoms at the start, the middle and the end
+    if name == "isolated_ends":  # far-away atoms at the start, the middle and the end
         far = 1000.0 + 50.0 * np.arange(6)[:, None] * np.ones(3)
         x = np.vstack([far[:2], x[: len(x) // 2], far[2:4], x[len(x) // 2 :], far[4:]])
-    if layout == "shuffled_atoms":
+    if name == "shuffled_atoms":
         x = x[rng.permutation(len(x))]
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
-    if layout == "unsorted_bonds":
+    if name == "unsorted_bonds":
         bonds = bonds[rng.permutation(len(bonds))][:, ::-1]
+    if name == "duplicates_and_loops":  # pyboo counts a repeated pair twice; i-i: +z twice
+        bonds = np.vstack([bonds, bonds[::7], [[3, 3], [10, 10]]])
+    return x, bonds
+
+
+LAYOUTS = ["sorted", "isolated_ends", "shuffled_atoms", "unsorted_bonds", "duplicates_and_loops"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sorted_bonds_and_plan(layout):
+    """Bonds put as (low, high) sorted by low (nothing copied when they already are), and the
+    segments' own and incoming bonds equal a brute-force split, for every layout."""
+    rng = np.random.default_rng(4)
+    x, bonds = _layout(layout, rng)
+    n = len(x)
+    sb, order_ = order._sorted_bonds(bonds, n)
+    if order_ is None:
+        assert sb is bonds and layout in ("sorted", "isolated_ends", "shuffled_atoms")
+        order_ = np.arange(len(bonds))
+    np.testing.assert_array_equal(sb, np.sort(bonds[order_], axis=1))
+    assert (np.diff(sb[:, 0]) >= 0).all()
+    new = rng.permutation(n)  # relabelled: new[a] is atom a's label
+    rb, rorder = order._sorted_bonds(bonds, n, new)
+    np.testing.assert_array_equal(rb, np.sort(new[bonds[rorder]], axis=1))
+    assert (np.diff(rb[:, 0]) >= 0).all()
+    for seg_min, chunk in ((1, 5), (7, 64), (1 << 12, 1 << 16)):
+        old = order._SEG_MIN, order._CHUNK
+        order._SEG_MIN, order._CHUNK = seg_min, chunk
+        try:
+            plan = order._Plan(sb, n)
+            segs = plan.segs
+            assert segs[0][0] == 0 and segs[-1][1] == n
+            assert all(s[1] == t[0] for s, t in zip(segs, segs[1:], strict=False))
+            for k, (a, b) in enumerate(segs):
+                own = sb[plan.own[k] : plan.own[k + 1]]
+                np.testing.assert_array_equal(own, sb[(sb[:, 0] >= a) & (sb[:, 0] < b)])
+                want = sb[(sb[:, 0] < a) & (sb[:, 1] >= a) & (sb[:, 1] < b)]
+                np.testing.assert_array_equal(plan.incoming(k), want)
+        finally:
+            order._SEG_MIN, order._CHUNK = old
+
+
+@pytest.mark.parametrize("seg_min", [1, 5, 1 << 12])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_neighbour_mean_against_dense(monkeypatch, seg_min, layout):
+    """The neighbour mean, segment by segment of atoms (own and incoming bonds), equals a dense
+    adjacency product for every layout, as a whole array and handed over segment by segment
+    (rows in order, each once), with 1 or 2 threads."""
+    rng = np.random.default_rng(5)
+    x, bonds = _layout(layout, rng)
     n = len(x)
     values = rng.normal(size=(n, 6))
     adj = np.zeros((n, n))
-    adj[bonds[:, 0], bonds[:, 1]] = 1.0
-    adj[bonds[:, 1], bonds[:, 0]] = 1.0
-    cn = adj.sum(axis=1)
+    np.add.at(adj, (bonds[:, 0], bonds[:, 1]), 1.0)
+    np.add.at(adj, (bonds[:, 1], bonds[:, 0]), 1.0)
+    cn = np.bincount(bonds.ravel(), minlength=n)
     expected = adj @ values / np.maximum(cn, 1)[:, None]
-    monkeypatch.setattr(order, "_CHUNK", chunk)
-    got = np.full_like(values, np.nan)
-    blocks = list(order._neighbour_mean_blocks(values, bonds, cn.astype(np.int64)))
-    starts = [r0 for r0, _ in blocks]
-    ends = [r0 + len(block) for r0, block in blocks]
-    assert starts[0] == 0 and ends[-1] == n and starts[1:] == ends[:-1]  # rows in order, once
-    for r0, block in blocks:
-        got[r0 : r0 + len(block)] = block
-    if layout in ("sorted", "isolated_ends") and chunk < 10:
-        assert len(blocks) > 10  # rows leave as they become final: streamed, not one block
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    monkeypatch.setattr(order, "_SEG_MIN", seg_min)
+    monkeypatch.setattr(order, "_CHUNK", 9)
+    plan = order._Plan(order._sorted_bonds(bonds, n)[0], n)
+    whole = order._neighbour_mean(values, plan, cn)
+    np.testing.assert_allclose(whole, expected, rtol=0, atol=1e-12)
+    for workers in (1, 2):
+        got = np.full_like(values, np.nan)
+        seen = []
 
+        def take(a, b, rows, got=got, seen=seen):
+            got[a:b] = rows
+            seen.append((a, b))
 
-def test_bands_pack_touched_rows():
-    """Rows of a chunk packed into bands of touched bins: every entry lands in its band, at its
-    offset, and the bands are far smaller than the window when rows come in clusters."""
-    rng = np.random.default_rng(8)
-    rows = np.concatenate([rng.integers(1000, 3000, 500), rng.integers(50_000, 52_000, 500),
-                           [2_000_000]])
-    rng.shuffle(rows)
-    lo, packed, bands = order._bands(rows)
-    assert lo == rows.min()
-    total = bands[-1][0] + bands[-1][1]
-    assert total < 0.01 * (rows.max() - lo)  # not the whole window
-    for k, row in enumerate(rows):
-        hits = [(p0, r0) for p0, length, r0 in bands if r0 <= row - lo < r0 + length]
-        assert len(hits) == 1
-        p0, r0 = hits[0]
-        assert packed[k] == p0 + (row - lo - r0)
-    starts = [p0 for p0, _, _ in bands]
-    assert starts == sorted(starts) and all(
-        a[0] + a[1] == b[0] for a, b in zip(bands, bands[1:], strict=False))
+        assert order._neighbour_mean(values, plan, cn, workers, per_segment=take) is None
+        assert sorted(seen) == plan.segs and len(seen) == len(plan.segs)
+        np.testing.assert_array_equal(got, whole)
 
 
 def test_public_sparse_product_fallback_gives_the_same_values(monkeypatch):
-    """Without scipy's private csc_matvecs kernel the public sparse product gives the same
-    values (up to the order of the additions inside a block)."""
+    """Without scipy's private csc_matvecs and coo_matmat_dense kernels the public sparse
+    products give the same values (up to the order of the additions inside a block)."""
     x = fcc_sphere(4.0 * PT_A, PT_A, noise=0.05, seed=4)
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
-    assert order._CSC_MATVECS is not None  # the pinned scipy has it
+    assert order._CSC_MATVECS is not None and order._COO_MATMAT is not None  # pinned scipy
     monkeypatch.setattr(order, "_CHUNK", 900)
     monkeypatch.setattr(order, "_SUB", 256)
+    monkeypatch.setattr(order, "_SEG_MIN", 100)
     kernel = order.boo(x, bonds, workers=2)
     monkeypatch.setattr(order, "_CSC_MATVECS", None)
+    monkeypatch.setattr(order, "_COO_MATMAT", None)
     public = order.boo(x, bonds, workers=2)
     assert list(public) == list(kernel)
     for key, value in kernel.items():

@@ -81,7 +81,6 @@ PYBOO_INSTALL = (
 
 _CHUNK = 1 << 16  # bonds per chunk (bounds temporary memory: ~12 MB of Y_lm per thread)
 _SUB = 8192  # vectors per block of vectorised work (stays in cache)
-_BAND_BITS = 9  # rows per bin (2**9) of the touched-row bands of a chunk
 _FOUR_PI = 4.0 * math.pi
 
 
@@ -280,20 +279,125 @@ def spherical_harmonics(vectors, l):
 
 
 # --------------------------------------------------------------------------------------------
-# chunked scatter-add of bond values onto atoms (sparse incidence matrix, local row window)
+# sums over bonds onto atoms, segment of atoms by segment of atoms
 # --------------------------------------------------------------------------------------------
-def _scatter_add(out, rows, values):
-    """``out[rows[2k]] += values[k]`` and ``out[rows[2k+1]] += values[k]`` for every k, in the
-    order of k (both ends of bond k receive its row of ``values``).
+_SEG_MIN = 1 << 12  # atoms per segment: at least ...
+_SEG_MAX = 1 << 17  # ... at most ...
+_SEG_PARTS = 16  # ... and otherwise N / _SEG_PARTS
 
-    A product with the sparse CSC incidence matrix (two entries per column) accumulated into
-    ``out`` in place by scipy's compiled kernel (``scipy.sparse._sparsetools.csc_matvecs``,
-    ``out += E @ values``), so that a block of bonds adds straight into its chunk's window.
-    Where that private kernel is missing, the same sums (up to the order of the additions inside
-    a block) through the public product.
+
+def _segments(n):
+    """Atom ranges ``[a, b)`` covering atoms 0 .. n-1 in order.
+
+    Their size depends on N only, never on the number of threads: every sum is done in the same
+    order for any ``workers``, so the results are bit-for-bit the same.
+    """
+    size = min(_SEG_MAX, max(_SEG_MIN, -(-n // _SEG_PARTS)))
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def _is_sorted(bonds):
+    """True when every bond is ``(low, high)`` (low <= high) and the lows never decrease
+    (:func:`nanotraj.bonds.find_bonds` gives bonds so); checked in chunks."""
+    prev = -1
+    for b0 in range(0, len(bonds), 1 << 18):
+        c = bonds[b0 : b0 + (1 << 18)]
+        low = c[:, 0]
+        if low[0] < prev or (low > c[:, 1]).any() or (low[1:] < low[:-1]).any():
+            return False
+        prev = low[-1]
+    return True
+
+
+def _sorted_bonds(bonds, n, new=None):
+    """``(sorted, order)``: the bonds as ``(low, high)`` pairs sorted by ``low``, with
+    ``sorted[k]`` the caller's bond ``order[k]``; ``order`` is None (and nothing is copied) when
+    the bonds already are so.  ``new`` (N,) int, optional, relabels the atoms first."""
+    if new is None and _is_sorted(bonds):
+        return bonds, None
+    step = 1 << 18  # in chunks: no bond-sized temporaries (fresh memory is slow)
+    key = np.empty(len(bonds), np.int64)  # (low, high), packed
+    for b0 in range(0, len(bonds), step):
+        a, b = bonds[b0 : b0 + step, 0], bonds[b0 : b0 + step, 1]
+        if new is not None:
+            a, b = new[a], new[b]
+        k = np.minimum(a, b, out=key[b0 : b0 + step])
+        k *= n
+        k += np.maximum(a, b)
+    order = np.argsort(key)  # duplicated bonds: any order among themselves
+    out = np.empty((len(key), 2), np.int64)
+    for b0 in range(0, len(bonds), step):
+        np.divmod(key[order[b0 : b0 + step]], n, out=(out[b0 : b0 + step, 0],
+                                                      out[b0 : b0 + step, 1]))
+    return out, order
+
+
+class _Plan:
+    """Bonds sorted by their low end (:func:`_sorted_bonds`), split by the segments of atoms
+    (:func:`_segments`).
+
+    Segment ``k`` (atoms ``a .. b-1``) *owns* the bonds whose low end it holds, a contiguous
+    range ``own[k] .. own[k+1]-1``; its *incoming* bonds have their low end in an earlier
+    segment and their high end in it.  A per-atom sum over bonds is then done for each segment
+    alone (threads write disjoint rows): its own bonds give to both ends inside it, its incoming
+    bonds to their high end.  With atoms in a spatial order, incoming bonds come from the few
+    chunks just before the segment's own bonds (``reach``: the largest high end of the chunks so
+    far) and are a few per cent of all.
+    """
+
+    def __init__(self, bonds, n):
+        import bisect
+
+        self.bonds, self.n = bonds, n
+        self.segs = _segments(n)
+        low = bonds[:, 0]
+        self.own = [bisect.bisect_left(low, a) for a, _ in self.segs] + [len(bonds)]
+        hi_of = [int(bonds[c : c + _CHUNK, 1].max()) for c in range(0, len(bonds), _CHUNK)]
+        self.reach = np.maximum.accumulate(np.array(hi_of, np.int64))
+        self._incoming = {}
+
+    def incoming(self, k):
+        """(K, 2) bonds with the low end before segment k and the high end in it, in order."""
+        if k not in self._incoming:
+            a, b = self.segs[k]
+            c0 = int(np.searchsorted(self.reach, a))  # first chunk with a high end >= a
+            cand = self.bonds[c0 * _CHUNK : self.own[k]]
+            high = cand[:, 1]
+            self._incoming[k] = cand[(high >= a) & (high < b)]
+        return self._incoming[k]
+
+    def run(self, fn, workers):
+        """``fn(k, a, b)`` for every segment, in ``workers`` threads."""
+        for _ in _ordered_map(lambda k: fn(k, *self.segs[k]), range(len(self.segs)), workers):
+            pass
+
+
+def _entries(block, a, b):
+    """Rows (relative to ``a``) of the ends of ``block``'s bonds inside ``[a, b)``: every low
+    end, the high end where it is inside; ``(rows, per_bond, inside)``, rows bond by bond."""
+    inside = block[:, 1] < b
+    if inside.all():
+        return (block - a).ravel(), 2, inside
+    keep = np.ones((len(block), 2), bool)
+    keep[:, 1] = inside
+    return (block - a).ravel()[keep.ravel()], keep.sum(axis=1), inside
+
+
+def _scatter_add(out, rows, per_bond, values):
+    """``out[r] += values[k]`` for the rows ``r`` of bond ``k``: ``rows`` lists them bond by
+    bond, ``per_bond`` (int or (B,) ints) says how many each has.
+
+    A product with a sparse CSC incidence matrix accumulated into ``out`` in place by scipy's
+    compiled kernel (``scipy.sparse._sparsetools.csc_matvecs``, ``out += E @ values``): no
+    temporary the size of ``out``.  Where that private kernel is missing, the same sums (up to
+    the order of the additions inside a block) through the public product.
     """
     k = values.shape[1]
-    indptr = np.arange(0, len(rows) + 1, 2, dtype=np.int64)
+    if isinstance(per_bond, int):
+        indptr = np.arange(0, len(rows) + 1, per_bond, dtype=np.int64)
+    else:
+        indptr = np.zeros(len(values) + 1, np.int64)
+        np.cumsum(per_bond, out=indptr[1:])
     data = np.ones(len(rows))
     if _CSC_MATVECS is not None:
         _CSC_MATVECS(len(out), len(values), k, indptr, rows, data, values.reshape(-1),
@@ -304,40 +408,30 @@ def _scatter_add(out, rows, values):
     out += sp.csc_matrix((data, rows, indptr), shape=(len(out), len(values))) @ values
 
 
-def _bands(rows):
-    """Rows touched by a chunk, packed: ``(lo, packed, bands)``.
+def _gather_add(out, rows, cols, values):
+    """``out[rows[e]] += values[cols[e]]`` for every entry e, in order: a COO product
+    accumulated in place by scipy's compiled kernel (``coo_matmat_dense``; gather and scatter in
+    one pass, no temporary); the public product where the private kernel is missing."""
+    data = np.ones(len(rows))
+    if _COO_MATMAT is not None:
+        _COO_MATMAT(len(rows), values.shape[1], rows, cols, data, values.reshape(-1),
+                    out)
+        return
+    import scipy.sparse as sp
 
-    The chunk's rows (atom indices) usually fall in a few dense bands -- with atoms in raster
-    order, its own atoms and the next plane's -- separated by long untouched stretches.  Rows
-    are grouped in bins of ``2**_BAND_BITS``; runs of touched bins are the bands.  ``packed``
-    gives each entry of ``rows`` its row in an array holding only the bands, ``bands`` lists
-    ``(packed start, length, row start - lo)``.  Windows stay small without sorting.
-    """
-    lo = int(rows.min())
-    rel = rows - lo
-    touched = np.bincount(rel >> _BAND_BITS) > 0
-    size = 1 << _BAND_BITS
-    # packed start of every bin: untouched bins take no room
-    start = (np.cumsum(touched) - touched) * size
-    packed = rel - (np.arange(len(touched)) * size - start)[rel >> _BAND_BITS]
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], touched.view(np.int8), [0]])))
-    span = int(rel.max()) + 1
-    bands = []
-    for b0, b1 in zip(edges[0::2], edges[1::2], strict=True):
-        r0, r1 = int(b0) * size, min(int(b1) * size, span)
-        bands.append((int(start[b0]), r1 - r0, r0))
-    return lo, packed, bands
+    out += sp.coo_matrix((data, (rows, cols)), shape=(len(out), len(values))) @ values
 
 
-def _csc_matvecs():
+def _sparsetools(name):
     try:
-        from scipy.sparse._sparsetools import csc_matvecs
+        from scipy.sparse import _sparsetools
     except ImportError:  # pragma: no cover - scipy moved its private kernels
         return None
-    return csc_matvecs
+    return getattr(_sparsetools, name, None)
 
 
-_CSC_MATVECS = _csc_matvecs()
+_CSC_MATVECS = _sparsetools("csc_matvecs")
+_COO_MATMAT = _sparsetools("coo_matmat_dense")
 
 
 def _columns(ls):
@@ -349,143 +443,95 @@ def _columns(ls):
     return cols, c0
 
 
-def _qlm_f(coords, bonds, ls, cn, workers=1, per_block=None):
+def _qlm_f(coords, plan, ls, cn, workers=1, per_segment=None):
     """(F, cols): q_lm, m = 0..l, of every l side by side in one (N, C) float64 array.
 
-    ``F[:, cols[l]]`` holds Re q_l0, Im q_l0, Re q_l1, ... (pyboo's ``bonds2qlm``).  Per
-    block of bonds, bond vectors, unit vectors and Y_lm of all l (temporaries that stay in
-    cache) are added to both ends in the chunk's window of atoms (:func:`_scatter_add`).
-    ``per_block(r0, r1, rows)``, if given, is called with every block of finished rows.
+    ``F[:, cols[l]]`` holds Re q_l0, Im q_l0, Re q_l1, ... (pyboo's ``bonds2qlm``).  Segment by
+    segment of atoms (:class:`_Plan`, in threads), per block of bonds: bond vectors, unit
+    vectors and Y_lm of all l (temporaries that stay in cache), added to the ends in the
+    segment (:func:`_scatter_add`).  The Y_lm of an incoming bond is computed again by the
+    segment of its high end (the same value, bit for bit).  ``per_segment(a, b, rows)``, if
+    given, is called in the thread with the finished rows ``a .. b-1``.
     """
     import threading
 
-    n = len(coords)
     cols, c0 = _columns(ls)
+    f = np.zeros((plan.n, c0))
+    inv = 1.0 / np.maximum(cn, 1)
     local = threading.local()  # one Y_lm block buffer per thread
 
-    def chunk_sums(b0):
-        chunk = np.ascontiguousarray(bonds[b0 : b0 + _CHUNK])
-        # (i0, j0, i1, j1, ...): both ends get the same Y (even l)
-        lo, packed, bands = _bands(chunk.ravel())
-        part = np.zeros((bands[-1][0] + bands[-1][1], c0))
+    def ylm_of(block):
         if getattr(local, "ylm", None) is None:
             local.ylm = np.empty((_SUB, c0))
-        for s0 in range(0, len(chunk), _SUB):
-            block = chunk[s0 : s0 + _SUB]
-            v = coords[block[:, 1]]
-            v -= coords[block[:, 0]]
-            ylm = local.ylm[: len(block)]
-            _ylm_half_into(_unit(v), ls, {l: ylm[:, cols[l]] for l in ls})
-            _scatter_add(part, packed[2 * s0 : 2 * (s0 + len(block))], ylm)
-        return [(lo + r0, part[p0 : p0 + length]) for p0, length, r0 in bands]
+        v = coords[block[:, 1]]
+        v -= coords[block[:, 0]]
+        ylm = local.ylm[: len(block)]
+        _ylm_half_into(_unit(v), ls, {l: ylm[:, cols[l]] for l in ls})
+        return ylm
 
-    f = None
-    for r0, block in _row_blocks(chunk_sums, bonds, (n, c0), cn, workers):
-        if r0 == 0 and len(block) == n:
-            f = block
-        else:
-            if f is None:
-                f = np.empty((n, c0))
-            f[r0 : r0 + len(block)] = block
-        if per_block is not None:  # runs while the threads sum the next chunks
-            per_block(r0, r0 + len(block), block)
+    def segment(k, a, b):
+        out = f[a:b]
+        p0, p1 = plan.own[k], plan.own[k + 1]
+        for s0 in range(p0, p1, _SUB):  # both ends (the high one where inside)
+            block = plan.bonds[s0 : min(p1, s0 + _SUB)]
+            rows, per_bond, _ = _entries(block, a, b)
+            _scatter_add(out, rows, per_bond, ylm_of(block))
+        incoming = plan.incoming(k)
+        for s0 in range(0, len(incoming), _SUB):  # the high end
+            block = incoming[s0 : s0 + _SUB]
+            _scatter_add(out, block[:, 1] - a, 1, ylm_of(block))
+        out *= inv[a:b, None]
+        if per_segment is not None:
+            per_segment(a, b, out)
+
+    plan.run(segment, workers)
     return f, cols
 
 
-def _neighbour_mean(values, bonds, cn, workers=1):
-    """Mean over each atom's bonded neighbours of ``values`` (N, k) complex or float; 0 without
-    bonds.  The whole array (see :func:`_neighbour_mean_blocks`)."""
-    values = np.ascontiguousarray(values)
-    fv = values.view(np.float64) if values.dtype != np.float64 else values
-    acc = np.empty(fv.shape)
-    for r0, block in _neighbour_mean_blocks(fv, bonds, cn, workers):
-        acc[r0 : r0 + len(block)] = block
-    return acc.view(values.dtype)
+def _neighbour_mean(fv, plan, cn, workers=1, per_segment=None):
+    """Mean over each atom's bonded neighbours of the rows of ``fv`` (N, k) float64 (0 without
+    bonds).  With ``per_segment(a, b, rows)``, rows ``a .. b-1`` are handed over segment by
+    segment in the threads (``rows`` is reused afterwards: no (N, k) result is made) and None
+    is returned; otherwise the (N, k) array.
 
-
-def _neighbour_mean_blocks(fv, bonds, cn, workers=1):
-    """Yield ``(r0, block)``: the neighbour mean of rows ``r0 .. r0 + len(block) - 1`` of ``fv``
-    (N, k) float64, blocks in increasing row order covering all N rows once.
-
-    Per chunk of bonds, a sparse COO product over the window of atoms the chunk touches (gather
-    and scatter in one pass, no (B, k) temporary); see :func:`_row_blocks`.
+    Per segment (:class:`_Plan`), per chunk of its own bonds, atom i gets row j and atom j (if
+    inside) row i, then the incoming bonds give their high end the low end's row
+    (:func:`_gather_add`).
     """
-    import scipy.sparse as sp  # lazy: start-up time matters
+    import threading
 
-    def chunk_sums(b0):
-        chunk = bonds[b0 : b0 + _CHUNK]
-        rows = chunk.ravel()  # atom i receives q(j), atom j receives q(i)
-        cols = chunk[:, ::-1].ravel()
-        lo = int(rows.min())
-        hi = int(rows.max()) + 1
-        m = sp.coo_matrix((np.ones(len(rows)), (rows - lo, cols - lo)), shape=(hi - lo, hi - lo))
-        return [(lo, m @ fv[lo:hi])]
-
-    yield from _row_blocks(chunk_sums, bonds, fv.shape, cn, workers)
-
-
-def _row_blocks(chunk_sums, bonds, shape, cn, workers=1):
-    """Yield ``(r0, block)``: rows ``r0 .. r0 + len(block) - 1`` of ``S / max(cn, 1)``, where the
-    (N, k) array S is the sum over the chunks of bonds of ``chunk_sums(b0) -> [(lo, part),
-    ...]`` (each ``part`` adds to rows ``lo .. lo + len(part) - 1``; several parts for the
-    bands of :func:`_bands`); blocks in increasing row order covering all N rows once.
-
-    Parts are added in chunk order (the sums do not depend on ``workers``; ``chunk_sums`` runs
-    in ``workers`` threads).  Rows that no later chunk touches are final and leave as soon as
-    they are: with bonds sorted by their first atom (as :func:`nanotraj.bonds.find_bonds` gives
-    them) and atoms roughly in spatial order, only a window of rows is ever pending, held in a
-    small ring buffer that stays in cache, instead of an (N, k) accumulator (memory touched for
-    the first time is slow).  Bonds in any order still work: the window then covers every row
-    (a full accumulator, yielded as one block).
-    """
-    n, k = shape
-    starts = list(range(0, len(bonds), _CHUNK))
-    if not starts:
-        yield 0, np.zeros((n, k))
-        return
-    lo_of = np.array([int(bonds[b : b + _CHUNK].min()) for b in starts])
-    hi_of = np.array([int(bonds[b : b + _CHUNK].max()) for b in starts])
-    # before chunk c, rows below done[c] are final (no chunk from c on touches them)
-    done = np.minimum.accumulate(lo_of[::-1])[::-1]
-    top = np.maximum.accumulate(hi_of) + 1  # rows at or above top[c] are untouched so far
-    cap = int(min(n, (top - done).max()))
-    ring = np.zeros((cap, k))
+    fv = np.ascontiguousarray(fv)
     inv = 1.0 / np.maximum(cn, 1)
+    result = None if per_segment is not None else np.empty(fv.shape)
+    local = threading.local()  # one segment buffer per thread
 
-    def pieces(r0, r1):  # (ring slice, block offset) for rows r0 .. r1 - 1 (r1 - r0 <= cap)
-        a = r0 % cap
-        if a + (r1 - r0) <= cap:
-            return [(slice(a, a + r1 - r0), 0)]
-        first = cap - a
-        return [(slice(a, cap), 0), (slice(0, r1 - r0 - first), first)]
+    def segment(k, a, b):
+        if result is not None:
+            acc = result[a:b]
+        else:
+            if getattr(local, "acc", None) is None or len(local.acc) < b - a:
+                local.acc = np.empty((b - a, fv.shape[1]))
+            acc = local.acc[: b - a]
+        acc.fill(0.0)
+        p0, p1 = plan.own[k], plan.own[k + 1]
+        for c0 in range(p0, p1, _CHUNK):
+            block = plan.bonds[c0 : min(p1, c0 + _CHUNK)]
+            rows, _, inside = _entries(block, a, b)
+            cols = block[:, ::-1].ravel()
+            if not inside.all():
+                keep = np.ones((len(block), 2), bool)
+                keep[:, 1] = inside
+                cols = cols[keep.ravel()]
+            _gather_add(acc, rows, cols, fv)
+        incoming = plan.incoming(k)
+        if len(incoming):
+            _gather_add(acc, incoming[:, 1] - a, np.ascontiguousarray(incoming[:, 0]), fv)
+        acc *= inv[a:b, None]
+        if per_segment is not None:
+            per_segment(a, b, acc)
 
-    final = 0  # rows below this have been yielded
-    parts = _ordered_map(chunk_sums, starts, workers)
-    for c, bands in enumerate(parts):
-        if done[c] > final:  # rows before the first bonded atom (only for c = 0)
-            yield final, np.zeros((int(done[c]) - final, k))
-            final = int(done[c])
-        for lo, part in bands:
-            for ring_rows, off in pieces(lo, lo + len(part)):
-                ring[ring_rows] += part[off : off + ring_rows.stop - ring_rows.start]
-        bands = part = None  # free the chunk's window
-        upto = int(done[c + 1]) if c + 1 < len(starts) else n
-        filled = min(upto, int(top[c]))  # rows from filled to upto have no bond at all
-        if filled > final:
-            if cap == n and final == 0 and filled == n:  # one block: the whole accumulator
-                block = ring
-            else:
-                block = np.empty((filled - final, k))
-                for ring_rows, off in pieces(final, filled):
-                    block[off : off + ring_rows.stop - ring_rows.start] = ring[ring_rows]
-                    ring[ring_rows] = 0.0
-            block *= inv[final:filled, None]
-            yield final, block
-            final = filled
-        if upto > final:
-            yield final, np.zeros((upto - final, k))
-            final = upto
-
+    plan.run(segment, workers)
+    return result
 
 # --------------------------------------------------------------------------------------------
 # invariants on the m >= 0 half
@@ -673,7 +719,7 @@ def bond_qlm(coords, bonds, l):
     coords = _check_coords(coords)
     bonds = _check_bonds(bonds, len(coords))
     cn = _bond_counts(len(coords), bonds)
-    f, _ = _qlm_f(coords, bonds, (l,), cn)
+    f, _ = _qlm_f(coords, _Plan(_sorted_bonds(bonds, len(coords))[0], len(coords)), (l,), cn)
     return _half_to_full(f.view(np.complex128), l)
 
 
@@ -747,8 +793,10 @@ def coarse_grain(qlm, bonds):
     if qlm.ndim != 2:
         raise ValueError(f"qlm must have shape (N, k), got {qlm.shape}")
     qlm = np.ascontiguousarray(qlm, dtype=np.complex128)
-    bonds = _check_bonds(bonds, len(qlm))
-    return _neighbour_mean(qlm, bonds, _bond_counts(len(qlm), bonds))
+    n = len(qlm)
+    bonds = _check_bonds(bonds, n)
+    plan = _Plan(_sorted_bonds(bonds, n)[0], n)
+    return _neighbour_mean(qlm.view(np.float64), plan, _bond_counts(n, bonds)).view(np.complex128)
 
 
 def bond_product(qlm, bonds):
@@ -963,10 +1011,12 @@ _REORDER_MIN = 20_000
 def _spatial_order(coords, bonds):
     """A permutation putting the atoms in raster order of cells, or None if they are local.
 
-    The chunked sums over bonds touch, per chunk, the rows between its smallest and largest
-    atom index; with atoms in a spatial order (a lattice written plane by plane, most PDB
-    files) that is a small window, with atoms in random order it is every atom, and every
-    chunk would then sum over all N rows.  Atoms are sorted by cell ``floor((x - min) / h)``
+    The sums over bonds run segment by segment of atoms (:class:`_Plan`): a bond whose ends
+    lie in different segments is computed by both, and a segment's incoming bonds are looked
+    for back to the first chunk of bonds that reaches it.  With atoms in a spatial order (a
+    lattice written plane by plane, most PDB files) a chunk of bonds spans a small window of
+    atoms and few bonds cross segments; with atoms in random order a chunk spans every atom,
+    nearly every bond crosses and every segment would scan all earlier bonds.  Atoms are sorted by cell ``floor((x - min) / h)``
     (z, then y, then x), with h = 1.5 x the median bond length of a sample of bonds: neighbours
     then lie within about one plane of cells.
     """
@@ -991,59 +1041,54 @@ def _spatial_order(coords, bonds):
 
 
 def _boo_native(coords, bonds, ls, threshold, workers=1, products=None):
-    """The native engine; atoms in a poor order (see :func:`_spatial_order`) are relabelled
-    into a spatial order for the computation and the results mapped back."""
-    perm = _spatial_order(coords, bonds)
-    if perm is None:
-        return _boo_native_ordered(coords, bonds, ls, threshold, workers, products)
+    """The native engine.  Atoms in a poor order (see :func:`_spatial_order`) are relabelled
+    into a spatial order for the computation, bonds not sorted by their low end are sorted
+    (:func:`_sorted_bonds`); the results are mapped back to the caller's atoms and bonds."""
     n = len(coords)
-    new = np.empty(n, np.int64)
-    new[perm] = np.arange(n)  # new label of every atom
-    step = 1 << 18  # in chunks: no bond-sized temporaries (fresh memory is slow)
-    key = np.empty(len(bonds), np.int64)  # (first, second) new label, packed
-    for b0 in range(0, len(bonds), step):
-        a = new[bonds[b0 : b0 + step, 0]]
-        b = new[bonds[b0 : b0 + step, 1]]
-        k = np.minimum(a, b, out=key[b0 : b0 + step])
-        k *= n
-        k += np.maximum(a, b)
-    order = np.argsort(key)  # the caller's bonds in sorted order (duplicates: any order)
-    sorted_bonds = np.empty((len(key), 2), np.int64)
-    for b0 in range(0, len(bonds), step):
-        np.divmod(key[order[b0 : b0 + step]], n,
-                  out=(sorted_bonds[b0 : b0 + step, 0], sorted_bonds[b0 : b0 + step, 1]))
-    del key
-    res = _boo_native_ordered(coords[perm], sorted_bonds, ls, threshold, workers, products)
+    perm = _spatial_order(coords, bonds)
+    new = None
+    if perm is not None:
+        new = np.empty(n, np.int64)
+        new[perm] = np.arange(n)  # new label of every atom
+        coords = coords[perm]
+    sorted_bonds, order = _sorted_bonds(bonds, n, new)
+    res = _boo_native_ordered(coords, sorted_bonds, ls, threshold, workers, products)
     del sorted_bonds
     for k, value in res.items():
-        if len(value) == n and not k.startswith("s"):
+        if k.startswith("s"):  # per bond
+            if order is not None:
+                back = np.empty_like(value)
+                back[order] = value  # sorted bond k is the caller's bond order[k]
+                res[k] = back
+        elif new is not None:
             res[k] = value[new]  # atom a has row new[a]
-        else:
-            back = np.empty_like(value)
-            back[order] = value  # sorted bond k is the caller's bond order[k]
-            res[k] = back
     return res
 
 
 def _boo_native_ordered(coords, bonds, ls, threshold, workers=1, products=None):
+    """:func:`_boo_native` on bonds sorted by their low end."""
     products = ls if products is None else products
     n = len(coords)
+    plan = _Plan(bonds, n)
     cn = _bond_counts(n, bonds)
     need = tuple(sorted(set(ls) | set(products) | {6}))
     cols, _ = _columns(need)
     qs = {l: np.empty(n) for l in need}
-    ws = {l: np.empty(n) for l in ls}
+    out = {}
+    for l in ls:
+        for p in ("w", "Q", "W"):
+            out[f"{p}{l}"] = np.empty(n)
 
-    def invariants(r0, r1, rows):  # q_l, w_l of finished rows, while the threads sum on
+    def invariants(a, b, rows):  # q_l, w_l of a finished segment, in its thread
         for l in need:
-            qs[l][r0:r1] = _ql_f(rows[:, cols[l]])
+            qs[l][a:b] = _ql_f(rows[:, cols[l]])
             if l in ls:
-                ws[l][r0:r1] = _wl_f(rows[:, cols[l]])
+                out[f"w{l}"][a:b] = _wl_f(rows[:, cols[l]])
 
-    f, cols = _qlm_f(coords, bonds, need, cn, workers, per_block=invariants)
+    f, cols = _qlm_f(coords, plan, need, cn, workers, per_segment=invariants)
     ss = _bond_products_f(f, {l: cols[l] for l in sorted(set(products) | {6})}, bonds, qs,
                           workers)
-    out = {"crystalline": _crystalline_from_s(n, bonds, ss[6], cn, threshold)}
+    out["crystalline"] = _crystalline_from_s(n, bonds, ss[6], cn, threshold)
     from nanotraj.bonds import bond_sums
 
     inv = 1.0 / np.maximum(cn, 1)
@@ -1053,22 +1098,14 @@ def _boo_native_ordered(coords, bonds, ls, threshold, workers=1, products=None):
         out[f"s{l}"] = ss[l]
     for l in ls:
         out[f"q{l}"] = qs[l]
-        out[f"w{l}"] = ws[l]
-    kept = {l: cols[l] for l in ls}
-    if set(need) != set(ls):  # degrees computed only for s_l, C_l or the crystalline atoms
-        f = f[:, np.r_[tuple(kept.values())]]
-        kept, _ = _columns(ls)
     del ss
-    # Q_lm of every l in one pass, streamed: Q_l and W_l of each block of final rows are taken
-    # while the threads sum the next chunks (no (N, C) array of Q_lm)
-    for l in ls:
-        out[f"Q{l}"] = np.empty(n)
-        out[f"W{l}"] = np.empty(n)
-    for r0, block in _neighbour_mean_blocks(f, bonds, cn, workers):
-        r1 = r0 + len(block)
+
+    def coarse(a, b, rows):  # Q_l, W_l of a segment's Q_lm rows (no (N, C) array of Q_lm)
         for l in ls:
-            out[f"Q{l}"][r0:r1] = _ql_f(block[:, kept[l]])
-            out[f"W{l}"][r0:r1] = _wl_f(block[:, kept[l]])
+            out[f"Q{l}"][a:b] = _ql_f(rows[:, cols[l]])
+            out[f"W{l}"][a:b] = _wl_f(rows[:, cols[l]])
+
+    _neighbour_mean(f, plan, cn, workers, per_segment=coarse)
     return _ordered(out, ls, products)
 
 
