@@ -33,15 +33,19 @@ def _pair_keys(x, cutoff, workers):
         # found do not depend on the tree's shape.
         p = cKDTree(sub, balanced_tree=False, compact_nodes=False).query_pairs(
             float(cutoff), output_type="ndarray")
-        if idx is not None:
-            p = idx[p]  # idx is increasing: i < j is kept
-            if across:  # keep the pairs across the cut: inside a slab, found there
-                p = p[slab[p[:, 0]] != slab[p[:, 1]]]
+        if across:  # keep the pairs across the cut: inside a slab, found there
+            p = p[slab[idx[p[:, 0]]] != slab[idx[p[:, 1]]]]
         if not (p[:, 0] < p[:, 1]).all():  # query_pairs gives i < j; keep it certain
             p = np.sort(p, axis=1)
-        key = p[:, 0].astype(np.int64)
-        key *= n
-        key += p[:, 1]
+        # key = i * N + j (global labels: idx is increasing, i < j is kept), in blocks that
+        # stay in cache: one fresh int64 per pair (fresh memory is slow), no (P, 2) temporary
+        key = np.empty(len(p), np.int64)
+        for b0 in range(0, len(p), _BLOCK):
+            i, j = p[b0 : b0 + _BLOCK, 0], p[b0 : b0 + _BLOCK, 1]
+            if idx is not None:
+                i, j = idx[i], idx[j]
+            k = np.multiply(i, n, out=key[b0 : b0 + _BLOCK], dtype=np.int64)
+            k += j
         return key
 
     if workers <= 1 or n < 50_000:

@@ -638,12 +638,15 @@ def _bond_products_f(f, cols, bonds, qs, workers=1):
     Re(...).
     """
     out = {l: np.zeros(len(bonds)) for l in cols}
+    lo = min(c.start for c in cols.values())  # gather only the columns of these l
+    part = f[:, lo : max(c.stop for c in cols.values())]
+    cols = {l: slice(c.start - lo, c.stop - lo) for l, c in cols.items()}
 
     def blocks(c0):  # disjoint slices of the outputs: no combination step
         c1 = min(len(bonds), c0 + _CHUNK)
         for b0 in range(c0, c1, _SUB):
             b1 = min(c1, b0 + _SUB)
-            _bond_product_block(f, cols, bonds[b0:b1], qs, out, b0, b1)
+            _bond_product_block(part, cols, bonds[b0:b1], qs, out, b0, b1)
 
     for _ in _ordered_map(blocks, range(0, len(bonds), _CHUNK), workers):
         pass
