@@ -574,8 +574,8 @@ def test_workers_give_bit_identical_results(monkeypatch):
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
     monkeypatch.setattr(order, "_CHUNK", 700)  # not a multiple of _SUB: ragged blocks
     monkeypatch.setattr(order, "_SUB", 384)
-    monkeypatch.setattr(order, "_SEG_MIN", 64)  # 16 segments of atoms for the threads
-    assert len(bonds) > 5 * 700 and len(order._segments(len(x))) == 16
+    monkeypatch.setattr(order, "_SEG_MIN", 64)  # segments of atoms for the threads
+    assert len(bonds) > 5 * 700 and len(order._segments(len(x))) >= 10
     one = order.boo(x, bonds, ls=(4, 6, 8))
     for workers in (2, 3):
         many = order.boo(x, bonds, ls=(4, 6, 8), workers=workers)
@@ -588,6 +588,29 @@ def test_workers_give_bit_identical_results(monkeypatch):
     whole = order.boo(x, bonds, ls=(4, 6, 8))
     for key, value in one.items():
         np.testing.assert_allclose(whole[key], value, rtol=0, atol=1e-13, err_msg=key)
+
+
+def test_ring_of_segment_slots_gives_the_whole_array_results(monkeypatch):
+    """The streamed engine keeps q_lm in a ring of segment slots when the bonds reach only a
+    few segments; reusing slots changes nothing: every result is bit-for-bit the one computed
+    with the whole (N, C) array, for 1 and 3 threads (the tasks wait for each other)."""
+    x = fcc_sphere(5.0 * PT_A, PT_A, noise=0.05, seed=7)  # ~2,100 atoms in lattice order
+    bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
+    monkeypatch.setattr(order, "_SEG_MIN", 32)
+    monkeypatch.setattr(order, "_SEG_PARTS", 64)
+    monkeypatch.setattr(order, "_SUB", 100)
+    plan = order._Plan(bonds, len(x))
+    lo, hi, slots, ring = order._ring_of(plan)
+    assert ring is not None and slots < len(plan.segs)  # slots are reused
+    assert ring & (ring - 1) == 0 and all(h > k for k, h in enumerate(hi[:-1]))
+    streamed = [order.boo(x, bonds, products=(4, 6), workers=w) for w in (1, 3)]
+    monkeypatch.setattr(order, "_LOOKAHEAD", 10_000)  # slots for every segment: no ring
+    assert order._ring_of(plan)[3] is None
+    whole = order.boo(x, bonds, products=(4, 6))
+    for res in streamed:
+        assert list(res) == list(whole)
+        for key, value in whole.items():
+            np.testing.assert_array_equal(res[key], value, err_msg=key)
 
 
 def _layout(name, rng):
@@ -647,8 +670,8 @@ def test_sorted_bonds_and_plan(layout):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_neighbour_mean_against_dense(monkeypatch, seg_min, layout):
     """The neighbour mean, segment by segment of atoms (own and incoming bonds), equals a dense
-    adjacency product for every layout, as a whole array and handed over segment by segment
-    (rows in order, each once), with 1 or 2 threads."""
+    adjacency product for every layout, with 1 or 2 threads, and so does each segment's sum
+    read from a ring of rows that holds only the segments it reaches."""
     rng = np.random.default_rng(5)
     x, bonds = _layout(layout, rng)
     n = len(x)
@@ -661,19 +684,24 @@ def test_neighbour_mean_against_dense(monkeypatch, seg_min, layout):
     monkeypatch.setattr(order, "_SEG_MIN", seg_min)
     monkeypatch.setattr(order, "_CHUNK", 9)
     plan = order._Plan(order._sorted_bonds(bonds, n)[0], n)
-    whole = order._neighbour_mean(values, plan, cn)
-    np.testing.assert_allclose(whole, expected, rtol=0, atol=1e-12)
     for workers in (1, 2):
-        got = np.full_like(values, np.nan)
-        seen = []
-
-        def take(a, b, rows, got=got, seen=seen):
-            got[a:b] = rows
-            seen.append((a, b))
-
-        assert order._neighbour_mean(values, plan, cn, workers, per_segment=take) is None
-        assert sorted(seen) == plan.segs and len(seen) == len(plan.segs)
-        np.testing.assert_array_equal(got, whole)
+        got = order._neighbour_mean(values, plan, cn, workers)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    # a ring of rows (the streamed engine's layout): atom r in row r % ring, holding only the
+    # segments that segment k's bonds reach; every other row is NaN and must not be read
+    sb = plan.bonds
+    for k, (a, b) in enumerate(plan.segs):
+        own = sb[plan.own[k] : plan.own[k + 1]]
+        ends = np.concatenate([[a, b - 1], own.ravel(), plan.incoming(k).ravel()])
+        first, last = ends.min() // plan.size, ends.max() // plan.size
+        ring = plan.size * 1 << int(last - first + 1).bit_length()
+        rows = np.arange(first * plan.size, min(n, (last + 1) * plan.size))
+        ringed = np.full((ring, values.shape[1]), np.nan)
+        ringed[rows % ring] = values[rows]
+        acc = np.full((b - a, values.shape[1]), np.nan)
+        order._neighbour_segment(ringed, plan, k, acc, ring)
+        np.testing.assert_allclose(acc / np.maximum(cn[a:b], 1)[:, None], expected[a:b],
+                                   rtol=0, atol=1e-12)
 
 
 def test_public_sparse_product_fallback_gives_the_same_values(monkeypatch):

@@ -281,19 +281,27 @@ def spherical_harmonics(vectors, l):
 # --------------------------------------------------------------------------------------------
 # sums over bonds onto atoms, segment of atoms by segment of atoms
 # --------------------------------------------------------------------------------------------
-_SEG_MIN = 1 << 12  # atoms per segment: at least ...
+_SEG_MIN = 1 << 12  # atoms per segment (a power of two): at least ...
 _SEG_MAX = 1 << 17  # ... at most ...
-_SEG_PARTS = 16  # ... and otherwise N / _SEG_PARTS
+_SEG_PARTS = 16  # ... and otherwise about N / _SEG_PARTS
 
 
 def _segments(n):
     """Atom ranges ``[a, b)`` covering atoms 0 .. n-1 in order.
 
     Their size depends on N only, never on the number of threads: every sum is done in the same
-    order for any ``workers``, so the results are bit-for-bit the same.
+    order for any ``workers``, so the results are bit-for-bit the same.  It is a power of two
+    (the smallest >= N / _SEG_PARTS, within _SEG_MIN .. _SEG_MAX), so that a ring of segment
+    slots (:func:`_boo_streamed`) is addressed with a bit mask.
     """
-    size = min(_SEG_MAX, max(_SEG_MIN, -(-n // _SEG_PARTS)))
+    size = _segment_size(n)
     return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def _segment_size(n):
+    """Atoms per segment of :func:`_segments` (a power of two)."""
+    size = 1 << (max(_SEG_MIN, -(-n // _SEG_PARTS), 1) - 1).bit_length()
+    return min(1 << (_SEG_MAX - 1).bit_length(), size)
 
 
 def _is_sorted(bonds):
@@ -350,6 +358,7 @@ class _Plan:
 
         self.bonds, self.n = bonds, n
         self.segs = _segments(n)
+        self.size = _segment_size(n)
         low = bonds[:, 0]
         self.own = [bisect.bisect_left(low, a) for a, _ in self.segs] + [len(bonds)]
         hi_of = [int(bonds[c : c + _CHUNK, 1].max()) for c in range(0, len(bonds), _CHUNK)]
@@ -443,95 +452,226 @@ def _columns(ls):
     return cols, c0
 
 
-def _qlm_f(coords, plan, ls, cn, workers=1, per_segment=None):
+def _qlm_segment(coords, plan, k, out, ls, cols, ybuf):
+    """Sums of Y_lm over the bonds of segment k's atoms (not yet divided by N_i) into ``out``
+    (b - a, C) float64, zeroed first.
+
+    Per block of bonds: bond vectors, unit vectors and Y_lm of all l (temporaries that stay in
+    cache, ``ybuf`` (_SUB, C)), added to the ends inside the segment (:func:`_scatter_add`): own
+    bonds to both ends (the high one where inside), incoming bonds to their high end.  The Y_lm
+    of an incoming bond is computed again here (the same value, bit for bit).
+    """
+    a, b = plan.segs[k]
+    out.fill(0.0)
+
+    def ylm_of(block):
+        v = coords[block[:, 1]]
+        v -= coords[block[:, 0]]
+        ylm = ybuf[: len(block)]
+        _ylm_half_into(_unit(v), ls, {l: ylm[:, cols[l]] for l in ls})
+        return ylm
+
+    p0, p1 = plan.own[k], plan.own[k + 1]
+    for s0 in range(p0, p1, _SUB):
+        block = plan.bonds[s0 : min(p1, s0 + _SUB)]
+        rows, per_bond, _ = _entries(block, a, b)
+        _scatter_add(out, rows, per_bond, ylm_of(block))
+    incoming = plan.incoming(k)
+    for s0 in range(0, len(incoming), _SUB):
+        block = incoming[s0 : s0 + _SUB]
+        _scatter_add(out, block[:, 1] - a, 1, ylm_of(block))
+
+
+def _neighbour_segment(fv, plan, k, acc, ring=None):
+    """Sums over each atom's bonded neighbours of their rows of ``fv`` for segment k's atoms,
+    into ``acc`` (b - a, k) float64, zeroed first.  Atom r's row is ``fv[r]``, or
+    ``fv[r & (ring - 1)]`` when ``fv`` is a ring of ``ring`` rows, a power of two
+    (:func:`_boo_streamed`).
+
+    Per chunk of own bonds atom i gets row j and atom j (if inside) row i, then the incoming
+    bonds give their high end the low end's row (:func:`_gather_add`).
+    """
+    a, b = plan.segs[k]
+    acc.fill(0.0)
+    p0, p1 = plan.own[k], plan.own[k + 1]
+    for c0 in range(p0, p1, _CHUNK):
+        block = plan.bonds[c0 : min(p1, c0 + _CHUNK)]
+        rows, _, inside = _entries(block, a, b)
+        cols = block[:, ::-1].ravel()
+        if not inside.all():
+            keep = np.ones((len(block), 2), bool)
+            keep[:, 1] = inside
+            cols = cols[keep.ravel()]
+        if ring is not None:
+            cols &= ring - 1
+        _gather_add(acc, rows, cols, fv)
+    incoming = plan.incoming(k)
+    if len(incoming):
+        cols = incoming[:, 0] & (ring - 1) if ring is not None else incoming[:, 0].copy()
+        _gather_add(acc, incoming[:, 1] - a, cols, fv)
+
+
+def _qlm_f(coords, plan, ls, cn, workers=1):
     """(F, cols): q_lm, m = 0..l, of every l side by side in one (N, C) float64 array.
 
-    ``F[:, cols[l]]`` holds Re q_l0, Im q_l0, Re q_l1, ... (pyboo's ``bonds2qlm``).  Segment by
-    segment of atoms (:class:`_Plan`, in threads), per block of bonds: bond vectors, unit
-    vectors and Y_lm of all l (temporaries that stay in cache), added to the ends in the
-    segment (:func:`_scatter_add`).  The Y_lm of an incoming bond is computed again by the
-    segment of its high end (the same value, bit for bit).  ``per_segment(a, b, rows)``, if
-    given, is called in the thread with the finished rows ``a .. b-1``.
+    ``F[:, cols[l]]`` holds Re q_l0, Im q_l0, Re q_l1, ... (pyboo's ``bonds2qlm``); segment by
+    segment of atoms (:func:`_qlm_segment`), in threads.
     """
     import threading
 
     cols, c0 = _columns(ls)
-    f = np.zeros((plan.n, c0))
+    f = np.empty((plan.n, c0))
     inv = 1.0 / np.maximum(cn, 1)
     local = threading.local()  # one Y_lm block buffer per thread
 
-    def ylm_of(block):
+    def segment(k, a, b):
         if getattr(local, "ylm", None) is None:
             local.ylm = np.empty((_SUB, c0))
-        v = coords[block[:, 1]]
-        v -= coords[block[:, 0]]
-        ylm = local.ylm[: len(block)]
-        _ylm_half_into(_unit(v), ls, {l: ylm[:, cols[l]] for l in ls})
-        return ylm
-
-    def segment(k, a, b):
-        out = f[a:b]
-        p0, p1 = plan.own[k], plan.own[k + 1]
-        for s0 in range(p0, p1, _SUB):  # both ends (the high one where inside)
-            block = plan.bonds[s0 : min(p1, s0 + _SUB)]
-            rows, per_bond, _ = _entries(block, a, b)
-            _scatter_add(out, rows, per_bond, ylm_of(block))
-        incoming = plan.incoming(k)
-        for s0 in range(0, len(incoming), _SUB):  # the high end
-            block = incoming[s0 : s0 + _SUB]
-            _scatter_add(out, block[:, 1] - a, 1, ylm_of(block))
-        out *= inv[a:b, None]
-        if per_segment is not None:
-            per_segment(a, b, out)
+        _qlm_segment(coords, plan, k, f[a:b], ls, cols, local.ylm)
+        f[a:b] *= inv[a:b, None]
 
     plan.run(segment, workers)
     return f, cols
 
 
-def _neighbour_mean(fv, plan, cn, workers=1, per_segment=None):
+def _neighbour_mean(fv, plan, cn, workers=1):
     """Mean over each atom's bonded neighbours of the rows of ``fv`` (N, k) float64 (0 without
-    bonds).  With ``per_segment(a, b, rows)``, rows ``a .. b-1`` are handed over segment by
-    segment in the threads (``rows`` is reused afterwards: no (N, k) result is made) and None
-    is returned; otherwise the (N, k) array.
-
-    Per segment (:class:`_Plan`), per chunk of its own bonds, atom i gets row j and atom j (if
-    inside) row i, then the incoming bonds give their high end the low end's row
-    (:func:`_gather_add`).
-    """
-    import threading
-
+    bonds), segment by segment of atoms (:func:`_neighbour_segment`), in threads."""
     fv = np.ascontiguousarray(fv)
     inv = 1.0 / np.maximum(cn, 1)
-    result = None if per_segment is not None else np.empty(fv.shape)
-    local = threading.local()  # one segment buffer per thread
+    result = np.empty(fv.shape)
 
     def segment(k, a, b):
-        if result is not None:
-            acc = result[a:b]
-        else:
-            if getattr(local, "acc", None) is None or len(local.acc) < b - a:
-                local.acc = np.empty((b - a, fv.shape[1]))
-            acc = local.acc[: b - a]
-        acc.fill(0.0)
-        p0, p1 = plan.own[k], plan.own[k + 1]
-        for c0 in range(p0, p1, _CHUNK):
-            block = plan.bonds[c0 : min(p1, c0 + _CHUNK)]
-            rows, _, inside = _entries(block, a, b)
-            cols = block[:, ::-1].ravel()
-            if not inside.all():
-                keep = np.ones((len(block), 2), bool)
-                keep[:, 1] = inside
-                cols = cols[keep.ravel()]
-            _gather_add(acc, rows, cols, fv)
-        incoming = plan.incoming(k)
-        if len(incoming):
-            _gather_add(acc, incoming[:, 1] - a, np.ascontiguousarray(incoming[:, 0]), fv)
-        acc *= inv[a:b, None]
-        if per_segment is not None:
-            per_segment(a, b, acc)
+        _neighbour_segment(fv, plan, k, result[a:b])
+        result[a:b] *= inv[a:b, None]
 
     plan.run(segment, workers)
     return result
+
+
+def _run_after(tasks, workers):
+    """Run ``tasks``, a list of ``(fn, deps)`` where ``deps`` are indices of earlier tasks that
+    must finish first, in ``workers`` threads (in list order with one).
+
+    Tasks are queued in list order and the pool's threads take them first in, first out, so a
+    task's dependencies have all been taken (run or running) when it starts: waiting for them
+    cannot deadlock.
+    """
+    if workers <= 1:
+        for fn, _ in tasks:
+            fn()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    def after(waits, fn):
+        for w in waits:
+            w.result()
+        fn()
+
+    with ThreadPoolExecutor(workers) as ex:
+        futures = []
+        for fn, deps in tasks:
+            futures.append(ex.submit(after, [futures[d] for d in deps], fn))
+        for fut in futures:
+            fut.result()
+
+
+#: A segment's Q_lm and s_l are taken this many q_lm segments behind the last one computed
+_LOOKAHEAD = 2
+
+
+def _ring_of(plan):
+    """``(lo, hi, slots, ring)`` of :func:`_boo_streamed`: per segment k the first and last
+    segment its B task reads (from the lowest end of its incoming bonds to the highest end of
+    its own), the number of slots (a power of two >= 2 span + _LOOKAHEAD) and the ring's rows
+    (None when the slots would cover every segment: the whole (N, C) array is used)."""
+    nseg = len(plan.segs)
+    lo = [k if not len(plan.incoming(k)) else int(plan.incoming(k)[:, 0].min()) // plan.size
+          for k in range(nseg)]
+    hi = [k if plan.own[k] == plan.own[k + 1] else
+          int(plan.bonds[plan.own[k] : plan.own[k + 1], 1].max()) // plan.size
+          for k in range(nseg)]
+    span = max((h - g + 1 for g, h in zip(lo, hi, strict=True)), default=1)
+    slots = 1 << (2 * span + _LOOKAHEAD - 1).bit_length()
+    return lo, hi, slots, (slots * plan.size if slots < nseg else None)
+
+
+def _boo_streamed(coords, plan, ls, products, cn, workers, qs, on_q, on_coarse):
+    """q_lm, Q_lm and s_l of every bond, streamed segment by segment of atoms through a ring of
+    q_lm rows: ``(s, cols)``.
+
+    Task A(k) computes the q_lm rows of segment k (:func:`_qlm_segment`) into its slot of the
+    ring, its q_l into ``qs[l][a:b]`` and calls ``on_q(a, b, rows, cols)``; task B(k) takes s_l of segment k's own bonds
+    (:func:`_bond_product_block`) and the mean Q_lm of its atoms (:func:`_neighbour_segment`),
+    then calls ``on_coarse(a, b, rows, cols)``.  B(k) reads the q_lm rows of the segments lo(k) ..
+    hi(k) its bonds reach, so it runs after their A tasks; A(m) reuses the slot of segment
+    m - P, so it runs after every B that reads that segment.  With span = max(hi - lo + 1),
+    P >= 2 span + _LOOKAHEAD slots (a power of two) keep every dependency earlier in the queue (see
+    :func:`_run_after`); when P covers all segments the "ring" is simply the (N, C) array.  At
+    10^6 atoms in spatial order that is 8 slots of 65,536 rows instead of 10^6 rows: the memory
+    touched for the first time, the slowest memory, shrinks by 90 MB.  ``qs`` (dict of (N,)
+    arrays for every l of ``ls`` and ``products``) receives q_l.
+    """
+    import threading
+
+    n, bonds = plan.n, plan.bonds
+    need = tuple(sorted(set(ls) | set(products)))
+    cols, c0 = _columns(need)
+    nseg = len(plan.segs)
+    lo, hi, slots, ring = _ring_of(plan)
+    f = np.empty((ring if ring is not None else n, c0))
+    inv = 1.0 / np.maximum(cn, 1)
+    s = {l: np.empty(len(bonds)) for l in products}
+    pcols = {l: cols[l] for l in products}
+    local = threading.local()
+
+    def rows_of(k):
+        a, b = plan.segs[k]
+        if ring is None:
+            return f[a:b]
+        r0 = (k % slots) * plan.size
+        return f[r0 : r0 + b - a]
+
+    def task_a(k):
+        if getattr(local, "ylm", None) is None:
+            local.ylm = np.empty((_SUB, c0))
+        a, b = plan.segs[k]
+        rows = rows_of(k)
+        _qlm_segment(coords, plan, k, rows, need, cols, local.ylm)
+        rows *= inv[a:b, None]
+        for l in need:
+            qs[l][a:b] = _ql_f(rows[:, cols[l]])
+        on_q(a, b, rows, cols)
+
+    def task_b(k):
+        a, b = plan.segs[k]
+        p0, p1 = plan.own[k], plan.own[k + 1]
+        for b0 in range(p0, p1, _SUB):
+            b1 = min(p1, b0 + _SUB)
+            _bond_product_block(f, pcols, bonds[b0:b1], ring, qs, s, b0, b1)
+        if getattr(local, "acc", None) is None or len(local.acc) < b - a:
+            local.acc = np.empty((plan.size, c0))
+        acc = local.acc[: b - a]
+        _neighbour_segment(f, plan, k, acc, ring)
+        acc *= inv[a:b, None]
+        on_coarse(a, b, acc, cols)
+
+    # queue order: A tasks _LOOKAHEAD segments ahead of the B task that needs them
+    tasks, index_a, index_b, next_a = [], {}, {}, 0
+    for k in range(nseg):
+        while next_a < nseg and next_a <= hi[k] + _LOOKAHEAD:
+            m = next_a
+            deps = []
+            if ring is not None and m >= slots:  # the slot's previous segment is read by ...
+                deps = [index_b[j] for j in index_b if lo[j] <= m - slots <= hi[j]]
+            index_a[m] = len(tasks)
+            tasks.append((lambda m=m: task_a(m), deps))
+            next_a += 1
+        index_b[k] = len(tasks)
+        tasks.append((lambda k=k: task_b(k), [index_a[j] for j in range(lo[k], hi[k] + 1)]))
+    _run_after(tasks, workers)
+    return s, cols
+
 
 # --------------------------------------------------------------------------------------------
 # invariants on the m >= 0 half
@@ -630,44 +770,30 @@ def _wl_block(f, w, b0, b1, terms):
 Q_ZERO = 1e-10
 
 
-def _bond_products_f(f, cols, bonds, qs, workers=1):
-    """Normalised s_l per bond for every l of ``cols`` (0 where q_i or q_j is below Q_ZERO).
+def _bond_product_block(f, cols, bonds, ring, qs, out, b0, b1):
+    """Normalised s_l of bonds b0 .. b1 - 1 (``bonds``) into ``out[l][b0:b1]`` for every l of
+    ``cols`` (0 where q_i or q_j is below Q_ZERO).
 
-    ``f`` is the (N, C) float layout of :func:`_qlm_f`; one gather of both ends' rows per
-    block of bonds serves every l.  sum_m Re(q_m(i) q_m(j)*) = q_0(i) q_0(j) + 2 sum_{m>0}
-    Re(...).
+    ``f`` holds the q_lm rows in the float layout of :func:`_qlm_f` (atom r in row r, or
+    ``r & (ring - 1)`` for a ring, :func:`_boo_streamed`); one gather of both ends' columns serves
+    every l.  sum_m Re(q_m(i) q_m(j)*) = q_0(i) q_0(j) + 2 sum_{m>0} Re(...).
     """
-    out = {l: np.zeros(len(bonds)) for l in cols}
-    lo = min(c.start for c in cols.values())  # gather only the columns of these l
-    part = f[:, lo : max(c.stop for c in cols.values())]
-    cols = {l: slice(c.start - lo, c.stop - lo) for l, c in cols.items()}
-
-    def blocks(c0):  # disjoint slices of the outputs: no combination step
-        c1 = min(len(bonds), c0 + _CHUNK)
-        for b0 in range(c0, c1, _SUB):
-            b1 = min(c1, b0 + _SUB)
-            _bond_product_block(part, cols, bonds[b0:b1], qs, out, b0, b1)
-
-    for _ in _ordered_map(blocks, range(0, len(bonds), _CHUNK), workers):
-        pass
-    return out
-
-
-def _bond_product_block(f, cols, bonds, qs, out, b0, b1):
-    """s_l of bonds b0 .. b1 - 1 into ``out[l][b0:b1]`` (see :func:`_bond_products_f`)."""
     i = bonds[:, 0]
     j = bonds[:, 1]
-    fi = f[i]
-    fj = f[j]
+    c_lo = min(c.start for c in cols.values())  # gather only the columns of these l
+    part = f[:, c_lo : max(c.stop for c in cols.values())]
+    fi = part[i & (ring - 1) if ring is not None else i]
+    fj = part[j & (ring - 1) if ring is not None else j]
     for l, c in cols.items():
-        a = fi[:, c]
-        b = fj[:, c]
+        a = fi[:, c.start - c_lo : c.stop - c_lo]
+        b = fj[:, c.start - c_lo : c.stop - c_lo]
         dot = np.einsum("ij,ij->i", a, b)
         dot *= 2.0
         dot -= a[:, 0] * b[:, 0]
         dot -= a[:, 1] * b[:, 1]
         dot *= _FOUR_PI / (2 * l + 1)
         qi, qj = qs[l][i], qs[l][j]
+        out[l][b0:b1] = 0.0
         np.divide(dot, qi * qj, out=out[l][b0:b1], where=(qi > Q_ZERO) & (qj > Q_ZERO))
 
 
@@ -1069,28 +1195,28 @@ def _boo_native(coords, bonds, ls, threshold, workers=1, products=None):
 
 
 def _boo_native_ordered(coords, bonds, ls, threshold, workers=1, products=None):
-    """:func:`_boo_native` on bonds sorted by their low end."""
+    """:func:`_boo_native` on bonds sorted by their low end (:func:`_boo_streamed`)."""
     products = ls if products is None else products
     n = len(coords)
     plan = _Plan(bonds, n)
     cn = _bond_counts(n, bonds)
-    need = tuple(sorted(set(ls) | set(products) | {6}))
-    cols, _ = _columns(need)
-    qs = {l: np.empty(n) for l in need}
+    with_6 = tuple(sorted(set(products) | {6}))  # s_6 gives the crystalline atoms
+    qs = {l: np.empty(n) for l in set(ls) | set(with_6)}
     out = {}
     for l in ls:
         for p in ("w", "Q", "W"):
             out[f"{p}{l}"] = np.empty(n)
 
-    def invariants(a, b, rows):  # q_l, w_l of a finished segment, in its thread
-        for l in need:
-            qs[l][a:b] = _ql_f(rows[:, cols[l]])
-            if l in ls:
-                out[f"w{l}"][a:b] = _wl_f(rows[:, cols[l]])
+    def on_q(a, b, rows, cols):  # w_l of a finished segment, in its thread
+        for l in ls:
+            out[f"w{l}"][a:b] = _wl_f(rows[:, cols[l]])
 
-    f, cols = _qlm_f(coords, plan, need, cn, workers, per_segment=invariants)
-    ss = _bond_products_f(f, {l: cols[l] for l in sorted(set(products) | {6})}, bonds, qs,
-                          workers)
+    def on_coarse(a, b, rows, cols):  # Q_l, W_l of a segment's Q_lm (no (N, C) array of them)
+        for l in ls:
+            out[f"Q{l}"][a:b] = _ql_f(rows[:, cols[l]])
+            out[f"W{l}"][a:b] = _wl_f(rows[:, cols[l]])
+
+    ss, _ = _boo_streamed(coords, plan, ls, with_6, cn, workers, qs, on_q, on_coarse)
     out["crystalline"] = _crystalline_from_s(n, bonds, ss[6], cn, threshold)
     from nanotraj.bonds import bond_sums
 
@@ -1101,14 +1227,6 @@ def _boo_native_ordered(coords, bonds, ls, threshold, workers=1, products=None):
         out[f"s{l}"] = ss[l]
     for l in ls:
         out[f"q{l}"] = qs[l]
-    del ss
-
-    def coarse(a, b, rows):  # Q_l, W_l of a segment's Q_lm rows (no (N, C) array of Q_lm)
-        for l in ls:
-            out[f"Q{l}"][a:b] = _ql_f(rows[:, cols[l]])
-            out[f"W{l}"][a:b] = _wl_f(rows[:, cols[l]])
-
-    _neighbour_mean(f, plan, cn, workers, per_segment=coarse)
     return _ordered(out, ls, products)
 
 
