@@ -598,19 +598,21 @@ def _ring_of(plan):
 
 def _boo_streamed(coords, plan, ls, products, cn, workers, qs, on_q, on_coarse):
     """q_lm, Q_lm and s_l of every bond, streamed segment by segment of atoms through a ring of
-    q_lm rows: ``(s, cols)``.
+    q_lm rows: ``(s, cols)``, s a dict of (B,) arrays for every l of ``products``.
 
     Task A(k) computes the q_lm rows of segment k (:func:`_qlm_segment`) into its slot of the
-    ring, its q_l into ``qs[l][a:b]`` and calls ``on_q(a, b, rows, cols)``; task B(k) takes s_l of segment k's own bonds
-    (:func:`_bond_product_block`) and the mean Q_lm of its atoms (:func:`_neighbour_segment`),
-    then calls ``on_coarse(a, b, rows, cols)``.  B(k) reads the q_lm rows of the segments lo(k) ..
-    hi(k) its bonds reach, so it runs after their A tasks; A(m) reuses the slot of segment
-    m - P, so it runs after every B that reads that segment.  With span = max(hi - lo + 1),
-    P >= 2 span + _LOOKAHEAD slots (a power of two) keep every dependency earlier in the queue (see
-    :func:`_run_after`); when P covers all segments the "ring" is simply the (N, C) array.  At
-    10^6 atoms in spatial order that is 8 slots of 65,536 rows instead of 10^6 rows: the memory
-    touched for the first time, the slowest memory, shrinks by 90 MB.  ``qs`` (dict of (N,)
-    arrays for every l of ``ls`` and ``products``) receives q_l.
+    ring, its q_l into ``qs[l][a:b]`` (``qs``: (N,) arrays for every l of ``ls`` and
+    ``products``) and calls ``on_q(a, b, rows, cols)``.  Task B(k) takes s_l of segment k's own
+    bonds (:func:`_bond_product_block`) and the mean Q_lm of its atoms
+    (:func:`_neighbour_segment`), then calls ``on_coarse(a, b, rows, cols)``.
+
+    B(k) reads the q_lm rows of the segments lo(k) .. hi(k) its bonds reach, so it runs after
+    their A tasks; A(m) reuses the slot of segment m - P, so it runs after every B that reads
+    that segment.  With span = max(hi - lo + 1), P >= 2 span + _LOOKAHEAD slots (a power of
+    two) keep every dependency earlier in the queue (see :func:`_run_after`); when P covers all
+    segments the "ring" is simply the (N, C) array.  At 10^6 atoms in spatial order that is 8
+    slots of 65,536 rows instead of 10^6 rows: the memory touched for the first time, the
+    slowest memory, shrinks by 90 MB.  The results do not depend on the slots or the threads.
     """
     import threading
 
