@@ -1147,9 +1147,9 @@ def _spatial_order(coords, bonds):
     for back to the first chunk of bonds that reaches it.  With atoms in a spatial order (a
     lattice written plane by plane, most PDB files) a chunk of bonds spans a small window of
     atoms and few bonds cross segments; with atoms in random order a chunk spans every atom,
-    nearly every bond crosses and every segment would scan all earlier bonds.  Atoms are sorted by cell ``floor((x - min) / h)``
-    (z, then y, then x), with h = 1.5 x the median bond length of a sample of bonds: neighbours
-    then lie within about one plane of cells.
+    nearly every bond crosses and every segment would scan all earlier bonds.  Atoms are sorted
+    by cell ``floor((x - min) / h)`` (z, then y, then x), with h = 1.5 x the median bond length
+    of a sample of bonds: neighbours then lie within about one plane of cells.
     """
     n = len(coords)
     if n < _REORDER_MIN or len(bonds) == 0:
