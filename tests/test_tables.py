@@ -79,3 +79,37 @@ def test_written_files_have_ordinary_permissions(tmp_path):
     write_columns(tmp_path / "p.csv", {"a": np.array([1])})
     mode = os.stat(tmp_path / "p.csv").st_mode & 0o777
     assert mode == 0o666 & ~_UMASK  # not mkstemp's 0600: results are shared on clusters
+
+
+def test_load_arrays_reads_each_member_on_first_access(tmp_path, monkeypatch):
+    """Stage inputs are read member by member, only those used, each once; the values are the
+    saved ones; a missing file fails when opened, an unknown member with KeyError."""
+    import pytest
+
+    from nanotraj import tables
+
+    rng = np.random.default_rng(0)
+    saved = {"bonds": rng.integers(0, 99, (50, 2)), "distances": rng.random(50),
+             "cutoff": np.array(3.4)}
+    path = tmp_path / "bonds.npz"
+    tables.save_arrays(path, **saved)
+    reads = []
+    real_load = np.load
+
+    def counting_load(*args, **kwargs):
+        reads.append(args[0])
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(tables.np, "load", counting_load)
+    data = tables.load_arrays(path)
+    assert sorted(data) == sorted(saved) and len(data) == 3 and "distances" in data
+    opened = len(reads)
+    np.testing.assert_array_equal(data["bonds"], saved["bonds"])
+    np.testing.assert_array_equal(data["bonds"], saved["bonds"])  # kept: not read again
+    assert len(reads) == opened + 1
+    assert list(data._arrays) == ["bonds"]  # the bond lengths were never read
+    assert float(data["cutoff"]) == 3.4
+    with pytest.raises(KeyError):
+        data["nope"]
+    with pytest.raises(FileNotFoundError):
+        tables.load_arrays(tmp_path / "missing.npz")

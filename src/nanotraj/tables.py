@@ -165,8 +165,43 @@ def save_arrays(path: str | os.PathLike, **arrays) -> None:
 _LOAD_LOCK = threading.Lock()
 
 
-def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load every array of an ``.npz`` written by :func:`save_arrays` into a dict (one thread
-    at a time, see :data:`_LOAD_LOCK`)."""
-    with _LOAD_LOCK, np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+class NpzArrays(Mapping):
+    """The arrays of an ``.npz`` written by :func:`save_arrays`, read on first access.
+
+    A stage reads only the members it uses (the bond lengths, 8 bytes per bond, are not read by
+    the BOO stage, for instance); each is read once (one thread at a time, see
+    :data:`_LOAD_LOCK`) and kept.  The member names are read when the mapping is made, so a
+    missing or broken file fails at once.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        with _LOAD_LOCK, np.load(self.path, allow_pickle=False) as data:
+            self._names = tuple(data.files)
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._arrays:
+            if key not in self._names:
+                raise KeyError(key)
+            with _LOAD_LOCK, np.load(self.path, allow_pickle=False) as data:
+                self._arrays[key] = data[key]
+        return self._arrays[key]
+
+    def __contains__(self, key: object) -> bool:  # Mapping's default would read the member
+        return key in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"NpzArrays({self.path!r}, {list(self._names)})"
+
+
+def load_arrays(path: str | os.PathLike) -> NpzArrays:
+    """The arrays of an ``.npz`` written by :func:`save_arrays`, as a read-only mapping whose
+    members are read on first access (:class:`NpzArrays`)."""
+    return NpzArrays(path)
