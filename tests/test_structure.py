@@ -383,6 +383,59 @@ def test_n_close_contacts_constructed():
     assert st.n_close_contacts(y, NN) == 6
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 18])
+def test_surface_and_cna_classes_chunked_equal_loops(monkeypatch, chunk):
+    """The per-atom sums over bonds behind ``surface`` (bond vector sums) and ``cna`` (bonds
+    per signature class), done in chunks of bonds, equal plain loops, for bonds in any order."""
+    from nanotraj.bonds import bond_counts, find_bonds
+
+    x = lat.fcc_sphere(9.0, noise=0.1, seed=4)
+    bonds, _ = find_bonds(x, 1.2 * NN)
+    bonds = bonds[np.random.default_rng(0).permutation(len(bonds))][:, ::-1]
+    cn = bond_counts(len(x), bonds)
+    total = np.zeros((len(x), 3))
+    for i, j in bonds:
+        total[i] += x[j] - x[i]
+        total[j] += x[i] - x[j]
+    want = (np.linalg.norm(total, axis=1) > st.SURFACE_THRESHOLD * NN) | (cn < st.SURFACE_MIN_CN)
+    ref_sig, ref_structure = st.cna(len(x), bonds)
+    monkeypatch.setattr(st, "_SUM_CHUNK", chunk)
+    np.testing.assert_array_equal(st.surface(x, cn, bonds, NN), want)
+    sig, structure = st.cna(len(x), bonds)
+    np.testing.assert_array_equal(sig, ref_sig)
+    np.testing.assert_array_equal(structure, ref_structure)
+    expected = np.zeros(len(x), np.int8)
+    for a in range(len(x)):
+        mine = ref_sig[(bonds == a).any(axis=1)]
+        codes = sorted(int(m) * 100 + int(k) * 10 + int(c) for m, k, c in mine)
+        if codes == [421] * 12:
+            expected[a] = st.FCC
+        elif codes == [421] * 6 + [422] * 6:
+            expected[a] = st.HCP
+    np.testing.assert_array_equal(structure, expected)
+    assert (structure == st.FCC).sum() > 50
+
+
+def test_n_close_contacts_from_bond_lengths():
+    """Counted among the bond lengths when the bonds hold every pair within a cutoff of at
+    least factor * nn (the workflow's case), by a pair search otherwise: the same counts."""
+    from nanotraj.bonds import find_bonds
+
+    rng = np.random.default_rng(3)
+    y = lat.fcc_sphere(14.0, noise=0.3, seed=2)  # strong noise: many close pairs
+    y = np.vstack([y, y[:5] + rng.normal(0, 0.3, (5, 3))])  # and near-duplicates
+    want = st.n_close_contacts(y, NN)
+    assert want > 5
+    for cutoff in (0.8 * NN, 3.4, 5.0):
+        _, d = find_bonds(y, cutoff)
+        assert st.n_close_contacts(y, NN, distances=d, cutoff=cutoff) == want
+    # a cutoff below the limit cannot be used: the pair search runs (the lengths are ignored)
+    _, d = find_bonds(y, 0.5 * NN)
+    assert st.n_close_contacts(y, NN, distances=d, cutoff=0.5 * NN) == want
+    assert st.n_close_contacts(y, NN, factor=0.7, distances=d, cutoff=0.5 * NN) == (
+        st.n_close_contacts(y, NN, factor=0.7))
+
+
 # ----------------------------------------------------------------------------------------------
 # summary and the workflow entry point
 # ----------------------------------------------------------------------------------------------

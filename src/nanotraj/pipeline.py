@@ -265,7 +265,8 @@ def compute_structure(frame_npz, bonds_npz, boo_npz, coordination_npz, output, *
     frame, bd, bo, co = loaded
     from .structure import classify
 
-    res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance, workers=threads)
+    res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance, workers=threads,
+                   distances=bd["distances"], cutoff=float(bd["cutoff"]))
     names, n_per_class = np.unique(res["structure_boo"], return_counts=True)
     counts = dict(zip(names.tolist(), n_per_class.tolist(), strict=True))
     lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "

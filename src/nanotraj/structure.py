@@ -85,6 +85,7 @@ SURFACE_MIN_CN = 4
 _CHUNK = 1 << 21  # candidate entries per chunk (bounds the temporary memory of cna)
 _CHUNK_BITS = 21
 _PACK_LIMIT = 1 << 62
+_SUM_CHUNK = 1 << 18  # bonds per chunk of the per-atom sums (surface vectors, CNA classes)
 
 
 def _lookup(keys, q, n_atoms):
@@ -117,18 +118,41 @@ def _lookup(keys, q, n_atoms):
 # ----------------------------------------------------------------------------------------------
 # common neighbour analysis
 # ----------------------------------------------------------------------------------------------
+def _sorted_unique(bonds, n_atoms):
+    """True when ``bonds`` (B, 2) int64 already is what :func:`_normalise_bonds` makes: i < j,
+    rows strictly increasing in (i, j), indices in [0, N) (as ``find_bonds`` gives them).
+    Checked in chunks: no temporary of the size of the bonds."""
+    prev = None
+    step = 1 << 18
+    for b0 in range(0, len(bonds), step):
+        c = bonds[b0 : b0 + step]
+        i, j = c[:, 0], c[:, 1]
+        if prev is not None:
+            i = np.concatenate([[prev[0]], i])
+            j = np.concatenate([[prev[1]], j])
+        if (i[0] < 0 or j.max() >= n_atoms or not (i < j).all()
+                or not ((i[1:] > i[:-1]) | ((i[1:] == i[:-1]) & (j[1:] > j[:-1]))).all()):
+            return False
+        prev = (i[-1], j[-1])
+    return True
+
+
 def _normalise_bonds(n_atoms, bonds):
-    """Bonds as (B, 2) int64 with i < j, plus the permutation that sorts them by (i, j)."""
+    """``(b, order, keys)``: the bonds as (B, 2) int64 with i < j sorted by (i, j), the
+    permutation that sorts the caller's bonds so (None: already so, nothing is copied) and
+    the sorted keys ``i * N + j`` (None on that fast path: :func:`_bond_keys` makes them)."""
     n_atoms = int(n_atoms)
     if n_atoms < 0:
         raise ValueError(f"n_atoms must be >= 0, got {n_atoms}")
     bonds = np.asarray(bonds)
     if bonds.size == 0:
-        return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros((0, 2), np.int64), None, np.zeros(0, np.int64)
     if bonds.ndim != 2 or bonds.shape[1] != 2:
         raise ValueError(f"bonds must have shape (B, 2), got {bonds.shape}")
     if not np.issubdtype(bonds.dtype, np.integer):
         raise ValueError(f"bonds must be integers, got dtype {bonds.dtype}")
+    if bonds.dtype == np.int64 and _sorted_unique(bonds, n_atoms):
+        return np.ascontiguousarray(bonds), None, None
     b = bonds.astype(np.int64)
     lo, hi = np.minimum(b[:, 0], b[:, 1]), np.maximum(b[:, 0], b[:, 1])
     if lo.min() < 0 or hi.max() >= n_atoms:
@@ -137,13 +161,22 @@ def _normalise_bonds(n_atoms, bonds):
         raise ValueError("bonds must not join an atom to itself")
     keys = lo * n_atoms + hi
     if np.all(keys[1:] > keys[:-1]):
-        order = np.arange(len(keys))
+        order = None
     else:
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
         if np.any(keys[1:] == keys[:-1]):
             raise ValueError("bonds must list every pair once")
+    if order is None:
+        return np.stack([lo, hi], axis=1), None, keys
     return np.stack([lo[order], hi[order]], axis=1), order, keys
+
+
+def _bond_keys(n_atoms, ea, eb):
+    """Sorted keys ``ea * N + eb`` of normalised bonds."""
+    keys = ea * np.int64(n_atoms)
+    keys += eb
+    return keys
 
 
 def _triangles(n_atoms, ea, eb, keys):
@@ -238,41 +271,61 @@ def _bonds_and_chains(present, m):
     return n_bonds[code], chain[code]
 
 
+def _in_positions(n_atoms, ea, eb):
+    """Position of every bond (a, b) in b's list of in-neighbours (the a's with a < b, in bond
+    order): its rank among the bonds sorted stably by b, less the first rank of b's group."""
+    order_in = np.argsort(eb, kind="stable")
+    first_in = np.zeros(n_atoms, np.int64)
+    np.cumsum(np.bincount(eb, minlength=n_atoms)[:-1], out=first_in[1:])
+    pos = np.empty(len(eb), np.int64)
+    pos[order_in] = np.arange(len(eb), dtype=np.int64)
+    del order_in
+    pos -= first_in[eb]
+    return pos
+
+
+def _lowest_bits(c, m):
+    """(n, m) positions of the m set bits of each uint64 of ``c`` (n,), ascending: the lowest
+    set bit ``c & -c`` has ``popcount(low - 1)`` trailing zeros; it is then cleared."""
+    c = c.copy()
+    q = np.empty((len(c), m), np.int64)
+    one = np.uint64(1)
+    for k in range(m):
+        low = c & (~c + one)
+        q[:, k] = np.bitwise_count(low - one)
+        c ^= low
+    return q
+
+
 def _signatures_masks(n_atoms, ea, eb, workers=1):
     """CNA signatures of the sorted unique bonds (ea < eb) from per-atom neighbour bit masks.
 
     Every atom's neighbours are put in a padded row (out-neighbours, then in-neighbours); for
     every bond (a, b) the common neighbours are found by comparing the two rows (a bit mask
     over the positions of a's row), and the bonds among them are read from the masks of a's
-    other bonds.  Returns None when an atom has more than ``_MASK_BITS`` bonds.  The chunks of
-    the mask pass write disjoint entries (one per bond end) and run in ``workers`` threads.
+    other bonds.  Returns None when an atom has more than ``_MASK_BITS`` bonds, else (B, 3)
+    int16.  Both passes run over chunks of bonds in ``workers`` threads: the mask pass writes
+    disjoint entries (one per bond end), the signature pass disjoint rows.
     """
     n_edges = len(ea)
     outdeg = np.bincount(ea, minlength=n_atoms)
-    indeg = np.bincount(eb, minlength=n_atoms)
-    deg = outdeg + indeg
+    deg = outdeg + np.bincount(eb, minlength=n_atoms)
     width = int(deg.max())
     if width > _MASK_BITS:
         return None
     idx_type = np.int32 if n_atoms < 2**31 - 2 else np.int64
     first_out = np.zeros(n_atoms, np.int64)
     np.cumsum(outdeg[:-1], out=first_out[1:])
-    pos_a = np.arange(n_edges, dtype=np.int64) - first_out[ea]  # position of b in a's row
-    order_in = np.argsort(eb, kind="stable")
-    first_in = np.zeros(n_atoms, np.int64)
-    np.cumsum(indeg[:-1], out=first_in[1:])
-    pos_b = np.empty(n_edges, np.int64)  # position of a in b's row
-    pos_b[order_in] = np.arange(n_edges, dtype=np.int64) - first_in[eb[order_in]]
-    del order_in, first_in, first_out
+    pos_a = np.arange(n_edges, dtype=np.int64)  # position of b in a's row
+    pos_a -= first_out[ea]
+    del first_out
+    pos_b = _in_positions(n_atoms, ea, eb)  # position of a in b's row
     pos_b += outdeg[eb]
     wpad = 8 * ((width + 7) // 8)  # rows padded to whole bytes/words for fast reductions
     words = wpad // 8
-    table = np.full((n_atoms, wpad), -1, idx_type)
+    table = np.full((n_atoms, wpad), -1, idx_type)  # neighbours; pads -1
     table[ea, pos_a] = eb
     table[eb, pos_b] = ea
-    table_b = table.copy()
-    table_b[table_b < 0] = -2  # pads never match
-    table = np.ascontiguousarray(table[:, :width])
     masks = np.zeros((n_atoms, width), np.uint64)  # masks[a, p]: common nbrs of a, row[a][p]
     step = max(1, _CHUNK // (width * wpad))
 
@@ -280,7 +333,9 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
         a = ea[s : s + step]
         b = eb[s : s + step]
         n = len(a)
-        eq = table[a][:, :, None] == table_b[b][:, None, :]  # (n, width, wpad)
+        row_b = table[b]
+        row_b[row_b < 0] = -2  # pads never match
+        eq = table[a][:, :width, None] == row_b[:, None, :]  # (n, width, wpad)
         v = eq.view(np.uint64).reshape(n, width, words)
         del eq
         acc = v[:, :, 0].copy()  # row p of a: any match in b's row
@@ -294,37 +349,42 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
             packed[:, :words] = np.packbits(hit.reshape(n, -1), axis=1, bitorder="little")
             masks[atom, pos[s : s + step]] = packed.view("<u8").ravel()
 
-    starts = range(0, n_edges, step)
+    _run_chunks(chunk_masks, range(0, n_edges, step), workers)
+    del table, pos_b
+    sig = np.zeros((n_edges, 3), np.int16)  # m <= 64: at most 2016 bonds
+    step = max(1, _CHUNK // 64)
+
+    def chunk_signatures(s):
+        a = ea[s : s + step]
+        common = masks[a, pos_a[s : s + step]]  # bit mask over a's row of the common nbrs
+        m_per_edge = np.bitwise_count(common)
+        sig[s : s + len(a), 0] = m_per_edge
+        for m in np.unique(m_per_edge):
+            m = int(m)
+            if m < 2:
+                continue
+            sel = np.flatnonzero(m_per_edge == m)
+            iu, ju = np.triu_indices(m, 1)
+            q = _lowest_bits(common[sel], m)  # positions in a's row, ascending
+            mq = masks[a[sel][:, None], q]  # (n, m) masks of the common neighbours
+            present = ((mq[:, iu] >> q[:, ju].astype(np.uint64)) & np.uint64(1)).astype(bool)
+            sig[s + sel, 1], sig[s + sel, 2] = _bonds_and_chains(present, m)
+
+    _run_chunks(chunk_signatures, range(0, n_edges, step), workers)
+    return sig
+
+
+def _run_chunks(fn, starts, workers):
+    """``fn(s)`` for every start, in ``workers`` threads (numpy releases the GIL)."""
+    starts = list(starts)
     if workers <= 1 or len(starts) <= 1:
         for s in starts:
-            chunk_masks(s)
-    else:  # numpy releases the GIL; each (atom, position) entry is written by one chunk
-        from concurrent.futures import ThreadPoolExecutor
+            fn(s)
+        return
+    from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(workers) as ex:
-            list(ex.map(chunk_masks, starts))
-    table = table_b = None  # free them before the signature pass
-    common = masks[ea, pos_a]  # bit mask over a's row of the common neighbours of (a, b)
-    m_per_edge = np.bitwise_count(common).astype(np.int64)
-    sig = np.zeros((n_edges, 3), np.int64)
-    sig[:, 0] = m_per_edge
-    bit_pos = np.arange(width, dtype=np.uint64)
-    for m in np.unique(m_per_edge):
-        m = int(m)
-        if m < 2:
-            continue
-        edges_m = np.flatnonzero(m_per_edge == m)
-        iu, ju = np.triu_indices(m, 1)
-        step = max(1, _CHUNK // max(width, len(iu)))
-        for s in range(0, len(edges_m), step):
-            em = edges_m[s : s + step]
-            c = common[em]
-            bits = ((c[:, None] >> bit_pos) & np.uint64(1)).astype(bool)
-            q = np.nonzero(bits)[1].reshape(len(em), m)  # positions in a's row, ascending
-            mq = masks[ea[em][:, None], q]  # (n, m) masks of the common neighbours
-            present = ((mq[:, iu] >> q[:, ju].astype(np.uint64)) & np.uint64(1)).astype(bool)
-            sig[em, 1], sig[em, 2] = _bonds_and_chains(present, m)
-    return sig
+    with ThreadPoolExecutor(workers) as ex:
+        list(ex.map(fn, starts))
 
 
 def cna_signatures(n_atoms, bonds, workers=1):
@@ -364,19 +424,29 @@ def cna_signatures(n_atoms, bonds, workers=1):
     over the ``a < b < k`` orientation of the graph with binary searches of the sorted bond
     keys.  Temporary memory is bounded by processing in chunks.
     """
+    b, sig, order = _signatures_sorted(n_atoms, bonds, workers)
+    if order is None:
+        return sig.astype(np.int64)
+    out = np.empty((len(sig), 3), np.int64)
+    out[order] = sig
+    return out
+
+
+def _signatures_sorted(n_atoms, bonds, workers=1):
+    """``(b, sig, order)``: the normalised bonds (:func:`_normalise_bonds`), the signatures of
+    :func:`cna_signatures` in their order as a small integer type (int16 on the bit-mask
+    path, int32 otherwise), and the permutation from the caller's bonds (None: the same)."""
     b, order, keys = _normalise_bonds(n_atoms, bonds)
     n_atoms = int(n_atoms)
     n_edges = len(b)
     if n_edges == 0:
-        return np.zeros((0, 3), np.int64)
+        return b, np.zeros((0, 3), np.int16), order
     ea, eb = b[:, 0], b[:, 1]
     sig = _signatures_masks(n_atoms, ea, eb, workers)
     if sig is not None:
-        if np.array_equal(order, np.arange(n_edges)):
-            return sig
-        out = np.empty_like(sig)
-        out[order] = sig
-        return out
+        return b, sig, order
+    if keys is None:
+        keys = _bond_keys(n_atoms, ea, eb)
     tri = _triangles(n_atoms, ea, eb, keys)
     # third vertex of every (edge, triangle) incidence: edge ab -> k, bk -> a, ak -> b;
     # grouped by edge (sorted by edge, then vertex), written in place to bound memory
@@ -407,7 +477,7 @@ def cna_signatures(n_atoms, bonds, workers=1):
         inc_vert = inc_vert.astype(np.int32)
     first = np.zeros(n_edges, np.int64)
     np.cumsum(m_per_edge[:-1], out=first[1:])
-    sig = np.zeros((n_edges, 3), np.int64)
+    sig = np.zeros((n_edges, 3), np.int32)
     sig[:, 0] = m_per_edge
     for m in np.unique(m_per_edge):
         m = int(m)
@@ -423,11 +493,7 @@ def cna_signatures(n_atoms, bonds, workers=1):
             q = np.minimum(va, vb) * n_atoms + np.maximum(va, vb)
             present = _lookup(keys, q.ravel(), n_atoms)[1].reshape(q.shape)  # (n, P)
             sig[em, 1], sig[em, 2] = _bonds_and_chains(present, m)
-    if np.array_equal(order, np.arange(n_edges)):
-        return sig
-    out = np.empty_like(sig)
-    out[order] = sig
-    return out
+    return b, sig, order
 
 
 def cna(n_atoms, bonds, workers=1):
@@ -473,32 +539,61 @@ def cna(n_atoms, bonds, workers=1):
 
     Notes
     -----
-    Vectorised numpy, no Python loop over atoms or bonds.  Measured on a 2-core machine (fcc
-    spheres, 0.05 A noise, cutoff 3.36 A): 1.0e5 atoms in ~0.6 s, 1.0e6 atoms in ~5.5 s; the
-    atom order does not matter.
+    Vectorised numpy, no Python loop over atoms or bonds.  Measured on a 2-core machine with 2
+    threads (fcc spheres, 0.05 A noise, cutoff 3.36 A): 1.0e5 atoms in ~0.3 s, 1.0e6 atoms in
+    ~3 s; the atom order does not matter.
     """
-    sig = cna_signatures(n_atoms, bonds, workers)
-    n_atoms = int(n_atoms)
+    b, sig, order = _signatures_sorted(n_atoms, bonds, workers)
+    structure = _structure_from_signatures(int(n_atoms), b, sig)
+    if order is None:
+        sig = sig.astype(np.int64)
+    else:
+        out = np.empty((len(sig), 3), np.int64)
+        out[order] = sig
+        sig = out
+    return sig, structure
+
+
+#: CNA signatures (n_common, n_bonds, longest_chain) that classify atoms, as class numbers
+_SIGNATURE_CLASS = {(4, 2, 1): 1, (4, 2, 2): 2, (5, 5, 5): 3, (4, 4, 4): 4, (6, 6, 6): 5}
+
+
+def _structure_from_signatures(n_atoms, bonds, sig):
+    """Per-atom CNA codes (see :func:`cna`) from the signatures ``sig`` of ``bonds``.
+
+    Each bond gets a class (0: none of 421 422 555 444 666); one bincount over (atom, class)
+    gives every atom's count of each class, in chunks of bonds (no temporary of their size).
+    """
     structure = np.zeros(n_atoms, np.int8)
-    if len(sig) == 0:
-        return sig, structure
-    b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
-    code = sig[:, 0] * 100 + sig[:, 1] * 10 + sig[:, 2]
-    code[(sig > 9).any(axis=1)] = -1
-    ends = b.ravel()
-
-    def count(value):
-        hit = np.repeat(code == value, 2)
-        return np.bincount(ends[hit], minlength=n_atoms)
-
-    cn = np.bincount(ends, minlength=n_atoms)
-    n421, n422, n555 = count(421), count(422), count(555)
-    n444, n666 = count(444), count(666)
+    counts = np.zeros((n_atoms, 6), np.int64)  # bonds per (atom, class)
+    lut = np.zeros(1000, np.int64)  # class of code n_common * 100 + n_bonds * 10 + chain
+    for (m, k, c), cls in _SIGNATURE_CLASS.items():
+        lut[m * 100 + k * 10 + c] = cls
+    step = _SUM_CHUNK
+    for b0 in range(0, len(sig), step):
+        part = sig[b0 : b0 + step].astype(np.int64)
+        small = (part <= 9).all(axis=1)
+        code = part[:, 0] * 100 + part[:, 1] * 10 + part[:, 2]
+        cls = np.where(small, lut[np.where(small, code, 0)], 0)
+        ends = bonds[b0 : b0 + step]
+        lo = int(ends.min())
+        idx = (ends - lo) * 6 + cls[:, None]
+        got = np.bincount(idx.ravel(), minlength=6 * (int(ends.max()) + 1 - lo))
+        counts[lo : lo + len(got) // 6] += got.reshape(-1, 6)
+    cn = counts.sum(axis=1)
+    n421, n422, n555, n444, n666 = (counts[:, k] for k in range(1, 6))
     structure[(cn == 12) & (n421 == 12)] = FCC
     structure[(cn == 12) & (n421 == 6) & (n422 == 6)] = HCP
     structure[(cn == 12) & (n555 == 12)] = ICO
     structure[(cn == 14) & (n666 == 8) & (n444 == 6)] = BCC
-    return sig, structure
+    return structure
+
+
+def _cna_structure(n_atoms, bonds, workers=1):
+    """Per-atom CNA codes of :func:`cna`, without the (B, 3) signatures in the caller's
+    order (what the workflow's structure stage needs)."""
+    b, sig, _ = _signatures_sorted(n_atoms, bonds, workers)
+    return _structure_from_signatures(int(n_atoms), b, sig)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -684,17 +779,20 @@ def surface(
         raise ValueError(f"nn_distance must be positive, got {nn_distance}")
     b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
     total = np.zeros((n, 3))
-    if len(b):
-        v = x[b[:, 1]] - x[b[:, 0]]
+    step = _SUM_CHUNK  # chunks of bonds over the window of atoms they touch: small temporaries
+    for b0 in range(0, len(b), step):
+        i, j = b[b0 : b0 + step, 0], b[b0 : b0 + step, 1]
+        lo = int(min(i.min(), j.min()))
+        size = int(max(i.max(), j.max())) + 1 - lo
+        v = x[j] - x[i]
         for k in range(3):
-            total[:, k] = np.bincount(b[:, 0], v[:, k], minlength=n) - np.bincount(
-                b[:, 1], v[:, k], minlength=n
-            )
+            total[lo : lo + size, k] += np.bincount(i - lo, v[:, k], minlength=size)
+            total[lo : lo + size, k] -= np.bincount(j - lo, v[:, k], minlength=size)
     length = np.sqrt(np.einsum("ij,ij->i", total, total))
     return (length > threshold * float(nn_distance)) | (cn < min_cn)
 
 
-def n_close_contacts(coords, nn_distance, factor=0.8):
+def n_close_contacts(coords, nn_distance, factor=0.8, *, distances=None, cutoff=None):
     r"""Number of atom pairs closer than ``factor * nn_distance``.
 
     ``#{(i, j), i < j : |r_i - r_j| < factor * d_nn}``, a quality flag of a reconstruction:
@@ -706,6 +804,10 @@ def n_close_contacts(coords, nn_distance, factor=0.8):
     coords : (N, 3) float, Angstrom.
     nn_distance : float, the element's nearest-neighbour distance (Angstrom).
     factor : float, default 0.8.
+    distances, cutoff : optional, the lengths (B,) of a bond network holding every pair
+        within ``cutoff`` (Angstrom; :func:`nanotraj.bonds.find_bonds`).  When ``cutoff`` is
+        at least ``factor * nn_distance`` the pairs are counted among them (no pair search);
+        otherwise, or without them, with a kd-tree.
 
     Returns
     -------
@@ -721,6 +823,8 @@ def n_close_contacts(coords, nn_distance, factor=0.8):
         raise ValueError(f"factor * nn_distance must be positive, got {limit}")
     if len(x) < 2:
         return 0
+    if distances is not None and cutoff is not None and float(cutoff) >= limit:
+        return int(np.count_nonzero(np.asarray(distances, dtype=np.float64) < limit))
     pairs = cKDTree(x, balanced_tree=False, compact_nodes=False).query_pairs(
         limit, output_type="ndarray")
     if len(pairs) == 0:
@@ -815,6 +919,8 @@ def classify(
     reference_points=None,
     close_factor=0.8,
     workers=1,
+    distances=None,
+    cutoff=None,
 ):
     """All local-structure descriptors of one frame (the workflow stage's single call).
 
@@ -831,6 +937,8 @@ def classify(
     max_distance, reference_points : passed to :func:`boo_class`.
     close_factor : passed to :func:`n_close_contacts` as ``factor``.
     workers : threads of the CNA (:func:`cna`); the result does not depend on it.
+    distances, cutoff : optional, the bond lengths (B,) and the cutoff of ``bonds`` (every
+        pair within ``cutoff``): :func:`n_close_contacts` then counts from them.
 
     Returns
     -------
@@ -842,7 +950,7 @@ def classify(
     """
     x = np.asarray(coords, dtype=np.float64)
     n = len(x)
-    _, s_cna = cna(n, bonds, workers)
+    s_cna = _cna_structure(n, bonds, workers)
     s_boo = boo_class(
         boo_result["Q4"],
         boo_result["Q6"],
@@ -855,5 +963,6 @@ def classify(
         "structure_cna": s_cna,
         "structure_boo": s_boo,
         "surface": surface(x, cn, bonds, nn_distance),
-        "n_close_contacts": n_close_contacts(x, nn_distance, close_factor),
+        "n_close_contacts": n_close_contacts(x, nn_distance, close_factor,
+                                             distances=distances, cutoff=cutoff),
     }
