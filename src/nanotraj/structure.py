@@ -350,7 +350,7 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
             masks[atom, pos[s : s + step]] = packed.view("<u8").ravel()
 
     _run_chunks(chunk_masks, range(0, n_edges, step), workers)
-    del table, pos_b
+    table = pos_b = None  # free them before the signature pass
     sig = np.zeros((n_edges, 3), np.int16)  # m <= 64: at most 2016 bonds
     step = max(1, _CHUNK // 64)
 
