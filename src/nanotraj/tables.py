@@ -94,25 +94,27 @@ def write_columns(path: str | os.PathLike, columns: Mapping[str, Sequence]) -> N
 
     Cells are formatted as :func:`format_column` does.  Rows are formatted with one ``%``
     template per row (``"%d,%.12g,...,%s"``) over Python scalars, which is ~10x faster than
-    per-column ``np.char`` string arithmetic for 1e6-row tables and gives the same bytes; the
-    table is written in blocks of rows so that the text is never held twice.
+    per-column ``np.char`` string arithmetic for 1e6-row tables and gives the same bytes.  The
+    table is converted and written in blocks of rows: neither the text nor the Python scalars
+    of a whole column are ever held (6e6 bonds x 4 columns of Python floats would be ~0.8 GB).
     """
     names = list(columns)
     n = len(next(iter(columns.values()))) if names else 0
-    specs, lists = [], []
+    specs, cols = [], []
     for name in names:
         values = columns[name]
         if len(values) != n:
             raise ValueError(f"column {name!r} has {len(values)} rows, expected {n}")
-        spec, items = _column_items(values)
+        spec, col = _column_spec(values)
         specs.append(spec)
-        lists.append(items)
+        cols.append(col)
     template = ",".join(specs)
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(",".join(names) + "\n")
             for r0 in range(0, n, _ROW_BLOCK):
-                block = zip(*(items[r0 : r0 + _ROW_BLOCK] for items in lists), strict=True)
+                block = zip(*(_block_items(col, r0, r0 + _ROW_BLOCK) for col in cols),
+                            strict=True)
                 fh.write("\n".join([template % row for row in block]))
                 fh.write("\n")
 
@@ -120,16 +122,32 @@ def write_columns(path: str | os.PathLike, columns: Mapping[str, Sequence]) -> N
 _ROW_BLOCK = 1 << 16  # rows formatted per write
 
 
-def _column_items(values) -> tuple[str, list]:
-    """The ``%`` conversion of a column and its cells as Python scalars (see format_column)."""
+def _column_spec(values) -> tuple[str, object]:
+    """The ``%`` conversion of a column and the column in the form :func:`_block_items` reads
+    (see format_column for the cell formats)."""
     arr = np.asarray(values)
     if arr.dtype == bool:
-        return "%d", arr.astype(np.int8).tolist()
+        return "%d", arr.astype(np.int8)
     if np.issubdtype(arr.dtype, np.integer):
-        return "%d", arr.tolist()
+        return "%d", arr
     if np.issubdtype(arr.dtype, np.floating):
-        return FLOAT_FORMAT, arr.astype(np.float64).tolist()  # nan -> "nan", as format_column
-    return "%s", format_column(values)
+        return FLOAT_FORMAT, arr.astype(np.float64, copy=False)  # nan -> "nan", as format_column
+    return "%s", _Text(values)
+
+
+class _Text:
+    """A column of other values: formatted by :func:`format_column`, block by block."""
+
+    def __init__(self, values):
+        self.values = values
+
+
+def _block_items(col, r0, r1) -> list:
+    """Rows r0 .. r1 - 1 of a column of :func:`_column_spec` as Python scalars (strings for
+    :class:`_Text` columns)."""
+    if isinstance(col, _Text):
+        return format_column(col.values[r0:r1])
+    return col[r0:r1].tolist()
 
 
 def write_rows(path: str | os.PathLike, header: Sequence[str], rows: Sequence[Mapping]) -> None:
