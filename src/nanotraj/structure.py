@@ -303,9 +303,12 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
     Every atom's neighbours are put in a padded row (out-neighbours, then in-neighbours); for
     every bond (a, b) the common neighbours are found by comparing the two rows (a bit mask
     over the positions of a's row), and the bonds among them are read from the masks of a's
-    other bonds.  Returns None when an atom has more than ``_MASK_BITS`` bonds, else (B, 3)
-    int16.  Both passes run over chunks of bonds in ``workers`` threads: the mask pass writes
-    disjoint entries (one per bond end), the signature pass disjoint rows.
+    other bonds.  Returns None when an atom has more than ``_MASK_BITS`` bonds, else the (B, 3)
+    int16 signatures and the (B,) int8 classes (:func:`_classes`).  Both passes run over chunks
+    of bonds in ``workers`` threads: the mask pass writes disjoint entries (one per bond end),
+    the signature pass disjoint rows.  The neighbour table is stored transposed, so that the
+    comparisons of the mask pass run along contiguous runs of bonds (numpy's inner loops are
+    then long and vectorised, not 16 entries long).
     """
     n_edges = len(ea)
     outdeg = np.bincount(ea, minlength=n_atoms)
@@ -323,9 +326,11 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
     pos_b += outdeg[eb]
     wpad = 8 * ((width + 7) // 8)  # rows padded to whole bytes/words for fast reductions
     words = wpad // 8
-    table = np.full((n_atoms, wpad), -1, idx_type)  # neighbours; pads -1
-    table[ea, pos_a] = eb
-    table[eb, pos_b] = ea
+    # neighbour table, transposed: column x holds atom x's row (positions along axis 0), so
+    # that the comparisons below run along long contiguous runs of bonds; pads -1
+    table = np.full((wpad, n_atoms), -1, idx_type)
+    table[pos_a, ea] = eb
+    table[pos_b, eb] = ea
     masks = np.zeros((n_atoms, width), np.uint64)  # masks[a, p]: common nbrs of a, row[a][p]
     step = max(1, _CHUNK // (width * wpad))
 
@@ -333,25 +338,22 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
         a = ea[s : s + step]
         b = eb[s : s + step]
         n = len(a)
-        row_b = table[b]
+        row_a = np.take(table[:width], a, axis=1)  # (width, n)
+        row_b = np.take(table, b, axis=1)  # (wpad, n)
         row_b[row_b < 0] = -2  # pads never match
-        eq = table[a][:, :width, None] == row_b[:, None, :]  # (n, width, wpad)
-        v = eq.view(np.uint64).reshape(n, width, words)
+        eq = row_a[:, None, :] == row_b[None, :, :]  # (width, wpad, n): x in both rows
+        hit_a = np.logical_or.reduce(eq, axis=1)  # position p of a's row is common
+        hit_b = np.logical_or.reduce(eq, axis=0)  # position q of b's row is common
         del eq
-        acc = v[:, :, 0].copy()  # row p of a: any match in b's row
-        for w in range(1, words):
-            acc |= v[:, :, w]
-        hit_a = (acc != 0).view(np.uint8)
-        hit_b = np.bitwise_or.reduce(v, axis=1).view(np.uint8).reshape(n, wpad) != 0
-        del v, acc
         for hit, atom, pos in ((hit_a, a, pos_a), (hit_b, b, pos_b)):
             packed = np.zeros((n, 8), np.uint8)
-            packed[:, :words] = np.packbits(hit.reshape(n, -1), axis=1, bitorder="little")
+            packed[:, : (len(hit) + 7) // 8] = np.packbits(hit, axis=0, bitorder="little").T
             masks[atom, pos[s : s + step]] = packed.view("<u8").ravel()
 
     _run_chunks(chunk_masks, range(0, n_edges, step), workers)
     table = pos_b = None  # free them before the signature pass
     sig = np.zeros((n_edges, 3), np.int16)  # m <= 64: at most 2016 bonds
+    cls = np.empty(n_edges, np.int8)
     step = max(1, _CHUNK // 64)
 
     def chunk_signatures(s):
@@ -369,9 +371,10 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
             mq = masks[a[sel][:, None], q]  # (n, m) masks of the common neighbours
             present = ((mq[:, iu] >> q[:, ju].astype(np.uint64)) & np.uint64(1)).astype(bool)
             sig[s + sel, 1], sig[s + sel, 2] = _bonds_and_chains(present, m)
+        cls[s : s + len(a)] = _classes(sig[s : s + len(a)])
 
     _run_chunks(chunk_signatures, range(0, n_edges, step), workers)
-    return sig
+    return sig, cls
 
 
 def _run_chunks(fn, starts, workers):
@@ -424,7 +427,7 @@ def cna_signatures(n_atoms, bonds, workers=1):
     over the ``a < b < k`` orientation of the graph with binary searches of the sorted bond
     keys.  Temporary memory is bounded by processing in chunks.
     """
-    b, sig, order = _signatures_sorted(n_atoms, bonds, workers)
+    b, sig, _, order = _signatures_sorted(n_atoms, bonds, workers)
     if order is None:
         return sig.astype(np.int64)
     out = np.empty((len(sig), 3), np.int64)
@@ -433,18 +436,19 @@ def cna_signatures(n_atoms, bonds, workers=1):
 
 
 def _signatures_sorted(n_atoms, bonds, workers=1):
-    """``(b, sig, order)``: the normalised bonds (:func:`_normalise_bonds`), the signatures of
-    :func:`cna_signatures` in their order as a small integer type (int16 on the bit-mask
-    path, int32 otherwise), and the permutation from the caller's bonds (None: the same)."""
+    """``(b, sig, cls, order)``: the normalised bonds (:func:`_normalise_bonds`), the
+    signatures of :func:`cna_signatures` in their order as a small integer type (int16 on the
+    bit-mask path, int32 otherwise), their classes (:func:`_classes`) and the permutation from
+    the caller's bonds (None: the same)."""
     b, order, keys = _normalise_bonds(n_atoms, bonds)
     n_atoms = int(n_atoms)
     n_edges = len(b)
     if n_edges == 0:
-        return b, np.zeros((0, 3), np.int16), order
+        return b, np.zeros((0, 3), np.int16), np.zeros(0, np.int8), order
     ea, eb = b[:, 0], b[:, 1]
-    sig = _signatures_masks(n_atoms, ea, eb, workers)
-    if sig is not None:
-        return b, sig, order
+    masked = _signatures_masks(n_atoms, ea, eb, workers)
+    if masked is not None:
+        return b, *masked, order
     if keys is None:
         keys = _bond_keys(n_atoms, ea, eb)
     tri = _triangles(n_atoms, ea, eb, keys)
@@ -493,7 +497,9 @@ def _signatures_sorted(n_atoms, bonds, workers=1):
             q = np.minimum(va, vb) * n_atoms + np.maximum(va, vb)
             present = _lookup(keys, q.ravel(), n_atoms)[1].reshape(q.shape)  # (n, P)
             sig[em, 1], sig[em, 2] = _bonds_and_chains(present, m)
-    return b, sig, order
+    cls = np.concatenate([_classes(sig[s : s + _SUM_CHUNK])
+                          for s in range(0, n_edges, _SUM_CHUNK)])
+    return b, sig, cls, order
 
 
 def cna(n_atoms, bonds, workers=1):
@@ -543,8 +549,8 @@ def cna(n_atoms, bonds, workers=1):
     threads (fcc spheres, 0.05 A noise, cutoff 3.36 A): 1.0e5 atoms in ~0.3 s, 1.0e6 atoms in
     ~3 s; the atom order does not matter.
     """
-    b, sig, order = _signatures_sorted(n_atoms, bonds, workers)
-    structure = _structure_from_signatures(int(n_atoms), b, sig)
+    b, sig, cls, order = _signatures_sorted(n_atoms, bonds, workers)
+    structure = _structure_from_classes(int(n_atoms), b, cls)
     if order is None:
         sig = sig.astype(np.int64)
     else:
@@ -558,26 +564,35 @@ def cna(n_atoms, bonds, workers=1):
 _SIGNATURE_CLASS = {(4, 2, 1): 1, (4, 2, 2): 2, (5, 5, 5): 3, (4, 4, 4): 4, (6, 6, 6): 5}
 
 
-def _structure_from_signatures(n_atoms, bonds, sig):
-    """Per-atom CNA codes (see :func:`cna`) from the signatures ``sig`` of ``bonds``.
+def _classes(sig):
+    """Class of each signature row (n_common, n_bonds, longest_chain): its number in
+    :data:`_SIGNATURE_CLASS` (1 421, 2 422, 3 555, 4 444, 5 666), 0 for any other; (n,) int8."""
+    part = sig.astype(np.int32)
+    small = (part <= 9).all(axis=1)
+    code = part[:, 0] * 100 + part[:, 1] * 10 + part[:, 2]
+    return np.where(small, _CLASS_OF_CODE[np.where(small, code, 0)], 0).astype(np.int8)
 
-    Each bond gets a class (0: none of 421 422 555 444 666); one bincount over (atom, class)
-    gives every atom's count of each class, in chunks of bonds (no temporary of their size).
-    """
+
+def _class_of_code():
+    table = np.zeros(1000, np.int8)  # class of code n_common * 100 + n_bonds * 10 + chain
+    for (m, k, c), cls in _SIGNATURE_CLASS.items():
+        table[m * 100 + k * 10 + c] = cls
+    return table
+
+
+_CLASS_OF_CODE = _class_of_code()
+
+
+def _structure_from_classes(n_atoms, bonds, cls):
+    """Per-atom CNA codes (see :func:`cna`) from the classes (:func:`_classes`) of ``bonds``:
+    one bincount over (atom, class) gives every atom's number of bonds of each class, in
+    chunks of bonds (no temporary of their size)."""
     structure = np.zeros(n_atoms, np.int8)
     counts = np.zeros((n_atoms, 6), np.int64)  # bonds per (atom, class)
-    lut = np.zeros(1000, np.int64)  # class of code n_common * 100 + n_bonds * 10 + chain
-    for (m, k, c), cls in _SIGNATURE_CLASS.items():
-        lut[m * 100 + k * 10 + c] = cls
-    step = _SUM_CHUNK
-    for b0 in range(0, len(sig), step):
-        part = sig[b0 : b0 + step].astype(np.int64)
-        small = (part <= 9).all(axis=1)
-        code = part[:, 0] * 100 + part[:, 1] * 10 + part[:, 2]
-        cls = np.where(small, lut[np.where(small, code, 0)], 0)
-        ends = bonds[b0 : b0 + step]
+    for b0 in range(0, len(cls), _SUM_CHUNK):
+        ends = bonds[b0 : b0 + _SUM_CHUNK]
         lo = int(ends.min())
-        idx = (ends - lo) * 6 + cls[:, None]
+        idx = (ends - lo) * 6 + cls[b0 : b0 + _SUM_CHUNK, None]
         got = np.bincount(idx.ravel(), minlength=6 * (int(ends.max()) + 1 - lo))
         counts[lo : lo + len(got) // 6] += got.reshape(-1, 6)
     cn = counts.sum(axis=1)
@@ -592,8 +607,8 @@ def _structure_from_signatures(n_atoms, bonds, sig):
 def _cna_structure(n_atoms, bonds, workers=1):
     """Per-atom CNA codes of :func:`cna`, without the (B, 3) signatures in the caller's
     order (what the workflow's structure stage needs)."""
-    b, sig, _ = _signatures_sorted(n_atoms, bonds, workers)
-    return _structure_from_signatures(int(n_atoms), b, sig)
+    b, _, cls, _ = _signatures_sorted(n_atoms, bonds, workers)
+    return _structure_from_classes(int(n_atoms), b, cls)
 
 
 # ----------------------------------------------------------------------------------------------
