@@ -324,8 +324,7 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
     del first_out
     pos_b = _in_positions(n_atoms, ea, eb)  # position of a in b's row
     pos_b += outdeg[eb]
-    wpad = 8 * ((width + 7) // 8)  # rows padded to whole bytes/words for fast reductions
-    words = wpad // 8
+    wpad = 8 * ((width + 7) // 8)  # rows padded to whole bytes
     # neighbour table, transposed: column x holds atom x's row (positions along axis 0), so
     # that the comparisons below run along long contiguous runs of bonds; pads -1
     table = np.full((wpad, n_atoms), -1, idx_type)
