@@ -1,6 +1,7 @@
 """Deterministic CSV writing and summary aggregation."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -134,3 +135,29 @@ def test_write_columns_in_blocks_equals_cell_by_cell(tmp_path, monkeypatch):
         write_columns(tmp_path / "t.csv", cols)
         lines = (tmp_path / "t.csv").read_text().splitlines()
         assert lines[0] == "i,x,f32,b,s" and lines[1:] == want
+
+
+def test_stages_on_mapped_inputs_write_the_same_files(tmp_path, monkeypatch):
+    """The stages read their large inputs as read-only maps of the files: every stage works on
+    them (none writes into an input) and every output is byte-identical to reading them into
+    memory; the mapped arrays really are maps of aligned file data."""
+    from nanotraj import pipeline, tables
+    from nanotraj.io import write_values
+    from nanotraj.lattices import fcc_sphere
+
+    x = fcc_sphere(16.0, noise=0.05, seed=3)
+    src = tmp_path / "f.pdb"
+    write_values(src, x, np.zeros(len(x)))
+    outputs = {}
+    for label, limit in (("read", 1 << 62), ("mapped", 0)):
+        monkeypatch.setattr(tables, "_MAP_BYTES", limit)
+        files = pipeline.run_frame(src, tmp_path / label, series="s", frame="f", time=0.0)
+        outputs[label] = {k: Path(p).read_bytes() for k, p in files.items()}
+        if label == "mapped":
+            w, _ = pipeline.frame_paths(tmp_path / label, "s", "f")
+            bonds = tables.load_arrays(w["bonds"])["bonds"]
+            assert not bonds.flags.writeable and bonds.flags.aligned
+            assert isinstance(bonds.base, np.memmap)
+    assert outputs["read"].keys() == outputs["mapped"].keys() and len(outputs["read"]) > 5
+    for key, data in outputs["read"].items():
+        assert outputs["mapped"][key] == data, key

@@ -168,11 +168,75 @@ def read_rows(path: str | os.PathLike) -> tuple[list[str], list[dict[str, str]]]
         return list(reader.fieldnames or []), rows
 
 
+#: Array data in the ``.npz`` files of :func:`save_arrays` starts at a multiple of this many
+#: bytes of the file, so that :class:`NpzArrays` can map it (aligned) instead of copying it.
+_ALIGN = 64
+#: Members at least this large are mapped from the file rather than read into memory.
+_MAP_BYTES = 1 << 20
+_PAD_ID = 0xD935  # zip extra field holding padding (the id Android's zipalign uses)
+
+
 def save_arrays(path: str | os.PathLike, **arrays) -> None:
-    """Save arrays to an uncompressed ``.npz`` atomically (fast to load in the next stage)."""
+    """Save arrays to an uncompressed ``.npz`` atomically (fast to load in the next stage).
+
+    A standard ``.npz`` (``numpy.load`` reads it): one stored, uncompressed ``<name>.npy`` per
+    array, C order.  Each member's local zip header carries a padding extra field so that its
+    array data starts at a multiple of :data:`_ALIGN` bytes of the file: the next stage maps
+    large members read-only (:class:`NpzArrays`) instead of copying them into fresh memory.
+    """
+    import struct
+    import zipfile
+
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        with open(tmp, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED,
+                                                    allowZip64=True) as zf:
+            for name, value in arrays.items():
+                arr = np.asanyarray(value)
+                if arr.dtype.hasobject:
+                    raise ValueError(f"array {name!r}: object arrays are not stored")
+                if not arr.flags.c_contiguous:
+                    arr = arr.copy(order="C")
+                head = io.BytesIO()
+                np.lib.format.write_array_header_2_0(
+                    head, {"descr": np.lib.format.dtype_to_descr(arr.dtype),
+                           "fortran_order": False, "shape": arr.shape})
+                header = head.getvalue()
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED
+                # local header: 30 bytes, the name, our extra field (4 + pad), zip64 (20)
+                start = zf.start_dir + 30 + len(info.filename.encode()) + 4 + 20 + len(header)
+                pad = -start % _ALIGN
+                info.extra = struct.pack("<HH", _PAD_ID, pad) + bytes(pad)
+                with zf.open(info, "w", force_zip64=True) as out:
+                    out.write(header)
+                    out.write(arr.reshape(-1).view(np.uint8).data)
+
+
+def _mapped_member(path: str, name: str):
+    """Member ``name`` of an ``.npz`` as a read-only array mapped from the file, or None when
+    it cannot be (compressed, Fortran order, objects, misaligned or small: read it instead)."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size < _MAP_BYTES:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)
+        n_name, n_extra = struct.unpack("<HH", local[26:30])
+        fh.seek(info.header_offset + 30 + n_name + n_extra)
+        version = np.lib.format.read_magic(fh)
+        with _LOAD_LOCK:  # ast.literal_eval of the header (see _LOAD_LOCK)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        offset = fh.tell()
+    if fortran or dtype.hasobject or offset % _ALIGN:
+        return None
+    return np.asarray(np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape))
 
 
 #: numpy parses each ``.npy`` header with ``ast.literal_eval``; CPython 3.11's AST constructor
@@ -187,8 +251,12 @@ class NpzArrays(Mapping):
     """The arrays of an ``.npz`` written by :func:`save_arrays`, read on first access.
 
     A stage reads only the members it uses (the bond lengths, 8 bytes per bond, are not read by
-    the BOO stage, for instance); each is read once (one thread at a time, see
-    :data:`_LOAD_LOCK`) and kept.  The member names are read when the mapping is made, so a
+    the BOO stage, for instance); each is read once and kept.  Members of 1 MB or more whose
+    data is aligned in the file (as :func:`save_arrays` writes them) are mapped read-only
+    (``numpy.memmap``): the file's pages, already in the page cache from the stage that wrote
+    them, are used in place instead of being copied into freshly allocated memory, the slowest
+    memory there is on a virtual machine.  Others are read with ``numpy.load`` (one thread at
+    a time, see :data:`_LOAD_LOCK`).  The member names are read when the mapping is made, so a
     missing or broken file fails at once.
     """
 
@@ -202,8 +270,11 @@ class NpzArrays(Mapping):
         if key not in self._arrays:
             if key not in self._names:
                 raise KeyError(key)
-            with _LOAD_LOCK, np.load(self.path, allow_pickle=False) as data:
-                self._arrays[key] = data[key]
+            arr = _mapped_member(self.path, key)
+            if arr is None:
+                with _LOAD_LOCK, np.load(self.path, allow_pickle=False) as data:
+                    arr = data[key]
+            self._arrays[key] = arr
         return self._arrays[key]
 
     def __contains__(self, key: object) -> bool:  # Mapping's default would read the member
