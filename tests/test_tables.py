@@ -83,8 +83,9 @@ def test_written_files_have_ordinary_permissions(tmp_path):
 
 
 def test_load_arrays_reads_each_member_on_first_access(tmp_path, monkeypatch):
-    """Stage inputs are read member by member, only those used, each once; the values are the
-    saved ones; a missing file fails when opened, an unknown member with KeyError."""
+    """A large stage input is read member by member, only those used, each once (large members
+    mapped, the others read); a small file is read whole at once; the values are the saved
+    ones; a missing file fails when opened, an unknown member with KeyError."""
     import pytest
 
     from nanotraj import tables
@@ -102,14 +103,21 @@ def test_load_arrays_reads_each_member_on_first_access(tmp_path, monkeypatch):
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(tables.np, "load", counting_load)
+    small = tables.load_arrays(path)  # under _MAP_BYTES: one read of everything
+    assert len(reads) == 1 and sorted(small._arrays) == sorted(saved)
+    np.testing.assert_array_equal(small["distances"], saved["distances"])
+    assert len(reads) == 1
+    # as if large: the bonds (928 bytes with their header) are mapped, the rest read lazily
+    monkeypatch.setattr(tables, "_MAP_BYTES", 600)
+    reads.clear()
     data = tables.load_arrays(path)
     assert sorted(data) == sorted(saved) and len(data) == 3 and "distances" in data
-    opened = len(reads)
+    assert reads == [] and data._arrays == {}
     np.testing.assert_array_equal(data["bonds"], saved["bonds"])
-    np.testing.assert_array_equal(data["bonds"], saved["bonds"])  # kept: not read again
-    assert len(reads) == opened + 1
-    assert list(data._arrays) == ["bonds"]  # the bond lengths were never read
-    assert float(data["cutoff"]) == 3.4
+    assert isinstance(data["bonds"].base, np.memmap) and reads == []
+    assert float(data["cutoff"]) == 3.4 and float(data["cutoff"]) == 3.4
+    assert len(reads) == 1  # read once, then kept
+    assert sorted(data._arrays) == ["bonds", "cutoff"]  # the bond lengths were never read
     with pytest.raises(KeyError):
         data["nope"]
     with pytest.raises(FileNotFoundError):

@@ -212,14 +212,13 @@ def save_arrays(path: str | os.PathLike, **arrays) -> None:
                     out.write(arr.reshape(-1).view(np.uint8).data)
 
 
-def _mapped_member(path: str, name: str):
-    """Member ``name`` of an ``.npz`` as a read-only array mapped from the file, or None when
-    it cannot be (compressed, Fortran order, objects, misaligned or small: read it instead)."""
+def _mapped_member(path: str, info):
+    """The member of ``info`` (a ``zipfile.ZipInfo`` of an ``.npz``) as a read-only array
+    mapped from the file, or None when it cannot be (compressed, Fortran order, objects,
+    misaligned or small: read it instead)."""
     import struct
     import zipfile
 
-    with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo(f"{name}.npy")
     if info.compress_type != zipfile.ZIP_STORED or info.file_size < _MAP_BYTES:
         return None
     with open(path, "rb") as fh:
@@ -256,21 +255,32 @@ class NpzArrays(Mapping):
     (``numpy.memmap``): the file's pages, already in the page cache from the stage that wrote
     them, are used in place instead of being copied into freshly allocated memory, the slowest
     memory there is on a virtual machine.  Others are read with ``numpy.load`` (one thread at
-    a time, see :data:`_LOAD_LOCK`).  The member names are read when the mapping is made, so a
-    missing or broken file fails at once.
+    a time, see :data:`_LOAD_LOCK`); a file under 1 MB is read whole when the mapping is made
+    (one open: per-job start-up matters for small frames).  The member names are read when the
+    mapping is made, so a missing or broken file fails at once.
     """
 
     def __init__(self, path: str | os.PathLike):
+        import zipfile
+
         self.path = os.fspath(path)
-        with _LOAD_LOCK, np.load(self.path, allow_pickle=False) as data:
-            self._names = tuple(data.files)
         self._arrays: dict[str, np.ndarray] = {}
+        if os.path.getsize(self.path) < _MAP_BYTES:  # small: everything at once, one open
+            with _LOAD_LOCK, np.load(self.path, allow_pickle=False) as data:
+                self._arrays = {k: data[k] for k in data.files}
+            self._names = tuple(self._arrays)
+            self._infos = {}
+            return
+        with zipfile.ZipFile(self.path) as zf:
+            self._infos = {i.filename[:-4]: i for i in zf.infolist()
+                           if i.filename.endswith(".npy")}
+        self._names = tuple(self._infos)
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key not in self._arrays:
             if key not in self._names:
                 raise KeyError(key)
-            arr = _mapped_member(self.path, key)
+            arr = _mapped_member(self.path, self._infos[key])
             if arr is None:
                 with _LOAD_LOCK, np.load(self.path, allow_pickle=False) as data:
                     arr = data[key]
