@@ -324,6 +324,36 @@ def test_boo_class_rules():
     assert st.boo_class([0.0], [0.3], [-0.0048], [True], only, np.inf)[0] in ("fcc", "hcp")
 
 
+def test_boo_class_equals_brute_force_nearest_point():
+    """Every atom gets the nearest reference point by an explicit search over the points
+    (the first on ties), the crystalline and distance rules, and NaN input is disordered."""
+    ref = lat.reference_points()
+    names, pts = st.boo_reference_points(ref)
+    rng = np.random.default_rng(9)
+    n = 3000
+    k = rng.integers(0, len(names), n)
+    q4 = pts[k, 0] + rng.normal(0, 0.04, n)
+    q6 = pts[k, 1] + rng.normal(0, 0.04, n)
+    w6 = pts[k, 2] + rng.normal(0, 0.001, n)
+    q4[:5] = pts[1, 0]  # exactly on a reference point
+    q6[:5], w6[:5] = pts[1, 1], pts[1, 2]
+    q6[7:10] = np.nan
+    xtal = rng.random(n) > 0.2
+    cls, d = st.boo_class(q4, q6, w6, xtal, ref, return_distance=True)
+    for a in range(n):
+        dd = [math.sqrt((q4[a] - p[0]) ** 2 + (q6[a] - p[1]) ** 2 + (40 * w6[a] - 40 * p[2]) ** 2)
+              for p in pts]
+        if any(math.isnan(v) for v in dd):
+            assert cls[a] == "disordered" and math.isnan(d[a])
+            continue
+        best = int(np.argmin(dd))
+        assert d[a] == pytest.approx(dd[best], rel=1e-12, abs=1e-15)
+        name = names[best]
+        ok = dd[best] <= st.MAX_BOO_DISTANCE and (xtal[a] or name == "ico")
+        assert cls[a] == (name if ok else "disordered"), a
+    assert (cls[:5] == "hcp").sum() == xtal[:5].sum()
+
+
 # ----------------------------------------------------------------------------------------------
 # surface and close contacts
 # ----------------------------------------------------------------------------------------------

@@ -718,14 +718,26 @@ def boo_class(
             f"{len(q4)}, {len(q6)}, {len(w6)}, {len(xtal)}"
         )
     names, ref = boo_reference_points(reference_points)
-    scale = np.array([1.0, 1.0, float(w6_scale)])
-    pts = np.stack([q4, q6, w6], axis=1) * scale
-    d2 = ((pts[:, None, :] - (ref * scale)[None, :, :]) ** 2).sum(axis=2)
-    nearest = np.argmin(d2, axis=1) if len(pts) else np.zeros(0, np.int64)
-    dist = np.sqrt(d2[np.arange(len(pts)), nearest])
-    out = np.array(names, dtype="<U10")[nearest] if len(pts) else np.zeros(0, "<U10")
-    gated = np.isin(out, list(require_crystalline))
-    out[(gated & ~xtal) | ~(dist <= max_distance)] = "disordered"  # NaN input -> disordered
+    scale = float(w6_scale)
+    # squared distance to each reference point, one (N,) array at a time; the nearest by a
+    # running minimum (ties and NaN: the first, as argmin); NaN input ends disordered
+    best = nearest = None
+    for k, (r4, r6, rw) in enumerate(ref):
+        d2 = (q4 - r4) ** 2
+        d2 += (q6 - r6) ** 2
+        d2 += (w6 * scale - rw * scale) ** 2
+        if best is None:
+            best, nearest = d2, np.zeros(len(q4), np.int64)
+            continue
+        closer = d2 < best
+        best[closer] = d2[closer]
+        nearest[closer] = k
+    dist = np.sqrt(best)
+    codes = np.array(names + ("disordered",), dtype="<U10")
+    gated = np.isin(np.arange(len(names)), [names.index(n) for n in require_crystalline
+                                            if n in names])[nearest]
+    nearest[(gated & ~xtal) | ~(dist <= max_distance)] = len(names)  # NaN input -> disordered
+    out = codes[nearest]
     return (out, dist) if return_distance else out
 
 
