@@ -271,6 +271,15 @@ def _bonds_and_chains(present, m):
     return n_bonds[code], chain[code]
 
 
+def _groups_of_common(m_per_edge):
+    """``(m, edges, iu, ju)`` for every number m >= 2 of common neighbours that occurs: the
+    edges with m of them and the pairs ``np.triu_indices(m, 1)`` among those neighbours."""
+    for m in np.unique(m_per_edge):
+        m = int(m)
+        if m >= 2:
+            yield (m, np.flatnonzero(m_per_edge == m), *np.triu_indices(m, 1))
+
+
 def _in_positions(n_atoms, ea, eb):
     """Position of every bond (a, b) in b's list of in-neighbours (the a's with a < b, in bond
     order): its rank among the bonds sorted stably by b, less the first rank of b's group."""
@@ -360,12 +369,7 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
         common = masks[a, pos_a[s : s + step]]  # bit mask over a's row of the common nbrs
         m_per_edge = np.bitwise_count(common)
         sig[s : s + len(a), 0] = m_per_edge
-        for m in np.unique(m_per_edge):
-            m = int(m)
-            if m < 2:
-                continue
-            sel = np.flatnonzero(m_per_edge == m)
-            iu, ju = np.triu_indices(m, 1)
+        for m, sel, iu, ju in _groups_of_common(m_per_edge):
             q = _lowest_bits(common[sel], m)  # positions in a's row, ascending
             mq = masks[a[sel][:, None], q]  # (n, m) masks of the common neighbours
             present = ((mq[:, iu] >> q[:, ju].astype(np.uint64)) & np.uint64(1)).astype(bool)
@@ -482,12 +486,7 @@ def _signatures_sorted(n_atoms, bonds, workers=1):
     np.cumsum(m_per_edge[:-1], out=first[1:])
     sig = np.zeros((n_edges, 3), np.int32)
     sig[:, 0] = m_per_edge
-    for m in np.unique(m_per_edge):
-        m = int(m)
-        if m < 2:
-            continue
-        edges_m = np.flatnonzero(m_per_edge == m)
-        iu, ju = np.triu_indices(m, 1)
+    for m, edges_m, iu, ju in _groups_of_common(m_per_edge):
         step = max(1, _CHUNK // len(iu))
         for s in range(0, len(edges_m), step):
             em = edges_m[s : s + step]
