@@ -383,13 +383,14 @@ class _Plan:
 
 def _entries(block, a, b):
     """Rows (relative to ``a``) of the ends of ``block``'s bonds inside ``[a, b)``: every low
-    end, the high end where it is inside; ``(rows, per_bond, inside)``, rows bond by bond."""
+    end, the high end where it is inside.  ``(rows, per_bond, keep)``: rows bond by bond, how
+    many each bond has, and the (B*2,) mask of the kept ends of ``block.ravel()`` (None: all)."""
     inside = block[:, 1] < b
     if inside.all():
-        return (block - a).ravel(), 2, inside
+        return (block - a).ravel(), 2, None
     keep = np.ones((len(block), 2), bool)
     keep[:, 1] = inside
-    return (block - a).ravel()[keep.ravel()], keep.sum(axis=1), inside
+    return (block - a).ravel()[keep.ravel()], keep.sum(axis=1), keep.ravel()
 
 
 def _scatter_add(out, rows, per_bond, values):
@@ -496,12 +497,10 @@ def _neighbour_segment(fv, plan, k, acc, ring=None):
     p0, p1 = plan.own[k], plan.own[k + 1]
     for c0 in range(p0, p1, _CHUNK):
         block = plan.bonds[c0 : min(p1, c0 + _CHUNK)]
-        rows, _, inside = _entries(block, a, b)
-        cols = block[:, ::-1].ravel()
-        if not inside.all():
-            keep = np.ones((len(block), 2), bool)
-            keep[:, 1] = inside
-            cols = cols[keep.ravel()]
+        rows, _, keep = _entries(block, a, b)
+        cols = block[:, ::-1].ravel()  # the other end of each kept end
+        if keep is not None:
+            cols = cols[keep]
         if ring is not None:
             cols &= ring - 1
         _gather_add(acc, rows, cols, fv)
