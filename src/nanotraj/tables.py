@@ -235,7 +235,10 @@ def _mapped_member(path: str, info):
         offset = fh.tell()
     if fortran or dtype.hasobject or offset % _ALIGN:
         return None
-    return np.asarray(np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape))
+    try:
+        return np.asarray(np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape))
+    except (OSError, ValueError):  # a file system without mmap: read it instead
+        return None
 
 
 #: numpy parses each ``.npy`` header with ``ast.literal_eval``; CPython 3.11's AST constructor
