@@ -155,7 +155,9 @@ def _check_geometry(path, coords, where, *, min_atoms, min_distance):
     if min_distance and min_distance > 0 and n > 1:
         from scipy.spatial import cKDTree
 
-        pairs = cKDTree(coords).query_pairs(min_distance, output_type="ndarray")
+        # an unbalanced tree builds ~3x faster (1e6 atoms); the pairs found are the same
+        pairs = cKDTree(coords, balanced_tree=False, compact_nodes=False).query_pairs(
+            min_distance, output_type="ndarray")
         if len(pairs):
             d = np.linalg.norm(coords[pairs[:, 0]] - coords[pairs[:, 1]], axis=1)
             keep = d < min_distance
