@@ -375,3 +375,31 @@ def test_write_is_atomic_replace(tmp_path):
     write_values(p, TETRA, np.arange(4))
     assert read_frame(p).n_atoms == 4
     assert sorted(q.name for q in tmp_path.iterdir()) == ["a.pdb"]
+
+
+def test_write_values_many_equals_one_file_at_a_time(tmp_path):
+    """Several files of the same atoms (records formatted once per format, the values per
+    file) are byte for byte the files write_values writes one at a time; bad values still
+    fail with the same errors."""
+    import pytest
+
+    from nanotraj.io import write_values, write_values_many
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 20, (2500, 3))
+    vals = [rng.normal(0, 3, 2500), np.where(rng.random(2500) < 0.2, np.nan, 1.0),
+            rng.normal(0, 900, 2500)]
+    items = [(tmp_path / "many" / f"v{k}{ext}", v) for k, v in enumerate(vals)
+             for ext in (".cif", ".pdb")]
+    (tmp_path / "many").mkdir()
+    (tmp_path / "one").mkdir()
+    write_values_many(items, x, element="Au")
+    for path, v in items:
+        single = tmp_path / "one" / path.name
+        write_values(single, x, v, element="Au")
+        assert path.read_bytes() == single.read_bytes(), path.name
+    with pytest.raises(ValueError, match="infinite"):
+        write_values_many([(tmp_path / "a.cif", vals[0]), (tmp_path / "b.cif", vals[0] * np.inf)],
+                          x)
+    with pytest.raises(ValueError, match="B-factor"):
+        write_values_many([(tmp_path / "c.pdb", vals[0] * 1e6)], x)

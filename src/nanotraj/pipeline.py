@@ -352,7 +352,7 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
             write_text(outputs[f"{q}_cif"], f"data_rejected\n# nanotraj: frame {status}\n")
         lg.close(status)
         return
-    from .io import pdb_limits, write_values
+    from .io import pdb_limits, write_values_many
 
     values = {
         "Q6": data["boo"]["Q6"],
@@ -366,13 +366,15 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
     coords = data["frame"]["coords"]
     too_big = pdb_limits(coords)
     Path(outputs[PDB_QUANTITIES[0]]).parent.mkdir(parents=True, exist_ok=True)
+    items = []  # the atoms' records are formatted once per format, the values per file
     for q in PDB_QUANTITIES:
         v = np.asarray(values[q], dtype=np.float64)
-        write_values(outputs[f"{q}_cif"], coords, v, element=element)
+        items.append((outputs[f"{q}_cif"], v))
         if too_big:
             write_text(outputs[q], _remark_pdb(f"{too_big}: the atoms are in {q}.cif"))
         else:
-            write_values(outputs[q], coords, v, element=element)
+            items.append((outputs[q], v))
+    write_values_many(items, coords, element=element)
     if too_big:
         lg(f"PDB files hold only a REMARK: {too_big}; the atoms are in the .cif files")
     lg(f"wrote {len(PDB_QUANTITIES)} quantities of {len(coords)} atoms as PDB and mmCIF")
