@@ -166,6 +166,12 @@ def test_large_frames_are_subsampled_and_say_so(tmp_path):
     idx = [r[0] for r in f["cd"]]
     assert idx == sorted(set(idx)) and idx == viewer.subsample(300, 100).tolist()
     np.testing.assert_allclose(f["x"], np.round(cols["x"][idx], 3))
+    # every quantity of a drawn atom is that atom's row (only the drawn rows are parsed)
+    keys = [q["key"] for q in viewer.QUANTITIES]
+    q6 = [r[1 + keys.index("Q6")] for r in f["cd"]]
+    np.testing.assert_allclose(q6, np.round(cols["Q6"][idx], 3))
+    assert [r[1 + keys.index("structure_boo")] for r in f["cd"]] == cols["structure_boo"][
+        idx].tolist()
     # the whole-page budget lowers the per-frame limit
     info = viewer.build_viewer("s", frames * 1, tmp_path / "w.html", max_total_atoms=50)
     assert info["limit"] == 50 and info["drawn"] == {"f": 50}

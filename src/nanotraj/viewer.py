@@ -142,10 +142,26 @@ def subsample(n: int, limit: int, seed: int = SUBSAMPLE_SEED) -> np.ndarray:
 
 def read_atoms(path) -> dict[str, list[str]]:
     """The columns of an ``atoms.csv`` as lists of strings (header order kept)."""
+    header, lines = _atom_lines(path)
+    return _columns(header, lines)
+
+
+def _atom_lines(path) -> tuple[list[str], list[str]]:
+    """The header of an ``atoms.csv`` and its data lines, not yet split into fields (the
+    tables nanotraj writes hold one record per line)."""
     with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        rows = list(reader)
+        text = fh.read()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [line.rstrip("\r") for line in lines]
+    header = next(csv.reader(lines[:1]), [])
+    return header, lines[1:]
+
+
+def _columns(header, lines) -> dict[str, list[str]]:
+    """The columns (lists of strings) of CSV ``lines`` under ``header``."""
+    rows = list(csv.reader(lines))
     cols = {h: [] for h in header}
     for h, values in zip(header, zip(*rows, strict=True) if rows else [() for _ in header],
                          strict=True):
@@ -404,32 +420,41 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     frames = sorted(frames, key=lambda f: float(f[1]))
     if not frames:
         raise ValueError(f"series {series!r}: no frames to view")
-    tables = [read_atoms(f[2]) for f in frames]
+    limit = int(max(1, min(max_atoms, max_total_atoms // len(frames))))
+    # only the drawn rows of each table are split into fields (a 1e6-atom atoms.csv would be
+    # 25 million strings); the classes of optional columns are those of the drawn atoms
+    tables, counts, drawn = [], [], []
+    for _frame, _t, path, summary in frames:
+        header, lines = _atom_lines(path)
+        n = len(lines) if "x" in header else 0
+        if dict(summary or {}).get("status", "ok") not in ("", "ok"):
+            n = 0  # a rejected frame: no atoms, whatever its table holds
+        idx = subsample(n, limit)
+        tables.append(_columns(header, [lines[i] for i in idx]))
+        counts.append(n)
+        drawn.append(idx)
+        del lines
     quantities = [dict(q) for q in QUANTITIES] + _optional_quantities(tables)
     keys = [q["key"] for q in quantities]
-    limit = int(max(1, min(max_atoms, max_total_atoms // len(frames))))
 
     page_frames, info_drawn, info_n, subsampled = [], {}, {}, []
     values_of = {k: [] for k in keys}
-    for (name, time, _path, summary), table in zip(frames, tables, strict=True):
-        n = len(table.get("x", []))
+    for (name, time, _path, summary), table, n, idx in zip(frames, tables, counts, drawn,
+                                                            strict=True):
         summary = dict(summary or {})
-        if summary.get("status", "ok") not in ("", "ok"):
-            n = 0  # a rejected frame: no atoms, whatever its table holds
-        idx = subsample(n, limit)
         info_n[name], info_drawn[name] = n, len(idx)
         if len(idx) < n:
             subsampled.append(name)
-        xyz = [_rounded([table[c][i] for i in idx], 3) for c in ("x", "y", "z")]
+        xyz = [_rounded(table[c], 3) for c in ("x", "y", "z")]
         cols = []
         for q in quantities:
             col = table.get(q["key"])
             if col is None:
                 vals = [None] * len(idx)
             elif q["kind"] == "categorical" or q["key"] == "structure_cna":
-                vals = [_display(q, col[i]) for i in idx]
+                vals = [_display(q, v) for v in col]
             else:
-                vals = _rounded([col[i] for i in idx], q["digits"])
+                vals = _rounded(col, q["digits"])
             cols.append(vals)
             if q["kind"] != "categorical":
                 values_of[q["key"]] += vals
