@@ -476,3 +476,27 @@ def test_pt_series_removal_is_selective(tmp_path, pt_coords):
         assert row["removed_cn_mean"] < row["all_cn_mean"] - 1.5
         assert row["removed_fraction_surface"] > 0.9 > row["all_fraction_surface"]
         assert row["displacement_p95"] < MAX_D
+
+
+def test_track_pair_on_mapped_inputs_writes_the_same_files(tmp_path, monkeypatch):
+    """Large stage inputs are maps of the files, read-only: the tracking stage (alignment
+    included) never writes into them and its files are those made from inputs read into
+    memory."""
+    from nanotraj import tables
+
+    rng = np.random.default_rng(5)
+    x = fcc_sphere(12.0, noise=0.05, seed=1)
+    y = x[5:] + rng.normal(0, 0.05, (len(x) - 5, 3)) + 0.3  # 5 removed, shifted
+    files = {}
+    for label, limit in (("read", 1 << 62), ("mapped", 0)):
+        monkeypatch.setattr(tables, "_MAP_BYTES", limit)
+        srcs = [write_pdb(tmp_path / f"{label}_{k}.pdb", c) for k, c in enumerate((x, y))]
+        _, paths = run_series(tmp_path / label, srcs)
+        files[label] = [{k: p.read_bytes() for k, p in out.items() if k != "tracking"}
+                        for out in paths]
+        if label == "mapped":
+            frame = tables.load_arrays(tmp_path / label / "results" / "intermediate" / "s" / "f1"
+                                       / "frame.npz")
+            assert isinstance(frame["coords"].base, np.memmap)
+    assert files["read"] == files["mapped"]
+    assert b"removed" in files["read"][1]["fate"]
