@@ -140,12 +140,6 @@ def subsample(n: int, limit: int, seed: int = SUBSAMPLE_SEED) -> np.ndarray:
     return np.sort(rng.choice(n, size=limit, replace=False))
 
 
-def read_atoms(path) -> dict[str, list[str]]:
-    """The columns of an ``atoms.csv`` as lists of strings (header order kept)."""
-    header, lines = _atom_lines(path)
-    return _columns(header, lines)
-
-
 def _atom_lines(path) -> tuple[list[str], list[str]]:
     """The header of an ``atoms.csv`` and its data lines, not yet split into fields (the
     tables nanotraj writes hold one record per line)."""
