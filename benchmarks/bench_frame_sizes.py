@@ -260,8 +260,8 @@ def main(argv=None) -> int:
             f"{r['lib'][stage]['peak']:7.0f}{'+' + format(r['lib'][stage]['delta'], '.0f'):>5s}"
             for r in cols))
     print(f"{'peak of all stages':22s}" + "".join(f"{r['lib']['peak']:12.0f}" for r in cols))
-    print(f"{'bonds / cutoff (A)':22s}" + "".join(
-        f"{r['lib']['bonds_n']:>8,}/{r['lib']['cutoff']:.2f}"[-12:].rjust(12) for r in cols))
+    print(f"{'bonds':22s}" + "".join(f"{r['lib']['bonds_n']:>12,}" for r in cols))
+    print(f"{'cutoff (A)':22s}" + "".join(f"{r['lib']['cutoff']:12.4f}" for r in cols))
 
     if not args.no_workflow:
         print(f"\nWorkflow (snakemake --cores {args.cores}, one frame, figures included), "
