@@ -71,6 +71,7 @@ def child_loop(sheet: str, results: str) -> None:
                            for k in ("frame", "boo", "coordination", "structure")})
         tracking.track_pair(inputs, {"tracking": work["frame"].parent / "tracking.npz",
                                      "fate": base / "fate.csv", "pdb": base / "fate.pdb",
+                                     "cif": base / "fate.cif",
                                      "new": base / "new.csv"},
                             max_distance=max_distance, align=False, element="Pt",
                             previous_frame=previous)

@@ -293,7 +293,7 @@ def run_series(tmp_path, sources, *, series="s"):
                            for s in ("frame", "boo", "coordination", "structure")})
         out = res / series / name
         outputs = {"tracking": work / "tracking.npz", "fate": out / "fate.csv",
-                   "pdb": out / "fate.pdb", "new": out / "new.csv"}
+                   "pdb": out / "fate.pdb", "cif": out / "fate.cif", "new": out / "new.csv"}
         tracking.track_pair(inputs, outputs, max_distance=MAX_D, element="Pt",
                             previous_frame=names[k - 1] if k else "",
                             log=res / "logs" / f"{name}.log")
@@ -364,6 +364,46 @@ def test_track_pair_files(tmp_path):
     b = np.array([float(ln[60:66]) for ln in lines])
     np.testing.assert_array_equal(b, (~kept).astype(float))
     np.testing.assert_allclose([float(lines[0][30:38])], [prev[0, 0]], atol=1e-3)
+
+
+def _fate_atoms(path):
+    """(coordinates, B-factors) of a fate.pdb / fate.cif, read by gemmi."""
+    import gemmi
+
+    st = gemmi.read_structure(str(path))
+    atoms = [cra.atom for cra in st[0].all()]
+    return (np.array([[a.pos.x, a.pos.y, a.pos.z] for a in atoms]),
+            np.array([a.b_iso for a in atoms]))
+
+
+@pytest.mark.parametrize("shift", [0.0, 20000.0])
+def test_fate_structure_files_hold_every_atom_of_the_previous_frame(tmp_path, shift):
+    """fate.cif always holds frame t-1 with removed = 1 in the B-factor column; fate.pdb too when
+    the PDB columns can hold the coordinates, else only a REMARK naming the reason and the
+    .cif (a frame 20,000 A from the origin used to crash the tracking job, losing the series)."""
+    prev, nxt, truth = synthetic_pair(11)
+    prev, nxt = prev + shift, nxt + shift
+    sources = []
+    for name, xyz in (("a.cif", prev), ("b.cif", nxt)):
+        from nanotraj.io import write_values
+
+        write_values(tmp_path / name, xyz, np.zeros(len(xyz)), element="Pt")
+        sources.append(tmp_path / name)
+    _, paths = run_series(tmp_path, sources)
+    removed = (truth["partner"] < 0).astype(float)
+    xyz, b = _fate_atoms(paths[1]["cif"])
+    np.testing.assert_allclose(xyz, prev, atol=1e-3)
+    np.testing.assert_array_equal(b, removed)
+    pdb_text = paths[1]["pdb"].read_text()
+    if shift:
+        assert "HETATM" not in pdb_text and "ATOM" not in pdb_text
+        assert "beyond the PDB columns" in pdb_text and "fate.cif" in pdb_text
+    else:
+        xyz, b = _fate_atoms(paths[1]["pdb"])
+        np.testing.assert_allclose(xyz, prev, atol=1e-3)
+        np.testing.assert_array_equal(b, removed)
+    assert "NO PREVIOUS FRAME" in paths[0]["pdb"].read_text()
+    assert "no previous frame" in paths[0]["cif"].read_text()
 
 
 def test_track_pair_rejected_frames(tmp_path):

@@ -86,8 +86,9 @@ Workflow files (:func:`track_pair`, :func:`aggregate_tracking`)
 One job per frame t of a series (frames ordered by time) writes, with t-1 its predecessor:
 
 * ``results/{series}/{frame}/fate.csv``: one row per atom of frame t-1 (:data:`FATE_COLUMNS`);
-* ``results/{series}/{frame}/fate.pdb``: frame t-1's atoms with the fate in the B-factor
-  column (retained 0, removed 1);
+* ``results/{series}/{frame}/fate.pdb`` and ``fate.cif``: frame t-1's atoms with the fate in
+  the B-factor column (retained 0, removed 1); above 99,999 atoms, or with coordinates beyond
+  the PDB columns, ``fate.pdb`` holds only a REMARK naming the reason and ``fate.cif``;
 * ``results/{series}/{frame}/new.csv``: one row per atom of frame t (:data:`NEW_COLUMNS`):
   ``new`` 0/1 and the index of its partner in frame t-1;
 * ``results/intermediate/{series}/{frame}/tracking.npz``: the ``new`` flags and the pair's
@@ -101,7 +102,7 @@ frame after a bad one still finishes; the cluster profile's per-frame job groups
 independent; editing frame t reruns only the pairs (t-1, t), (t, t+1) and the aggregates).
 
 The **first frame** of a series has no pair: its ``fate.csv`` and ``new.csv`` have only the
-header, its ``fate.pdb`` only a REMARK, its tracking values are empty (and :func:`atom_columns`
+header, its ``fate.pdb`` only a REMARK (``fate.cif`` a comment), its tracking values are empty (and :func:`atom_columns`
 gives an *empty* ``new`` column, unknown rather than 0: "not new" would be a claim about a frame
 that does not exist). The same holds when frame t-1 was rejected (``on_bad_frame: skip``); the
 log and ``pair_status`` say why. A rejected frame t writes its rejection into ``tracking.npz``.
@@ -576,6 +577,25 @@ def _pdb_remark(path, message: str) -> None:
     write_text(path, f"REMARK   1 NANOTRAJ TRACKING {message[:50].upper()}\nEND\n")
 
 
+def _write_fate_structure(outputs, coords, removed, element) -> None:
+    """``fate.cif`` (when asked for) and ``fate.pdb``: frame t-1's atoms with 1 = removed in the
+    B-factor column; a frame the PDB format cannot hold (:func:`nanotraj.io.pdb_limits`) gets a
+    ``fate.pdb`` with only a REMARK naming the reason (and ``fate.cif``), as the frame's own
+    PDB files do."""
+    from .io import pdb_limits, write_values_many
+    from .pipeline import _remark_pdb
+    from .tables import write_text
+
+    items = [(outputs["cif"], removed)] if outputs.get("cif") else []
+    too_big = pdb_limits(coords)
+    if too_big:
+        where = "the atoms are in fate.cif" if outputs.get("cif") else "no PDB file written"
+        write_text(outputs["pdb"], _remark_pdb(f"{too_big}: {where}"))
+    else:
+        items.append((outputs["pdb"], removed))
+    write_values_many(items, coords, element=element)
+
+
 def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_distance: float,
                align: bool = False, element: str = "Pt", previous_frame: str | None = None,
                max_iter: int = 50, log=None) -> dict:
@@ -587,10 +607,11 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
         its series, ``prev_frame``, ``prev_boo``, ``prev_coordination``, ``prev_structure`` (frame
         t-1's intermediate ``.npz``). Missing or empty ``prev_*`` keys = first frame.
     outputs : mapping with ``tracking`` (``.npz``), ``fate`` (``fate.csv``), ``pdb``
-        (``fate.pdb``) and optionally ``new`` (``new.csv``, :data:`NEW_COLUMNS`; header only
-        without a pair).
+        (``fate.pdb``) and optionally ``cif`` (``fate.cif``, the same atoms as mmCIF, which holds
+        any number of atoms and any coordinates) and ``new`` (``new.csv``,
+        :data:`NEW_COLUMNS`; header only without a pair).
     max_distance : A (see :func:`match`); align, max_iter : see :func:`match`.
-    element : element symbol written to ``fate.pdb``.
+    element : element symbol written to ``fate.pdb`` and ``fate.cif``.
     previous_frame : name of frame t-1 (recorded in the summary).
 
     ``tracking.npz`` holds ``status`` (frame t's own status, so that later stages of frame t pass a
@@ -600,9 +621,8 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
     ``max_distance``, ``align``, ``rotation``, ``translation``, ``converged``, ``n_iter``.
     Returns the pair summary dict (empty without pair).
     """
-    from .io import write_values
     from .pipeline import _Log, _save, _status, _upstream_status
-    from .tables import load_arrays, write_columns
+    from .tables import load_arrays, write_columns, write_text
 
     lg = _Log(log)
     max_distance = _check_max_distance(max_distance)
@@ -619,6 +639,8 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
         if outputs.get("new"):
             write_columns(outputs["new"], _empty(NEW_COLUMNS))
         _pdb_remark(outputs["pdb"], pair_status)
+        if outputs.get("cif"):
+            write_text(outputs["cif"], f"data_fate\n# nanotraj tracking: {pair_status}\n")
         lg(f"no pair: {pair_status}")
         lg.close(status)
         return {}
@@ -654,7 +676,7 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
         "displacement": res.distance, "x": p[:, 0], "y": p[:, 1], "z": p[:, 2],
         "cn": np.asarray(cn, dtype=np.int64), "Q6": q6, "surface": surf, "crystalline": cryst,
     })
-    write_values(outputs["pdb"], p, res.removed.astype(np.float64), element=element)
+    _write_fate_structure(outputs, p, res.removed.astype(np.float64), element)
     if outputs.get("new"):
         write_columns(outputs["new"], {"index": np.arange(len(x), dtype=np.int64),
                                        "new": res.new, "previous": res.previous})

@@ -295,7 +295,7 @@ def get_tracking_outputs():
         rows = frames_of(s)
         for r in rows[1:]:
             base = f"results/{s}/{r['frame']}"
-            outs += [f"{base}/fate.csv", f"{base}/fate.pdb", f"{base}/new.csv"]
+            outs += [f"{base}/{n}" for n in ("fate.csv", "fate.pdb", "fate.cif", "new.csv")]
         outs += [
             f"results/{s}/{name}"
             for name in ("tracking.csv", "removal_cn.png", "displacements.png")

@@ -6,7 +6,7 @@
 # Incremental: editing frame t changes frame t's intermediate .npz files, which are inputs of the
 # pairs (t-1, t) and (t, t+1) only; those two jobs and the per-series aggregates rerun, nothing
 # else. The per-frame jobs never read another frame's files (tracking results are separate files:
-# fate.csv, fate.pdb, new.csv per pair, tracking.csv per series), so a bad frame in fail mode does
+# fate.csv, fate.pdb/.cif, new.csv per pair, tracking.csv per series), so a bad frame in fail mode does
 # not hold up its successor's tables and the cluster profile's per-frame groups stay independent.
 #
 # Configuration (optional block; defaults used when absent):
@@ -37,6 +37,7 @@ rule track_pair:
         tracking="results/intermediate/{series}/{frame}/tracking.npz",
         fate="results/{series}/{frame}/fate.csv",
         pdb="results/{series}/{frame}/fate.pdb",
+        cif="results/{series}/{frame}/fate.cif",
         new="results/{series}/{frame}/new.csv",
     log:
         "results/logs/{series}/{frame}/track_pair.log",
