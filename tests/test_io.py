@@ -114,6 +114,30 @@ def test_gzip(tmp_path):
     np.testing.assert_array_equal(read_frame(p).coords, np.round(TETRA, 3))
 
 
+@pytest.mark.parametrize("codec", ["bz2", "lzma"])
+def test_bzip2_and_xz(tmp_path, codec):
+    import importlib
+
+    p = tmp_path / "a.pdb.compressed"
+    p.write_bytes(importlib.import_module(codec).compress(("\n".join(tetra_lines()) + "\n").encode()))
+    np.testing.assert_array_equal(read_frame(p).coords, np.round(TETRA, 3))
+
+
+@pytest.mark.parametrize("bom, codec", [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
+                                        (b"\xfe\xff", "utf-16-be")])
+@pytest.mark.parametrize("fmt", ["pdb", "cif"])
+def test_byte_order_mark(tmp_path, bom, codec, fmt):
+    """Windows editors write a BOM, PowerShell's ">" UTF-16: every atom is read (the BOM used to
+    hide the first ATOM record of a PDB and every atom of an mmCIF)."""
+    text = "\n".join(tetra_lines()) + "\n"
+    if fmt == "cif":
+        text = gemmi.read_pdb_string(text).make_mmcif_document().as_string()
+    p = write(tmp_path, f"a.{fmt}", bom + text.replace("\n", "\r\n").encode(codec), mode="wb")
+    f = read_frame(p)
+    np.testing.assert_allclose(f.coords, np.round(TETRA, 3), atol=1e-9)
+    np.testing.assert_allclose(f.b_factors, 0.5)
+
+
 def test_mmcif_by_content_and_extension(tmp_path):
     st = gemmi.read_pdb_string("\n".join(tetra_lines()) + "\n")
     cif = st.make_mmcif_document().as_string()
@@ -182,6 +206,10 @@ def test_several_models_mmcif(tmp_path):
         ("bad.cif", "data_x\nloop_\n_atom_site.id\n_atom_site.Cartn_x\n1 2.0\n", "no atoms"),
         ("bad2.cif", "data_x\n_atom_site.Cartn_x 'unterminated\n", "mmCIF"),
         ("corrupt.pdb.gz", b"\x1f\x8b\x08\x00garbage", "gzip"),
+        ("corrupt.pdb.bz2", b"BZh91AY&SYgarbage", "corrupt bzip2"),
+        ("corrupt.pdb.xz", b"\xfd7zXZ\x00garbage", "corrupt xz"),
+        ("frames.zip", b"PK\x03\x04\x14\x00\x00\x00", "zip archive"),
+        ("odd.pdb", b"\xff\xfeA\x00T\x00\x00\xd8", "UTF-16"),
     ],
 )
 def test_unreadable_content(tmp_path, name, content, match):

@@ -2,9 +2,10 @@
 
 Reading (:func:`read_frame`)
 ----------------------------
-A frame is one model of a PDB or mmCIF file (optionally gzip-compressed).  The format is detected
-by content, not by extension: a file whose first significant line starts with ``data_`` is mmCIF,
-anything else is treated as PDB.
+A frame is one model of a PDB or mmCIF file (optionally gzip-, bzip2- or xz-compressed, told by
+magic bytes; UTF-8 or, after a byte-order mark, UTF-16).  The format is detected by content, not
+by extension: a file whose first significant line starts with ``data_`` is mmCIF, anything else is
+treated as PDB.
 
 PDB files are parsed twice, on purpose:
 
@@ -106,10 +107,33 @@ def _read_bytes(path: str) -> bytes:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise FrameError(path, f"corrupt gzip file ({exc})") from None
+    elif data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
+        import bz2
+        import lzma
+
+        kind, unpack = ("bzip2", bz2.decompress) if data[:1] == b"B" else ("xz", lzma.decompress)
+        try:
+            data = unpack(data)
+        except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+            raise FrameError(path, f"corrupt {kind} file ({exc})") from None
+    elif data[:4] == b"PK\x03\x04":
+        raise FrameError(path, "a zip archive: extract the frame's PDB/mmCIF file from it first")
     return data
 
 
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
 def _decode(path: str, data: bytes) -> str:
+    # a byte-order mark (Windows editors; PowerShell's ">" writes UTF-16) is not part of the
+    # first record: left in place it hid the first atom of a PDB and every atom of an mmCIF
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                data = data[len(bom):].decode(codec).encode("utf-8")
+            except UnicodeDecodeError:
+                raise FrameError(path, f"not valid {codec.upper()} text") from None
+            break
     if not data.strip():
         raise FrameError(path, "empty file (no ATOM/HETATM records)")
     if b"\x00" in data:
@@ -357,15 +381,16 @@ def _read_mmcif(path: str, text: str):
 
 
 def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
-    """Read one frame (one model) from a PDB or mmCIF file, plain or gzip-compressed.
+    """Read one frame (one model) from a PDB or mmCIF file, plain or compressed.
 
     Parameters
     ----------
     path : str or os.PathLike
         PDB (``ATOM``/``HETATM`` fixed-column records; LF, CRLF or CR line endings; ``REMARK``,
         ``TER``, ``CONECT``, ``END`` ignored, records after ``END`` ignored as gemmi does) or mmCIF
-        (``_atom_site`` loop).  Format by content: ``data_`` first -> mmCIF, else PDB.  Gzip by
-        magic bytes (any extension).
+        (``_atom_site`` loop).  Format by content: ``data_`` first -> mmCIF, else PDB.  Gzip,
+        bzip2 and xz by magic bytes (any extension); a zip archive is an error.  Text in UTF-8
+        (Latin-1 accepted); a byte-order mark (UTF-8, UTF-16) is removed.
     min_atoms : int
         Fewer atoms than this is an error (4: a convex hull needs 4 non-coplanar points).
     min_distance : float
