@@ -1,10 +1,11 @@
-"""nanotraj.elements: table lookups."""
+"""nanotraj.elements: table lookups and the file's element column."""
 
 import math
 
+import numpy as np
 import pytest
 
-from nanotraj.elements import DEFAULT_TABLE, known_elements, lattice, nn_distance
+from nanotraj.elements import DEFAULT_TABLE, atom_elements, known_elements, lattice, nn_distance
 from nanotraj.errors import ConfigError
 
 
@@ -56,3 +57,78 @@ def test_custom_table(tmp_path):
         nn_distance("Xy", table=bad)
     with pytest.raises(ConfigError, match="cannot read"):
         nn_distance("Pt", table=tmp_path / "missing.tsv")
+
+
+# ----------------------------------------------------------------------------------------------
+# the file's element column: placeholders, mismatches, alloys
+
+
+@pytest.mark.parametrize("column", [["P"] * 5, ["PT"] * 5, ["pt"] * 5, [""] * 5, ["X", "", "X", "1", ""],
+                                    ["W"] * 5])
+def test_one_or_no_real_element_keeps_the_configured_one_silently(column):
+    """SINGLE writes P for platinum, the ideal cluster W (a water oxygen): placeholders, not
+    elements of the element table, never relabel the frame nor warn."""
+    assert atom_elements(np.array(column), "Pt") == ("Pt", None)
+
+
+def test_a_known_element_that_differs_is_reported_not_used():
+    symbols, note = atom_elements(np.array(["AU"] * 4), "Pt")
+    assert symbols == "Pt"
+    assert "Au" in note and "analysed as Pt" in note
+
+
+def test_several_elements_keep_each_atom_its_own():
+    column = np.array(["NI", "PT", "", "Ni ", "pt", "XX"])
+    symbols, note = atom_elements(column, "Pt")
+    assert symbols.tolist() == ["Ni", "Pt", "Pt", "Ni", "Pt", "Pt"]
+    assert "Ni 2, Pt 2 atoms" in note and "Pt's nearest-neighbour distance" in note
+
+
+def test_an_alloy_frame_keeps_its_elements_in_every_output(tmp_path, capsys):
+    """A Pt/Ni frame: the PDB and mmCIF files and atoms.csv keep each atom's element (they used
+    to relabel every atom as the configured element), the log and stderr say that the analysis
+    used one element."""
+    import gemmi
+
+    from nanotraj import pipeline
+    from nanotraj.io import write_values
+    from nanotraj.lattices import fcc_sphere
+    from nanotraj.tables import read_rows
+
+    xyz = fcc_sphere(6.0)
+    kinds = np.where(np.arange(len(xyz)) % 3 == 0, "Ni", "Pt")
+    src = tmp_path / "alloy.pdb"
+    write_values(src, xyz, np.zeros(len(xyz)), element=kinds)
+    paths = pipeline.run_frame(src, tmp_path / "results", series="s", frame="f", time=0.0,
+                               element="Pt")
+    header, rows = read_rows(paths["atoms"])
+    assert header[-1] == "element" and [r["element"] for r in rows] == kinds.tolist()
+    for suffix in ("pdb", "cif"):
+        st = gemmi.read_structure(str(tmp_path / "results" / "s" / "f" / "pdb" / f"cn.{suffix}"))
+        assert [cra.atom.element.name for cra in st[0].all()] == kinds.tolist()
+    err = capsys.readouterr().err
+    assert err.count("nanotraj warning:") == 1 and "several elements (Ni" in err
+    assert str(src) in err
+
+
+def test_written_elements_one_per_atom_round_trip(tmp_path):
+    import gemmi
+
+    from nanotraj.io import write_values
+
+    xyz = np.arange(15.0).reshape(5, 3) * 3.0
+    kinds = ["Pt", "Ni", "O", "Pt", "Au"]
+    for name in ("a.pdb", "a.cif"):
+        write_values(tmp_path / name, xyz, np.arange(5.0), element=kinds)
+        st = gemmi.read_structure(str(tmp_path / name))
+        atoms = [cra.atom for cra in st[0].all()]
+        assert [a.element.name for a in atoms] == kinds
+        np.testing.assert_allclose([a.b_iso for a in atoms], np.arange(5.0))
+    # one symbol for all atoms, given once or per atom: the same bytes
+    write_values(tmp_path / "one.pdb", xyz, np.zeros(5), element="Pt")
+    write_values(tmp_path / "many.pdb", xyz, np.zeros(5), element=["Pt"] * 5)
+    assert (tmp_path / "one.pdb").read_bytes() == (tmp_path / "many.pdb").read_bytes()
+    with pytest.raises(ValueError, match="element"):
+        write_values(tmp_path / "bad.pdb", xyz, np.zeros(5), element=["Pt", "N1", "O", "O", "O"])
+    with pytest.raises(ValueError, match="4 element symbols for 5 atoms"):
+        write_values(tmp_path / "bad.pdb", xyz, np.zeros(5), element=["Pt"] * 4)

@@ -14,6 +14,11 @@ ATOM_COLUMNS = (
 #: 4 ico; BOO class fcc/hcp/bcc/ico/disordered; surface 0/1).
 STRUCTURE_COLUMNS = ("structure_cna", "structure_boo", "surface")
 
+#: Last column of ``atoms.csv``: the element each atom is written with in the frame's PDB/mmCIF
+#: files (the frame's configured element; each atom's own for a file with several elements,
+#: see :func:`nanotraj.elements.atom_elements`).
+ELEMENT_COLUMNS = ("element",)
+
 #: Columns of ``bonds.csv`` (0-based atom indices into atoms.csv).
 BOND_COLUMNS = ("i", "j", "distance", "s6")
 

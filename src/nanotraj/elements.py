@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nanotraj.errors import ConfigError
 
-__all__ = ["DEFAULT_TABLE", "lattice", "nn_distance", "known_elements"]
+__all__ = ["DEFAULT_TABLE", "atom_elements", "lattice", "nn_distance", "known_elements"]
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "resources" / "elements.tsv"
 
@@ -116,3 +116,68 @@ def nn_distance(element: str, table=None) -> float:
     Raises ConfigError for an element not in the table (see :func:`lattice`).
     """
     return float(lattice(element, table)["nn_distance"])
+
+
+#: The 118 element symbols (IUPAC periodic table, 2016 names), to tell a real element column
+#: ("NI", "Pt") from a placeholder or garbage ("X", "OW", "1").
+_SYMBOLS = frozenset("""
+H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br
+Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er
+Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md
+No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og
+""".split())
+
+
+def atom_elements(file_elements, element: str):
+    """The element symbol each atom is written with, and a warning about the file's elements.
+
+    nanotraj analyses a frame as one element (``element``, from the sheet or the configuration:
+    it sets the nearest-neighbour distance of ``cn_lattice``, the tracking distance and the BOO
+    reference clusters).  The file's own element column is often a placeholder (SINGLE writes
+    ``P`` for platinum, some exporters ``X`` or a water oxygen), so it never overrides that
+    choice; but a file with **several** real elements (an alloy: ``NI`` and ``PT``) keeps each
+    atom's element in the output files, so that the atoms' identity is not lost.
+
+    Parameters
+    ----------
+    file_elements : (N,) str array
+        The file's element column as read (any case, ``""`` where blank).
+    element : str
+        The frame's configured element symbol.
+
+    Returns
+    -------
+    symbols : str or (N,) str array
+        ``element`` (a str) when the file names at most one real element; else one symbol per
+        atom (the file's, capitalised as ``Ni``; ``element`` where the file's is blank or not an
+        element).
+    warning : str or None
+        For several elements: their counts and the one element the analysis uses.  For one
+        real element that differs from ``element`` and is in the element table (``AU`` in a
+        frame configured as Pt): that mismatch.  None otherwise.
+    """
+    import numpy as np
+
+    raw = np.asarray(file_elements, dtype=str)
+    names, inverse, counts = np.unique(raw, return_inverse=True, return_counts=True)
+    norm = [str(v).strip().capitalize() for v in names]
+    real = {}
+    for sym, c in zip(norm, counts.tolist(), strict=True):
+        if sym in _SYMBOLS:
+            real[sym] = real.get(sym, 0) + c
+    element = str(element).strip()
+    if len(real) >= 2:
+        table = np.array([sym if sym in _SYMBOLS else element for sym in norm], dtype="U2")
+        listed = ", ".join(f"{sym} {c}" for sym, c in sorted(real.items()))
+        return table[inverse.reshape(-1)], (
+            f"the file holds several elements ({listed} atoms): every atom is analysed with "
+            f"{element}'s nearest-neighbour distance (cn_lattice, tracking) and reference "
+            "clusters; the PDB/mmCIF files and atoms.csv keep each atom's element")
+    if len(real) == 1:
+        (sym,) = real
+        known = {e.lower() for e in known_elements()}
+        if sym.lower() != element.lower() and sym.lower() in known:
+            return element, (
+                f"the file's element column says {sym}, the frame is analysed as {element} "
+                "(set the sheet's element column or the config's element to change it)")
+    return element, None

@@ -508,18 +508,43 @@ def _text_columns(strings: list[str], n: int) -> np.ndarray:
     return np.frombuffer(b, dtype=np.uint8).reshape(1, -1).repeat(n, axis=0)
 
 
-def _pdb_records(coords, element, resname):
+def _per_symbol(texts: list[str], idx: np.ndarray) -> np.ndarray:
+    """(N, W) uint8: atom k gets ``texts[idx[k]]`` (texts padded with blanks to one width)."""
+    width = max(len(t) for t in texts)
+    table = np.frombuffer("".join(t.ljust(width) for t in texts).encode("ascii"), np.uint8)
+    return table.reshape(len(texts), width)[idx]
+
+
+def _symbols(element, n: int) -> tuple[list[str], np.ndarray]:
+    """``(symbols, idx)``: the distinct element symbols of ``element`` (one symbol, or one per
+    atom) and each atom's index into them; ValueError for anything but 1-2 letter symbols."""
+    if isinstance(element, str) or np.ndim(element) == 0:
+        symbols, idx = [str(element).strip()], np.zeros(n, np.intp)
+    else:
+        arr = np.char.strip(np.asarray(element, dtype=str))
+        if arr.shape != (n,):
+            raise ValueError(f"{arr.size} element symbols for {n} atoms")
+        uniq, idx = np.unique(arr, return_inverse=True)
+        symbols, idx = [str(u) for u in uniq], idx.reshape(-1)
+    for el in symbols:
+        if not (1 <= len(el) <= 2 and el.isalpha() and el.isascii()):
+            raise ValueError(f"element must be a 1-2 letter symbol, got {el!r}")
+    return symbols, idx
+
+
+def _pdb_records(coords, symbols, idx, resnames):
     """``(head, rec, bcol, tail)`` of a PDB file: ``rec`` (N, 81) uint8 holds every HETATM
-    record with its B-factor columns 61-66 (``rec[:, bcol]``) still to be filled."""
+    record with its B-factor columns 61-66 (``rec[:, bcol]``) still to be filled.  Atom k is
+    element ``symbols[idx[k]]`` with residue name ``resnames[idx[k]]``."""
     n = len(coords)
-    el = element.upper()
+    els = [el.upper() for el in symbols]
     # atom name (columns 13-16): 2-letter elements start in column 13, 1-letter ones in 14
-    name = f"{el:<4}" if len(el) == 2 else f" {el:<3}"
+    names = [f"{el:<4}" if len(el) == 2 else f" {el:<3}" for el in els]
     rec = np.empty((n, 81), dtype=np.uint8)
     rec[:, 0:6] = np.frombuffer(b"HETATM", dtype=np.uint8)
     rec[:, 6:11] = _fixed(np.arange(1, n + 1), 5, 0)
-    rec[:, 11:17] = np.frombuffer(f" {name} ".encode(), dtype=np.uint8)  # incl. altLoc blank
-    rec[:, 17:21] = np.frombuffer(f"{resname:>3} ".encode(), dtype=np.uint8)
+    rec[:, 11:17] = _per_symbol([f" {name} " for name in names], idx)  # incl. altLoc blank
+    rec[:, 17:21] = _per_symbol([f"{r:>3} " for r in resnames], idx)
     chain_idx = np.arange(n) // _RES_PER_CHAIN
     rec[:, 21] = np.frombuffer(_CHAIN_IDS.encode(), dtype=np.uint8)[chain_idx]
     rec[:, 22:26] = _fixed(np.arange(n) % _RES_PER_CHAIN + 1, 4, 0)
@@ -527,7 +552,7 @@ def _pdb_records(coords, element, resname):
     for c in range(3):
         rec[:, 30 + 8 * c:38 + 8 * c] = _fixed(coords[:, c], 8, 3)
     rec[:, 54:60] = np.frombuffer(b"  1.00", dtype=np.uint8)
-    rec[:, 66:80] = np.frombuffer(f"{'':10}{el:>2}  ".encode(), dtype=np.uint8)
+    rec[:, 66:80] = _per_symbol([f"{'':10}{el:>2}  " for el in els], idx)
     rec[:, 80] = 10
     ter_serial = n + 1
     last = rec[-1]
@@ -563,11 +588,11 @@ def _cif_head(block_name) -> bytes:
             + "".join(f"_atom_site.{c}\n" for c in _CIF_COLUMNS)).encode()
 
 
-def _cif_records(coords, element, resname):
+def _cif_records(coords, symbols, idx, resnames):
     """``(rec, bcol)``: the ``_atom_site`` rows of an mmCIF file as an (N, W) uint8 array
-    whose value columns ``rec[:, bcol]`` (16 characters, 4 decimals) are still to be filled."""
+    whose value columns ``rec[:, bcol]`` (16 characters, 4 decimals) are still to be filled
+    (atoms as in :func:`_pdb_records`)."""
     n = len(coords)
-    el = element.capitalize()
     # one residue per atom, 9999 residues per chain as in the PDB output (gemmi's reader slows
     # down quadratically with the number of residues in one chain)
     n_chains = -(-n // _RES_PER_CHAIN)
@@ -579,7 +604,8 @@ def _cif_records(coords, element, resname):
     parts = [
         np.frombuffer(b"HETATM", np.uint8).reshape(1, -1).repeat(n, axis=0),
         _fixed(np.arange(1, n + 1), width, 0),
-        _text_columns([f" {el} {el.upper()} . {resname}"], n),
+        _per_symbol([f" {el.capitalize()} {el.upper()} . {r}"
+                     for el, r in zip(symbols, resnames, strict=True)], idx),
         chain_txt,
         _text_columns([" 1 . ?"], n),
         _fixed(coords[:, 0], 14, 4),
@@ -627,7 +653,7 @@ def pdb_limits(coords) -> str | None:
     return None
 
 
-def write_values(path, coords, values, *, element: str = "Pt", resname: str | None = None) -> None:
+def write_values(path, coords, values, *, element="Pt", resname: str | None = None) -> None:
     """Write atoms with one value per atom in the B-factor column (for ChimeraX, PyMOL, OVITO).
 
     Parameters
@@ -646,11 +672,12 @@ def write_values(path, coords, values, *, element: str = "Pt", resname: str | No
         that fits the 6 columns 61-66 (-9.999 .. 99.999), with fewer decimals for larger
         magnitudes (2 up to 999.99, 1 up to 9999.9, 0 up to 999999); beyond -99999 .. 999999 a
         ValueError (values are never clipped).  mmCIF: 4 decimals, |value| < 1e10.
-    element : str
-        Element symbol (1-2 letters).  PDB: atom name and element column upper case
-        (``PT``), atom name from column 13 for two-letter symbols as the PDB format requires.
+    element : str or array_like of str, shape (N,)
+        Element symbol (1-2 letters), one for all atoms or one per atom (an alloy).  PDB: atom
+        name and element column upper case (``PT``), atom name from column 13 for two-letter
+        symbols as the PDB format requires.
     resname : str, optional
-        Residue name (at most 3 characters); default the element in upper case.
+        Residue name (at most 3 characters); default each atom's element in upper case.
 
     Layout
     ------
@@ -668,7 +695,7 @@ def write_values(path, coords, values, *, element: str = "Pt", resname: str | No
     write_values_many([(path, values)], coords, element=element, resname=resname)
 
 
-def write_values_many(items, coords, *, element: str = "Pt", resname: str | None = None) -> None:
+def write_values_many(items, coords, *, element="Pt", resname: str | None = None) -> None:
     """:func:`write_values` for several files of the same atoms: ``items`` is a sequence of
     ``(path, values)``.  The records are formatted once per format (PDB, mmCIF) and only the
     value columns per file, and each file is written from that buffer without joining it to
@@ -683,12 +710,14 @@ def write_values_many(items, coords, *, element: str = "Pt", resname: str | None
         raise ValueError("no atoms to write")
     if not np.isfinite(coords).all():
         raise ValueError("non-finite coordinates cannot be written")
-    element = str(element).strip()
-    if not (1 <= len(element) <= 2 and element.isalpha() and element.isascii()):
-        raise ValueError(f"element must be a 1-2 letter symbol, got {element!r}")
-    resname = element.upper() if resname is None else str(resname).strip()
-    if not (1 <= len(resname) <= 3 and resname.isascii() and " " not in resname):
-        raise ValueError(f"resname must be 1-3 characters without spaces, got {resname!r}")
+    symbols, idx = _symbols(element, n)
+    if resname is None:
+        resnames = [el.upper() for el in symbols]
+    else:
+        resname = str(resname).strip()
+        if not (1 <= len(resname) <= 3 and resname.isascii() and " " not in resname):
+            raise ValueError(f"resname must be 1-3 characters without spaces, got {resname!r}")
+        resnames = [resname] * len(symbols)
     records = {}  # format -> its records, made on first use
     for path, values in items:
         path = os.fspath(path)
@@ -702,7 +731,7 @@ def write_values_many(items, coords, *, element: str = "Pt", resname: str | None
             stem = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in Path(path).stem)
             try:
                 if "cif" not in records:
-                    records["cif"] = _cif_records(coords, element, resname)
+                    records["cif"] = _cif_records(coords, symbols, idx, resnames)
                 rec, bcol = records["cif"]
                 rec[:, bcol] = _fixed(values, 16, 4)
             except OverflowError:
@@ -715,7 +744,7 @@ def write_values_many(items, coords, *, element: str = "Pt", resname: str | None
                 )
             try:
                 if "pdb" not in records:
-                    records["pdb"] = _pdb_records(coords, element, resname)
+                    records["pdb"] = _pdb_records(coords, symbols, idx, resnames)
             except OverflowError:
                 raise ValueError(
                     "a coordinate does not fit the PDB %8.3f columns (-999.999 .. 9999.999); "

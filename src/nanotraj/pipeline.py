@@ -20,13 +20,20 @@ it uses (``order`` does not need ``scipy.spatial``, writing tables needs neither
 
 from __future__ import annotations
 
+import sys
 import time as _time
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .contract import ATOM_COLUMNS, BOND_COLUMNS, PDB_QUANTITIES, STRUCTURE_COLUMNS
+from .contract import (
+    ATOM_COLUMNS,
+    BOND_COLUMNS,
+    ELEMENT_COLUMNS,
+    PDB_QUANTITIES,
+    STRUCTURE_COLUMNS,
+)
 from .errors import FrameError
 from .tables import load_arrays, save_arrays, write_columns, write_text
 
@@ -47,6 +54,11 @@ class _Log:
 
     def __call__(self, msg: str) -> None:
         self.lines.append(msg)
+
+    def warn(self, msg: str) -> None:
+        """A line of the log that is also printed on stderr (the terminal of the run)."""
+        self.lines.append(f"warning: {msg}")
+        print(f"nanotraj warning: {msg}", file=sys.stderr, flush=True)
 
     def close(self, status: str) -> None:
         if self.path:
@@ -276,6 +288,23 @@ def compute_structure(frame_npz, bonds_npz, boo_npz, coordination_npz, output, *
     lg.close(OK)
 
 
+def _frame_elements(frame, element, lg: _Log | None = None, *, warn=False):
+    """Each atom's element for the output files (:func:`nanotraj.elements.atom_elements`); the
+    warning about the file's elements goes to the log (and stderr when ``warn``)."""
+    from .elements import atom_elements
+
+    n = len(frame["coords"])
+    file_elements = frame["elements"] if "elements" in frame else np.full(n, "")
+    symbols, note = atom_elements(file_elements, element)
+    if note and lg is not None:
+        msg = f"{frame['source']}: {note}" if "source" in frame else note
+        if warn:
+            lg.warn(msg)
+        else:
+            lg(f"note: {msg}")
+    return symbols
+
+
 def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
     coords = frame["coords"]
     cols = {"x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2], "cn": co["cn"],
@@ -292,7 +321,7 @@ def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
 
 
 def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, series, frame,
-                      time, log=None):
+                      time, element="Pt", log=None):
     """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure``
@@ -308,7 +337,7 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     status = _upstream_status(*data.values())
     if status != OK:
         write_columns(outputs["atoms"],
-                      {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS})
+                      {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS + ELEMENT_COLUMNS})
         write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
         write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
                                                             reason=_reject_reason(status))])
@@ -316,7 +345,10 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
         return
     atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
                         data["neighbour_distance"], data["structure"])
-    write_columns(outputs["atoms"], atoms)
+    symbols = _frame_elements(data["frame"], element, lg, warn=True)
+    write_columns(outputs["atoms"], atoms | {
+        ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols) if isinstance(symbols, str)
+        else symbols})
     bonds = data["bonds"]["bonds"]
     write_columns(outputs["bonds"], {"i": bonds[:, 0], "j": bonds[:, 1],
                                      "distance": data["bonds"]["distances"],
@@ -374,7 +406,7 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
             write_text(outputs[q], _remark_pdb(f"{too_big}: the atoms are in {q}.cif"))
         else:
             items.append((outputs[q], v))
-    write_values_many(items, coords, element=element)
+    write_values_many(items, coords, element=_frame_elements(data["frame"], element, lg))
     if too_big:
         lg(f"PDB files hold only a REMARK: {too_big}; the atoms are in the .cif files")
     lg(f"wrote {len(PDB_QUANTITIES)} quantities of {len(coords)} atoms as PDB and mmCIF")
@@ -474,7 +506,7 @@ def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance
     compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
     compute_structure(w["frame"], w["bonds"], w["boo"], w["coordination"], w["structure"],
                       nn_distance=nn_distance, threads=threads)
-    write_frame_table(w, f, series=series, frame=frame, time=time)
+    write_frame_table(w, f, series=series, frame=frame, time=time, element=element)
     if pdbs:
         write_frame_pdbs(w, f, element=element)
     return f

@@ -611,7 +611,8 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
         any number of atoms and any coordinates) and ``new`` (``new.csv``,
         :data:`NEW_COLUMNS`; header only without a pair).
     max_distance : A (see :func:`match`); align, max_iter : see :func:`match`.
-    element : element symbol written to ``fate.pdb`` and ``fate.cif``.
+    element : the frame's element symbol, written to ``fate.pdb`` and ``fate.cif`` (each atom's
+        own for a file with several elements: :func:`nanotraj.elements.atom_elements`).
     previous_frame : name of frame t-1 (recorded in the summary).
 
     ``tracking.npz`` holds ``status`` (frame t's own status, so that later stages of frame t pass a
@@ -621,7 +622,7 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
     ``max_distance``, ``align``, ``rotation``, ``translation``, ``converged``, ``n_iter``.
     Returns the pair summary dict (empty without pair).
     """
-    from .pipeline import _Log, _save, _status, _upstream_status
+    from .pipeline import _frame_elements, _Log, _save, _status, _upstream_status
     from .tables import load_arrays, write_columns, write_text
 
     lg = _Log(log)
@@ -676,7 +677,8 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
         "displacement": res.distance, "x": p[:, 0], "y": p[:, 1], "z": p[:, 2],
         "cn": np.asarray(cn, dtype=np.int64), "Q6": q6, "surface": surf, "crystalline": cryst,
     })
-    _write_fate_structure(outputs, p, res.removed.astype(np.float64), element)
+    _write_fate_structure(outputs, p, res.removed.astype(np.float64),
+                          _frame_elements(prev["prev_frame"], element))
     if outputs.get("new"):
         write_columns(outputs["new"], {"index": np.arange(len(x), dtype=np.int64),
                                        "new": res.new, "previous": res.previous})

@@ -204,6 +204,7 @@ rule write_frame_table:
     params:
         version=VERSION,
         time=get_time,
+        element=get_element,
     run:
         from nanotraj import pipeline
 
@@ -213,6 +214,7 @@ rule write_frame_table:
             series=wildcards.series,
             frame=wildcards.frame,
             time=params.time,
+            element=params.element,
             log=log[0],
         )
 
