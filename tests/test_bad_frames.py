@@ -484,9 +484,19 @@ STARTUP = {
     "unknown element (config)": ("s\ta\t0\ta.pdb\n", ["element=Xx"], "element 'Xx' is not in", ""),
     # schema violations name the row (the sheet is validated in one call, then row by row)
     "series name with a space": ("s\ta\t0\ta.pdb\nbad name\tb\t1\tb.pdb\n", [],
-                                 "row 3 is invalid", "'bad name' does not match"),
-    "reserved series name": ("logs\ta\t0\ta.pdb\n", [], "row 2 is invalid",
+                                 "line 3 is invalid", "'bad name' does not match"),
+    "reserved series name": ("logs\ta\t0\ta.pdb\n", [], "line 2 is invalid",
                              "'logs' should not be valid"),
+    # line numbers are the file's: comment and blank lines count
+    "line numbers count comments": ("# a comment\n\ns\ta\tten\ta.pdb\n", [],
+                                    "line 4: time 'ten' is not a number", ""),
+    # names of the workflow's own files (results/s/summary.csv beside results/s/{frame}/)
+    "frame named like an output file": ("s\tsummary.csv\t0\ta.pdb\n", [],
+                                        "line 2: frame name 'summary.csv' ends like a file", ""),
+    "series named like an output file": ("rejected.csv\ta\t0\ta.pdb\n", [],
+                                         "series name 'rejected.csv' ends like a file", ""),
+    "more fields than the header": ("s\ta\t0\ta.pdb\textra\n", [],
+                                    "line 2 has 5 fields, the header 4", ""),
 }
 
 
@@ -505,6 +515,32 @@ def test_sheet_problems_are_startup_errors(tmp_path, kind):
     assert detail in line
     assert "Traceback (most recent call last)" not in out
     assert not (tmp_path / "results").exists(), "nothing may run after a start-up error"
+
+
+@pytest.mark.parametrize("header, hint", [("series,frame,time,path", "comma-separated?"),
+                                          ("Series\tFrame\tTime\tPath", "lower case")])
+def test_a_sheet_header_gets_a_hint(tmp_path, header, hint):
+    (tmp_path / "a.pdb").write_bytes(_pdb(read_frame(BASE_FILE).coords))
+    sep = "," if "," in header else "\t"
+    (tmp_path / "frames.tsv").write_text(f"{header}\n" + sep.join(["s", "a", "0", "a.pdb"]) + "\n")
+    proc = snakemake(tmp_path, "--config", "frames=frames.tsv", check=False)
+    out = proc.stdout + proc.stderr
+    line = line_with(out, "missing column(s)")
+    assert proc.returncode != 0 and line is not None and hint in line, out
+    assert "Traceback (most recent call last)" not in out
+
+
+def test_nested_config_values_given_on_the_command_line_are_typed(tmp_path):
+    """`--config "rdf={dr: 0.05}"` reaches the workflow as strings (YAML BaseLoader): they are
+    read as the numbers the user wrote, and the other rdf keys keep their defaults."""
+    (tmp_path / "a.pdb").write_bytes(_pdb(read_frame(BASE_FILE).coords))
+    (tmp_path / "frames.tsv").write_text("series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\n")
+    snakemake(tmp_path, "results/s/a/rdf.csv", "--config", "frames=frames.tsv",
+              "rdf={dr: 0.05, max_centres: 100}", "tracking={align: true}")
+    _, rows = read_csv(tmp_path / "results" / "s" / "a" / "rdf.csv")
+    r = np.array([float(x["r"]) for x in rows])
+    np.testing.assert_allclose(np.diff(r), 0.05, atol=1e-9)
+    assert r[-1] == pytest.approx(15.0 - 0.025, abs=1e-9)  # r_max kept its default (15 A)
 
 
 def test_unknown_element_in_a_sheet_row_is_a_startup_error(tmp_path):

@@ -63,8 +63,8 @@ def test_custom_table(tmp_path):
 # the file's element column: placeholders, mismatches, alloys
 
 
-@pytest.mark.parametrize("column", [["P"] * 5, ["PT"] * 5, ["pt"] * 5, [""] * 5, ["X", "", "X", "1", ""],
-                                    ["W"] * 5])
+@pytest.mark.parametrize("column", [["P"] * 5, ["PT"] * 5, ["pt"] * 5, [""] * 5,
+                                    ["X", "", "X", "1", ""], ["W"] * 5])
 def test_one_or_no_real_element_keeps_the_configured_one_silently(column):
     """SINGLE writes P for platinum, the ideal cluster W (a water oxygen): placeholders, not
     elements of the element table, never relabel the frame nor warn."""

@@ -119,7 +119,8 @@ def test_bzip2_and_xz(tmp_path, codec):
     import importlib
 
     p = tmp_path / "a.pdb.compressed"
-    p.write_bytes(importlib.import_module(codec).compress(("\n".join(tetra_lines()) + "\n").encode()))
+    text = ("\n".join(tetra_lines()) + "\n").encode()
+    p.write_bytes(importlib.import_module(codec).compress(text))
     np.testing.assert_array_equal(read_frame(p).coords, np.round(TETRA, 3))
 
 

@@ -102,10 +102,11 @@ frame after a bad one still finishes; the cluster profile's per-frame job groups
 independent; editing frame t reruns only the pairs (t-1, t), (t, t+1) and the aggregates).
 
 The **first frame** of a series has no pair: its ``fate.csv`` and ``new.csv`` have only the
-header, its ``fate.pdb`` only a REMARK (``fate.cif`` a comment), its tracking values are empty (and :func:`atom_columns`
-gives an *empty* ``new`` column, unknown rather than 0: "not new" would be a claim about a frame
-that does not exist). The same holds when frame t-1 was rejected (``on_bad_frame: skip``); the
-log and ``pair_status`` say why. A rejected frame t writes its rejection into ``tracking.npz``.
+header, its ``fate.pdb`` only a REMARK (``fate.cif`` a comment), its tracking values are
+empty (and :func:`atom_columns` gives an *empty* ``new`` column, unknown rather than 0: "not
+new" would be a claim about a frame that does not exist). The same holds when frame t-1 was
+rejected (``on_bad_frame: skip``); the log and ``pair_status`` say why. A rejected frame t
+writes its rejection into ``tracking.npz``.
 
 References
 ----------

@@ -22,6 +22,29 @@ SCHEMAS = WORKFLOW_DIR / "workflow" / "schemas"
 # so a new release of nanotraj reruns what it may change (rerun trigger "params").
 VERSION = nanotraj.__version__
 
+
+def typed_scalars(cfg):
+    """Numbers and booleans inside nested keys, typed: `--config "rdf={dr: 0.05}"` reaches the
+    workflow as the string '0.05' (Snakemake reads such values with YAML's BaseLoader), which
+    the schema would reject although the user wrote a number."""
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            typed_scalars(value)
+        elif isinstance(value, str) and key not in ("frames", "element", "time_unit"):
+            text = value.strip()
+            if text.lower() in ("true", "false"):
+                cfg[key] = text.lower() == "true"
+                continue
+            for kind in (int, float):
+                try:
+                    cfg[key] = kind(text)
+                    break
+                except ValueError:
+                    pass
+    return cfg
+
+
+typed_scalars(config)
 validate(config, str(SCHEMAS / "config.schema.yaml"))
 
 RESULTS = "results"
@@ -42,32 +65,76 @@ def fail(message):
     raise WorkflowError(message)
 
 
+# Suffixes of the workflow's own files, which sit next to the series' and frames' folders
+# (results/{series}/summary.csv beside results/{series}/{frame}/; the folder names
+# intermediate, logs and benchmarks are reserved by the sheet's schema).
+OWN_FILE_SUFFIXES = (
+    ".csv",
+    ".png",
+    ".html",
+    ".zip",
+    ".log",
+    ".tsv",
+    ".npz",
+    ".pdb",
+    ".cif",
+)
+
+
+def reserved_name(series, frame):
+    """Why a series or frame name would collide with the workflow's own files, or None."""
+    for kind, name in (("series", series), ("frame", frame)):
+        if name.lower().endswith(OWN_FILE_SUFFIXES):
+            return (
+                f"{kind} name {name!r} ends like a file the workflow writes "
+                f"({', '.join(OWN_FILE_SUFFIXES)}): drop the suffix"
+            )
+    return None
+
+
 def load_frames(sheet_path):
     """Read and check the frames sheet: a list of dict rows with typed values."""
     sheet = resolve_path(sheet_path)
     if not os.path.isfile(sheet):
         fail(f"{sheet_path}: frames sheet not found (config key 'frames')")
     with open(sheet, newline="", encoding="utf-8-sig") as fh:
-        lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(lines, delimiter="\t")
+        numbered = [
+            (k, ln)
+            for k, ln in enumerate(fh, start=1)
+            if ln.strip() and not ln.lstrip().startswith("#")
+        ]
+    reader = csv.DictReader([ln for _, ln in numbered], delimiter="\t")
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing_cols = [c for c in ("series", "frame", "time", "path") if c not in header]
     if missing_cols:
+        hint = ""
+        if len(header) == 1 and ("," in header[0] or ";" in header[0]):
+            hint = "; the header has no tab: is the sheet comma-separated?"
+        elif {h.lower() for h in header} >= set(missing_cols):
+            hint = "; column names are lower case"
         fail(
             f"{sheet}: missing column(s) {', '.join(missing_cols)} "
-            f"(tab-separated header: series, frame, time, path[, element])"
+            f"(tab-separated header: series, frame, time, path[, element]){hint}"
         )
     rows = []
-    for lineno, raw in enumerate(reader, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+    for raw in reader:
+        lineno = numbered[reader.line_num - 1][
+            0
+        ]  # the line in the file, comments counted
+        if None in raw:
+            fail(
+                f"{sheet}: line {lineno} has {len(header) + len(raw[None])} fields, the "
+                f"header {len(header)} (a tab inside a name or path?)"
+            )
+        row = {k.strip(): (v or "").strip() for k, v in raw.items()}
         if not row.get("element"):
             row.pop("element", None)
         try:
             row["time"] = float(row["time"])
         except ValueError:
-            fail(f"{sheet}: row {lineno}: time {row['time']!r} is not a number")
+            fail(f"{sheet}: line {lineno}: time {row['time']!r} is not a number")
         if not math.isfinite(row["time"]):
-            fail(f"{sheet}: row {lineno}: time {row['time']!r} is not finite")
+            fail(f"{sheet}: line {lineno}: time {row['time']!r} is not finite")
         rows.append((lineno, row))
     if not rows:
         fail(f"{sheet}: the frames sheet has no frames")
@@ -86,8 +153,12 @@ def load_frames(sheet_path):
                 }
                 cause = err.__context__  # jsonschema's ValidationError: the reason
                 why = getattr(cause, "message", None) or str(err).splitlines()[0]
-                fail(f"{sheet}: row {lineno} is invalid {bad}: {why}")
+                fail(f"{sheet}: line {lineno} is invalid {bad}: {why}")
         raise
+    for lineno, row in rows:
+        clash = reserved_name(row["series"], row["frame"])
+        if clash:
+            fail(f"{sheet}: line {lineno}: {clash}")
     rows = [r for _, r in rows]
     for row in rows:
         row["path"] = resolve_path(row["path"])
@@ -295,7 +366,9 @@ def get_tracking_outputs():
         rows = frames_of(s)
         for r in rows[1:]:
             base = f"results/{s}/{r['frame']}"
-            outs += [f"{base}/{n}" for n in ("fate.csv", "fate.pdb", "fate.cif", "new.csv")]
+            outs += [
+                f"{base}/{n}" for n in ("fate.csv", "fate.pdb", "fate.cif", "new.csv")
+            ]
         outs += [
             f"results/{s}/{name}"
             for name in ("tracking.csv", "removal_cn.png", "displacements.png")
