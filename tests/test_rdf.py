@@ -231,3 +231,53 @@ def test_workers_do_not_change_g(monkeypatch):
     one = rdf(xyz, max_centres=150)[1]
     for workers in (2, 3):
         np.testing.assert_array_equal(rdf(xyz, max_centres=150, workers=workers)[1], one)
+
+
+# ----------------------------------------------------------------------------------------------
+# bcc metals: the automatic cutoff keeps the second shell
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05, 0.12])
+def test_bcc_cutoff_keeps_the_second_shell(noise):
+    """A bcc Fe particle: the first minimum of g(r) lies between the 8 first (0.866 a) and the 6
+    second (a) neighbours when the shells are resolved; with r_min = a the cutoff is the minimum
+    between the 2nd and 3rd (1.414 a) shells, ~1.2 a (OVITO's fixed CNA cutoff for bcc:
+    (1 + sqrt 2) / 2 a = 1.207 a), resolved or not."""
+    from nanotraj.elements import auto_cutoff_min, lattice
+    from nanotraj.lattices import bcc_sphere
+
+    a = lattice("Fe")["a"]
+    assert auto_cutoff_min("Fe") == a and auto_cutoff_min("Pt") == 0.0 == auto_cutoff_min("Co")
+    r, g = rdf(bcc_sphere(4 * a, a, noise=noise, seed=1))
+    cut = first_minimum(r, g, r_min=a)
+    assert 1.15 * a < cut < 1.25 * a
+    if noise < 0.1:  # resolved shells: the plain first minimum separates them
+        assert 0.866 * a < first_minimum(r, g) < a
+    # fcc is unchanged by r_min = 0
+    from nanotraj.lattices import fcc_sphere
+
+    r, g = rdf(fcc_sphere(10.0, noise=noise, seed=1))
+    assert first_minimum(r, g, r_min=0.0) == first_minimum(r, g)
+
+
+def test_bcc_particle_is_recognised_with_the_automatic_cutoff(tmp_path):
+    """The whole frame with element Fe and cutoff auto: interior atoms have 14 bonds and are bcc
+    for CNA and for the BOO classes (with a first-shell cutoff none was)."""
+    from nanotraj import pipeline
+    from nanotraj.elements import lattice
+    from nanotraj.io import write_values
+    from nanotraj.lattices import bcc_sphere
+    from nanotraj.tables import read_rows
+
+    a = lattice("Fe")["a"]
+    src = tmp_path / "fe.pdb"
+    xyz = bcc_sphere(4 * a, a, noise=0.03, seed=2)
+    write_values(src, xyz, np.zeros(len(xyz)), element="Fe")
+    paths = pipeline.run_frame(src, tmp_path / "res", series="s", frame="f", time=0.0,
+                               element="Fe", pdbs=False)
+    _, rows = read_rows(paths["summary"])
+    summary = rows[0]
+    assert 1.15 * a < float(summary["cutoff"]) < 1.25 * a
+    assert float(summary["fraction_bcc"]) > 0.3 and float(summary["fraction_bcc_boo"]) > 0.3
+    _, atoms = read_rows(paths["atoms"])
+    assert max(int(r["cn"]) for r in atoms) == 14

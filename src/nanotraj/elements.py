@@ -14,7 +14,8 @@ from pathlib import Path
 
 from nanotraj.errors import ConfigError
 
-__all__ = ["DEFAULT_TABLE", "atom_elements", "lattice", "nn_distance", "known_elements"]
+__all__ = ["DEFAULT_TABLE", "atom_elements", "auto_cutoff_min", "lattice", "nn_distance",
+           "known_elements"]
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "resources" / "elements.tsv"
 
@@ -116,6 +117,22 @@ def nn_distance(element: str, table=None) -> float:
     Raises ConfigError for an element not in the table (see :func:`lattice`).
     """
     return float(lattice(element, table)["nn_distance"])
+
+
+def auto_cutoff_min(element: str, table=None) -> float:
+    """Smallest bond cutoff ``cutoff: auto`` may choose for this element, Angstrom.
+
+    0 for fcc, hcp and the other structures (the first minimum of g(r) separates the 12 nearest
+    neighbours from the next shell).  For **bcc** the lattice constant ``a``: the 8 first
+    neighbours (``sqrt(3)/2 a``) and the 6 second ones (``a``) together are the bcc coordination
+    of common neighbour analysis (signatures 444 and 666; Honeycutt & Andersen 1987, OVITO's
+    fixed cutoff ``(1 + sqrt(2))/2 a``) and of the bcc reference point of the BOO classes
+    (:func:`nanotraj.lattices.reference_points`, q6 = 0.51069 with 14 neighbours); a cutoff
+    between the two shells would leave no atom recognisable as bcc.  See
+    :func:`nanotraj.rdf.first_minimum` (``r_min``).
+    """
+    lat = lattice(element, table)
+    return float(lat["a"]) if lat["structure"] == "bcc" else 0.0
 
 
 #: The 118 element symbols (IUPAC periodic table, 2016 names), to tell a real element column

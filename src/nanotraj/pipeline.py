@@ -150,12 +150,14 @@ def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, m
 
 
 def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15.0,
-                max_centres=20000, threads=1, log=None, on_bad_frame="fail"):
+                max_centres=20000, threads=1, log=None, on_bad_frame="fail", r_min=0.0):
     """Stage ``rdf``: g(r) (user-facing ``rdf.csv``: ``r,g``) and the bond cutoff.
 
     Up to ``max_centres`` atoms g(r) is exact; above, it is estimated from that many sampled
     centres (:func:`nanotraj.rdf.rdf`). ``cutoff="auto"`` takes the first minimum of g(r) after
-    its first peak (:func:`nanotraj.rdf.first_minimum`); a number is used as given (Angstrom).
+    its first peak (:func:`nanotraj.rdf.first_minimum`) at or beyond ``r_min`` (Angstrom; the
+    element's :func:`nanotraj.elements.auto_cutoff_min`: ``a`` for bcc metals, else 0); a number
+    is used as given (Angstrom).
     Output ``.npz``: ``r``, ``g``, ``cutoff``, ``cutoff_auto`` (bool), ``status``. ``threads``:
     threads counting pairs (the job's; the result does not depend on it).
     """
@@ -171,8 +173,9 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
             lg(f"g(r) estimated from {max_centres} sampled centres ({len(frame['coords'])} atoms)")
         try:
             if cutoff == "auto":
-                value = first_minimum(r, g)
-                lg(f"cutoff = first minimum of g(r) = {value:.4f} A")
+                value = first_minimum(r, g, r_min=r_min)
+                beyond = f" beyond {r_min:.4f} A (bcc: 1st and 2nd shells)" if r_min else ""
+                lg(f"cutoff = first minimum of g(r){beyond} = {value:.4f} A")
             else:
                 value = float(cutoff)
                 lg(f"cutoff = {value:.4f} A (fixed in the configuration)")
@@ -492,6 +495,8 @@ def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance
     the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond,
     BOO and structure stages (the results do not depend on it). Returns the user-facing paths.
     """
+    from .elements import auto_cutoff_min
+
     if nn_distance is None:
         from .elements import nn_distance as _nn
 
@@ -499,7 +504,8 @@ def run_frame(source, results, *, series, frame, time, element="Pt", nn_distance
     w, f = frame_paths(results, series, frame)
     parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
     compute_rdf(w["frame"], f["rdf"], w["rdf"], cutoff=cutoff, dr=dr, r_max=r_max,
-                max_centres=max_centres, threads=threads, on_bad_frame=on_bad_frame)
+                max_centres=max_centres, threads=threads, on_bad_frame=on_bad_frame,
+                r_min=auto_cutoff_min(element))
     find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads)
     compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold, threads=threads)
     compute_coordination(w["frame"], w["bonds"], w["coordination"], nn_distance=nn_distance)

@@ -219,6 +219,7 @@ def first_minimum(
     flat_tol: float = 0.02,
     max_depth: float = 0.5,
     z: float = 5.0,
+    r_min: float = 0.0,
 ) -> float:
     """First minimum of g(r) after its first peak: the bond cutoff, in Angstrom.
 
@@ -241,7 +242,14 @@ def first_minimum(
          This rejects isolated short pairs (a single pair at small r makes a tall spike because
          of the 1/r^2 factor) and the noise of random points (a gas).  When g is not made of
          integer counts (averaged or synthetic curves) this test is skipped.
-       The first accepted candidate is the first peak.
+       The first accepted candidate is the first peak.  With ``r_min > 0`` a candidate whose
+       cutoff (step 4) falls below ``r_min`` is passed over, and the later candidates' heights
+       are compared with the maximum of gs beyond that valley: the cutoff is the first minimum
+       at or beyond ``r_min`` (for bcc metals, ``r_min = a`` keeps the 6 second neighbours at
+       ``a`` with the 8 first ones at ``0.866 a``, the 14 bonds of the bcc signature of CNA and
+       of the bcc reference of the BOO classes; the 2nd shell is only 15 % farther than the 1st
+       and the two merge into one peak in noisy frames, where the first minimum is already the
+       one beyond ``a``).
     4. Flat minimum: the contiguous run of bins around the running minimum with
        ``gs <= gs_min + flat_tol * P``; the cutoff is the middle of that run,
        ``(r_first + r_last) / 2``.  For a crystal whose g is zero between the first and second
@@ -258,6 +266,8 @@ def first_minimum(
         Dimensionless thresholds described above (fractions of the peak height).
     z : float
         Significance of the peak-valley drop, in standard deviations (Poisson counts).
+    r_min : float
+        Smallest acceptable cutoff, Angstrom (default 0: the first minimum).
 
     Returns
     -------
@@ -303,7 +313,10 @@ def first_minimum(
         peaks = np.concatenate([[0], peaks])
     reason = "no peak in g(r)"
     best = None
+    skip_to = -1  # candidates up to here belong to a valley below r_min
     for p in peaks:
+        if p <= skip_to:
+            continue
         height = gs[p]
         k_min, found = p, False
         for k in range(p + 1, m):
@@ -333,5 +346,9 @@ def first_minimum(
         hi = k_min
         while hi + 1 < m and gs[hi + 1] <= level:
             hi += 1
-        return float((r[lo] + r[hi]) / 2.0)
+        cut = float((r[lo] + r[hi]) / 2.0)
+        if cut >= r_min:
+            return cut
+        skip_to, gmax = hi, gs[hi:].max()
+        reason = f"no minimum of g(r) beyond r_min = {r_min:.3f} A"
     raise AnalysisError("g(r)", reason)

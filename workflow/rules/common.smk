@@ -11,7 +11,7 @@ from snakemake.utils import min_version, validate
 
 import nanotraj
 from nanotraj.contract import PDB_QUANTITIES
-from nanotraj.elements import nn_distance as element_nn_distance
+from nanotraj.elements import auto_cutoff_min, nn_distance as element_nn_distance
 from nanotraj.errors import ConfigError
 
 min_version("9.0")
@@ -191,15 +191,17 @@ FRAME_INDEX = {(r["series"], r["frame"]): r for r in FRAMES}
 SERIES = sorted({r["series"] for r in FRAMES})
 
 # Unknown elements are start-up errors, not per-frame failures.
-_nn = {}
+_nn, _rmin = {}, {}
 for _el in sorted(
     {config["element"]} | {r["element"] for r in FRAMES if "element" in r}
 ):
     try:
         _nn[_el.capitalize()] = element_nn_distance(_el)
+        _rmin[_el.capitalize()] = auto_cutoff_min(_el)
     except ConfigError as err:
         fail(str(err))
 NN_DISTANCE = _nn
+AUTO_CUTOFF_MIN = _rmin  # bcc: the automatic cutoff keeps the 2nd shell (elements.py)
 
 
 def frames_of(series):
@@ -224,6 +226,10 @@ def get_element(wildcards):
 
 def get_nn_distance(wildcards):
     return NN_DISTANCE[get_element(wildcards)]
+
+
+def get_auto_cutoff_min(wildcards):
+    return AUTO_CUTOFF_MIN[get_element(wildcards)]
 
 
 #: Frames whose file is larger than this get config["large_frame_threads"] threads in the heavy

@@ -44,6 +44,7 @@ rule compute_rdf:
         r_max=config["rdf"]["r_max"],
         max_centres=config["rdf"]["max_centres"],
         on_bad_frame=config["on_bad_frame"],
+        r_min=get_auto_cutoff_min,
     run:
         from nanotraj import pipeline
 
@@ -56,6 +57,7 @@ rule compute_rdf:
             r_max=params.r_max,
             max_centres=params.max_centres,
             threads=threads,
+            r_min=params.r_min,
             log=log[0],
             on_bad_frame=params.on_bad_frame,
         )
