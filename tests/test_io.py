@@ -432,3 +432,45 @@ def test_write_values_many_equals_one_file_at_a_time(tmp_path):
                           x)
     with pytest.raises(ValueError, match="B-factor"):
         write_values_many([(tmp_path / "c.pdb", vals[0] * 1e6)], x)
+
+
+# ---------------------------------------------------------------- what the reader leaves out
+
+
+def test_alternate_locations_keep_the_first_conformer(tmp_path):
+    """A site modelled twice (altloc A and B, 1 A apart) is one atom: blank and the first code
+    are read, the others are left out and said so (both used to be read as two atoms)."""
+    lines = tetra_lines()
+    alt_a = lines[1][:16] + "A" + lines[1][17:]
+    b = atom(2, 2.77, 1.0, 0.0)
+    alt_b = b[:16] + "B" + b[17:]
+    p = write(tmp_path, "alt.pdb", "\n".join([lines[0], alt_a, alt_b, *lines[2:]]) + "\n")
+    f = read_frame(p)
+    np.testing.assert_allclose(f.coords, np.round(TETRA, 3))
+    assert f.notes == ("1 atom(s) of other alternate locations than 'A' (column 17) ignored",)
+    cif = gemmi.read_pdb_string("\n".join([lines[0], alt_a, alt_b, *lines[2:]]) + "\n")
+    q = write(tmp_path, "alt.cif", cif.make_mmcif_document().as_string())
+    g = read_frame(q)
+    np.testing.assert_allclose(g.coords, np.round(TETRA, 3), atol=1e-9)
+    assert len(g.notes) == 1 and "alternate locations than 'A'" in g.notes[0]
+    assert read_frame(write(tmp_path, "plain.pdb", "\n".join(lines) + "\n")).notes == ()
+
+
+def test_records_after_end_are_reported(tmp_path):
+    lines = tetra_lines()
+    extra = atom(9, 9.0, 9.0, 9.0)
+    p = write(tmp_path, "end.pdb", "\n".join([*lines, "END", extra, extra]) + "\n")
+    f = read_frame(p)
+    assert f.n_atoms == 4
+    assert f.notes == ("2 ATOM/HETATM record(s) after END (line 5) ignored",)
+
+
+def test_parse_stage_warns_about_what_the_reader_left_out(tmp_path, capsys):
+    from nanotraj.pipeline import parse_frame
+
+    lines = tetra_lines()
+    p = write(tmp_path, "end.pdb", "\n".join([*lines, "END", atom(9, 9.0, 9.0, 9.0)]) + "\n")
+    parse_frame(p, tmp_path / "frame.npz", log=tmp_path / "parse.log")
+    msg = f"{p}: 1 ATOM/HETATM record(s) after END (line 5) ignored"
+    assert f"warning: {msg}" in (tmp_path / "parse.log").read_text()
+    assert f"nanotraj warning: {msg}" in capsys.readouterr().err

@@ -72,12 +72,16 @@ class Frame:
     b_factors : ndarray, shape (N,), float64
         The B-factor column (SINGLE writes a per-atom reconstruction value there); NaN where the
         column is blank or absent.
+    notes : tuple of str
+        What the reader left out, one sentence each (records after ``END``, alternate
+        locations); empty for an ordinary file.
     """
 
     path: str
     coords: np.ndarray
     elements: np.ndarray
     b_factors: np.ndarray
+    notes: tuple = ()
 
     @property
     def n_atoms(self) -> int:
@@ -282,12 +286,17 @@ def _read_pdb(path: str, text: str):
 
     atom_lines: list[str] = []
     lineno: list[int] = []
+    notes = []
     for k, ln in enumerate(lines):
         head = ln[:6].upper()
         if head.startswith("ATOM") or head == "HETATM":
             atom_lines.append(ln)
             lineno.append(k + 1)
         elif head.startswith("END") and not head.startswith("ENDMDL"):
+            after = sum(1 for x in lines[k + 1:]
+                        if x[:4].upper() == "ATOM" or x[:6].upper() == "HETATM")
+            if after:
+                notes.append(f"{after} ATOM/HETATM record(s) after END (line {k + 1}) ignored")
             break  # gemmi stops at END too
     n = len(atom_lines)
     if n == 0:
@@ -307,13 +316,36 @@ def _read_pdb(path: str, text: str):
         k = next(i for i, ln in enumerate(atom_lines) if not ln.isascii())
         raise FrameError(path, f"line {lineno[k]}: non-ASCII character in an atom record") from None
     block = np.frombuffer(buf, dtype=np.uint8).reshape(n, 80)
+    keep, note = _first_conformer(block[:, 16].tobytes().decode("ascii"), "column 17")
+    if note:
+        block, lineno, n = block[keep], [lineno[k] for k in np.flatnonzero(keep)], int(keep.sum())
+        notes.append(note)
     coords = np.empty((n, 3))
     for c, (start, name) in enumerate(((30, "x"), (38, "y"), (46, "z"))):
         coords[:, c] = _parse_fields(path, block, slice(start, start + 8), lineno, name)
     b = _parse_fields(path, block, slice(60, 66), lineno, "B-factor", optional=True)
     el = np.ascontiguousarray(block[:, 76:78]).view("S2").ravel()
     elements = np.char.strip(el.astype("U2"))
-    return coords, elements, b, lambda k: f"line {lineno[k]}"
+    return coords, elements, b, lambda k: f"line {lineno[k]}", tuple(notes)
+
+
+def _first_conformer(alt: str, where: str):
+    """``(keep, note)``: the atoms to read given each atom's alternate-location code (``alt``, one
+    character per atom, blank/``.``/``?`` for none): those without one and those of the first
+    code in the file (usually ``A``), as gemmi's ``remove_alternative_conformations`` and most
+    viewers do; a site modelled twice would otherwise count as two atoms.  ``note`` is None
+    when nothing is dropped."""
+    codes = np.frombuffer(alt.encode("ascii", "replace"), np.uint8)
+    blank = np.isin(codes, np.frombuffer(b" .?", np.uint8))
+    if blank.all():
+        return None, None
+    first = codes[~blank][0]
+    keep = blank | (codes == first)
+    dropped = int((~keep).sum())
+    if not dropped:
+        return None, None
+    return keep, (f"{dropped} atom(s) of other alternate locations than {chr(first)!r} "
+                  f"({where}) ignored")
 
 
 def _read_mmcif(path: str, text: str):
@@ -328,7 +360,7 @@ def _read_mmcif(path: str, text: str):
         t = block.find(
             "_atom_site.",
             ["Cartn_x", "Cartn_y", "Cartn_z", "?type_symbol", "?B_iso_or_equiv",
-             "?pdbx_PDB_model_num"],
+             "?pdbx_PDB_model_num", "?label_alt_id"],
         )
         if len(t):
             table = t
@@ -377,7 +409,15 @@ def _read_mmcif(path: str, text: str):
         )
     else:
         elements = np.full(n, "", dtype="U2")
-    return coords, elements, b, lambda k: f"_atom_site row {k + 1}"
+    notes = ()
+    if table.has_column(6):
+        alt = "".join((gemmi.cif.as_string(v) or " ")[:1] for v in table.column(6))
+        keep, note = _first_conformer(alt, "_atom_site.label_alt_id")
+        if note:
+            rows = np.flatnonzero(keep)
+            coords, elements, b, notes = coords[keep], elements[keep], b[keep], (note,)
+            return coords, elements, b, lambda k: f"_atom_site row {rows[k] + 1}", notes
+    return coords, elements, b, lambda k: f"_atom_site row {k + 1}", notes
 
 
 def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
@@ -388,9 +428,11 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
     path : str or os.PathLike
         PDB (``ATOM``/``HETATM`` fixed-column records; LF, CRLF or CR line endings; ``REMARK``,
         ``TER``, ``CONECT``, ``END`` ignored, records after ``END`` ignored as gemmi does) or mmCIF
-        (``_atom_site`` loop).  Format by content: ``data_`` first -> mmCIF, else PDB.  Gzip,
-        bzip2 and xz by magic bytes (any extension); a zip archive is an error.  Text in UTF-8
-        (Latin-1 accepted); a byte-order mark (UTF-8, UTF-16) is removed.
+        (``_atom_site`` loop).  Alternate locations: only atoms without a code and those of
+        the file's first code are read (a site modelled twice is one atom).  Format by content:
+        ``data_`` first -> mmCIF, else PDB.  Gzip, bzip2 and xz by magic bytes (any
+        extension); a zip archive is an error.  Text in UTF-8 (Latin-1 accepted); a byte-order
+        mark (UTF-8, UTF-16) is removed.
     min_atoms : int
         Fewer atoms than this is an error (4: a convex hull needs 4 non-coplanar points).
     min_distance : float
@@ -401,7 +443,7 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
     -------
     Frame
         ``coords`` (N, 3) float64 in Angstrom, ``elements`` (N,) str, ``b_factors`` (N,) float64
-        (NaN where blank), all in the file's atom order.
+        (NaN where blank), all in the file's atom order; ``notes``: what was left out.
 
     Raises
     ------
@@ -422,15 +464,16 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
     data = _read_bytes(path)
     text = _decode(path, data)
     if _is_mmcif(text):
-        coords, elements, b, where = _read_mmcif(path, text)
+        coords, elements, b, where, notes = _read_mmcif(path, text)
     else:
-        coords, elements, b, where = _read_pdb(path, text)
+        coords, elements, b, where, notes = _read_pdb(path, text)
     _check_geometry(path, coords, where, min_atoms=min_atoms, min_distance=min_distance)
     return Frame(
         path=path,
         coords=np.ascontiguousarray(coords, dtype=np.float64),
         elements=np.asarray(elements, dtype=str),
         b_factors=np.asarray(b, dtype=np.float64),
+        notes=notes,
     )
 
 

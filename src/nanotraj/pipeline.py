@@ -137,6 +137,8 @@ def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, m
         lg.close(status)
         return
     lg(f"read {len(frame.coords)} atoms from {source}; diameter {diameter:.3f} A")
+    for note in frame.notes:
+        lg.warn(f"{source}: {note}")
     _save(
         output,
         coords=frame.coords,
