@@ -281,3 +281,25 @@ def test_bcc_particle_is_recognised_with_the_automatic_cutoff(tmp_path):
     assert float(summary["fraction_bcc"]) > 0.3 and float(summary["fraction_bcc_boo"]) > 0.3
     _, atoms = read_rows(paths["atoms"])
     assert max(int(r["cn"]) for r in atoms) == 14
+
+
+def test_smallest_clusters_get_a_cutoff_from_their_pair_counts():
+    """A 13-atom icosahedron (pairs at 2.77, 2.91, 4.71, 5.55 A: 12, 30, 30, 6) has g = 0 from
+    2.93 to 4.70 A. Recovered from g alone its counts share the factor 6 (2, 5, 5, 1) and the
+    first peak failed the significance test ("no minimum after the peak at 5.55 A"); with the
+    counts of rdf() the cutoff is the middle of the gap. A gas is still rejected, and says so."""
+    phi = (1 + 5**0.5) / 2
+    v = np.array([[0, s1, s2 * phi] for s1 in (1, -1) for s2 in (1, -1)], float)
+    v = np.vstack([v, np.roll(v, 1, axis=1), np.roll(v, 2, axis=1)])
+    v *= 2.77 / np.linalg.norm(v[0])
+    ico = np.vstack([[0.0, 0.0, 0.0], v])
+    assert len(np.unique(np.round(ico, 6), axis=0)) == 13
+    r, g, counts = rdf(ico, return_counts=True)
+    assert counts.sum() == 13 * 12 // 2 and counts.dtype == np.int64
+    assert abs(first_minimum(r, g, counts=counts) - (2.92 + 4.70) / 2) < 0.03
+    with pytest.raises(AnalysisError):
+        first_minimum(r, g)  # from g alone: counts too small by the common factor 6
+    gas = np.random.default_rng(0).uniform(0, 20, (300, 3))
+    r, g, counts = rdf(gas, return_counts=True)
+    with pytest.raises(AnalysisError, match="no significant peak"):
+        first_minimum(r, g, counts=counts)

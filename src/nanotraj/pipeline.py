@@ -169,13 +169,13 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
     frame = load_arrays(frame_npz)
     status = _status(frame)
     if status == OK:
-        r, g = rdf(frame["coords"], dr=dr, r_max=r_max, max_centres=max_centres,
-                   workers=threads)
+        r, g, counts = rdf(frame["coords"], dr=dr, r_max=r_max, max_centres=max_centres,
+                           workers=threads, return_counts=True)
         if len(frame["coords"]) > max_centres:
             lg(f"g(r) estimated from {max_centres} sampled centres ({len(frame['coords'])} atoms)")
         try:
             if cutoff == "auto":
-                value = first_minimum(r, g, r_min=r_min)
+                value = first_minimum(r, g, r_min=r_min, counts=counts)
                 beyond = f" beyond {r_min:.4f} A (bcc: 1st and 2nd shells)" if r_min else ""
                 lg(f"cutoff = first minimum of g(r){beyond} = {value:.4f} A")
             else:

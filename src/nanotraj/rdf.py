@@ -17,7 +17,7 @@ MAX_CENTRES = 20_000
 
 
 def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
-        max_centres: int | None = MAX_CENTRES):
+        max_centres: int | None = MAX_CENTRES, return_counts: bool = False):
     """Radial distribution function of a finite particle, with the seed's normalisation.
 
     Formula (Kang et al., the seed notebook ``gr_calculation``)::
@@ -67,6 +67,9 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     max_centres : int or None
         Exact count up to this many atoms, a sample of this many centres above (see above);
         ``None``: always exact.
+    return_counts : bool
+        Also return the pair counts behind g (for the significance test of
+        :func:`first_minimum`).
 
     Returns
     -------
@@ -74,6 +77,9 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
         Bin centres ``(k + 1/2) dr``.
     g : ndarray, shape (M,)
         g(r), dimensionless.  All zero for a particle of zero extent is impossible (ValueError).
+    counts : ndarray, shape (M,), int64 (only with ``return_counts``)
+        The pairs counted per bin: n_k (exact), or the ordered (centre, atom) pairs of the
+        sampled centres (their Poisson noise is that of the estimate).
     """
     from scipy.spatial import cKDTree
 
@@ -103,7 +109,8 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
             counts = _sampled_counts(x, max_centres, dr, m, r_max, workers)
             n_k = counts * (n / (2.0 * max_centres))
             n_pairs = n * (n - 1) / 2.0
-            return r, big_r**3 / (3.0 * dr * n_pairs) * n_k / r**2
+            g = big_r**3 / (3.0 * dr * n_pairs) * n_k / r**2
+            return (r, g, np.asarray(counts, np.int64)) if return_counts else (r, g)
 
     tree = cKDTree(x)
     # count_neighbors(cumulative=False): result[0] = #(d <= e0), result[k] = #(e_{k-1} < d <= e_k).
@@ -129,7 +136,7 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     n_k[0] += (counts[0] - n) // 2
     n_pairs = n * (n - 1) / 2.0
     g = big_r**3 / (3.0 * dr * n_pairs) * n_k / r**2
-    return r, g
+    return (r, g, n_k) if return_counts else (r, g)
 
 
 _CENTRE_CHUNK = 512  # sampled centres per chunk (~5e5 pair distances of a metal at 15 A, ~12 MB)
@@ -220,6 +227,7 @@ def first_minimum(
     max_depth: float = 0.5,
     z: float = 5.0,
     r_min: float = 0.0,
+    counts=None,
 ) -> float:
     """First minimum of g(r) after its first peak: the bond cutoff, in Angstrom.
 
@@ -234,9 +242,11 @@ def first_minimum(
        flank do not count).  The candidate is accepted when
        - the valley is deep, ``gs_min <= max_depth * P``, and
        - the drop is statistically significant.  g of :func:`rdf` is ``K n_k / r_k^2`` with
-         integer pair counts n_k, so the counts are recovered exactly (up to a common factor) as
-         ``n_k = g_k r_k^2 / u`` with the largest u making them all integers (u = c_min / m,
-         m = 1..2000, c_min the smallest positive ``g_k r_k^2``).  The counts in windows of
+         integer pair counts n_k: they are given (``counts``, from :func:`rdf` with
+         ``return_counts``) or recovered up to a common factor as ``n_k = g_k r_k^2 / u`` with
+         the largest u making them all integers (u = c_min / m, m = 1..2000, c_min the smallest
+         positive ``g_k r_k^2``; for a very small symmetric cluster the common factor makes
+         them too small: a 13-atom icosahedron's 12, 30, 30, 6 pairs become 2, 5, 5, 1).  The counts in windows of
          +-2 sigma around the peak, ``N_p``, and around the valley scaled by
          ``(r_p / r_v)^2``, ``N_v``, satisfy ``N_p - N_v >= z sqrt(N_p + N_v)``.
          This rejects isolated short pairs (a single pair at small r makes a tall spike because
@@ -268,6 +278,8 @@ def first_minimum(
         Significance of the peak-valley drop, in standard deviations (Poisson counts).
     r_min : float
         Smallest acceptable cutoff, Angstrom (default 0: the first minimum).
+    counts : array_like, shape (M,), optional
+        Pairs counted per bin (:func:`rdf` with ``return_counts``); recovered from g if absent.
 
     Returns
     -------
@@ -298,7 +310,12 @@ def first_minimum(
     gs = _smooth(g, sigma / dr)
     if not gs.max() > 0:
         raise AnalysisError("g(r)", "g(r) is zero everywhere (no pairs within r_max)")
-    counts = _pair_counts(g, r)  # None when g does not come from integer pair counts
+    if counts is not None:
+        counts = np.asarray(counts, dtype=np.float64)
+        if counts.shape != g.shape:
+            raise ValueError("counts must have the shape of g")
+    else:
+        counts = _pair_counts(g, r)  # None when g does not come from integer pair counts
     gmax = gs.max()
     w = max(1, int(round(2 * sigma / dr)))
     csum = np.concatenate([[0.0], np.cumsum(counts)]) if counts is not None else None
@@ -326,7 +343,8 @@ def first_minimum(
                 found = True
                 break
         if not found:
-            reason = f"no minimum after the peak at {r[p]:.3f} A up to r = {r[-1]:.3f} A"
+            if best is None:  # else the insignificant candidate says more
+                reason = f"no minimum after the peak at {r[p]:.3f} A up to r = {r[-1]:.3f} A"
             break  # nothing later can have a valley either
         if height < peak_fraction * gmax or gs[k_min] > max_depth * height:
             continue
