@@ -262,6 +262,15 @@ def test_duplicate_atoms(tmp_path):
     assert "atoms 1 (line 2) and 4 (line 5)" in msg and "0.1000 A" in msg
     assert read_frame(tmp_path / "dup.pdb", min_distance=0.05).n_atoms == 5
     assert read_frame(tmp_path / "dup.pdb", min_distance=0).n_atoms == 5
+    assert "nm?" not in msg
+
+
+def test_frame_in_nanometres_gets_a_hint(tmp_path):
+    """A Pt particle written in nm (neighbours 0.277 apart): every atom is in a close pair."""
+    xyz = fcc_points(200) / 10.0
+    write_values(tmp_path / "nm.pdb", xyz, np.zeros(len(xyz)))
+    msg = assert_frame_error(tmp_path / "nm.pdb", "closer than 0.5 A")
+    assert msg.endswith("coordinates in nm? nanotraj reads Angstrom (1 nm = 10 A)")
 
 
 def test_missing_file(tmp_path):
@@ -474,3 +483,17 @@ def test_parse_stage_warns_about_what_the_reader_left_out(tmp_path, capsys):
     msg = f"{p}: 1 ATOM/HETATM record(s) after END (line 5) ignored"
     assert f"warning: {msg}" in (tmp_path / "parse.log").read_text()
     assert f"nanotraj warning: {msg}" in capsys.readouterr().err
+
+
+def test_bond_stage_warns_when_the_cutoff_finds_no_bond(tmp_path, capsys):
+    from nanotraj import pipeline
+    from nanotraj.tables import load_arrays
+
+    p = write(tmp_path, "a.pdb", "\n".join(tetra_lines()) + "\n")
+    w, f = pipeline.frame_paths(tmp_path, "s", "a")
+    pipeline.parse_frame(p, w["frame"])
+    pipeline.compute_rdf(w["frame"], f["rdf"], w["rdf"], cutoff=1.0)
+    pipeline.find_bonds(w["frame"], w["rdf"], w["bonds"], log=tmp_path / "bonds.log")
+    assert len(load_arrays(w["bonds"])["bonds"]) == 0
+    assert "warning:" in (tmp_path / "bonds.log").read_text()
+    assert "no two atoms within the cutoff 1.0000 A" in capsys.readouterr().err

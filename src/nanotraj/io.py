@@ -193,11 +193,14 @@ def _check_geometry(path, coords, where, *, min_atoms, min_distance):
                 pairs, d = pairs[keep], d[keep]
                 order = np.lexsort((pairs[:, 1], pairs[:, 0]))
                 i, j = (int(v) for v in pairs[order[0]])
+                # most atoms in such pairs: a whole frame too small by ~10, not a few duplicates
+                hint = ("; coordinates in nm? nanotraj reads Angstrom (1 nm = 10 A)"
+                        if len(np.unique(pairs)) > n / 2 else "")
                 raise FrameError(
                     path,
                     f"{len(pairs)} pair(s) of atoms closer than {min_distance} A (duplicates?): "
                     f"first atoms {i} ({where(i)}) and {j} ({where(j)}) at "
-                    f"{float(d[order[0]]):.4f} A",
+                    f"{float(d[order[0]]):.4f} A{hint}",
                 )
 
 

@@ -209,6 +209,9 @@ def find_bonds(frame_npz, rdf_npz, output, *, threads=1, log=None):
 
     bonds, distances = _find(frame["coords"], float(rd["cutoff"]), workers=threads)
     lg(f"{len(bonds)} bonds within {float(rd['cutoff']):.4f} A")
+    if len(bonds) == 0:
+        lg.warn(f"{frame['source']}: no two atoms within the cutoff {float(rd['cutoff']):.4f} A: "
+                "every atom has cn 0 and q, Q, w, W, C equal to 0 (is the cutoff too small?)")
     _save(output, bonds=bonds, distances=distances, cutoff=np.array(float(rd["cutoff"])))
     lg.close(OK)
 
