@@ -246,8 +246,8 @@ def first_minimum(
          ``return_counts``) or recovered up to a common factor as ``n_k = g_k r_k^2 / u`` with
          the largest u making them all integers (u = c_min / m, m = 1..2000, c_min the smallest
          positive ``g_k r_k^2``; for a very small symmetric cluster the common factor makes
-         them too small: a 13-atom icosahedron's 12, 30, 30, 6 pairs become 2, 5, 5, 1).  The counts in windows of
-         +-2 sigma around the peak, ``N_p``, and around the valley scaled by
+         them too small: a 13-atom icosahedron's 12, 30, 30, 6 pairs become 2, 5, 5, 1).  The
+         counts in windows of +-2 sigma around the peak, ``N_p``, and around the valley scaled by
          ``(r_p / r_v)^2``, ``N_v``, satisfy ``N_p - N_v >= z sqrt(N_p + N_v)``.
          This rejects isolated short pairs (a single pair at small r makes a tall spike because
          of the 1/r^2 factor) and the noise of random points (a gas).  When g is not made of
