@@ -556,3 +556,29 @@ def test_track_pair_on_mapped_inputs_writes_the_same_files(tmp_path, monkeypatch
             assert isinstance(frame["coords"].base, np.memmap)
     assert files["read"] == files["mapped"]
     assert b"removed" in files["read"][1]["fate"]
+
+
+def test_track_pair_warns_when_the_alignment_matches_few_atoms(tmp_path, capsys):
+    """Two unrelated particles (different lattices) with align: the best fit matches a minority
+    of the atoms; the pair is still written, and the log and stderr say so."""
+    from nanotraj.io import write_values
+    from nanotraj.lattices import bcc_sphere
+
+    a_xyz, b_xyz = fcc_sphere(8.0), bcc_sphere(8.0, 3.2)
+    write_values(tmp_path / "a.pdb", a_xyz, np.zeros(len(a_xyz)))
+    write_values(tmp_path / "b.pdb", b_xyz, np.zeros(len(b_xyz)))
+    res = tmp_path / "results"
+    for k, name in enumerate(("a", "b")):
+        pipeline.run_frame(tmp_path / f"{name}.pdb", res, series="s", frame=name, time=float(k),
+                           pdbs=False, cutoff=3.5)
+    work, prev = res / "intermediate" / "s" / "b", res / "intermediate" / "s" / "a"
+    inputs = {"frame": work / "frame.npz"} | {
+        f"prev_{s}": prev / f"{s}.npz" for s in ("frame", "boo", "coordination", "structure")}
+    out = res / "s" / "b"
+    summary = tracking.track_pair(
+        inputs, {"tracking": work / "tracking.npz", "fate": out / "fate.csv",
+                 "pdb": out / "fate.pdb"}, max_distance=0.5, align=True, previous_frame="a",
+        log=tmp_path / "pair.log")
+    assert summary["n_retained"] < 0.5 * len(b_xyz)
+    assert "warning: a -> " in (tmp_path / "pair.log").read_text()
+    assert "the rigid alignment matches only" in capsys.readouterr().err

@@ -776,10 +776,13 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
        f"retained, {summary['n_removed']} removed, {summary['n_added']} added; mean displacement "
        f"{summary['displacement_mean']:.4f} A, p95 {summary['displacement_p95']:.4f} A")
     if align:
-        angle = math.degrees(math.acos(max(-1.0, min(1.0, (np.trace(res.rotation) - 1) / 2))))
-        lg(f"rigid alignment: rotation {angle:.4f} deg, translation "
+        lg(f"rigid alignment: rotation {_angle(res.rotation):.4f} deg, translation "
            f"{np.array2string(res.translation, precision=4)} A, {res.n_iter} fits, "
            f"{'converged' if res.converged else 'NOT converged'}")
+        if res.n_retained < 0.5 * min(len(p), len(x)):
+            lg.warn(f"{previous_frame} -> {nxt['source']}: the rigid alignment matches only "
+                    f"{res.n_retained} of {min(len(p), len(x))} atoms within "
+                    f"{max_distance:.3f} A; the frames may differ too much to be tracked")
     lg.close(OK)
     return summary
 
