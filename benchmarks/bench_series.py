@@ -63,7 +63,7 @@ def child_loop(sheet: str, results: str) -> None:
                          element="Pt", time_unit="s", cutoff_auto=True)
         done = per_series.setdefault(series, [])
         work, _ = pipeline.frame_paths(results, series, frame)
-        inputs = {"frame": work["frame"]}
+        inputs = {"frame": work["frame"], "rdf": work["rdf"]}
         previous = done[-1]["frame"] if done else ""
         if done:
             prev_work, _ = pipeline.frame_paths(results, series, previous)

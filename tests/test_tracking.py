@@ -302,7 +302,7 @@ def run_series(tmp_path, sources, *, series="s"):
     paths = []
     for k, name in enumerate(names):
         work = res / "intermediate" / series / name
-        inputs = {"frame": work / "frame.npz"}
+        inputs = {"frame": work / "frame.npz", "rdf": work / "rdf.npz"}
         if k:
             prev = res / "intermediate" / series / names[k - 1]
             inputs.update({f"prev_{s}": prev / f"{s}.npz"
@@ -420,6 +420,21 @@ def test_fate_structure_files_hold_every_atom_of_the_previous_frame(tmp_path, sh
         np.testing.assert_array_equal(b, removed)
     assert "NO PREVIOUS FRAME" in paths[0]["pdb"].read_text()
     assert "no previous frame" in paths[0]["cif"].read_text()
+
+
+def test_a_frame_rejected_by_its_g_of_r_has_no_pair(tmp_path):
+    """A frame that reads but whose g(r) has no minimum (a gas, on_bad_frame=skip) is rejected
+    in tracking.csv as in summary.csv: its pair used to be computed all the same."""
+    prev, nxt, _ = synthetic_pair(10)
+    gas = np.random.default_rng(0).uniform(0, 25, (300, 3))
+    sources = [write_pdb(tmp_path / "a.pdb", prev), write_pdb(tmp_path / "gas.pdb", gas),
+               write_pdb(tmp_path / "c.pdb", nxt)]
+    _, paths = run_series(tmp_path, sources)
+    rejected = load_arrays(paths[1]["tracking"])
+    assert str(rejected["status"]).startswith("rejected:") and "g(r)" in str(rejected["status"])
+    assert not bool(rejected["has_pair"])
+    after = load_arrays(paths[2]["tracking"])
+    assert str(after["pair_status"]).startswith("previous frame rejected:")
 
 
 def test_track_pair_rejected_frames(tmp_path):

@@ -693,9 +693,11 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
 
     Parameters
     ----------
-    inputs : mapping with ``frame`` (frame t's ``frame.npz``) and, unless frame t is the first of
-        its series, ``prev_frame``, ``prev_boo``, ``prev_coordination``, ``prev_structure`` (frame
-        t-1's intermediate ``.npz``). Missing or empty ``prev_*`` keys = first frame.
+    inputs : mapping with ``frame`` (frame t's ``frame.npz``), optionally ``rdf`` (frame t's
+        ``rdf.npz``: a frame rejected by its g(r) is rejected here too) and, unless frame t is
+        the first of its series, ``prev_frame``, ``prev_boo``, ``prev_coordination``,
+        ``prev_structure`` (frame t-1's intermediate ``.npz``). Missing or empty ``prev_*`` keys
+        = first frame.
     outputs : mapping with ``tracking`` (``.npz``), ``fate`` (``fate.csv``), ``pdb``
         (``fate.pdb``) and optionally ``cif`` (``fate.cif``, the same atoms as mmCIF, which holds
         any number of atoms and any coordinates) and ``new`` (``new.csv``,
@@ -737,6 +739,8 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
         return {}
 
     status = _status(nxt)
+    if status == OK and inputs.get("rdf"):
+        status = _status(load_arrays(inputs["rdf"]))
     if status != OK:
         return no_pair(status, status)
     if not has_prev:

@@ -328,10 +328,10 @@ def get_previous_frame(wildcards):
 
 
 def get_track_inputs(wildcards):
-    """Frame t's frame.npz and, unless it is the first frame, frame t-1's stage .npz files."""
-    inputs = {
-        "frame": f"results/intermediate/{wildcards.series}/{wildcards.frame}/frame.npz"
-    }
+    """Frame t's frame.npz and rdf.npz (the stages that can reject a frame) and, unless it
+    is the first frame, frame t-1's stage .npz files."""
+    base = f"results/intermediate/{wildcards.series}/{wildcards.frame}"
+    inputs = {"frame": f"{base}/frame.npz", "rdf": f"{base}/rdf.npz"}
     prev = get_previous_frame(wildcards)
     if prev:
         for stage in TRACK_STAGES:
