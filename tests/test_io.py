@@ -497,3 +497,15 @@ def test_bond_stage_warns_when_the_cutoff_finds_no_bond(tmp_path, capsys):
     assert len(load_arrays(w["bonds"])["bonds"]) == 0
     assert "warning:" in (tmp_path / "bonds.log").read_text()
     assert "no two atoms within the cutoff 1.0000 A" in capsys.readouterr().err
+
+
+def test_coordination_stage_warns_about_atoms_without_bonds(tmp_path, capsys):
+    """A stray atom 60 A away: the frame is analysed, and the run says which atom it is."""
+    from nanotraj import pipeline
+
+    xyz = np.vstack([fcc_points(200), [[60.0, 0.0, 0.0]]])
+    write_values(tmp_path / "stray.pdb", xyz, np.zeros(len(xyz)))
+    pipeline.run_frame(tmp_path / "stray.pdb", tmp_path / "res", series="s", frame="f",
+                       time=0.0, pdbs=False)
+    err = capsys.readouterr().err
+    assert "1 atom(s) without any bond" in err and "atom 200 at" in err

@@ -255,6 +255,13 @@ def compute_coordination(frame_npz, bonds_npz, output, *, nn_distance, factor=1.
     cnl = cn_lattice(frame["coords"], nn_distance, factor=factor, bonds=bd["bonds"],
                      distances=bd["distances"], bond_cutoff=float(bd["cutoff"]))
     lg(f"cn_lattice: neighbours closer than {factor} x {nn_distance:.4f} A")
+    lonely = np.flatnonzero(cn == 0)
+    if len(lonely) and len(bd["bonds"]):
+        far = int(lonely[np.argmax(frame["d_center"][lonely])])
+        lg.warn(f"{frame['source']}: {len(lonely)} atom(s) without any bond within "
+                f"{float(bd['cutoff']):.4f} A (stray atoms or noise?), e.g. atom {far} at "
+                f"{float(frame['d_center'][far]):.2f} A from the centre; they count in the "
+                "convex-hull diameter and have q, Q, w, W, C = 0")
     _save(output, cn=cn, cn_lattice=cnl)
     lg.close(OK)
 
