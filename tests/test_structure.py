@@ -192,10 +192,22 @@ def test_cna_threads_give_the_same_signatures(monkeypatch):
     b, _ = _bonds(x, 1.3 * NN)
     one = st.cna(len(x), b)
     monkeypatch.setattr(st, "_CHUNK", 4096)  # a few bonds per chunk: many chunks
+    # and few bonds per chunk of the per-atom sums: the in-positions and the class counts of
+    # large frames are split between the threads too
+    monkeypatch.setattr(st, "_SUM_CHUNK", 64)
+    ub = st._normalise_bonds(len(x), b)[0]
+    assert len(ub) >= 8 * 64
+    serial = st._in_positions(len(x), ub[:, 0], ub[:, 1])
     for workers in (2, 3):
         sig, s = st.cna(len(x), b, workers=workers)
         np.testing.assert_array_equal(sig, one[0])
         np.testing.assert_array_equal(s, one[1])
+        np.testing.assert_array_equal(st._in_positions(len(x), ub[:, 0], ub[:, 1], workers),
+                                      serial)
+    # the in-positions: the rank of a among b's in-neighbours, in bond order
+    for k in np.random.default_rng(0).choice(len(ub), 50, replace=False):
+        a, c = ub[k]
+        assert serial[k] == np.count_nonzero((ub[:, 1] == c) & (ub[:, 0] < a))
     np.testing.assert_array_equal(one[0], _brute_force_signatures(len(x), b))
 
 

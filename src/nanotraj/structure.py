@@ -280,16 +280,38 @@ def _groups_of_common(m_per_edge):
             yield (m, np.flatnonzero(m_per_edge == m), *np.triu_indices(m, 1))
 
 
-def _in_positions(n_atoms, ea, eb):
+def _in_positions(n_atoms, ea, eb, workers=1):
     """Position of every bond (a, b) in b's list of in-neighbours (the a's with a < b, in bond
-    order): its rank among the bonds sorted stably by b, less the first rank of b's group."""
-    order_in = np.argsort(eb, kind="stable")
-    first_in = np.zeros(n_atoms, np.int64)
-    np.cumsum(np.bincount(eb, minlength=n_atoms)[:-1], out=first_in[1:])
-    pos = np.empty(len(eb), np.int64)
-    pos[order_in] = np.arange(len(eb), dtype=np.int64)
-    del order_in
-    pos -= first_in[eb]
+    order): its rank among the bonds sorted stably by b, less the first rank of b's group.
+
+    With ``workers`` > 1 the bonds are cut into that many contiguous parts, each ranked in its
+    own thread (a stable sort of the part); a part's ranks are shifted by the number of bonds
+    to the same b in the earlier parts.  The result is the same, entry for entry."""
+    n = len(eb)
+    parts = workers if workers > 1 and n >= _SUM_CHUNK * 8 else 1
+    bounds = np.linspace(0, n, parts + 1).astype(np.int64)
+    counts = [None] * parts
+    pos = np.empty(n, np.int64)
+
+    def count(c):
+        counts[c] = np.bincount(eb[bounds[c] : bounds[c + 1]], minlength=n_atoms)
+
+    def rank(c):
+        b0, b1 = bounds[c], bounds[c + 1]
+        e = eb[b0:b1]
+        shift = np.zeros(n_atoms, np.int64)  # first rank of each b's group in this part ...
+        np.cumsum(counts[c][:-1], out=shift[1:])
+        shift = -shift
+        for earlier in counts[:c]:  # ... less the bonds to b in the earlier parts
+            shift += earlier
+        order_in = np.argsort(e, kind="stable")
+        part = pos[b0:b1]
+        part[order_in] = np.arange(b1 - b0, dtype=np.int64)
+        del order_in
+        part += shift[e]
+
+    _run_chunks(count, range(parts), workers)
+    _run_chunks(rank, range(parts), workers)
     return pos
 
 
@@ -331,14 +353,20 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
     pos_a = np.arange(n_edges, dtype=np.int64)  # position of b in a's row
     pos_a -= first_out[ea]
     del first_out
-    pos_b = _in_positions(n_atoms, ea, eb)  # position of a in b's row
+    pos_b = _in_positions(n_atoms, ea, eb, workers)  # position of a in b's row
     pos_b += outdeg[eb]
     wpad = 8 * ((width + 7) // 8)  # rows padded to whole bytes
     # neighbour table, transposed: column x holds atom x's row (positions along axis 0), so
     # that the comparisons below run along long contiguous runs of bonds; pads -1
     table = np.full((wpad, n_atoms), -1, idx_type)
-    table[pos_a, ea] = eb
-    table[pos_b, eb] = ea
+
+    def fill(k):  # the two scatters write disjoint entries: one thread each
+        if k == 0:
+            table[pos_a, ea] = eb
+        else:
+            table[pos_b, eb] = ea
+
+    _run_chunks(fill, range(2), workers)
     masks = np.zeros((n_atoms, width), np.uint64)  # masks[a, p]: common nbrs of a, row[a][p]
     step = max(1, _CHUNK // (width * wpad))
 
@@ -548,7 +576,7 @@ def cna(n_atoms, bonds, workers=1):
     ~3 s; the atom order does not matter.
     """
     b, sig, cls, order = _signatures_sorted(n_atoms, bonds, workers)
-    structure = _structure_from_classes(int(n_atoms), b, cls)
+    structure = _structure_from_classes(int(n_atoms), b, cls, workers)
     if order is None:
         sig = sig.astype(np.int64)
     else:
@@ -581,18 +609,30 @@ def _class_of_code():
 _CLASS_OF_CODE = _class_of_code()
 
 
-def _structure_from_classes(n_atoms, bonds, cls):
+def _structure_from_classes(n_atoms, bonds, cls, workers=1):
     """Per-atom CNA codes (see :func:`cna`) from the classes (:func:`_classes`) of ``bonds``:
     one bincount over (atom, class) gives every atom's number of bonds of each class, in
-    chunks of bonds (no temporary of their size)."""
+    chunks of bonds (no temporary of their size); ``workers`` threads count disjoint halves
+    of the chunks into arrays of their own, added at the end (integers: the same result)."""
     structure = np.zeros(n_atoms, np.int8)
-    counts = np.zeros((n_atoms, 6), np.int64)  # bonds per (atom, class)
-    for b0 in range(0, len(cls), _SUM_CHUNK):
-        ends = bonds[b0 : b0 + _SUM_CHUNK]
-        lo = int(ends.min())
-        idx = (ends - lo) * 6 + cls[b0 : b0 + _SUM_CHUNK, None]
-        got = np.bincount(idx.ravel(), minlength=6 * (int(ends.max()) + 1 - lo))
-        counts[lo : lo + len(got) // 6] += got.reshape(-1, 6)
+    starts = list(range(0, len(cls), _SUM_CHUNK))
+    parts = max(1, min(workers, len(starts)))
+    totals = [None] * parts
+
+    def count(t):
+        counts = np.zeros((n_atoms, 6), np.int64)  # bonds per (atom, class)
+        for b0 in starts[t::parts]:
+            ends = bonds[b0 : b0 + _SUM_CHUNK]
+            lo = int(ends.min())
+            idx = (ends - lo) * 6 + cls[b0 : b0 + _SUM_CHUNK, None]
+            got = np.bincount(idx.ravel(), minlength=6 * (int(ends.max()) + 1 - lo))
+            counts[lo : lo + len(got) // 6] += got.reshape(-1, 6)
+        totals[t] = counts
+
+    _run_chunks(count, range(parts), workers)
+    counts = totals[0]
+    for other in totals[1:]:
+        counts += other
     cn = counts.sum(axis=1)
     n421, n422, n555, n444, n666 = (counts[:, k] for k in range(1, 6))
     structure[(cn == 12) & (n421 == 12)] = FCC
@@ -606,7 +646,7 @@ def _cna_structure(n_atoms, bonds, workers=1):
     """Per-atom CNA codes of :func:`cna`, without the (B, 3) signatures in the caller's
     order (what the workflow's structure stage needs)."""
     b, _, cls, _ = _signatures_sorted(n_atoms, bonds, workers)
-    return _structure_from_classes(int(n_atoms), b, cls)
+    return _structure_from_classes(int(n_atoms), b, cls, workers)
 
 
 # ----------------------------------------------------------------------------------------------
