@@ -443,6 +443,7 @@ def test_surface_and_cna_classes_chunked_equal_loops(monkeypatch, chunk):
     ref_sig, ref_structure = st.cna(len(x), bonds)
     monkeypatch.setattr(st, "_SUM_CHUNK", chunk)
     np.testing.assert_array_equal(st.surface(x, cn, bonds, NN), want)
+    np.testing.assert_array_equal(st.surface(x, cn, bonds, NN, workers=2), want)
     sig, structure = st.cna(len(x), bonds)
     np.testing.assert_array_equal(sig, ref_sig)
     np.testing.assert_array_equal(structure, ref_structure)

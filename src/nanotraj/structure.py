@@ -791,6 +791,7 @@ def surface(
     *,
     threshold=SURFACE_THRESHOLD,
     min_cn=SURFACE_MIN_CN,
+    workers=1,
 ):
     r"""Surface atoms: atoms with an open side.
 
@@ -828,6 +829,8 @@ def surface(
     nn_distance : float, Angstrom (``nanotraj.elements.nn_distance(element)``).
     threshold : float, ``t`` in units of ``nn_distance``.
     min_cn : int, atoms with ``cn < min_cn`` are surface.
+    workers : int, threads summing the bond vectors (the result does not depend on it: the
+        bonds are always summed in the same two halves, added at the end).
 
     Returns
     -------
@@ -843,16 +846,25 @@ def surface(
     if not nn_distance > 0:
         raise ValueError(f"nn_distance must be positive, got {nn_distance}")
     b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
-    total = np.zeros((n, 3))
     step = _SUM_CHUNK  # chunks of bonds over the window of atoms they touch: small temporaries
-    for b0 in range(0, len(b), step):
-        i, j = b[b0 : b0 + step, 0], b[b0 : b0 + step, 1]
-        lo = int(min(i.min(), j.min()))
-        size = int(max(i.max(), j.max())) + 1 - lo
-        v = x[j] - x[i]
-        for k in range(3):
-            total[lo : lo + size, k] += np.bincount(i - lo, v[:, k], minlength=size)
-            total[lo : lo + size, k] -= np.bincount(j - lo, v[:, k], minlength=size)
+    half = -(-len(b) // (2 * step)) * step  # two halves of whole chunks, whatever ``workers``
+    sums = [None, None]
+
+    def add(h):
+        total = np.zeros((n, 3))
+        for b0 in range(h * half, min(len(b), (h + 1) * half), step):
+            i, j = b[b0 : b0 + step, 0], b[b0 : b0 + step, 1]
+            lo = int(min(i.min(), j.min()))
+            size = int(max(i.max(), j.max())) + 1 - lo
+            v = x[j] - x[i]
+            for k in range(3):
+                total[lo : lo + size, k] += np.bincount(i - lo, v[:, k], minlength=size)
+                total[lo : lo + size, k] -= np.bincount(j - lo, v[:, k], minlength=size)
+        sums[h] = total
+
+    _run_chunks(add, range(2), workers)
+    total = sums[0]
+    total += sums[1]
     length = np.sqrt(np.einsum("ij,ij->i", total, total))
     return (length > threshold * float(nn_distance)) | (cn < min_cn)
 
@@ -1001,7 +1013,8 @@ def classify(
         (``nanotraj.elements.nn_distance``), for :func:`surface` and :func:`n_close_contacts`.
     max_distance, reference_points : passed to :func:`boo_class`.
     close_factor : passed to :func:`n_close_contacts` as ``factor``.
-    workers : threads of the CNA (:func:`cna`); the result does not depend on it.
+    workers : threads of the CNA (:func:`cna`) and the surface sums; the result does not depend
+        on it.
     distances, cutoff : optional, the bond lengths (B,) and the cutoff of ``bonds`` (every
         pair within ``cutoff``): :func:`n_close_contacts` then counts from them.
 
@@ -1027,7 +1040,7 @@ def classify(
     return {
         "structure_cna": s_cna,
         "structure_boo": s_boo,
-        "surface": surface(x, cn, bonds, nn_distance),
+        "surface": surface(x, cn, bonds, nn_distance, workers=workers),
         "n_close_contacts": n_close_contacts(x, nn_distance, close_factor,
                                              distances=distances, cutoff=cutoff),
     }
