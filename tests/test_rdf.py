@@ -247,9 +247,10 @@ def test_bcc_cutoff_keeps_the_second_shell(noise):
     from nanotraj.lattices import bcc_sphere
 
     a = lattice("Fe")["a"]
-    assert auto_cutoff_min("Fe") == a and auto_cutoff_min("Pt") == 0.0 == auto_cutoff_min("Co")
+    assert auto_cutoff_min("Fe") == 1.06 * a
+    assert auto_cutoff_min("Pt") == 0.0 == auto_cutoff_min("Co")
     r, g = rdf(bcc_sphere(4 * a, a, noise=noise, seed=1))
-    cut = first_minimum(r, g, r_min=a)
+    cut = first_minimum(r, g, r_min=auto_cutoff_min("Fe"))
     assert 1.15 * a < cut < 1.25 * a
     if noise < 0.1:  # resolved shells: the plain first minimum separates them
         assert 0.866 * a < first_minimum(r, g) < a
@@ -258,6 +259,19 @@ def test_bcc_cutoff_keeps_the_second_shell(noise):
 
     r, g = rdf(fcc_sphere(10.0, noise=noise, seed=1))
     assert first_minimum(r, g, r_min=0.0) == first_minimum(r, g)
+
+
+@pytest.mark.parametrize("scale", [0.9, 1.0, 1.1])
+def test_bcc_cutoff_tolerates_a_lattice_off_the_table(scale):
+    """A bcc particle whose lattice constant is 10 % off Fe's (strain, a voxel-size error,
+    another bcc metal analysed as Fe): still the 2nd/3rd shell valley (at +8 % the lattice
+    constant itself as r_min landed between the 1st and 2nd shells)."""
+    from nanotraj.elements import auto_cutoff_min, lattice
+    from nanotraj.lattices import bcc_sphere
+
+    a = lattice("Fe")["a"] * scale
+    r, g = rdf(bcc_sphere(4 * a, a, noise=0.05, seed=3))
+    assert 1.15 * a < first_minimum(r, g, r_min=auto_cutoff_min("Fe")) < 1.25 * a
 
 
 def test_bcc_particle_is_recognised_with_the_automatic_cutoff(tmp_path):

@@ -123,16 +123,25 @@ def auto_cutoff_min(element: str, table=None) -> float:
     """Smallest bond cutoff ``cutoff: auto`` may choose for this element, Angstrom.
 
     0 for fcc, hcp and the other structures (the first minimum of g(r) separates the 12 nearest
-    neighbours from the next shell).  For **bcc** the lattice constant ``a``: the 8 first
-    neighbours (``sqrt(3)/2 a``) and the 6 second ones (``a``) together are the bcc coordination
+    neighbours from the next shell).  For **bcc** ``1.06 a``: the 8 first neighbours
+    (``sqrt(3)/2 a``) and the 6 second ones (``a``) together are the bcc coordination
     of common neighbour analysis (signatures 444 and 666; Honeycutt & Andersen 1987, OVITO's
     fixed cutoff ``(1 + sqrt(2))/2 a``) and of the bcc reference point of the BOO classes
     (:func:`nanotraj.lattices.reference_points`, q6 = 0.51069 with 14 neighbours); a cutoff
-    between the two shells would leave no atom recognisable as bcc.  See
+    between the two shells would leave no atom recognisable as bcc.  The valley between the 1st
+    and 2nd shells lies near ``0.93 a'`` and the one between the 2nd and 3rd near ``1.21 a'``
+    for the particle's own lattice constant ``a'``; ``1.06 a`` (their geometric mean for
+    ``a' = a``) separates them for any ``a'`` within -12 % .. +13 % of the table's ``a``
+    (strain, a calibration error of the voxel size, another bcc metal analysed as Fe).  See
     :func:`nanotraj.rdf.first_minimum` (``r_min``).
     """
     lat = lattice(element, table)
-    return float(lat["a"]) if lat["structure"] == "bcc" else 0.0
+    return BCC_CUTOFF_MIN * float(lat["a"]) if lat["structure"] == "bcc" else 0.0
+
+
+#: ``auto_cutoff_min`` of bcc elements in units of the lattice constant:
+#: sqrt(0.933 x 1.207), between the 1st/2nd and the 2nd/3rd shell valleys of g(r)
+BCC_CUTOFF_MIN = 1.06
 
 
 #: The 118 element symbols (IUPAC periodic table, 2016 names), to tell a real element column
