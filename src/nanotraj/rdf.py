@@ -30,7 +30,11 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     half extent of the particle's bounding box.  For a homogeneous ball of radius R this gives
     ``g(r) = 1 - 3x/4 + x^3/16`` (x = r/R): it tends to 1 for r -> 0 and decays to 0 at
     r = 2R because of the particle's finite size (it is not the bulk g(r) -> 1 at large r).
-    For a homogeneous cube (R = L/2) it tends to pi/6 ~ 0.524 instead.
+    For a homogeneous cube (R = L/2) it tends to pi/6 ~ 0.524 instead.  R comes from the
+    axis-aligned box, as in the seed, so the **height** of g(r) depends on how the particle is
+    oriented (the factor ``(R'/R)^3``: the shared 586-atom truncated octahedron turned by 20
+    degrees has a first peak 24 % higher); positions of peaks and minima, hence the cutoff, do
+    not.  Compare heights only between frames in one orientation (docked frames).
 
     Differences from the seed: the seed bins up to ``ceil(max distance)`` and divides by the number
     of pairs inside its bins; here the bins stop at ``r_max`` and ``N_pairs`` is all pairs, so both
