@@ -565,3 +565,18 @@ def test_unreadable_file_by_permissions(tmp_path):
             read_frame(p)
     finally:
         p.chmod(0o644)
+
+
+def test_min_distance_is_a_config_key(tmp_path):
+    """A frame with one pair 0.3 A apart: bad at the default 0.5 A, analysed at 0.2 A."""
+    coords = read_frame(BASE_FILE).coords
+    coords = np.vstack([coords, coords[:1] + [0.3, 0.0, 0.0]])
+    (tmp_path / "a.pdb").write_bytes(_pdb(coords))
+    (tmp_path / "frames.tsv").write_text("series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\n")
+    target = "results/s/a/summary.csv"
+    proc = snakemake(tmp_path, target, "--config", "frames=frames.tsv", check=False)
+    assert proc.returncode != 0
+    assert line_with(proc.stdout + proc.stderr, "closer than 0.5 A (duplicates?)") is not None
+    snakemake(tmp_path, target, "--config", "frames=frames.tsv", "min_distance=0.2")
+    _, rows = read_csv(tmp_path / target)
+    assert rows[0]["status"] == "ok" and int(rows[0]["n_atoms"]) == len(coords)

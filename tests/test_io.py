@@ -509,3 +509,11 @@ def test_coordination_stage_warns_about_atoms_without_bonds(tmp_path, capsys):
                        time=0.0, pdbs=False)
     err = capsys.readouterr().err
     assert "1 atom(s) without any bond" in err and "atom 200 at" in err
+
+
+def test_crystallographic_cif_with_fractional_coordinates_gets_a_hint(tmp_path):
+    text = ("data_pt\n_cell_length_a 3.912\n_cell_length_b 3.912\n_cell_length_c 3.912\n"
+            "loop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n"
+            "Pt1 0 0 0\nPt2 0.5 0.5 0\nPt3 0.5 0 0.5\nPt4 0 0.5 0.5\n")
+    msg = assert_frame_error(write(tmp_path, "pt.cif", text), "no atoms")
+    assert "fractional coordinates" in msg

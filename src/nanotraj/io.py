@@ -369,7 +369,12 @@ def _read_mmcif(path: str, text: str):
             table = t
             break
     if table is None:
-        raise FrameError(path, "no atoms (no _atom_site loop with Cartn_x/y/z)")
+        fract = any(len(block.find(p, ["fract_x"])) for block in doc
+                    for p in ("_atom_site_", "_atom_site."))
+        hint = ("; it has fractional coordinates (_atom_site_fract_x, a crystallographic CIF): "
+                "convert it to Cartesian mmCIF or PDB first (e.g. with ASE, OVITO or gemmi)"
+                if fract else "")
+        raise FrameError(path, f"no atoms (no _atom_site loop with Cartn_x/y/z){hint}")
     n = len(table)
     if table.has_column(5):
         models = list(dict.fromkeys(table.column(5)))

@@ -18,11 +18,16 @@ rule parse_frame:
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
+        min_distance=config["min_distance"],
     run:
         from nanotraj import pipeline
 
         pipeline.parse_frame(
-            input[0], output.frame, log=log[0], on_bad_frame=params.on_bad_frame
+            input[0],
+            output.frame,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
+            min_distance=params.min_distance,
         )
 
 
