@@ -112,13 +112,19 @@ def _read_bytes(path: str) -> bytes:
         except (OSError, EOFError, zlib.error) as exc:
             raise FrameError(path, f"corrupt gzip file ({exc})") from None
     elif data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
-        import bz2
-        import lzma
-
-        kind, unpack = ("bzip2", bz2.decompress) if data[:1] == b"B" else ("xz", lzma.decompress)
+        kind = "bzip2" if data[:1] == b"B" else "xz"
         try:
-            data = unpack(data)
-        except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+            if kind == "bzip2":
+                import bz2
+
+                data = bz2.decompress(data)
+            else:
+                import lzma
+
+                data = lzma.decompress(data)
+        except ImportError:
+            raise FrameError(path, f"{kind} file, and this Python has no {kind} module") from None
+        except Exception as exc:  # OSError, EOFError, ValueError, lzma.LZMAError
             raise FrameError(path, f"corrupt {kind} file ({exc})") from None
     elif data[:4] == b"PK\x03\x04":
         raise FrameError(path, "a zip archive: extract the frame's PDB/mmCIF file from it first")
