@@ -325,7 +325,7 @@ def _read_pdb(path: str, text: str):
         k = next(i for i, ln in enumerate(atom_lines) if not ln.isascii())
         raise FrameError(path, f"line {lineno[k]}: non-ASCII character in an atom record") from None
     block = np.frombuffer(buf, dtype=np.uint8).reshape(n, 80)
-    keep, note = _first_conformer(block[:, 16].tobytes().decode("ascii"), "column 17")
+    keep, note = _first_conformer(block[:, 16], "column 17")
     if note:
         block, lineno, n = block[keep], [lineno[k] for k in np.flatnonzero(keep)], int(keep.sum())
         notes.append(note)
@@ -338,13 +338,12 @@ def _read_pdb(path: str, text: str):
     return coords, elements, b, lambda k: f"line {lineno[k]}", tuple(notes)
 
 
-def _first_conformer(alt: str, where: str):
-    """``(keep, note)``: the atoms to read given each atom's alternate-location code (``alt``, one
-    character per atom, blank/``.``/``?`` for none): those without one and those of the first
-    code in the file (usually ``A``), as gemmi's ``remove_alternative_conformations`` and most
-    viewers do; a site modelled twice would otherwise count as two atoms.  ``note`` is None
-    when nothing is dropped."""
-    codes = np.frombuffer(alt.encode("ascii", "replace"), np.uint8)
+def _first_conformer(codes: np.ndarray, where: str):
+    """``(keep, note)``: the atoms to read given each atom's alternate-location code (``codes``,
+    (N,) uint8 characters, blank/``.``/``?`` for none): those without one and those of the
+    first code in the file (usually ``A``), as gemmi's ``remove_alternative_conformations`` and
+    most viewers do; a site modelled twice would otherwise count as two atoms.  ``note`` is
+    None when nothing is dropped."""
     blank = np.isin(codes, np.frombuffer(b" .?", np.uint8))
     if blank.all():
         return None, None
@@ -426,7 +425,8 @@ def _read_mmcif(path: str, text: str):
     notes = ()
     if table.has_column(6):
         alt = "".join((gemmi.cif.as_string(v) or " ")[:1] for v in table.column(6))
-        keep, note = _first_conformer(alt, "_atom_site.label_alt_id")
+        codes = np.frombuffer(alt.encode("ascii", "replace"), np.uint8)
+        keep, note = _first_conformer(codes, "_atom_site.label_alt_id")
         if note:
             rows = np.flatnonzero(keep)
             coords, elements, b, notes = coords[keep], elements[keep], b[keep], (note,)

@@ -259,11 +259,12 @@ def first_minimum(
        The first accepted candidate is the first peak.  With ``r_min > 0`` a candidate whose
        cutoff (step 4) falls below ``r_min`` is passed over, and the later candidates' heights
        are compared with the maximum of gs beyond that valley: the cutoff is the first minimum
-       at or beyond ``r_min`` (for bcc metals, ``r_min = a`` keeps the 6 second neighbours at
-       ``a`` with the 8 first ones at ``0.866 a``, the 14 bonds of the bcc signature of CNA and
-       of the bcc reference of the BOO classes; the 2nd shell is only 15 % farther than the 1st
-       and the two merge into one peak in noisy frames, where the first minimum is already the
-       one beyond ``a``).
+       at or beyond ``r_min`` (for bcc metals, ``r_min = 1.06 a``,
+       :func:`nanotraj.elements.auto_cutoff_min`, keeps the 6 second neighbours at ``a`` with
+       the 8 first ones at ``0.866 a``, the 14 bonds of the bcc signature of CNA and of the bcc
+       reference of the BOO classes; the 2nd shell is only 15 % farther than the 1st and the two
+       merge into one peak in noisy frames, where the first minimum is already the one beyond
+       ``r_min``).
     4. Flat minimum: the contiguous run of bins around the running minimum with
        ``gs <= gs_min + flat_tol * P``; the cutoff is the middle of that run,
        ``(r_first + r_last) / 2``.  For a crystal whose g is zero between the first and second

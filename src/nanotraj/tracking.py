@@ -524,7 +524,7 @@ def _search_orientations(prev, nxt, max_distance, dense_limit):
         fit = _icp(prev, sample, r0, cp - r0 @ cn, max_distance, ALIGN_SEARCH_ITER, dense_limit)
         if fit is None:
             continue
-        key = (int(np.count_nonzero(fit[2] >= 0)), -_angle(fit[0]))
+        key = _fit_key(fit)
         if key > best_key:
             best, best_key = fit[:2], key
     return best
@@ -662,9 +662,10 @@ def _empty(columns) -> dict[str, np.ndarray]:
 
 
 def _pdb_remark(path, message: str) -> None:
+    from .pipeline import _remark_pdb
     from .tables import write_text
 
-    write_text(path, f"REMARK   1 NANOTRAJ TRACKING {message[:50].upper()}\nEND\n")
+    write_text(path, _remark_pdb(f"TRACKING {message.upper()}"))
 
 
 def _write_fate_structure(outputs, coords, removed, element) -> None:

@@ -118,9 +118,8 @@ def load_frames(sheet_path):
         )
     rows = []
     for raw in reader:
-        lineno = numbered[reader.line_num - 1][
-            0
-        ]  # the line in the file, comments counted
+        # the line in the file, comment and blank lines counted
+        lineno = numbered[reader.line_num - 1][0]
         if None in raw:
             fail(
                 f"{sheet}: line {lineno} has {len(header) + len(raw[None])} fields, the "
