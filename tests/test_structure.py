@@ -573,3 +573,25 @@ def test_cna_equals_ovito_atom_for_atom():
         b, _ = find_bonds(x, 3.41)
         _, s = st.cna(len(x), b)
         np.testing.assert_array_equal(s, ref, err_msg=f.name)
+
+
+def test_documented_limits_of_the_boo_classes():
+    """The numbers boo_class's docstring and the README quote: BOO 'ico' also takes the atoms
+    on five-fold axes (Mackay icosahedron: 49 against CNA's 1 centre; Ino decahedron, which
+    has no icosahedral atom: 9), and 38 surface atoms of a perfect hcp sphere are nearer to
+    the fcc point."""
+    from nanotraj.bonds import bond_counts, find_bonds
+    from nanotraj.order import boo
+
+    for x, n_atoms, boo_ico, cna_ico, boo_fcc in (
+        (lat.icosahedron(4), 309, 49, 1, 0),
+        (lat.decahedron(8), 609, 9, 0, None),
+        (lat.hcp_sphere(11.0), 383, 0, 0, 38),
+    ):
+        b, _ = find_bonds(x, 1.2 * NN)
+        res = st.classify(x, b, boo(x, b, products=(6,)), bond_counts(len(x), b), NN)
+        assert len(x) == n_atoms
+        assert (res["structure_boo"] == "ico").sum() == boo_ico
+        assert (res["structure_cna"] == st.ICO).sum() == cna_ico
+        if boo_fcc is not None:
+            assert (res["structure_boo"] == "fcc").sum() == boo_fcc

@@ -715,11 +715,11 @@ def boo_class(
     What "ico" does **not** mean: the ico point is the coarse-grained value of an icosahedron's
     centre, whose neighbours sit on five-fold axes; every atom on a five-fold axis (CNA
     signatures 10 x 422 + 2 x 555: the twin junctions of icosahedra and decahedra) lies within
-    0.1 of it too.  A perfect 309-atom Mackay icosahedron has 49 BOO-ico atoms (the centre and
-    the 48 atoms of its six axes) against 1 CNA-ico (12 x 555) atom; a perfect 609-atom Ino
-    decahedron, which has no icosahedral atom, 9 (its axis).  Read ``ico`` as "five-fold
-    (icosahedral or decahedral) local order" and take ``structure_cna`` = 4 for icosahedral
-    centres.
+    0.1 of it too.  A perfect 309-atom Mackay icosahedron (``lattices.icosahedron(4)``) has 49
+    BOO-ico atoms (the centre and the 48 atoms of its six axes) against 1 CNA-ico (12 x 555)
+    atom; a perfect 609-atom Ino decahedron (``lattices.decahedron(8)``), which has no
+    icosahedral atom, 9 (its axis).  Read ``ico`` as "five-fold (icosahedral or decahedral)
+    local order" and take ``structure_cna`` = 4 for icosahedral centres.
     ``Q4, Q6, W6`` are the project's (pyboo's) values: ``Q_l`` from the neighbour-only
     coarse-grained ``Q_lm``, ``W_6`` **not** normalised (of order 1e-3).  The reference points
     are those of :func:`nanotraj.lattices.reference_points` -- the central atom of perfect
@@ -734,8 +734,8 @@ def boo_class(
     the surface atoms of perfect fcc/hcp/bcc clusters (``d <= 0.056, 0.088, 0.039`` from their
     own reference point; their ``Q`` is averaged over incomplete shells, and some surface atoms
     of hcp clusters are nearer to the fcc point: 38 of the 383 atoms of a perfect hcp sphere,
-    all with 6-9 bonds, are called fcc) and real, noisy interiors (``d`` ~0.02-0.06 on
-    the shared Pt frames), and rejects atoms that are no closer than ~3/4 of the fcc-hcp
+    ``lattices.hcp_sphere(11.0)``, all with 6-9 bonds, are called fcc) and real, noisy
+    interiors (``d`` ~0.02-0.06 on the shared Pt frames), and rejects atoms that are no closer than ~3/4 of the fcc-hcp
     separation to any structure.  In the spirit of Lechner & Dellago, J. Chem. Phys. 129,
     114707 (2008) (classes from averaged local bond order parameters), with pyboo's
     coarse-graining (Leocmach, doi:10.5281/zenodo.1066568).
