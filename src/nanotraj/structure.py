@@ -735,10 +735,10 @@ def boo_class(
     own reference point; their ``Q`` is averaged over incomplete shells, and some surface atoms
     of hcp clusters are nearer to the fcc point: 38 of the 383 atoms of a perfect hcp sphere,
     ``lattices.hcp_sphere(11.0)``, all with 6-9 bonds, are called fcc) and real, noisy
-    interiors (``d`` ~0.02-0.06 on the shared Pt frames), and rejects atoms that are no closer than ~3/4 of the fcc-hcp
-    separation to any structure.  In the spirit of Lechner & Dellago, J. Chem. Phys. 129,
-    114707 (2008) (classes from averaged local bond order parameters), with pyboo's
-    coarse-graining (Leocmach, doi:10.5281/zenodo.1066568).
+    interiors (``d`` ~0.02-0.06 on the shared Pt frames), and rejects atoms that are no
+    closer than ~3/4 of the fcc-hcp separation to any structure.  In the spirit of Lechner &
+    Dellago, J. Chem. Phys. 129, 114707 (2008) (classes from averaged local bond order
+    parameters), with pyboo's coarse-graining (Leocmach, doi:10.5281/zenodo.1066568).
 
     Parameters
     ----------
