@@ -51,8 +51,8 @@ removal plus one addition rather than a long displacement. Lower it (e.g. 0.5 A)
 "same position" criterion; raising it above ``d_nn / 2`` lets an atom be matched to a neighbour's
 site.
 
-Rigid alignment (``align=True``)
---------------------------------
+Rigid alignment (``align=True`` or ``"search"``)
+-----------------------------------------------
 Off by default: SINGLE frames are already docked into one reference frame, and an alignment fit
 on an etched particle can absorb part of a genuine, one-sided motion of the lattice into a
 spurious rotation. Switch it on when the frames are *not* docked (e.g. independently
@@ -66,18 +66,26 @@ pairs), frame t is matched to frame t-1 as above, the rotation R and translation
 ``sum |R x_j + t - p_i|^2`` over the matched pairs are computed (Kabsch 1976, with the
 reflection correction of Kabsch 1978), frame t is transformed by them (always from its original
 coordinates) and matched again, until the set of pairs no longer changes (``converged``) or
-``max_iter`` fits have been made. That alone recovers rotations up to ~15 degrees: a lattice
-turned further still matches itself on 80-90 % of its sites in a wrong orientation. So unless
-it matches 98 % of the smaller frame, starting orientations (150 within 60 degrees, 240 over
-all rotations; fixed samples: reruns are identical) are tried in order of increasing angle,
-each with a short fit on at most 400 atoms of frame t; the fit matching the most atoms, of
-those the smallest rotation, is refined as above and kept if it matches more pairs than the
-first fit (a search costs ~2 s for a 300-atom pair; it stops 30 degrees beyond a fit that
-matches 98 %). Rotations up to 45 degrees of the test particles are recovered atom for atom.
+``max_iter`` fits have been made. A rotation error moves an atom in proportion to its
+distance from the centre, so the fit is made on growing cores of frame t (its 400 atoms
+nearest the centroid, then 3x as many, up to all), each starting the next. That recovers
+rotations up to ~15 degrees at any particle size; a lattice turned further still matches
+itself on 80-90 % of its sites in a wrong orientation. With ``align="search"`` (frames in
+arbitrary orientations), unless the fit matches 98 % of the smaller frame, starting
+orientations (150 within 60 degrees, 240 over all rotations; fixed
+samples: reruns are identical) are tried in order of increasing angle, each with a short fit
+of the 400-atom core; up to 8 distinct fits that match 98 % of the best core count are
+refined on growing cores as above, and the one matching the most atoms of the whole frame,
+then the smallest rotation, is kept if it matches more pairs than the first fit. A search
+costs ~1-2 s for a 300-atom pair and ~4 s for 18,000 atoms; rotations up to 45 degrees of the
+test particles (300 to 18,000 atoms) are recovered atom for atom.
 A particle with symmetry looks the same after some rotations (an fcc sphere after 90 degrees
 about a cube axis): which atom is which is then undecidable, and the smallest rotation is
-taken. Fewer than 3 matched pairs from every start is a ``ValueError`` (no rotation is
-defined).
+taken. The search is not the default of ``True`` because a particle that changes a lot between
+two frames can match more atoms in a twin-related orientation than in the right one: the
+shared, docked stage 3 -> 4 Pt pair (233 -> 119 atoms) matches 100 atoms at 0.5 degrees and
+108 at 60 degrees (a 60-degree turn about a <111> axis puts two of three {111} layers back on
+sites). Fewer than 3 matched pairs is a ``ValueError`` (no rotation is defined).
 
 Summary of a pair (:func:`pair_summary`)
 ----------------------------------------
@@ -316,8 +324,11 @@ def _check_max_distance(max_distance) -> float:
     return d
 
 
-def candidate_pairs(prev_coords, next_coords, max_distance: float):
+def candidate_pairs(prev_coords, next_coords, max_distance: float, *, prev_tree=None):
     """Every pair (i, j) with ``|prev_i - next_j| <= max_distance`` (A).
+
+    ``prev_tree``: a ``cKDTree`` of ``prev_coords`` to reuse (the alignment matches the same
+    frame t-1 many times).
 
     Returns
     -------
@@ -332,7 +343,8 @@ def candidate_pairs(prev_coords, next_coords, max_distance: float):
     if len(prev) == 0 or len(nxt) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), np.zeros(0)
-    pairs = cKDTree(prev).sparse_distance_matrix(cKDTree(nxt), max_distance, output_type="ndarray")
+    tree = cKDTree(prev) if prev_tree is None else prev_tree
+    pairs = tree.sparse_distance_matrix(cKDTree(nxt), max_distance, output_type="ndarray")
     i = pairs["i"].astype(np.int64)
     j = pairs["j"].astype(np.int64)
     # recompute the distances exactly (the tree's value may differ in the last bit) and keep
@@ -442,8 +454,8 @@ def kabsch(target, mobile, weights=None):
     return r, cp - r @ cq
 
 
-def _match_once(prev, nxt, max_distance, dense_limit):
-    i, j, d = candidate_pairs(prev, nxt, max_distance)
+def _match_once(prev, nxt, max_distance, dense_limit, prev_tree=None):
+    i, j, d = candidate_pairs(prev, nxt, max_distance, prev_tree=prev_tree)
     return assign(i, j, d, len(prev), len(nxt), max_distance, dense_limit=dense_limit)
 
 
@@ -455,12 +467,14 @@ ALIGN_STARTS_NEAR = 150  # more of them within ALIGN_NEAR degrees (the likely mi
 ALIGN_NEAR = 60.0
 ALIGN_SAMPLE = 400  # atoms of frame t matched during the search
 ALIGN_SEARCH_ITER = 15  # Kabsch fits per starting orientation during the search
+ALIGN_CANDIDATES = 8  # distinct fits of the core refined on the whole frame
 
 
-def _icp(prev, nxt, rot, shift, max_distance, max_iter, dense_limit):
+def _icp(prev, nxt, rot, shift, max_distance, max_iter, dense_limit, tree):
     """Iterated one-to-one matching and Kabsch fits from the transform (rot, shift) of ``nxt``:
-    ``(rot, shift, partner, converged, n_iter)``, or None when fewer than 3 pairs match."""
-    partner = _match_once(prev, nxt @ rot.T + shift, max_distance, dense_limit)
+    ``(rot, shift, partner, converged, n_iter)``, or None when fewer than 3 pairs match.
+    ``tree``: the cKDTree of ``prev``."""
+    partner = _match_once(prev, nxt @ rot.T + shift, max_distance, dense_limit, tree)
     converged, n_iter = False, 0
     for _ in range(max_iter):
         ok = np.flatnonzero(partner >= 0)
@@ -468,12 +482,35 @@ def _icp(prev, nxt, rot, shift, max_distance, max_iter, dense_limit):
             return None
         n_iter += 1
         rot, shift = kabsch(prev[ok], nxt[partner[ok]])
-        new_partner = _match_once(prev, nxt @ rot.T + shift, max_distance, dense_limit)
+        new_partner = _match_once(prev, nxt @ rot.T + shift, max_distance, dense_limit, tree)
         if np.array_equal(new_partner, partner):
             converged = True
             break
         partner = new_partner
     return rot, shift, partner, converged, n_iter
+
+
+def _core_order(nxt):
+    """Atoms of frame t by distance from its centroid (a rotation moves the core least)."""
+    return np.argsort(np.linalg.norm(nxt - nxt.mean(axis=0), axis=1), kind="stable")
+
+
+def _icp_grow(prev, nxt, rot, shift, max_distance, max_iter, dense_limit, tree):
+    """:func:`_icp` on growing cores of frame t: the ``ALIGN_SAMPLE`` atoms nearest its
+    centroid first, then cores 3x as large, up to the whole frame.  A rotation error moves an
+    atom in proportion to its distance from the centre, so the core still finds its partners
+    when the outer atoms of a large particle would match their neighbours' sites; each core's
+    fit starts the next one.  Returns what the last :func:`_icp` returns."""
+    order = _core_order(nxt)
+    size = ALIGN_SAMPLE
+    while size < len(nxt):
+        fit = _icp(prev, nxt[order[:size]], rot, shift, max_distance, ALIGN_SEARCH_ITER,
+                   dense_limit, tree)
+        if fit is None:
+            break
+        rot, shift = fit[:2]
+        size *= 3
+    return _icp(prev, nxt, rot, shift, max_distance, max_iter, dense_limit, tree)
 
 
 def _start_rotations() -> tuple[np.ndarray, np.ndarray]:
@@ -503,34 +540,50 @@ def _fit_key(fit):
     return int(np.count_nonzero(fit[2] >= 0)), -round(_angle(fit[0]), 6)
 
 
-def _search_orientations(prev, nxt, max_distance, dense_limit):
-    """The (rot, shift) of the short ICP on a sample of frame t that matches the most atoms,
-    of those the smallest rotation (a symmetric particle matches itself equally well after
-    some rotations: the smallest is the likely one between two frames).  Every start
-    superposes the centroids after rotating frame t by one of :func:`_start_rotations`; as
-    they come by increasing angle, the search stops once the best fit matches
-    ``ALIGN_ACCEPT`` of what the smaller frame allows and the starts are 30 degrees beyond its
-    rotation (ICP moves a start by less)."""
-    sample = nxt
-    if len(nxt) > ALIGN_SAMPLE:
-        sample = nxt[np.sort(np.random.default_rng(0).choice(len(nxt), ALIGN_SAMPLE,
-                                                             replace=False))]
-    enough = ALIGN_ACCEPT * len(sample) * min(1.0, len(prev) / len(nxt))
-    cp, cn = prev.mean(axis=0), sample.mean(axis=0)
-    best, best_key = None, (-1, 0.0)
+def _search_orientations(prev, nxt, max_distance, dense_limit, tree):
+    """Candidate (rot, shift) for :func:`_icp_grow`: short ICPs of the core of frame t (its
+    ``ALIGN_SAMPLE`` atoms nearest the centroid) from every start of
+    :func:`_start_rotations` (the centroids superposed after the start's rotation); the
+    distinct fits (rotations more than 2 degrees apart) that match at least ``ALIGN_ACCEPT``
+    of the best count, at most ``ALIGN_CANDIDATES``, smallest rotation first.  The core alone
+    cannot rank them (a core fits its partners within ``max_distance`` over a few degrees),
+    the whole frame does.  As the starts come by increasing angle, the search stops once a fit
+    matches ``ALIGN_ACCEPT`` of the core and the starts are 30 degrees beyond its rotation (ICP
+    moves a start by less)."""
+    sample = nxt[_core_order(nxt)[:ALIGN_SAMPLE]]
+    enough = ALIGN_ACCEPT * len(sample)
+    cp, cn = prev.mean(axis=0), nxt.mean(axis=0)
+    fits, first_good = [], None
     for r0, start_angle in zip(*_start_rotations(), strict=True):
-        if best_key[0] >= enough and start_angle > -best_key[1] + 30.0:
+        if first_good is not None and start_angle > first_good + 30.0:
             break
-        fit = _icp(prev, sample, r0, cp - r0 @ cn, max_distance, ALIGN_SEARCH_ITER, dense_limit)
+        fit = _icp(prev, sample, r0, cp - r0 @ cn, max_distance, ALIGN_SEARCH_ITER, dense_limit,
+                   tree)
         if fit is None:
             continue
-        key = _fit_key(fit)
-        if key > best_key:
-            best, best_key = fit[:2], key
-    return best
+        fits.append((_fit_key(fit), fit[0], fit[1]))
+        if fits[-1][0][0] >= enough:
+            first_good = min(first_good if first_good is not None else 360.0, -fits[-1][0][1])
+    if not fits:
+        return []
+    top = max(key[0] for key, _, _ in fits)
+    chosen = []
+    for key, rot, shift in sorted(fits, key=lambda f: (-f[0][1], -f[0][0])):  # small angle
+        if key[0] >= ALIGN_ACCEPT * top and all(_angle(rot @ r.T) > 2.0 for r, _ in chosen):
+            chosen.append((rot, shift))
+            if len(chosen) == ALIGN_CANDIDATES:
+                break
+    return chosen
 
 
-def match(prev_coords, next_coords, *, max_distance: float, align: bool = False,
+ALIGN_MODES = (False, True, "search")
+
+
+class AlignmentError(ValueError):
+    """No rigid alignment is defined: fewer than 3 atoms, or fewer than 3 matched pairs."""
+
+
+def match(prev_coords, next_coords, *, max_distance: float, align: bool | str = False,
           max_iter: int = 50, dense_limit: int = DENSE_LIMIT) -> Match:
     """Match the atoms of frame t-1 (``prev_coords``) to those of frame t (``next_coords``).
 
@@ -542,9 +595,12 @@ def match(prev_coords, next_coords, *, max_distance: float, align: bool = False,
         Largest displacement (A) of a retained atom; pairs farther apart are never matched.
         The workflow's default is :func:`default_max_distance` (0.5 x the nearest-neighbour
         distance).
-    align : bool
+    align : False, True or "search"
         Fit a rigid transform of frame t onto frame t-1 (iterated Kabsch on the matched pairs)
-        before the final matching; off by default (docked frames). See the module docstring.
+        before the final matching; off by default (docked frames). ``True``: from the identity
+        or the centroids' shift (misorientations up to ~15 degrees); ``"search"``: also over
+        starting orientations when that fit matches less than 98 % of the smaller frame (any
+        orientation). See the module docstring.
     max_iter : int
         Largest number of Kabsch fits of the alignment.
     dense_limit : int
@@ -558,34 +614,42 @@ def match(prev_coords, next_coords, *, max_distance: float, align: bool = False,
     Raises
     ------
     ValueError
-        Bad shapes, non-finite coordinates, a non-positive ``max_distance``; with ``align``, fewer
-        than 3 matched pairs from either initial guess.
+        Bad shapes, non-finite coordinates, a non-positive ``max_distance``, an unknown
+        ``align``; with ``align``, :class:`AlignmentError` (a ValueError) for fewer than 3
+        matched pairs (:func:`track_pair` records the pair as not tracked).
     """
     prev = _as_coords(prev_coords, "prev_coords")
     nxt = _as_coords(next_coords, "next_coords")
     max_distance = _check_max_distance(max_distance)
+    if not any(align is mode or (isinstance(mode, str) and align == mode)
+               for mode in ALIGN_MODES):
+        raise ValueError(f"align must be False, True or 'search', got {align!r}")
     rot, shift = np.eye(3), np.zeros(3)
     converged, n_iter = True, 0
     if not align:
         partner = _match_once(prev, nxt, max_distance, dense_limit)
     else:
         if min(len(prev), len(nxt)) < 3:
-            raise ValueError("rigid alignment needs at least 3 atoms in each frame")
+            raise AlignmentError("rigid alignment needs at least 3 atoms in each frame")
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(prev)  # frame t-1 is matched again and again: one tree
         guesses = [np.zeros(3), prev.mean(axis=0) - nxt.mean(axis=0)]
-        trials = [_match_once(prev, nxt + g, max_distance, dense_limit) for g in guesses]
+        trials = [_match_once(prev, nxt + g, max_distance, dense_limit, tree) for g in guesses]
         best = int(np.argmax([np.count_nonzero(p >= 0) for p in trials]))  # ties: identity
-        fit = _icp(prev, nxt, np.eye(3), guesses[best], max_distance, max_iter, dense_limit)
+        fit = _icp_grow(prev, nxt, np.eye(3), guesses[best], max_distance, max_iter, dense_limit,
+                        tree)
         enough = ALIGN_ACCEPT * min(len(prev), len(nxt))
-        if fit is None or np.count_nonzero(fit[2] >= 0) < enough:
-            start = _search_orientations(prev, nxt, max_distance, dense_limit)
-            found = None if start is None else _icp(prev, nxt, *start, max_distance, max_iter,
-                                                    dense_limit)
-            if found is not None and (fit is None or _fit_key(found) > _fit_key(fit)):
-                fit = found
+        if align == "search" and (fit is None or np.count_nonzero(fit[2] >= 0) < enough):
+            for start in _search_orientations(prev, nxt, max_distance, dense_limit, tree):
+                found = _icp_grow(prev, nxt, *start, max_distance, max_iter, dense_limit, tree)
+                if found is not None and (fit is None or _fit_key(found) > _fit_key(fit)):
+                    fit = found
         if fit is None:
-            raise ValueError(
-                f"rigid alignment: fewer than 3 atom pairs within {max_distance:.3f} A from any "
-                "starting orientation; pre-align the frames or raise max_distance"
+            starts = "any starting orientation" if align == "search" else "the initial position"
+            raise AlignmentError(
+                f"rigid alignment: fewer than 3 atom pairs within {max_distance:.3f} A from "
+                f"{starts}; pre-align the frames or raise max_distance"
             )
         rot, shift, partner, converged, n_iter = fit
     moved = nxt @ rot.T + shift if align else nxt
@@ -753,7 +817,11 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
 
     p = prev["prev_frame"]["coords"]
     x = nxt["coords"]
-    res = match(p, x, max_distance=max_distance, align=align, max_iter=max_iter)
+    try:
+        res = match(p, x, max_distance=max_distance, align=align, max_iter=max_iter)
+    except AlignmentError as err:  # no pair, the series goes on
+        lg.warn(f"{previous_frame} -> {nxt['source']}: {err}")
+        return no_pair(OK, f"alignment failed: {err}")
     cn = prev["prev_coordination"]["cn"]
     q6 = prev["prev_boo"]["Q6"]
     surf = prev["prev_structure"]["surface"].astype(bool)
