@@ -497,6 +497,11 @@ STARTUP = {
                                          "series name 'rejected.csv' ends like a file", ""),
     "more fields than the header": ("s\ta\t0\ta.pdb\textra\n", [],
                                     "line 2 has 5 fields, the header 4", ""),
+    # nan passes JSON-schema bounds (comparisons with nan are false): refused before
+    "nan in the config": ("s\ta\t0\ta.pdb\n", ["cutoff=nan", "rdf={dr: nan}"],
+                          "cutoff, rdf.dr must be a finite number", ""),
+    "nan minimum distance": ("s\ta\t0\ta.pdb\n", ["min_distance=nan"],
+                             "min_distance must be a finite number", ""),
 }
 
 
@@ -515,6 +520,15 @@ def test_sheet_problems_are_startup_errors(tmp_path, kind):
     assert detail in line
     assert "Traceback (most recent call last)" not in out
     assert not (tmp_path / "results").exists(), "nothing may run after a start-up error"
+
+
+def test_a_capitalised_element_column_is_an_error(tmp_path):
+    """`Element` would have been an extra column, silently ignored."""
+    (tmp_path / "a.pdb").write_bytes(_pdb(read_frame(BASE_FILE).coords))
+    (tmp_path / "frames.tsv").write_text("series\tframe\ttime\tpath\tElement\ns\ta\t0\ta.pdb\tAu\n")
+    proc = snakemake(tmp_path, "--config", "frames=frames.tsv", check=False)
+    line = line_with(proc.stdout + proc.stderr, "column 'Element': column names are lower case")
+    assert proc.returncode != 0 and line is not None
 
 
 @pytest.mark.parametrize("header, hint", [("series,frame,time,path", "comma-separated?"),
@@ -580,3 +594,21 @@ def test_min_distance_is_a_config_key(tmp_path):
     snakemake(tmp_path, target, "--config", "frames=frames.tsv", "min_distance=0.2")
     _, rows = read_csv(tmp_path / target)
     assert rows[0]["status"] == "ok" and int(rows[0]["n_atoms"]) == len(coords)
+
+
+def test_fate_files_carry_the_previous_frames_element(tmp_path):
+    """fate.pdb holds frame t-1's atoms: with the sheet's elements Pt then Au they are Pt (they
+    were labelled with frame t's element)."""
+    import gemmi
+
+    coords = read_frame(BASE_FILE).coords
+    (tmp_path / "a.pdb").write_bytes(_pdb(coords))
+    (tmp_path / "b.pdb").write_bytes(_pdb(coords[5:]))
+    (tmp_path / "frames.tsv").write_text(
+        "series\tframe\ttime\tpath\telement\ns\ta\t0\ta.pdb\tPt\ns\tb\t1\tb.pdb\tAu\n")
+    snakemake(tmp_path, "results/s/b/fate.pdb", "results/s/b/fate.cif",
+              "--config", "frames=frames.tsv")
+    for name in ("fate.pdb", "fate.cif"):
+        st = gemmi.read_structure(str(tmp_path / "results" / "s" / "b" / name))
+        assert {cra.atom.element.name for cra in st[0].all()} == {"Pt"}
+        assert st[0].count_atom_sites() == len(coords)

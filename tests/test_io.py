@@ -137,6 +137,9 @@ def test_byte_order_mark(tmp_path, bom, codec, fmt):
     f = read_frame(p)
     np.testing.assert_allclose(f.coords, np.round(TETRA, 3), atol=1e-9)
     np.testing.assert_allclose(f.b_factors, 0.5)
+    # a second BOM (an editor adding its own; U+FEFF opening the UTF-16 text)
+    p = write(tmp_path, f"b.{fmt}", bom + ("\ufeff" + text).encode(codec), mode="wb")
+    np.testing.assert_allclose(read_frame(p).coords, np.round(TETRA, 3), atol=1e-9)
 
 
 def test_mmcif_by_content_and_extension(tmp_path):

@@ -630,3 +630,32 @@ def test_track_pair_warns_when_the_alignment_matches_few_atoms(tmp_path, capsys,
     else:
         assert summary["n_retained"] < 0.5 * len(b_xyz)
         assert "the rigid alignment matches only" in err
+
+
+def test_track_pair_warns_about_a_misorientation_beyond_the_local_fit(tmp_path, capsys):
+    """A frame turned by 40 degrees with align=True: the local fit matches well under 80 % of
+    the atoms (it reported 72 % of a 369-atom pair as a normal pair, silently); the warning
+    points to align: search, which recovers the pair."""
+    from nanotraj.io import write_values
+
+    a_xyz = fcc_sphere(10.0, noise=0.03, seed=2)
+    b_xyz = a_xyz @ rotation([1.0, 2.0, 3.0], 40.0).T + [2.0, 0.0, -1.0]
+    res = tmp_path / "results"
+    for k, (name, xyz) in enumerate((("a", a_xyz), ("b", b_xyz))):
+        write_values(tmp_path / f"{name}.pdb", xyz, np.zeros(len(xyz)))
+        pipeline.run_frame(tmp_path / f"{name}.pdb", res, series="s", frame=name, time=float(k),
+                           pdbs=False)
+    work, prev = res / "intermediate" / "s" / "b", res / "intermediate" / "s" / "a"
+    inputs = {"frame": work / "frame.npz"} | {
+        f"prev_{s}": prev / f"{s}.npz" for s in ("frame", "boo", "coordination", "structure")}
+    out = res / "s" / "b"
+    outputs = {"tracking": work / "tracking.npz", "fate": out / "fate.csv",
+               "pdb": out / "fate.pdb"}
+    local = tracking.track_pair(inputs, outputs, max_distance=MAX_D, align=True,
+                                previous_frame="a")
+    assert local["n_retained"] < 0.8 * len(a_xyz)
+    assert "tracking.align: search" in capsys.readouterr().err
+    searched = tracking.track_pair(inputs, outputs, max_distance=MAX_D, align="search",
+                                   previous_frame="a")
+    assert searched["n_retained"] == len(a_xyz) and searched["n_added"] == 0
+    assert "nanotraj warning" not in capsys.readouterr().err

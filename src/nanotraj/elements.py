@@ -131,8 +131,10 @@ def auto_cutoff_min(element: str, table=None) -> float:
     between the two shells would leave no atom recognisable as bcc.  The valley between the 1st
     and 2nd shells lies near ``0.93 a'`` and the one between the 2nd and 3rd near ``1.21 a'``
     for the particle's own lattice constant ``a'``; ``1.06 a`` (their geometric mean for
-    ``a' = a``) separates them for any ``a'`` within -12 % .. +13 % of the table's ``a``
-    (strain, a calibration error of the voxel size, another bcc metal analysed as Fe).  See
+    ``a' = a``) separates them for lattices off the table's ``a`` by strain, a calibration
+    error of the voxel size or another bcc metal analysed as Fe: measured on noisy bcc
+    clusters, within about -10 % .. +12 % of ``a`` (at -12 % and +13 % some noisy clusters
+    already get a cutoff in the wrong valley; set a fixed cutoff there).  See
     :func:`nanotraj.rdf.first_minimum` (``r_min``).
     """
     lat = lattice(element, table)

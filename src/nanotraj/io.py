@@ -144,6 +144,8 @@ def _decode(path: str, data: bytes) -> str:
             except UnicodeDecodeError:
                 raise FrameError(path, f"not valid {codec.upper()} text") from None
             break
+    while data.startswith(_BOMS[0][0]):  # an editor's second BOM, or U+FEFF opening UTF-16
+        data = data[len(_BOMS[0][0]):]
     if not data.strip():
         raise FrameError(path, "empty file (no ATOM/HETATM records)")
     if b"\x00" in data:

@@ -44,7 +44,23 @@ def typed_scalars(cfg):
     return cfg
 
 
+def non_finite_keys(cfg, prefix=""):
+    """Keys holding nan or +-inf: JSON-schema bounds compare false with nan, so it would pass
+    validation (`--config cutoff=nan`) and break a job later, or switch a check off."""
+    bad = []
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            bad += non_finite_keys(value, f"{prefix}{key}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            bad.append(f"{prefix}{key}")
+    return bad
+
+
 typed_scalars(config)
+if non_finite_keys(config):
+    raise WorkflowError(
+        f"config: {', '.join(non_finite_keys(config))} must be a finite number"
+    )
 validate(config, str(SCHEMAS / "config.schema.yaml"))
 
 RESULTS = "results"
@@ -92,6 +108,9 @@ def reserved_name(series, frame):
     return None
 
 
+SHEET_COLUMNS = ("series", "frame", "time", "path", "element")
+
+
 def load_frames(sheet_path):
     """Read and check the frames sheet: a list of dict rows with typed values."""
     sheet = resolve_path(sheet_path)
@@ -116,6 +135,9 @@ def load_frames(sheet_path):
             f"{sheet}: missing column(s) {', '.join(missing_cols)} "
             f"(tab-separated header: series, frame, time, path[, element]){hint}"
         )
+    for h in header:  # `Element` would be an extra column, ignored: say so
+        if h not in SHEET_COLUMNS and h.lower() in SHEET_COLUMNS:
+            fail(f"{sheet}: column {h!r}: column names are lower case ({h.lower()!r})")
     rows = []
     for raw in reader:
         # the line in the file, comment and blank lines counted
@@ -324,6 +346,13 @@ def get_previous_frame(wildcards):
     names = [r["frame"] for r in frames_of(wildcards.series)]
     k = names.index(wildcards.frame)
     return names[k - 1] if k > 0 else ""
+
+
+def get_previous_element(wildcards):
+    """Element of the frame before {frame} (the atoms of fate.pdb/.cif); its own if first."""
+    prev = get_previous_frame(wildcards)
+    row = FRAME_INDEX[(wildcards.series, prev)] if prev else frame_row(wildcards)
+    return row.get("element", config["element"]).capitalize()
 
 
 def get_track_inputs(wildcards):

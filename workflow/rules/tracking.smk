@@ -47,7 +47,7 @@ rule track_pair:
         version=VERSION,
         max_distance=get_track_max_distance,
         align=TRACKING["align"],
-        element=get_element,
+        element=get_previous_element,
         previous_frame=get_previous_frame,
     run:
         from nanotraj import tracking
