@@ -450,21 +450,26 @@ def test_write_values_many_equals_one_file_at_a_time(tmp_path):
 
 
 def test_alternate_locations_keep_the_first_conformer(tmp_path):
-    """A site modelled twice (altloc A and B, 1 A apart) is one atom: blank and the first code
-    are read, the others are left out and said so (both used to be read as two atoms)."""
+    """A site modelled twice (altloc A and B, 1 A apart) is one atom: blank and each site's
+    first code are read, the others are left out and said so (both used to be read as two
+    atoms); a site given only as B (another residue) is kept, as gemmi keeps it."""
     lines = tetra_lines()
     alt_a = lines[1][:16] + "A" + lines[1][17:]
     b = atom(2, 2.77, 1.0, 0.0)
     alt_b = b[:16] + "B" + b[17:]
-    p = write(tmp_path, "alt.pdb", "\n".join([lines[0], alt_a, alt_b, *lines[2:]]) + "\n")
-    f = read_frame(p)
+    only_b = lines[3][:16] + "B" + lines[3][17:]  # residue 4: no A
+    text = "\n".join([lines[0], alt_a, alt_b, lines[2], only_b]) + "\n"
+    f = read_frame(write(tmp_path, "alt.pdb", text))
     np.testing.assert_allclose(f.coords, np.round(TETRA, 3))
-    assert f.notes == ("1 atom(s) of other alternate locations than 'A' (column 17) ignored",)
-    cif = gemmi.read_pdb_string("\n".join([lines[0], alt_a, alt_b, *lines[2:]]) + "\n")
-    q = write(tmp_path, "alt.cif", cif.make_mmcif_document().as_string())
-    g = read_frame(q)
+    assert f.notes == ("1 atom(s) of a second alternate location of their site (column 17) "
+                       "ignored",)
+    st = gemmi.read_pdb_string(text)
+    st.remove_alternative_conformations()
+    assert st[0].count_atom_sites() == f.n_atoms == 4
+    cif = gemmi.read_pdb_string(text).make_mmcif_document().as_string()
+    g = read_frame(write(tmp_path, "alt.cif", cif))
     np.testing.assert_allclose(g.coords, np.round(TETRA, 3), atol=1e-9)
-    assert len(g.notes) == 1 and "alternate locations than 'A'" in g.notes[0]
+    assert len(g.notes) == 1 and "second alternate location" in g.notes[0]
     assert read_frame(write(tmp_path, "plain.pdb", "\n".join(lines) + "\n")).notes == ()
 
 

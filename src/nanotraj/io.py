@@ -327,7 +327,10 @@ def _read_pdb(path: str, text: str):
         k = next(i for i, ln in enumerate(atom_lines) if not ln.isascii())
         raise FrameError(path, f"line {lineno[k]}: non-ASCII character in an atom record") from None
     block = np.frombuffer(buf, dtype=np.uint8).reshape(n, 80)
-    keep, note = _first_conformer(block[:, 16], "column 17")
+    # an atom site: atom name (columns 13-16), residue name, chain, number, insertion code
+    # (18-27), i.e. everything up to the coordinates but the serial and the altLoc (17)
+    sites = np.ascontiguousarray(np.hstack([block[:, 12:16], block[:, 17:27]])).view("S14")
+    keep, note = _first_conformer(block[:, 16], sites.ravel(), "column 17")
     if note:
         block, lineno, n = block[keep], [lineno[k] for k in np.flatnonzero(keep)], int(keep.sum())
         notes.append(note)
@@ -340,21 +343,25 @@ def _read_pdb(path: str, text: str):
     return coords, elements, b, lambda k: f"line {lineno[k]}", tuple(notes)
 
 
-def _first_conformer(codes: np.ndarray, where: str):
+def _first_conformer(codes: np.ndarray, sites: np.ndarray, where: str):
     """``(keep, note)``: the atoms to read given each atom's alternate-location code (``codes``,
-    (N,) uint8 characters, blank/``.``/``?`` for none): those without one and those of the
-    first code in the file (usually ``A``), as gemmi's ``remove_alternative_conformations`` and
-    most viewers do; a site modelled twice would otherwise count as two atoms.  ``note`` is
-    None when nothing is dropped."""
+    (N,) uint8 characters, blank/``.``/``?`` for none) and atom site (``sites``, (N,) keys:
+    name, residue, chain): those without a code and, per site, those of the first code the
+    file gives it (usually ``A``), as gemmi's ``remove_alternative_conformations`` and most
+    viewers do; a site modelled twice would otherwise count as two atoms, and a site given
+    only as ``B`` is kept.  ``note`` is None when nothing is dropped."""
     blank = np.isin(codes, np.frombuffer(b" .?", np.uint8))
     if blank.all():
         return None, None
-    first = codes[~blank][0]
-    keep = blank | (codes == first)
+    coded = np.flatnonzero(~blank)
+    _, first, inverse = np.unique(sites[coded], return_index=True, return_inverse=True)
+    first_code = codes[coded][first][inverse.reshape(-1)]  # each atom's site's first code
+    keep = blank.copy()
+    keep[coded[codes[coded] == first_code]] = True
     dropped = int((~keep).sum())
     if not dropped:
         return None, None
-    return keep, (f"{dropped} atom(s) of other alternate locations than {chr(first)!r} "
+    return keep, (f"{dropped} atom(s) of a second alternate location of their site "
                   f"({where}) ignored")
 
 
@@ -370,7 +377,8 @@ def _read_mmcif(path: str, text: str):
         t = block.find(
             "_atom_site.",
             ["Cartn_x", "Cartn_y", "Cartn_z", "?type_symbol", "?B_iso_or_equiv",
-             "?pdbx_PDB_model_num", "?label_alt_id"],
+             "?pdbx_PDB_model_num", "?label_alt_id", "?label_atom_id", "?label_comp_id",
+             "?label_asym_id", "?label_seq_id", "?auth_seq_id", "?pdbx_PDB_ins_code"],
         )
         if len(t):
             table = t
@@ -425,10 +433,14 @@ def _read_mmcif(path: str, text: str):
     else:
         elements = np.full(n, "", dtype="U2")
     notes = ()
-    if table.has_column(6):
-        alt = "".join((gemmi.cif.as_string(v) or " ")[:1] for v in table.column(6))
+    alt_ids = list(table.column(6)) if table.has_column(6) else []
+    if any(v not in ("?", ".") for v in alt_ids):  # only then the sites are worth reading
+        alt = "".join((gemmi.cif.as_string(v) or " ")[:1] for v in alt_ids)
         codes = np.frombuffer(alt.encode("ascii", "replace"), np.uint8)
-        keep, note = _first_conformer(codes, "_atom_site.label_alt_id")
+        parts = [list(table.column(c)) for c in range(7, 13) if table.has_column(c)]
+        sites = np.array(["\t".join(p) for p in zip(*parts, strict=True)] if parts
+                         else [""] * n)
+        keep, note = _first_conformer(codes, sites, "_atom_site.label_alt_id")
         if note:
             rows = np.flatnonzero(keep)
             coords, elements, b, notes = coords[keep], elements[keep], b[keep], (note,)
