@@ -612,3 +612,15 @@ def test_fate_files_carry_the_previous_frames_element(tmp_path):
         st = gemmi.read_structure(str(tmp_path / "results" / "s" / "b" / name))
         assert {cra.atom.element.name for cra in st[0].all()} == {"Pt"}
         assert st[0].count_atom_sites() == len(coords)
+
+
+def test_duplicates_kept_by_min_distance_zero_are_named_when_g_of_r_fails(tmp_path):
+    from nanotraj import pipeline
+
+    coords = read_frame(BASE_FILE).coords
+    (tmp_path / "dup.pdb").write_bytes(_pdb(np.vstack([coords, coords[:40]])))
+    w, f = pipeline.frame_paths(tmp_path, "s", "dup")
+    pipeline.parse_frame(tmp_path / "dup.pdb", w["frame"], min_distance=0)
+    with pytest.raises(FrameError) as info:
+        pipeline.compute_rdf(w["frame"], f["rdf"], w["rdf"])
+    assert str(info.value).endswith("(40 pair(s) of atoms closer than 0.5 A: duplicated atoms?)")

@@ -184,6 +184,9 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, cutoff="auto", dr=0.02, r_max=15
         except FrameError as err:
             reason = (f"g(r) has no first minimum, so cutoff: auto cannot choose a bond cutoff "
                       f"({err.reason}); set a fixed cutoff")
+            close = int(counts[r < 0.5].sum())
+            if close:  # kept by min_distance below their distance: they make the first peak
+                reason += f" ({close} pair(s) of atoms closer than 0.5 A: duplicated atoms?)"
             status = _handle(lg, type(err)(str(frame["source"]), reason), on_bad_frame)
     if status != OK:
         write_columns(rdf_csv, {"r": np.array([]), "g": np.array([])})
