@@ -327,10 +327,12 @@ def _read_pdb(path: str, text: str):
         k = next(i for i, ln in enumerate(atom_lines) if not ln.isascii())
         raise FrameError(path, f"line {lineno[k]}: non-ASCII character in an atom record") from None
     block = np.frombuffer(buf, dtype=np.uint8).reshape(n, 80)
-    # an atom site: atom name (columns 13-16), residue name, chain, number, insertion code
-    # (18-27), i.e. everything up to the coordinates but the serial and the altLoc (17)
-    sites = np.ascontiguousarray(np.hstack([block[:, 12:16], block[:, 17:27]])).view("S14")
-    keep, note = _first_conformer(block[:, 16], sites.ravel(), "column 17")
+    keep = note = None
+    if (block[:, 16] != 32).any():  # altLoc codes: compare the atom sites
+        # a site: atom name (columns 13-16), residue name, chain, number, insertion code
+        # (18-27), i.e. everything up to the coordinates but the serial and the altLoc (17)
+        sites = np.ascontiguousarray(np.hstack([block[:, 12:16], block[:, 17:27]])).view("S14")
+        keep, note = _first_conformer(block[:, 16], sites.ravel(), "column 17")
     if note:
         block, lineno, n = block[keep], [lineno[k] for k in np.flatnonzero(keep)], int(keep.sum())
         notes.append(note)

@@ -57,10 +57,9 @@ def non_finite_keys(cfg, prefix=""):
 
 
 typed_scalars(config)
-if non_finite_keys(config):
-    raise WorkflowError(
-        f"config: {', '.join(non_finite_keys(config))} must be a finite number"
-    )
+_non_finite = non_finite_keys(config)
+if _non_finite:
+    raise WorkflowError(f"config: {', '.join(_non_finite)} must be a finite number")
 validate(config, str(SCHEMAS / "config.schema.yaml"))
 
 RESULTS = "results"
