@@ -1170,11 +1170,37 @@ def _spatial_order(coords, bonds):
     return np.argsort((cell[:, 2] * size[1] + cell[:, 1]) * size[0] + cell[:, 0], kind="stable")
 
 
+#: frames with at least this many bonds (about 70,000 atoms of a metal particle) use the
+#: compiled kernels (:mod:`nanotraj._kernels`, numba) for the BOO and the CNA; smaller frames
+#: use the numpy paths and never import numba
+LARGE_BONDS = 400_000
+
+
+def compiled_kernels():
+    """:mod:`nanotraj._kernels` (imports numba), or None when it cannot be loaded: numba is a
+    pinned dependency, but a platform without it, or without any writable place for numba's
+    cache, still runs the numpy paths."""
+    try:
+        from nanotraj import _kernels
+    except (ImportError, OSError, RuntimeError):  # pragma: no cover - see the docstring
+        return None
+    return _kernels
+
+
+def _kernels_for(n_bonds):
+    """:func:`compiled_kernels` for a frame of ``n_bonds`` bonds, None below
+    :data:`LARGE_BONDS` (small frames never import numba)."""
+    return compiled_kernels() if n_bonds >= LARGE_BONDS else None
+
+
 def _boo_native(coords, bonds, ls, threshold, workers=1, products=None):
-    """The native engine.  Atoms in a poor order (see :func:`_spatial_order`) are relabelled
+    """The native engine.  Frames with many bonds go to the compiled kernels
+    (:func:`_boo_compiled`).  Atoms in a poor order (see :func:`_spatial_order`) are relabelled
     into a spatial order for the computation, bonds not sorted by their low end are sorted
     (:func:`_sorted_bonds`); the results are mapped back to the caller's atoms and bonds."""
     n = len(coords)
+    if (kernels := _kernels_for(len(bonds))) is not None:
+        return _boo_compiled(kernels, coords, bonds, ls, threshold, workers, products)
     perm = _spatial_order(coords, bonds)
     new = None
     if perm is not None:
@@ -1228,6 +1254,69 @@ def _boo_native_ordered(coords, bonds, ls, threshold, workers=1, products=None):
         out[f"s{l}"] = ss[l]
     for l in ls:
         out[f"q{l}"] = qs[l]
+    return _ordered(out, ls, products)
+
+
+def _boo_compiled(kernels, coords, bonds, ls, threshold, workers=1, products=None):
+    """:func:`_boo_native` with the compiled kernels of :mod:`nanotraj._kernels`: q_lm of every
+    atom into one (N, C) array (atoms in ranges, in threads), then Q_l and W_l from the mean of
+    the neighbours' rows, then s_l bond by bond; the same formulas as the numpy path, summed in
+    another order (agreement to ~1e-14, tested)."""
+    products = ls if products is None else products
+    n = len(coords)
+    need = tuple(sorted(set(ls) | set(products) | {6}))
+    with_6 = tuple(sorted(set(products) | {6}))  # s_6 gives the crystalline atoms
+    cols, c0 = _columns(need)
+    lmax = max(need)
+    diag, a_co, ab_co = _legendre_coefficients(lmax)
+    col = np.full(lmax + 1, -1, np.int64)
+    for l in need:
+        col[l] = cols[l].start
+    t_m, t_w, t_g, t_k, t_off = [], [], [], [], [0]  # the terms of w_l (_kernels._invariants)
+    for l in need:
+        for m1, m2, m3, weight, (s1, s2, s3) in _wl_terms(l):
+            t_m.append((abs(m1), abs(m2), abs(m3)))
+            t_w.append(weight)
+            t_g.append(s2 * s3)
+            t_k.append(s1 * s3)
+        t_off.append(len(t_w))
+    t_m = np.array(t_m, np.int64).reshape(-1, 3)
+    t_w, t_g, t_k = (np.array(v, np.float64) for v in (t_w, t_g, t_k))
+    t_off = np.array(t_off, np.int64)
+    need_a = np.array(need, np.int64)
+    indptr, nbr = kernels.csr(n, bonds)
+    cn = np.diff(indptr)
+    f = np.empty((n, c0))
+    q = np.empty((len(need), n))
+    w = np.empty((len(need), n))
+    kernels.run_ranges(lambda a, b: kernels.qlm_range(
+        coords, indptr, nbr, diag, a_co, ab_co, col, need_a, t_off, t_m, t_w, t_g, t_k, f, q, w,
+        a, b), n, workers, kernels._CHUNK)
+    big_q = np.empty((len(need), n))
+    big_w = np.empty((len(need), n))
+    kernels.run_ranges(lambda a, b: kernels.coarse_range(
+        indptr, nbr, col, need_a, t_off, t_m, t_w, t_g, t_k, f, big_q, big_w, a, b), n, workers,
+        kernels._CHUNK)
+    indptr = nbr = None  # free the neighbour lists before the bond pass
+    pls = np.array(with_6, np.int64)
+    pk = np.array([need.index(l) for l in with_6], np.int64)
+    s = np.empty((len(with_6), len(bonds)))
+    kernels.run_ranges(lambda a, b: kernels.products_range(
+        bonds, col, pls, pk, f, q, Q_ZERO, s, a, b), len(bonds), workers, kernels._BOND_CHUNK)
+    f = None
+    k_of = {l: k for k, l in enumerate(need)}
+    out = {}
+    for l in ls:
+        k = k_of[l]
+        out[f"q{l}"], out[f"w{l}"], out[f"Q{l}"], out[f"W{l}"] = q[k], w[k], big_q[k], big_w[k]
+    out["crystalline"] = _crystalline_from_s(n, bonds, s[with_6.index(6)], cn, threshold)
+    from nanotraj.bonds import bond_sums
+
+    inv = 1.0 / np.maximum(cn, 1)
+    ss = [s[with_6.index(l)] for l in products]
+    for l, sl, total in zip(products, ss, bond_sums(n, bonds, *ss), strict=True):
+        out[f"C{l}"] = total * inv
+        out[f"s{l}"] = sl
     return _ordered(out, ls, products)
 
 

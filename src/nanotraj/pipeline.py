@@ -293,12 +293,12 @@ def compute_structure(frame_npz, bonds_npz, boo_npz, coordination_npz, output, *
     if (loaded := _inputs_or_reject(lg, output, *paths)) is None:
         return
     frame, bd, bo, co = loaded
-    from .structure import classify
+    from .structure import BOO_CLASSES, classify
 
     res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance, workers=threads,
                    distances=bd["distances"], cutoff=float(bd["cutoff"]))
-    names, n_per_class = np.unique(res["structure_boo"], return_counts=True)
-    counts = dict(zip(names.tolist(), n_per_class.tolist(), strict=True))
+    # per class, not np.unique: sorting 10^6 strings costs 0.1 s
+    counts = {name: k for name in BOO_CLASSES if (k := int((res["structure_boo"] == name).sum()))}
     lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "
        f"{res['n_close_contacts']} close contacts")
     _save(output, structure_cna=res["structure_cna"], structure_boo=res["structure_boo"],

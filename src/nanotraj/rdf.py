@@ -54,8 +54,12 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     centre with probability M / N, and each unordered pair is seen from both ends).  Its relative
     standard error per bin is ~1/sqrt(c_k) (the first peak of a 1e6-atom metal holds ~1e4 sampled
     pairs per 0.02 A bin: ~1 %; the first-minimum search tests significance on the sampled counts
-    c_k, which it recovers from g).  Cost ~M x 940 pairs, independent of N (1e6 atoms: ~1 s plus
-    the tree); memory O(N + chunk).  ``max_centres=None`` forces the exact count at any size.
+    c_k, which it recovers from g).  Cost ~M x 940 pairs, independent of N; the distances are
+    counted by a compiled cell-list kernel (:func:`nanotraj._kernels.centre_histogram`; 1e6
+    atoms: ~0.25 s with 2 threads), or, where numba is missing or the atoms are spread over a
+    box with far more cells than atoms, from the kd-tree's lists of distances (~0.7 s); both
+    give the same counts.  Memory O(N + chunk).  ``max_centres=None`` forces the exact count at
+    any size.
 
     Parameters
     ----------
@@ -66,8 +70,8 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     r_max : float
         Upper edge of the last bin, Angstrom.  M = round(r_max / dr) bins.
     workers : int
-        Threads counting pairs (the kd-tree and numpy release the GIL), exact or sampled; the
-        result does not depend on it.  The workflow passes the job's ``threads``.
+        Threads counting pairs (the kd-tree, numpy and the kernel release the GIL), exact or
+        sampled; the result does not depend on it.  The workflow passes the job's ``threads``.
     max_centres : int or None
         Exact count up to this many atoms, a sample of this many centres above (see above);
         ``None``: always exact.
@@ -152,10 +156,18 @@ def _sampled_counts(x, n_centres, dr, m, r_max, workers=1):
     Returns (m,) int64: c_k = #{(c, j) : c a sampled centre, j != c, floor(|x_c - x_j| / dr) = k},
     distances <= r_max only (the last bin is half-open like the others: d = r_max is dropped).
     """
-    from scipy.spatial import cKDTree
-
     n = len(x)
     centres = np.sort(np.random.default_rng(0).choice(n, size=n_centres, replace=False))
+    from nanotraj.order import compiled_kernels
+
+    # compiled cell-list counts: 3x faster than the kd-tree's lists of distances (1e6 atoms)
+    if (_kernels := compiled_kernels()) is not None:
+        counts = _kernels.centre_histogram(x, x[centres], dr, m, r_max, workers)
+        if counts is not None:
+            counts[0] -= n_centres  # each centre paired with itself (d = 0)
+            return counts[:m]
+    from scipy.spatial import cKDTree
+
     # Unbalanced trees build ~3x faster; the sampled count does not depend on the tree's shape.
     tree = cKDTree(x, balanced_tree=False, compact_nodes=False)
     # Chunks of centres that are close in space touch only their part of the tree: visit the

@@ -408,6 +408,14 @@ def _signatures_masks(n_atoms, ea, eb, workers=1):
     return sig, cls
 
 
+def _kernels_for(n_bonds):
+    """:mod:`nanotraj._kernels` for a frame of ``n_bonds`` bonds when it is large enough
+    (:func:`nanotraj.order._kernels_for`), else None."""
+    from nanotraj import order
+
+    return order._kernels_for(n_bonds)
+
+
 def _run_chunks(fn, starts, workers):
     """``fn(s)`` for every start, in ``workers`` threads (numpy releases the GIL)."""
     starts = list(starts)
@@ -477,7 +485,11 @@ def _signatures_sorted(n_atoms, bonds, workers=1):
     if n_edges == 0:
         return b, np.zeros((0, 3), np.int16), np.zeros(0, np.int8), order
     ea, eb = b[:, 0], b[:, 1]
-    masked = _signatures_masks(n_atoms, ea, eb, workers)
+    kernels = _kernels_for(n_edges)
+    if kernels is not None:
+        masked = kernels.cna_signatures(n_atoms, b, workers)
+    else:
+        masked = _signatures_masks(n_atoms, ea, eb, workers)
     if masked is not None:
         return b, *masked, order
     if keys is None:
