@@ -239,7 +239,7 @@ def test_compiled_cna_falls_back_above_64_bonds(monkeypatch):
     x = np.vstack([[0.0, 0.0, 0.0], 3.0 * shell])
     bonds = pairs(x, 3.2)
     assert np.bincount(bonds.ravel()).max() > 64
-    assert _kernels.cna_signatures(len(x), structure._normalise_bonds(len(x), bonds)[0]) is None
+    assert _kernels.cna(len(x), structure._normalise_bonds(len(x), bonds)[0]) is None
     monkeypatch.setattr(order, "LARGE_BONDS", 10**12)
     ref = structure.cna(len(x), bonds)
     monkeypatch.setattr(order, "LARGE_BONDS", 0)
@@ -293,3 +293,18 @@ def test_centre_histogram_declines_a_box_of_far_stray_atoms():
     assert _kernels.centre_histogram(x, x[:10], 0.02, 750, 15.0) is None
     counts = rdf._sampled_counts(x, 50, 0.02, 750, 15.0)
     assert counts.sum() > 0
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.3])
+def test_compiled_surface_equals_numpy(monkeypatch, noise):
+    x = fcc_sphere(14.0, PT_A, noise=noise, seed=8)
+    x = np.vstack([x, [[80.0, 0.0, 0.0]]])  # an isolated atom: surface (cn < 4)
+    bonds = pairs(x, 3.4)
+    bonds = bonds[np.random.default_rng(2).permutation(len(bonds))]
+    cn = np.bincount(bonds.ravel(), minlength=len(x))
+    monkeypatch.setattr(order, "LARGE_BONDS", 10**12)
+    ref = structure.surface(x, cn, bonds, PT_NN)
+    monkeypatch.setattr(order, "LARGE_BONDS", 0)
+    got = structure.surface(x, cn, bonds, PT_NN, workers=2)
+    np.testing.assert_array_equal(got, ref)
+    assert got[-1] and 0 < got.sum() < len(x) - 100

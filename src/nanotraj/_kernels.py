@@ -48,10 +48,11 @@ def run_ranges(fn, n, workers, chunk):
 
 
 @nb.njit(**_JIT)
-def adjacency(n, bonds, indptr, nbr):
-    """Neighbour lists of ``bonds`` (B, 2) as CSR: ``indptr`` (N+1,) and ``nbr`` (2B,), filled
-    in bond order (for bonds sorted by (low, high) with low < high every row is ascending: an
-    atom's lower neighbours come from bonds before its own)."""
+def adjacency(n, bonds, indptr, nbr, eid):
+    """Neighbour lists of ``bonds`` (B, 2) as CSR: ``indptr`` (N+1,), ``nbr`` (2B,) and the
+    bond of every entry ``eid`` (2B,), filled in bond order (for bonds sorted by (low, high)
+    with low < high every row is ascending: an atom's lower neighbours come from bonds before
+    its own)."""
     indptr[:] = 0
     for e in range(bonds.shape[0]):
         indptr[bonds[e, 0] + 1] += 1
@@ -63,17 +64,92 @@ def adjacency(n, bonds, indptr, nbr):
         i = bonds[e, 0]
         j = bonds[e, 1]
         nbr[fill[i]] = j
+        eid[fill[i]] = e
         fill[i] += 1
         nbr[fill[j]] = i
+        eid[fill[j]] = e
         fill[j] += 1
 
 
 def csr(n, bonds):
-    """``(indptr, nbr)`` of :func:`adjacency`; ``nbr`` int32 when the labels fit."""
+    """``(indptr, nbr, eid)`` of :func:`adjacency`; ``nbr`` and ``eid`` int32 when they fit."""
     indptr = np.empty(n + 1, np.int64)
     nbr = np.empty(2 * len(bonds), np.int32 if n < 2**31 - 1 else np.int64)
-    adjacency(n, np.ascontiguousarray(bonds, dtype=np.int64), indptr, nbr)
-    return indptr, nbr
+    eid = np.empty(2 * len(bonds), np.int32 if len(bonds) < 2**31 - 1 else np.int64)
+    adjacency(n, np.ascontiguousarray(bonds, dtype=np.int64), indptr, nbr, eid)
+    return indptr, nbr, eid
+
+
+@nb.njit(**_JIT)
+def bond_means_range(indptr, eid, values, out, a0, a1):
+    """``out[p, i]`` = mean of ``values[p, e]`` over the bonds e of atom i (0 without bonds),
+    atoms a0 .. a1-1 (C_l of :func:`nanotraj.order.crystallinity`)."""
+    for i in range(a0, a1):
+        k0 = indptr[i]
+        k1 = indptr[i + 1]
+        inv = 1.0 / max(k1 - k0, 1)
+        for p in range(values.shape[0]):
+            total = 0.0
+            for k in range(k0, k1):
+                total += values[p, eid[k]]
+            out[p, i] = total * inv
+
+
+@nb.njit(**_JIT)
+def crystalline_range(indptr, eid, s6, threshold, out, a0, a1):
+    """Crystalline atoms a0 .. a1-1: more than half of the bonds with s_6 > threshold,
+    ``count >= ceil(cn / 2 + 0.01)`` (:func:`nanotraj.order.crystalline`)."""
+    for i in range(a0, a1):
+        k0 = indptr[i]
+        k1 = indptr[i + 1]
+        count = 0
+        for k in range(k0, k1):
+            if s6[eid[k]] > threshold:
+                count += 1
+        out[i] = count >= math.ceil((k1 - k0) / 2 + 0.01)
+
+
+@nb.njit(**_JIT)
+def surface_range(coords, indptr, nbr, cn, limit, min_cn, out, a0, a1):
+    """Surface atoms a0 .. a1-1 (:func:`nanotraj.structure.surface`): ``|sum_j (r_j - r_i)| >
+    limit`` (``limit`` = t d_nn, Angstrom) or ``cn < min_cn``."""
+    for i in range(a0, a1):
+        tx = 0.0
+        ty = 0.0
+        tz = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = nbr[k]
+            tx += coords[j, 0] - coords[i, 0]
+            ty += coords[j, 1] - coords[i, 1]
+            tz += coords[j, 2] - coords[i, 2]
+        out[i] = math.sqrt(tx * tx + ty * ty + tz * tz) > limit or cn[i] < min_cn
+
+
+@nb.njit(**_JIT)
+def cna_structure_range(indptr, eid, cls, codes, a0, a1):
+    """Per-atom CNA codes of atoms a0 .. a1-1 from the classes of their bonds (1 = 421,
+    2 = 422, 3 = 555, 4 = 444, 5 = 666): fcc (1) 12 bonds all 421; hcp (2) 12 bonds, six 421
+    and six 422; ico (4) 12 bonds all 555; bcc (3) 14 bonds, eight 666 and six 444; else 0
+    (``structure._structure_from_classes``)."""
+    counts = np.zeros(6, np.int64)
+    for i in range(a0, a1):
+        counts[:] = 0
+        k0 = indptr[i]
+        k1 = indptr[i + 1]
+        for k in range(k0, k1):
+            counts[cls[eid[k]]] += 1
+        cn = k1 - k0
+        code = 0
+        if cn == 12:
+            if counts[1] == 12:
+                code = 1
+            elif counts[1] == 6 and counts[2] == 6:
+                code = 2
+            elif counts[3] == 12:
+                code = 4
+        elif cn == 14 and counts[5] == 8 and counts[4] == 6:
+            code = 3
+        codes[i] = code
 
 
 @nb.njit(**_JIT)
@@ -181,17 +257,31 @@ def cna_range(indptr, nbr, bonds, e0, e1, sig, cls):
         cls[e] = c
 
 
-def cna_signatures(n_atoms, bonds, workers=1):
-    """``(sig, cls)`` of the sorted unique bonds (B, 2) int64 (``i < j``): (B, 3) int16 and (B,)
-    int8, as ``structure._signatures_masks``; None when an atom has more than 64 bonds."""
-    indptr, nbr = csr(n_atoms, bonds)
+def cna(n_atoms, bonds, workers=1):
+    """``(sig, cls, codes)`` of the sorted unique bonds (B, 2) int64 (``i < j``): (B, 3) int16
+    signatures and (B,) int8 classes as ``structure._signatures_masks``, and the (N,) int8
+    per-atom codes (:func:`cna_structure_range`); None when an atom has more than 64 bonds."""
+    indptr, nbr, eid = csr(n_atoms, bonds)
     if len(bonds) and int(np.diff(indptr).max()) > 64:
         return None
     sig = np.empty((len(bonds), 3), np.int16)
     cls = np.empty(len(bonds), np.int8)
     run_ranges(lambda e0, e1: cna_range(indptr, nbr, bonds, e0, e1, sig, cls), len(bonds),
                workers, _BOND_CHUNK)
-    return sig, cls
+    codes = np.empty(n_atoms, np.int8)
+    run_ranges(lambda a0, a1: cna_structure_range(indptr, eid, cls, codes, a0, a1), n_atoms,
+               workers, _CHUNK)
+    return sig, cls, codes
+
+
+def surface(coords, bonds, cn, limit, min_cn, workers=1):
+    """(N,) bool surface atoms of :func:`surface_range` for ``bonds`` (B, 2), any order."""
+    indptr, nbr, _ = csr(len(coords), bonds)
+    out = np.empty(len(coords), np.bool_)
+    cn = np.ascontiguousarray(cn, dtype=np.int64)
+    run_ranges(lambda a0, a1: surface_range(coords, indptr, nbr, cn, limit, min_cn, out, a0, a1),
+               len(coords), workers, _CHUNK)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1284,8 +1284,7 @@ def _boo_compiled(kernels, coords, bonds, ls, threshold, workers=1, products=Non
     t_w, t_g, t_k = (np.array(v, np.float64) for v in (t_w, t_g, t_k))
     t_off = np.array(t_off, np.int64)
     need_a = np.array(need, np.int64)
-    indptr, nbr = kernels.csr(n, bonds)
-    cn = np.diff(indptr)
+    indptr, nbr, eid = kernels.csr(n, bonds)
     f = np.empty((n, c0))
     q = np.empty((len(need), n))
     w = np.empty((len(need), n))
@@ -1297,7 +1296,7 @@ def _boo_compiled(kernels, coords, bonds, ls, threshold, workers=1, products=Non
     kernels.run_ranges(lambda a, b: kernels.coarse_range(
         indptr, nbr, col, need_a, t_off, t_m, t_w, t_g, t_k, f, big_q, big_w, a, b), n, workers,
         kernels._CHUNK)
-    indptr = nbr = None  # free the neighbour lists before the bond pass
+    nbr = None  # free the neighbour lists before the bond pass
     pls = np.array(with_6, np.int64)
     pk = np.array([need.index(l) for l in with_6], np.int64)
     s = np.empty((len(with_6), len(bonds)))
@@ -1309,14 +1308,20 @@ def _boo_compiled(kernels, coords, bonds, ls, threshold, workers=1, products=Non
     for l in ls:
         k = k_of[l]
         out[f"q{l}"], out[f"w{l}"], out[f"Q{l}"], out[f"W{l}"] = q[k], w[k], big_q[k], big_w[k]
-    out["crystalline"] = _crystalline_from_s(n, bonds, s[with_6.index(6)], cn, threshold)
-    from nanotraj.bonds import bond_sums
-
-    inv = 1.0 / np.maximum(cn, 1)
-    ss = [s[with_6.index(l)] for l in products]
-    for l, sl, total in zip(products, ss, bond_sums(n, bonds, *ss), strict=True):
-        out[f"C{l}"] = total * inv
-        out[f"s{l}"] = sl
+    crystalline = np.empty(n, bool)
+    kernels.run_ranges(lambda a, b: kernels.crystalline_range(
+        indptr, eid, s[with_6.index(6)], threshold, crystalline, a, b), n, workers,
+        kernels._CHUNK)
+    out["crystalline"] = crystalline
+    rows = [with_6.index(l) for l in products]
+    means = np.empty((len(products), n))
+    if products:
+        s_p = s if rows == list(range(len(with_6))) else np.ascontiguousarray(s[rows])
+        kernels.run_ranges(lambda a, b: kernels.bond_means_range(indptr, eid, s_p, means, a, b),
+                           n, workers, kernels._CHUNK)
+    for p, l in enumerate(products):
+        out[f"C{l}"] = means[p]
+        out[f"s{l}"] = s[rows[p]]
     return _ordered(out, ls, products)
 
 

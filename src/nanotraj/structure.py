@@ -466,7 +466,7 @@ def cna_signatures(n_atoms, bonds, workers=1):
     over the ``a < b < k`` orientation of the graph with binary searches of the sorted bond
     keys.  Temporary memory is bounded by processing in chunks.
     """
-    b, sig, _, order = _signatures_sorted(n_atoms, bonds, workers)
+    b, sig, _, order, _ = _signatures_sorted(n_atoms, bonds, workers)
     if order is None:
         return sig.astype(np.int64)
     out = np.empty((len(sig), 3), np.int64)
@@ -475,23 +475,24 @@ def cna_signatures(n_atoms, bonds, workers=1):
 
 
 def _signatures_sorted(n_atoms, bonds, workers=1):
-    """``(b, sig, cls, order)``: the normalised bonds (:func:`_normalise_bonds`), the
+    """``(b, sig, cls, order, codes)``: the normalised bonds (:func:`_normalise_bonds`), the
     signatures of :func:`cna_signatures` in their order as a small integer type (int16 on the
-    bit-mask path, int32 otherwise), their classes (:func:`_classes`) and the permutation from
-    the caller's bonds (None: the same)."""
+    bit-mask path and the compiled one, int32 otherwise), their classes (:func:`_classes`), the
+    permutation from the caller's bonds (None: the same) and the per-atom codes of :func:`cna`
+    where the compiled kernels (frames of at least ``order.LARGE_BONDS`` bonds,
+    :func:`nanotraj._kernels.cna`) gave them, else None."""
     b, order, keys = _normalise_bonds(n_atoms, bonds)
     n_atoms = int(n_atoms)
     n_edges = len(b)
     if n_edges == 0:
-        return b, np.zeros((0, 3), np.int16), np.zeros(0, np.int8), order
+        return b, np.zeros((0, 3), np.int16), np.zeros(0, np.int8), order, None
     ea, eb = b[:, 0], b[:, 1]
     kernels = _kernels_for(n_edges)
-    if kernels is not None:
-        masked = kernels.cna_signatures(n_atoms, b, workers)
-    else:
-        masked = _signatures_masks(n_atoms, ea, eb, workers)
+    if kernels is not None and (done := kernels.cna(n_atoms, b, workers)) is not None:
+        return b, *done[:2], order, done[2]
+    masked = _signatures_masks(n_atoms, ea, eb, workers)
     if masked is not None:
-        return b, *masked, order
+        return b, *masked, order, None
     if keys is None:
         keys = _bond_keys(n_atoms, ea, eb)
     tri = _triangles(n_atoms, ea, eb, keys)
@@ -537,7 +538,7 @@ def _signatures_sorted(n_atoms, bonds, workers=1):
             sig[em, 1], sig[em, 2] = _bonds_and_chains(present, m)
     cls = np.concatenate([_classes(sig[s : s + _SUM_CHUNK])
                           for s in range(0, n_edges, _SUM_CHUNK)])
-    return b, sig, cls, order
+    return b, sig, cls, order, None
 
 
 def cna(n_atoms, bonds, workers=1):
@@ -587,8 +588,9 @@ def cna(n_atoms, bonds, workers=1):
     threads (fcc spheres, 0.05 A noise, cutoff 3.36 A): 1.0e5 atoms in ~0.3 s, 1.0e6 atoms in
     ~3 s; the atom order does not matter.
     """
-    b, sig, cls, order = _signatures_sorted(n_atoms, bonds, workers)
-    structure = _structure_from_classes(int(n_atoms), b, cls, workers)
+    b, sig, cls, order, structure = _signatures_sorted(n_atoms, bonds, workers)
+    if structure is None:
+        structure = _structure_from_classes(int(n_atoms), b, cls, workers)
     if order is None:
         sig = sig.astype(np.int64)
     else:
@@ -657,8 +659,10 @@ def _structure_from_classes(n_atoms, bonds, cls, workers=1):
 def _cna_structure(n_atoms, bonds, workers=1):
     """Per-atom CNA codes of :func:`cna`, without the (B, 3) signatures in the caller's
     order (what the workflow's structure stage needs)."""
-    b, _, cls, _ = _signatures_sorted(n_atoms, bonds, workers)
-    return _structure_from_classes(int(n_atoms), b, cls, workers)
+    b, _, cls, _, structure = _signatures_sorted(n_atoms, bonds, workers)
+    if structure is None:
+        structure = _structure_from_classes(int(n_atoms), b, cls, workers)
+    return structure
 
 
 # ----------------------------------------------------------------------------------------------
@@ -869,6 +873,8 @@ def surface(
     if not nn_distance > 0:
         raise ValueError(f"nn_distance must be positive, got {nn_distance}")
     b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    if (kernels := _kernels_for(len(b))) is not None:  # per atom over its neighbour list
+        return kernels.surface(x, b, cn, threshold * float(nn_distance), min_cn, workers)
     step = _SUM_CHUNK  # chunks of bonds over the window of atoms they touch: small temporaries
     half = -(-len(b) // (2 * step)) * step  # two halves of whole chunks, whatever ``workers``
     sums = [None, None]
