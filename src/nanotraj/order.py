@@ -1100,13 +1100,14 @@ def boo(coords, bonds, *, ls=(4, 6), threshold=0.8, engine="native", workers=1,
     bonds : (B, 2) int array, each bonded pair once.
     ls : iterable of even ints in 0..12, default (4, 6).
     threshold : float, the ``s_6`` value above which a bond is crystalline, default 0.8.
-    engine : "native" (this module, numpy only) or "pyboo" (calls ``import boo``, pyboo 1.0.0,
-        which supports ``l <= 10`` only).  Raises :class:`nanotraj.errors.ConfigError` when
-        pyboo is not importable (install recipe in the message, see :data:`PYBOO_INSTALL`) or
-        for an unknown engine.
-    workers : int, threads of the native engine (chunks of bonds and atoms; numpy and
-        scipy.sparse release the GIL).  Partial sums are combined in a fixed order, so the
-        results are bit-for-bit the same for every ``workers``.  Default 1.
+    engine : "native" (this module: numpy, and for frames of at least :data:`LARGE_BONDS`
+        bonds the compiled kernels of :mod:`nanotraj._kernels`, equal to ~1e-15) or "pyboo"
+        (calls ``import boo``, pyboo 1.0.0, which supports ``l <= 10`` only).  Raises
+        :class:`nanotraj.errors.ConfigError` when pyboo is not importable (install recipe in
+        the message, see :data:`PYBOO_INSTALL`) or for an unknown engine.
+    workers : int, threads of the native engine (chunks of bonds and atoms; numpy,
+        scipy.sparse and the kernels release the GIL).  Partial sums are combined in a fixed
+        order, so the results are bit-for-bit the same for every ``workers``.  Default 1.
     products : iterable of even ints, or None (default: ``ls``)
         The degrees whose per-bond ``s_l`` and per-atom ``C_l`` are returned (the published
         analysis uses ``s_6`` and ``C_6`` only: ``products=(6,)`` skips the others' work and
@@ -1195,9 +1196,11 @@ def _kernels_for(n_bonds):
 
 def _boo_native(coords, bonds, ls, threshold, workers=1, products=None):
     """The native engine.  Frames with many bonds go to the compiled kernels
-    (:func:`_boo_compiled`).  Atoms in a poor order (see :func:`_spatial_order`) are relabelled
-    into a spatial order for the computation, bonds not sorted by their low end are sorted
-    (:func:`_sorted_bonds`); the results are mapped back to the caller's atoms and bonds."""
+    (:func:`_boo_compiled`) as they are (at 10^6 atoms in random order: 1.7 s with 2 threads
+    instead of 0.9 s in file order; relabelling them first took 2.0 s).  On the numpy path,
+    atoms in a poor order (see :func:`_spatial_order`) are relabelled into a spatial order for
+    the computation, bonds not sorted by their low end are sorted (:func:`_sorted_bonds`); the
+    results are mapped back to the caller's atoms and bonds."""
     n = len(coords)
     if (kernels := _kernels_for(len(bonds))) is not None:
         return _boo_compiled(kernels, coords, bonds, ls, threshold, workers, products)
