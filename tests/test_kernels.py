@@ -308,3 +308,15 @@ def test_compiled_surface_equals_numpy(monkeypatch, noise):
     got = structure.surface(x, cn, bonds, PT_NN, workers=2)
     np.testing.assert_array_equal(got, ref)
     assert got[-1] and 0 < got.sum() < len(x) - 100
+
+
+def test_kernels_reject_bond_indices_out_of_range(monkeypatch):
+    """The compiled kernels do not check bounds: the neighbour lists refuse bad indices."""
+    x = fcc_sphere(8.0, PT_A)
+    bonds = pairs(x, 3.0)
+    bonds[5, 1] = len(x)
+    monkeypatch.setattr(order, "LARGE_BONDS", 0)
+    with pytest.raises(ValueError, match="bond indices"):
+        structure.surface(x, np.full(len(x), 12), bonds, PT_NN)
+    with pytest.raises(ValueError, match="bond indices"):
+        _kernels.csr(len(x), np.array([[0, -1]]))

@@ -72,7 +72,10 @@ def adjacency(n, bonds, indptr, nbr, eid):
 
 
 def csr(n, bonds):
-    """``(indptr, nbr, eid)`` of :func:`adjacency`; ``nbr`` and ``eid`` int32 when they fit."""
+    """``(indptr, nbr, eid)`` of :func:`adjacency`; ``nbr`` and ``eid`` int32 when they fit.
+    Raises ValueError for a bond index outside ``[0, n)`` (the kernels do not check bounds)."""
+    if len(bonds) and (int(bonds.min()) < 0 or int(bonds.max()) >= n):
+        raise ValueError(f"bond indices must be in [0, {n}), got [{bonds.min()}, {bonds.max()}]")
     indptr = np.empty(n + 1, np.int64)
     nbr = np.empty(2 * len(bonds), np.int32 if n < 2**31 - 1 else np.int64)
     eid = np.empty(2 * len(bonds), np.int32 if len(bonds) < 2**31 - 1 else np.int64)
@@ -276,6 +279,7 @@ def cna(n_atoms, bonds, workers=1):
 
 def surface(coords, bonds, cn, limit, min_cn, workers=1):
     """(N,) bool surface atoms of :func:`surface_range` for ``bonds`` (B, 2), any order."""
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
     indptr, nbr, _ = csr(len(coords), bonds)
     out = np.empty(len(coords), np.bool_)
     cn = np.ascontiguousarray(cn, dtype=np.int64)
