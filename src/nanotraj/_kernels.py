@@ -5,10 +5,10 @@ The numpy implementations in :mod:`nanotraj.order` and :mod:`nanotraj.structure`
 reference; these kernels compute the same quantities atom by atom and bond by bond and are used
 for frames with many bonds (:data:`nanotraj.order.LARGE_BONDS`), where they are faster.  Small
 frames never import this module: numba's import and the loading of the cached machine code
-(~0.3 s) would cost more than they save.  Every kernel works on a range of atoms, bonds or
-centres and releases the GIL, so that ranges run in threads; each atom's and bond's value is
-computed alone in a fixed order, so the results do not depend on the number of threads, bit
-for bit.
+(a few tenths of a second per process) would cost more than they save.  Every kernel works on
+a range of atoms, bonds or centres and releases the GIL, so that ranges run in threads; each
+atom's and bond's value is computed alone in a fixed order, so the results do not depend on
+the number of threads, bit for bit.
 
 Machine code is cached beside this file (numba's ``cache=True``; a user-wide cache directory
 when this one is read-only): ``make venv`` compiles it once (:func:`warm_up`, ~6 s).
@@ -34,17 +34,10 @@ _CENTRE_CHUNK = 512  # centres of g(r) per range handed to a thread
 # ----------------------------------------------------------------------------------------------
 def run_ranges(fn, n, workers, chunk):
     """``fn(a, b)`` for consecutive ranges ``[a, b)`` of ``chunk`` covering ``0 .. n-1``, in
-    ``workers`` threads (the kernels release the GIL)."""
-    starts = range(0, n, chunk)
-    if workers <= 1 or len(starts) <= 1:
-        for a in starts:
-            fn(a, min(n, a + chunk))
-        return
-    from concurrent.futures import ThreadPoolExecutor
+    ``workers`` threads (``structure._run_chunks``; the kernels release the GIL)."""
+    from nanotraj.structure import _run_chunks
 
-    with ThreadPoolExecutor(workers) as ex:
-        for fut in [ex.submit(fn, a, min(n, a + chunk)) for a in starts]:
-            fut.result()
+    _run_chunks(lambda a: fn(a, min(n, a + chunk)), range(0, n, chunk), workers)
 
 
 @nb.njit(**_JIT)
@@ -354,7 +347,7 @@ def qlm_range(coords, indptr, nbr, diag, a_co, ab_co, col, ls, t_off, t_m, t_w, 
     vector points from the lower to the higher atom label as in ``order._qlm_segment`` (for even
     l, Y_lm(-r) = Y_lm(r)); a zero vector is +z.  The bond ends of the range (CSR entries) go
     through the recurrence in blocks of ``_BLOCK``, each step a loop over the block that the
-    compiler vectorises (2x faster than bond end by bond end), then are added to their atoms.
+    compiler vectorises, then are added to their atoms.
     """
     lmax = diag.shape[0] - 1
     nc = f.shape[1]

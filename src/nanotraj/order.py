@@ -1196,8 +1196,8 @@ def _kernels_for(n_bonds):
 
 def _boo_native(coords, bonds, ls, threshold, workers=1, products=None):
     """The native engine.  Frames with many bonds go to the compiled kernels
-    (:func:`_boo_compiled`) as they are (at 10^6 atoms in random order: 1.7 s with 2 threads
-    instead of 0.9 s in file order; relabelling them first took 2.0 s).  On the numpy path,
+    (:func:`_boo_compiled`) as they are (at 10^6 atoms in random order about twice as slow as
+    in file order: ``benchmarks/bench_descriptors.py --shuffle``).  On the numpy path,
     atoms in a poor order (see :func:`_spatial_order`) are relabelled into a spatial order for
     the computation, bonds not sorted by their low end are sorted (:func:`_sorted_bonds`); the
     results are mapped back to the caller's atoms and bonds."""

@@ -56,10 +56,10 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     pairs per 0.02 A bin: ~1 %; the first-minimum search tests significance on the sampled counts
     c_k, which it recovers from g).  Cost ~M x 940 pairs, independent of N; the distances are
     counted by a compiled cell-list kernel (:func:`nanotraj._kernels.centre_histogram`; 1e6
-    atoms: ~0.25 s with 2 threads), or, where numba is missing or the atoms are spread over a
-    box with far more cells than atoms, from the kd-tree's lists of distances (~0.7 s); both
-    give the same counts.  Memory O(N + chunk).  ``max_centres=None`` forces the exact count at
-    any size.
+    atoms: ~0.3 s with 2 threads, ``benchmarks/bench_threads.py``), or, where numba is missing
+    or the atoms are spread over a box with far more cells than atoms, from the kd-tree's
+    (slower) lists of distances; both give the same counts.  Memory O(N + chunk).
+    ``max_centres=None`` forces the exact count at any size.
 
     Parameters
     ----------
@@ -160,7 +160,7 @@ def _sampled_counts(x, n_centres, dr, m, r_max, workers=1):
     centres = np.sort(np.random.default_rng(0).choice(n, size=n_centres, replace=False))
     from nanotraj.order import compiled_kernels
 
-    # compiled cell-list counts: 3x faster than the kd-tree's lists of distances (1e6 atoms)
+    # compiled cell-list counts (faster than the kd-tree's lists of distances, the same counts)
     if (_kernels := compiled_kernels()) is not None:
         counts = _kernels.centre_histogram(x, x[centres], dr, m, r_max, workers)
         if counts is not None:

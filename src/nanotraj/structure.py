@@ -591,8 +591,8 @@ def cna(n_atoms, bonds, workers=1):
     Vectorised numpy, no Python loop over atoms or bonds, for frames under
     ``nanotraj.order.LARGE_BONDS`` bonds (1.0e5 atoms in ~0.3 s with 2 threads on a 2-core
     machine); larger frames go bond by bond through a compiled kernel
-    (:func:`nanotraj._kernels.cna`: 1.0e6 atoms in ~0.4 s instead of ~1.8 s) with the same
-    results, tested.  The atom order does not matter.
+    (:func:`nanotraj._kernels.cna`: 1.0e6 atoms in ~0.4 s with 2 threads,
+    ``benchmarks/bench_threads.py``) with the same results, tested.  The atom order does not matter.
     """
     b, sig, cls, order, structure = _signatures_sorted(n_atoms, bonds, workers)
     if structure is None:
