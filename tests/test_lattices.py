@@ -212,3 +212,23 @@ def test_reference_points_cached_copy_and_other_ls():
     assert c["fcc"]["q6"] == pytest.approx(b["fcc"]["q6"], abs=1e-14)
     assert c["fcc"]["q8"] == pytest.approx(0.40391, abs=1e-5)  # Steinhardt et al. (1983)
     assert "q4" not in c["fcc"]
+
+
+def test_amorphous_sphere_is_dense_disordered_and_deterministic():
+    from nanotraj.rdf import first_minimum, rdf
+    from nanotraj.structure import _cna_structure
+
+    x = lat.amorphous_sphere(14.0, seed=3)
+    assert np.array_equal(x, lat.amorphous_sphere(14.0, seed=3))
+    expected = 0.96 * math.sqrt(2.0) / lat.PT_NN**3 * 4.0 / 3.0 * math.pi * 14.0**3
+    assert len(x) == round(expected)
+    d, _ = cKDTree(x).query(x, k=2)
+    assert np.median(d[:, 1]) == pytest.approx(lat.PT_NN, rel=1e-12)
+    assert d[:, 1].min() > 0.9 * lat.PT_NN  # no overlaps left
+    assert np.linalg.norm(x.mean(axis=0)) < 1e-9
+    r, g = rdf(x)
+    cutoff = first_minimum(r, g)
+    assert 1.25 * lat.PT_NN < cutoff < 1.45 * lat.PT_NN  # glass: first minimum ~1.34 nn
+    bonds = cKDTree(x).query_pairs(cutoff, output_type="ndarray")
+    codes = _cna_structure(len(x), bonds)
+    assert np.count_nonzero(np.isin(codes, (1, 2, 3))) <= 0.01 * len(x)  # no crystal
