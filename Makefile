@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev]"
-	$(BIN)/python -c "from nanotraj._kernels import warm_up; warm_up()"  # numba's cache, once
+	$(BIN)/python -m nanotraj.warmup  # compile the numba kernels into numba's cache, once
 	touch $@
 
 demo: venv

@@ -1,8 +1,8 @@
 """The compiled kernels of large frames (nanotraj._kernels, numba) against the numpy paths,
 brute force and the stored pyboo values.
 
-Small test frames are sent through the kernels by lowering ``order.LARGE_BONDS`` (the
-threshold above which the library uses them).
+Small test frames are sent through the kernels with ``engine="compiled"`` and through the numpy
+paths with ``engine="numpy"`` (:mod:`nanotraj.engine`).
 """
 
 # ruff: noqa: E741  (l is the degree of the spherical harmonics)
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from nanotraj import _kernels, order, rdf, structure
+from nanotraj import _kernels, cna, engine, order, rdf, structure
+from nanotraj.errors import ConfigError
 from nanotraj.lattices import (
     BCC_A_PT_NN,
     PT_A,
@@ -38,12 +39,10 @@ def pairs(coords, cutoff):
     return cKDTree(coords).query_pairs(cutoff, output_type="ndarray").astype(np.int64)
 
 
-def boo_both(monkeypatch, coords, bonds, **kw):
+def boo_both(coords, bonds, **kw):
     """(numpy result, compiled result) of order.boo."""
-    monkeypatch.setattr(order, "LARGE_BONDS", 10**12)
-    ref = order.boo(coords, bonds, **kw)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    return ref, order.boo(coords, bonds, **kw)
+    return (order.boo(coords, bonds, engine="numpy", **kw),
+            order.boo(coords, bonds, engine="compiled", **kw))
 
 
 def assert_same_boo(ref, got, atol=1e-12):
@@ -60,22 +59,21 @@ def assert_same_boo(ref, got, atol=1e-12):
 # bond-orientational order
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["stage1_docked_ATMS", "COM_trunc-octa-3_2.7nm"])
-def test_compiled_boo_matches_pyboo_reference(monkeypatch, name):
+def test_compiled_boo_matches_pyboo_reference(name):
     pdb = DATA / f"{name}.pdb"
     csv = REF / f"{name}.atoms.csv"
     if not (pdb.exists() and csv.exists()):
         pytest.skip("shared reference data not found")
     coords = read_columns_7_9(pdb)
     ref = np.genfromtxt(csv, delimiter=",", names=True)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    res = order.boo(coords, pairs(coords, CUTOFF))
+    res = order.boo(coords, pairs(coords, CUTOFF), engine="compiled")
     for key in PER_ATOM:
         np.testing.assert_allclose(res[key], ref[key], rtol=0, atol=1e-10, err_msg=key)
     np.testing.assert_array_equal(res["crystalline"], ref["xtal"].astype(bool))
 
 
 @pytest.mark.parametrize("layout", ["ordered", "atoms shuffled", "bonds shuffled and flipped"])
-def test_compiled_boo_equals_numpy(monkeypatch, layout):
+def test_compiled_boo_equals_numpy(layout):
     rng = np.random.default_rng(3)
     x = fcc_sphere(14.0, PT_A, noise=0.12, seed=2)
     x = np.vstack([x, [[60.0, 0.0, 0.0]]])  # an atom without bonds
@@ -86,7 +84,7 @@ def test_compiled_boo_equals_numpy(monkeypatch, layout):
         bonds = bonds[rng.permutation(len(bonds))]
         flip = rng.random(len(bonds)) < 0.5
         bonds[flip] = bonds[flip][:, ::-1]
-    ref, got = boo_both(monkeypatch, x, bonds)
+    ref, got = boo_both(x, bonds)
     assert_same_boo(ref, got)
     lonely = np.bincount(bonds.ravel(), minlength=len(x)) == 0
     assert lonely.sum() == 1
@@ -94,22 +92,21 @@ def test_compiled_boo_equals_numpy(monkeypatch, layout):
         assert got[key][lonely] == 0.0
 
 
-def test_compiled_boo_every_degree(monkeypatch):
+def test_compiled_boo_every_degree():
     """All even l up to L_MAX, several products, l = 6 neither asked nor a product."""
     x = icosahedron(3, noise=0.08, seed=5)
     bonds = pairs(x, 3.4)
     for ls, products in (((0, 2, 4, 6, 8, 10, 12), (4, 6, 12)), ((4, 8), (8,)), ((10,), ())):
-        ref, got = boo_both(monkeypatch, x, bonds, ls=ls, products=products)
+        ref, got = boo_both(x, bonds, ls=ls, products=products)
         assert_same_boo(ref, got)
 
 
-def test_compiled_boo_perfect_fcc_constants(monkeypatch):
+def test_compiled_boo_perfect_fcc_constants():
     """Bulk atoms of a perfect FCC sphere: q6 = 0.57452, q4 = 0.19094 (Steinhardt et al. 1983,
     the constants test_order checks on the numpy path), crystalline."""
     x = fcc_sphere(12.0, PT_A)
     bonds = pairs(x, 3.0)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    res = order.boo(x, bonds)
+    res = order.boo(x, bonds, engine="compiled")
     bulk = np.bincount(bonds.ravel(), minlength=len(x)) == 12
     assert bulk.sum() > 100
     np.testing.assert_allclose(res["q6"][bulk], 0.57452, atol=5e-6)
@@ -120,45 +117,50 @@ def test_compiled_boo_perfect_fcc_constants(monkeypatch):
 def test_kernels_give_bit_identical_results_for_any_threads(monkeypatch):
     x = fcc_sphere(13.0, PT_A, noise=0.1, seed=4)
     bonds = pairs(x, 3.4)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    for name, size in (("_CHUNK", 37), ("_BOND_CHUNK", 101)):  # many ranges of atoms, bonds
+    for name, size in (("ATOM_CHUNK", 37), ("BOND_CHUNK", 101)):  # many ranges of atoms, bonds
         monkeypatch.setattr(_kernels, name, size)
-    one = order.boo(x, bonds, workers=1)
-    three = order.boo(x, bonds, workers=3)
+    one = order.boo(x, bonds, workers=1, engine="compiled")
+    three = order.boo(x, bonds, workers=3, engine="compiled")
     for key in one:
         np.testing.assert_array_equal(one[key], three[key], err_msg=key)
-    cna_one = structure.cna(len(x), bonds, workers=1)
-    cna_three = structure.cna(len(x), bonds, workers=3)
+    cna_one = cna.cna(len(x), bonds, workers=1, engine="compiled")
+    cna_three = cna.cna(len(x), bonds, workers=3, engine="compiled")
     np.testing.assert_array_equal(cna_one[0], cna_three[0])
     np.testing.assert_array_equal(cna_one[1], cna_three[1])
-    monkeypatch.setattr(_kernels, "_CENTRE_CHUNK", 7)
+    monkeypatch.setattr(_kernels, "CENTRE_CHUNK", 7)
     centres = x[::50]
     np.testing.assert_array_equal(_kernels.centre_histogram(x, centres, 0.02, 750, 15.0, 1),
                                   _kernels.centre_histogram(x, centres, 0.02, 750, 15.0, 3))
 
 
-def test_compiled_boo_zero_length_bond_is_north_pole(monkeypatch):
+def test_compiled_boo_zero_length_bond_is_north_pole():
     """Two atoms at the same place: the bond vector is +z, as on the numpy path (pyboo)."""
     x = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 2.0, 0.5], [2.0, -1.0, 1.0]])
     bonds = np.array([[0, 1], [0, 2], [1, 3], [2, 3]])
-    ref, got = boo_both(monkeypatch, x, bonds, products=(4, 6))
+    ref, got = boo_both(x, bonds, products=(4, 6))
     assert_same_boo(ref, got)
 
 
-def test_threshold_sends_only_large_frames_to_the_kernels():
-    assert order._kernels_for(order.LARGE_BONDS - 1) is None
-    assert order._kernels_for(order.LARGE_BONDS) is _kernels
+def test_engine_auto_sends_only_large_frames_to_the_kernels():
+    assert engine.kernels_for("auto", engine.LARGE_BONDS - 1) is None
+    assert engine.kernels_for("auto", engine.LARGE_BONDS) is _kernels
+    assert engine.kernels_for("numpy", 10**9) is None
+    assert engine.kernels_for("compiled", 0) is _kernels
+    with pytest.raises(ConfigError, match="unknown engine 'fast'"):
+        engine.kernels_for("fast", 0)
+    with pytest.raises(ConfigError, match="unknown engine"):
+        order.boo(np.zeros((2, 3)), np.array([[0, 1]]), engine="native")
 
 
 def test_small_frames_do_not_import_numba():
     """Per-job start-up stays lean: the stages of a small frame never import numba."""
     code = (
         "import sys\n"
-        "from nanotraj import lattices, bonds, order, structure, rdf\n"
+        "from nanotraj import lattices, bonds, order, cna, rdf\n"
         "x = lattices.fcc_sphere(15.0)\n"
         "b, d = bonds.find_bonds(x, 3.4)\n"
         "r = order.boo(x, b, workers=2)\n"
-        "structure.cna(len(x), b, workers=2)\n"
+        "cna.cna(len(x), b, workers=2)\n"
         "rdf.rdf(x, max_centres=500, workers=2)\n"  # the sampled path, like large frames
         "print('numba' in sys.modules)\n"
     )
@@ -186,29 +188,25 @@ CNA_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CNA_CASES))
-def test_compiled_cna_equals_numpy(monkeypatch, case):
+def test_compiled_cna_equals_numpy(case):
     make, cutoff = CNA_CASES[case]
     x = make()
     bonds = pairs(x, cutoff)
     bonds = bonds[np.random.default_rng(0).permutation(len(bonds))]  # any order
-    monkeypatch.setattr(order, "LARGE_BONDS", 10**12)
-    sig_ref, st_ref = structure.cna(len(x), bonds)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    sig, st = structure.cna(len(x), bonds, workers=2)
+    sig_ref, st_ref = cna.cna(len(x), bonds, engine="numpy")
+    sig, st = cna.cna(len(x), bonds, workers=2, engine="compiled")
     np.testing.assert_array_equal(sig, sig_ref)
     np.testing.assert_array_equal(st, st_ref)
-    expected = {"fcc": structure.FCC, "hcp": structure.HCP, "bcc": structure.BCC,
-                "ico": structure.ICO}.get(case)
+    expected = {"fcc": cna.FCC, "hcp": cna.HCP, "bcc": cna.BCC, "ico": cna.ICO}.get(case)
     if expected is not None:  # the lattice's own class is found
         assert (st == expected).sum() > 0
 
 
-def test_compiled_cna_signatures_by_brute_force(monkeypatch):
+def test_compiled_cna_signatures_by_brute_force():
     """Every bond's (n_common, n_bonds, longest chain) from sets and a graph search."""
     x = fcc_sphere(9.0, PT_A, noise=0.25, seed=7)
     bonds = pairs(x, 3.5)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    sig = structure.cna_signatures(len(x), bonds)
+    sig = cna.cna_signatures(len(x), bonds, engine="compiled")
     nbrs = [set() for _ in x]
     for i, j in bonds:
         nbrs[i].add(j)
@@ -231,7 +229,7 @@ def test_compiled_cna_signatures_by_brute_force(monkeypatch):
         assert (m, k, chain) == (len(common), len(edges), best)
 
 
-def test_compiled_cna_falls_back_above_64_bonds(monkeypatch):
+def test_compiled_cna_falls_back_above_64_bonds():
     """An atom with more than 64 bonds: the kernel declines, the numpy triangle path serves."""
     rng = np.random.default_rng(1)
     shell = rng.normal(size=(70, 3))
@@ -239,11 +237,9 @@ def test_compiled_cna_falls_back_above_64_bonds(monkeypatch):
     x = np.vstack([[0.0, 0.0, 0.0], 3.0 * shell])
     bonds = pairs(x, 3.2)
     assert np.bincount(bonds.ravel()).max() > 64
-    assert _kernels.cna(len(x), structure._normalise_bonds(len(x), bonds)[0]) is None
-    monkeypatch.setattr(order, "LARGE_BONDS", 10**12)
-    ref = structure.cna(len(x), bonds)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    got = structure.cna(len(x), bonds)
+    assert _kernels.cna(len(x), cna.normalise_bonds(len(x), bonds)[0]) is None
+    ref = cna.cna(len(x), bonds, engine="numpy")
+    got = cna.cna(len(x), bonds, engine="compiled")
     np.testing.assert_array_equal(got[0], ref[0])
     np.testing.assert_array_equal(got[1], ref[1])
 
@@ -277,11 +273,10 @@ def test_centre_histogram_by_brute_force(kind):
         np.testing.assert_array_equal(got, brute_histogram(x, centres, dr, m, r_max))
 
 
-def test_sampled_rdf_kernel_and_tree_give_the_same_counts(monkeypatch):
+def test_sampled_rdf_kernel_and_tree_give_the_same_counts():
     x = fcc_sphere(22.0, PT_A, noise=0.05, seed=0)
-    got = rdf._sampled_counts(x, 400, 0.02, 750, 15.0, workers=2)
-    monkeypatch.setattr(_kernels, "centre_histogram", lambda *a, **k: None)
-    tree = rdf._sampled_counts(x, 400, 0.02, 750, 15.0, workers=2)
+    got = rdf._sampled_counts(x, 400, 0.02, 750, 15.0, workers=2, engine="compiled")
+    tree = rdf._sampled_counts(x, 400, 0.02, 750, 15.0, workers=2, engine="numpy")
     np.testing.assert_array_equal(got, tree)
     assert got.sum() > 400 * 500
 
@@ -296,27 +291,24 @@ def test_centre_histogram_declines_a_box_of_far_stray_atoms():
 
 
 @pytest.mark.parametrize("noise", [0.05, 0.3])
-def test_compiled_surface_equals_numpy(monkeypatch, noise):
+def test_compiled_surface_equals_numpy(noise):
     x = fcc_sphere(14.0, PT_A, noise=noise, seed=8)
     x = np.vstack([x, [[80.0, 0.0, 0.0]]])  # an isolated atom: surface (cn < 4)
     bonds = pairs(x, 3.4)
     bonds = bonds[np.random.default_rng(2).permutation(len(bonds))]
     cn = np.bincount(bonds.ravel(), minlength=len(x))
-    monkeypatch.setattr(order, "LARGE_BONDS", 10**12)
-    ref = structure.surface(x, cn, bonds, PT_NN)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
-    got = structure.surface(x, cn, bonds, PT_NN, workers=2)
+    ref = structure.surface(x, cn, bonds, PT_NN, engine="numpy")
+    got = structure.surface(x, cn, bonds, PT_NN, workers=2, engine="compiled")
     np.testing.assert_array_equal(got, ref)
     assert got[-1] and 0 < got.sum() < len(x) - 100
 
 
-def test_kernels_reject_bond_indices_out_of_range(monkeypatch):
+def test_kernels_reject_bond_indices_out_of_range():
     """The compiled kernels do not check bounds: the neighbour lists refuse bad indices."""
     x = fcc_sphere(8.0, PT_A)
     bonds = pairs(x, 3.0)
     bonds[5, 1] = len(x)
-    monkeypatch.setattr(order, "LARGE_BONDS", 0)
     with pytest.raises(ValueError, match="bond indices"):
-        structure.surface(x, np.full(len(x), 12), bonds, PT_NN)
+        structure.surface(x, np.full(len(x), 12), bonds, PT_NN, engine="compiled")
     with pytest.raises(ValueError, match="bond indices"):
         _kernels.csr(len(x), np.array([[0, -1]]))

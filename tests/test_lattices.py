@@ -215,8 +215,8 @@ def test_reference_points_cached_copy_and_other_ls():
 
 
 def test_amorphous_sphere_is_dense_disordered_and_deterministic():
+    from nanotraj.cna import cna_structure
     from nanotraj.rdf import first_minimum, rdf
-    from nanotraj.structure import _cna_structure
 
     x = lat.amorphous_sphere(14.0, seed=3)
     assert np.array_equal(x, lat.amorphous_sphere(14.0, seed=3))
@@ -230,5 +230,5 @@ def test_amorphous_sphere_is_dense_disordered_and_deterministic():
     cutoff = first_minimum(r, g)
     assert 1.25 * lat.PT_NN < cutoff < 1.45 * lat.PT_NN  # glass: first minimum ~1.34 nn
     bonds = cKDTree(x).query_pairs(cutoff, output_type="ndarray")
-    codes = _cna_structure(len(x), bonds)
+    codes = cna_structure(len(x), bonds)
     assert np.count_nonzero(np.isin(codes, (1, 2, 3))) <= 0.01 * len(x)  # no crystal

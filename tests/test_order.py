@@ -12,7 +12,7 @@ import pytest
 from scipy.spatial import cKDTree
 from scipy.special import sph_harm_y
 
-from nanotraj import order
+from nanotraj import _boo_numpy, _sph, order
 from nanotraj.errors import ConfigError
 from nanotraj.lattices import PT_A, PT_NN, fcc_sphere, icosahedron
 
@@ -307,10 +307,10 @@ def test_chunking_does_not_change_results(monkeypatch):
     coords = noisy_cluster(radius=7.0)
     bonds = bonds_of(coords, 1.2 * PT_NN)
     ref = order.boo(coords, bonds, ls=(2, 4, 6, 12))
-    monkeypatch.setattr(order, "_CHUNK", 7)
-    monkeypatch.setattr(order, "_SUB", 5)
-    monkeypatch.setattr(order, "_SEG_MIN", 3)  # many segments of atoms: incoming bonds
-    assert len(order._segments(len(coords))) >= 10
+    monkeypatch.setattr(_boo_numpy, "CHUNK", 7)
+    monkeypatch.setattr(_sph, "SUB", 5)
+    monkeypatch.setattr(_boo_numpy, "SEG_MIN", 3)  # many segments of atoms: incoming bonds
+    assert len(_boo_numpy.segments(len(coords))) >= 10
     _compare(ref, order.boo(coords, bonds, ls=(2, 4, 6, 12)))
 
 
@@ -572,10 +572,10 @@ def test_workers_give_bit_identical_results(monkeypatch):
     so every array is bit-for-bit the one of workers=1 (small chunks force many of them)."""
     x = fcc_sphere(4.5 * PT_A, PT_A, noise=0.05, seed=3)  # ~1,600 atoms
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
-    monkeypatch.setattr(order, "_CHUNK", 700)  # not a multiple of _SUB: ragged blocks
-    monkeypatch.setattr(order, "_SUB", 384)
-    monkeypatch.setattr(order, "_SEG_MIN", 64)  # segments of atoms for the threads
-    assert len(bonds) > 5 * 700 and len(order._segments(len(x))) >= 10
+    monkeypatch.setattr(_boo_numpy, "CHUNK", 700)  # not a multiple of _SUB: ragged blocks
+    monkeypatch.setattr(_sph, "SUB", 384)
+    monkeypatch.setattr(_boo_numpy, "SEG_MIN", 64)  # segments of atoms for the threads
+    assert len(bonds) > 5 * 700 and len(_boo_numpy.segments(len(x))) >= 10
     one = order.boo(x, bonds, ls=(4, 6, 8))
     for workers in (2, 3):
         many = order.boo(x, bonds, ls=(4, 6, 8), workers=workers)
@@ -583,8 +583,8 @@ def test_workers_give_bit_identical_results(monkeypatch):
         for key, value in one.items():
             np.testing.assert_array_equal(many[key], value, err_msg=f"{key}, {workers} workers")
     # and the chunked result is the unchunked one up to summation order
-    monkeypatch.setattr(order, "_CHUNK", 1 << 18)
-    monkeypatch.setattr(order, "_SEG_MIN", 1 << 12)
+    monkeypatch.setattr(_boo_numpy, "CHUNK", 1 << 18)
+    monkeypatch.setattr(_boo_numpy, "SEG_MIN", 1 << 12)
     whole = order.boo(x, bonds, ls=(4, 6, 8))
     for key, value in one.items():
         np.testing.assert_allclose(whole[key], value, rtol=0, atol=1e-13, err_msg=key)
@@ -596,16 +596,16 @@ def test_ring_of_segment_slots_gives_the_whole_array_results(monkeypatch):
     with the whole (N, C) array, for 1 and 3 threads (the tasks wait for each other)."""
     x = fcc_sphere(5.0 * PT_A, PT_A, noise=0.05, seed=7)  # ~2,100 atoms in lattice order
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
-    monkeypatch.setattr(order, "_SEG_MIN", 32)
-    monkeypatch.setattr(order, "_SEG_PARTS", 64)
-    monkeypatch.setattr(order, "_SUB", 100)
-    plan = order._Plan(bonds, len(x))
-    lo, hi, slots, ring = order._ring_of(plan)
+    monkeypatch.setattr(_boo_numpy, "SEG_MIN", 32)
+    monkeypatch.setattr(_boo_numpy, "_SEG_PARTS", 64)
+    monkeypatch.setattr(_sph, "SUB", 100)
+    plan = _boo_numpy.Plan(bonds, len(x))
+    lo, hi, slots, ring = _boo_numpy.ring_of(plan)
     assert ring is not None and slots < len(plan.segs)  # slots are reused
     assert ring & (ring - 1) == 0 and all(h > k for k, h in enumerate(hi[:-1]))
     streamed = [order.boo(x, bonds, products=(4, 6), workers=w) for w in (1, 3)]
-    monkeypatch.setattr(order, "_LOOKAHEAD", 10_000)  # slots for every segment: no ring
-    assert order._ring_of(plan)[3] is None
+    monkeypatch.setattr(_boo_numpy, "_LOOKAHEAD", 10_000)  # slots for every segment: no ring
+    assert _boo_numpy.ring_of(plan)[3] is None
     whole = order.boo(x, bonds, products=(4, 6))
     for res in streamed:
         assert list(res) == list(whole)
@@ -639,21 +639,21 @@ def test_sorted_bonds_and_plan(layout):
     rng = np.random.default_rng(4)
     x, bonds = _layout(layout, rng)
     n = len(x)
-    sb, order_ = order._sorted_bonds(bonds, n)
+    sb, order_ = _boo_numpy.sorted_bonds(bonds, n)
     if order_ is None:
         assert sb is bonds and layout in ("sorted", "isolated_ends", "shuffled_atoms")
         order_ = np.arange(len(bonds))
     np.testing.assert_array_equal(sb, np.sort(bonds[order_], axis=1))
     assert (np.diff(sb[:, 0]) >= 0).all()
     new = rng.permutation(n)  # relabelled: new[a] is atom a's label
-    rb, rorder = order._sorted_bonds(bonds, n, new)
+    rb, rorder = _boo_numpy.sorted_bonds(bonds, n, new)
     np.testing.assert_array_equal(rb, np.sort(new[bonds[rorder]], axis=1))
     assert (np.diff(rb[:, 0]) >= 0).all()
     for seg_min, chunk in ((1, 5), (7, 64), (1 << 12, 1 << 16)):
-        old = order._SEG_MIN, order._CHUNK
-        order._SEG_MIN, order._CHUNK = seg_min, chunk
+        old = _boo_numpy.SEG_MIN, _boo_numpy.CHUNK
+        _boo_numpy.SEG_MIN, _boo_numpy.CHUNK = seg_min, chunk
         try:
-            plan = order._Plan(sb, n)
+            plan = _boo_numpy.Plan(sb, n)
             segs = plan.segs
             assert segs[0][0] == 0 and segs[-1][1] == n
             assert all(s[1] == t[0] for s, t in zip(segs, segs[1:], strict=False))
@@ -663,7 +663,7 @@ def test_sorted_bonds_and_plan(layout):
                 want = sb[(sb[:, 0] < a) & (sb[:, 1] >= a) & (sb[:, 1] < b)]
                 np.testing.assert_array_equal(plan.incoming(k), want)
         finally:
-            order._SEG_MIN, order._CHUNK = old
+            _boo_numpy.SEG_MIN, _boo_numpy.CHUNK = old
 
 
 @pytest.mark.parametrize("seg_min", [1, 5, 1 << 12])
@@ -681,11 +681,11 @@ def test_neighbour_mean_against_dense(monkeypatch, seg_min, layout):
     np.add.at(adj, (bonds[:, 1], bonds[:, 0]), 1.0)
     cn = np.bincount(bonds.ravel(), minlength=n)
     expected = adj @ values / np.maximum(cn, 1)[:, None]
-    monkeypatch.setattr(order, "_SEG_MIN", seg_min)
-    monkeypatch.setattr(order, "_CHUNK", 9)
-    plan = order._Plan(order._sorted_bonds(bonds, n)[0], n)
+    monkeypatch.setattr(_boo_numpy, "SEG_MIN", seg_min)
+    monkeypatch.setattr(_boo_numpy, "CHUNK", 9)
+    plan = _boo_numpy.Plan(_boo_numpy.sorted_bonds(bonds, n)[0], n)
     for workers in (1, 2):
-        got = order._neighbour_mean(values, plan, cn, workers)
+        got = _boo_numpy.neighbour_mean(values, plan, cn, workers)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     # a ring of rows (the streamed engine's layout): atom r in row r % ring, holding only the
     # segments that segment k's bonds reach; every other row is NaN and must not be read
@@ -699,7 +699,7 @@ def test_neighbour_mean_against_dense(monkeypatch, seg_min, layout):
         ringed = np.full((ring, values.shape[1]), np.nan)
         ringed[rows % ring] = values[rows]
         acc = np.full((b - a, values.shape[1]), np.nan)
-        order._neighbour_segment(ringed, plan, k, acc, ring)
+        _boo_numpy.neighbour_segment(ringed, plan, k, acc, ring)
         np.testing.assert_allclose(acc / np.maximum(cn[a:b], 1)[:, None], expected[a:b],
                                    rtol=0, atol=1e-12)
 
@@ -709,13 +709,13 @@ def test_public_sparse_product_fallback_gives_the_same_values(monkeypatch):
     products give the same values (up to the order of the additions inside a block)."""
     x = fcc_sphere(4.0 * PT_A, PT_A, noise=0.05, seed=4)
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
-    assert order._CSC_MATVECS is not None and order._COO_MATMAT is not None  # pinned scipy
-    monkeypatch.setattr(order, "_CHUNK", 900)
-    monkeypatch.setattr(order, "_SUB", 256)
-    monkeypatch.setattr(order, "_SEG_MIN", 100)
+    assert _boo_numpy.CSC_MATVECS is not None and _boo_numpy.COO_MATMAT is not None  # pinned
+    monkeypatch.setattr(_boo_numpy, "CHUNK", 900)
+    monkeypatch.setattr(_sph, "SUB", 256)
+    monkeypatch.setattr(_boo_numpy, "SEG_MIN", 100)
     kernel = order.boo(x, bonds, workers=2)
-    monkeypatch.setattr(order, "_CSC_MATVECS", None)
-    monkeypatch.setattr(order, "_COO_MATMAT", None)
+    monkeypatch.setattr(_boo_numpy, "CSC_MATVECS", None)
+    monkeypatch.setattr(_boo_numpy, "COO_MATMAT", None)
     public = order.boo(x, bonds, workers=2)
     assert list(public) == list(kernel)
     for key, value in kernel.items():
@@ -729,9 +729,9 @@ def test_atoms_in_random_order_are_put_in_spatial_order(monkeypatch):
     are those of the ordered frame (up to summation order) and the same for any threads."""
     x = fcc_sphere(5.0 * PT_A, PT_A, noise=0.05, seed=6)
     bonds = np.array(sorted(cKDTree(x).query_pairs(1.2 * PT_NN)))
-    monkeypatch.setattr(order, "_CHUNK", 512)
-    monkeypatch.setattr(order, "_REORDER_MIN", 100)
-    assert order._spatial_order(x, bonds) is None  # lattice order: local already
+    monkeypatch.setattr(_boo_numpy, "CHUNK", 512)
+    monkeypatch.setattr(_boo_numpy, "_REORDER_MIN", 100)
+    assert _boo_numpy.spatial_order(x, bonds) is None  # lattice order: local already
     ref = order.boo(x, bonds, products=(4, 6))
     perm = np.random.default_rng(2).permutation(len(x))
     inv = np.argsort(perm)
@@ -739,7 +739,7 @@ def test_atoms_in_random_order_are_put_in_spatial_order(monkeypatch):
     bs = inv[bonds]
     bond_perm = np.random.default_rng(3).permutation(len(bs))
     bs = bs[bond_perm]
-    assert order._spatial_order(xs, bs) is not None
+    assert _boo_numpy.spatial_order(xs, bs) is not None
     one = order.boo(xs, bs, products=(4, 6))
     two = order.boo(xs, bs, products=(4, 6), workers=2)
     assert list(one) == list(ref)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nanotraj import cna as cn_mod
 from nanotraj import lattices as lat
 from nanotraj import structure as st
 from nanotraj.bonds import find_bonds
@@ -100,7 +101,7 @@ def test_cna_perfect_clusters(name):
     make, cutoff, full, expected = CLUSTERS[name]
     x = make(0.0)
     b, cn = _bonds(x, cutoff)
-    sig, s = st.cna(len(x), b)
+    sig, s = cn_mod.cna(len(x), b)
     assert sig.shape == (len(b), 3) and s.shape == (len(x),) and s.dtype == np.int8
     interior = cn == full
     assert interior.sum() >= 20
@@ -122,7 +123,7 @@ def test_cna_noise_005(name):
     for seed in range(3):
         x = x0 + np.random.default_rng(seed).normal(0.0, 0.05, x0.shape)
         b, _ = _bonds(x, cutoff)
-        _, s = st.cna(len(x), b)
+        _, s = cn_mod.cna(len(x), b)
         fractions.append(np.mean(s[interior] == want))
     assert min(fractions) >= 0.95, fractions
 
@@ -130,13 +131,13 @@ def test_cna_noise_005(name):
 def test_cna_signatures_known_values():
     x = lat.fcc_sphere(3.0 * NN)
     b, cn = _bonds(x, CUT)
-    sig, _ = st.cna(len(x), b)
+    sig, _ = cn_mod.cna(len(x), b)
     centre = int(np.argmin(np.linalg.norm(x, axis=1)))
     mine = (b == centre).any(axis=1)
     np.testing.assert_array_equal(sig[mine], np.tile([4, 2, 1], (12, 1)))
     x = lat.icosahedron(2)
     b, _ = _bonds(x, CUT)
-    sig, s = st.cna(len(x), b)
+    sig, s = cn_mod.cna(len(x), b)
     np.testing.assert_array_equal(sig[(b == 0).any(axis=1)], np.tile([5, 5, 5], (12, 1)))
     assert s[0] == st.ICO
 
@@ -177,9 +178,9 @@ def test_cna_signatures_match_brute_force(seed):
     flip = rng.random(len(b)) < 0.5
     shuffled = b[perm]
     shuffled[flip] = shuffled[flip][:, ::-1]  # any order, any orientation
-    sig, s = st.cna(len(x), shuffled)
+    sig, s = cn_mod.cna(len(x), shuffled)
     np.testing.assert_array_equal(sig, _brute_force_signatures(len(x), shuffled))
-    sig_sorted, s_sorted = st.cna(len(x), b)
+    sig_sorted, s_sorted = cn_mod.cna(len(x), b)
     np.testing.assert_array_equal(sig_sorted[perm], sig)
     np.testing.assert_array_equal(s_sorted, s)
     assert len(np.unique(sig, axis=0)) > 10
@@ -190,19 +191,19 @@ def test_cna_threads_give_the_same_signatures(monkeypatch):
     signatures of one thread, also against brute force, with many small chunks."""
     x = lat.fcc_sphere(3.0 * NN, noise=0.2, seed=4)
     b, _ = _bonds(x, 1.3 * NN)
-    one = st.cna(len(x), b)
-    monkeypatch.setattr(st, "_CHUNK", 4096)  # a few bonds per chunk: many chunks
+    one = cn_mod.cna(len(x), b)
+    monkeypatch.setattr(cn_mod, "_CHUNK", 4096)  # a few bonds per chunk: many chunks
     # and few bonds per chunk of the per-atom sums: the in-positions and the class counts of
     # large frames are split between the threads too
-    monkeypatch.setattr(st, "_SUM_CHUNK", 64)
-    ub = st._normalise_bonds(len(x), b)[0]
+    monkeypatch.setattr(cn_mod, "SUM_CHUNK", 64)
+    ub = cn_mod.normalise_bonds(len(x), b)[0]
     assert len(ub) >= 8 * 64
-    serial = st._in_positions(len(x), ub[:, 0], ub[:, 1])
+    serial = cn_mod._in_positions(len(x), ub[:, 0], ub[:, 1])
     for workers in (2, 3):
-        sig, s = st.cna(len(x), b, workers=workers)
+        sig, s = cn_mod.cna(len(x), b, workers=workers)
         np.testing.assert_array_equal(sig, one[0])
         np.testing.assert_array_equal(s, one[1])
-        np.testing.assert_array_equal(st._in_positions(len(x), ub[:, 0], ub[:, 1], workers),
+        np.testing.assert_array_equal(cn_mod._in_positions(len(x), ub[:, 0], ub[:, 1], workers),
                                       serial)
     # the in-positions: the rank of a among b's in-neighbours, in bond order
     for k in np.random.default_rng(0).choice(len(ub), 50, replace=False):
@@ -217,10 +218,10 @@ def test_cna_triangle_path_matches_brute_force(monkeypatch, seed):
     (and per-atom classes) equal brute force and the bit-mask path's."""
     x = lat.fcc_sphere(2.5 * NN, noise=0.25, seed=seed)
     b, _ = _bonds(x, 1.35 * NN)
-    masks = st.cna(len(x), b)
-    monkeypatch.setattr(st, "_MASK_BITS", 0)  # every atom has more bonds: no mask path
-    assert st._signatures_masks(len(x), b[:, 0], b[:, 1]) is None
-    sig, s = st.cna(len(x), b)
+    masks = cn_mod.cna(len(x), b)
+    monkeypatch.setattr(cn_mod, "_MASK_BITS", 0)  # every atom has more bonds: no mask path
+    assert cn_mod.signatures_masks(len(x), b[:, 0], b[:, 1]) is None
+    sig, s = cn_mod.cna(len(x), b)
     np.testing.assert_array_equal(sig, _brute_force_signatures(len(x), b))
     np.testing.assert_array_equal(sig, masks[0])
     np.testing.assert_array_equal(s, masks[1])
@@ -228,23 +229,23 @@ def test_cna_triangle_path_matches_brute_force(monkeypatch, seed):
 
 
 def test_cna_edge_cases():
-    sig, s = st.cna(5, np.zeros((0, 2), np.int64))
+    sig, s = cn_mod.cna(5, np.zeros((0, 2), np.int64))
     assert sig.shape == (0, 3) and np.all(s == st.OTHER) and len(s) == 5
-    sig, s = st.cna(3, [[0, 1], [1, 2], [0, 2]])
+    sig, s = cn_mod.cna(3, [[0, 1], [1, 2], [0, 2]])
     np.testing.assert_array_equal(sig, [[1, 0, 0]] * 3)
     with pytest.raises(ValueError):
-        st.cna(2, [[0, 2]])
+        cn_mod.cna(2, [[0, 2]])
     with pytest.raises(ValueError):
-        st.cna(2, [[1, 1]])
+        cn_mod.cna(2, [[1, 1]])
     with pytest.raises(ValueError):
-        st.cna(3, [[0, 1], [1, 0]])
+        cn_mod.cna(3, [[0, 1], [1, 0]])
 
 
 def test_cna_speed_1e5():
     x = lat.fcc_sphere(18.2 * lat.PT_A)  # ~1e5 atoms
     b, cn = _bonds(x, CUT)
     t = time.perf_counter()
-    _, s = st.cna(len(x), b)
+    _, s = cn_mod.cna(len(x), b)
     elapsed = time.perf_counter() - t
     assert len(x) > 9e4
     assert np.all(s[cn == 12] == st.FCC)
@@ -290,7 +291,7 @@ def test_boo_class_icosahedron():
 def test_boo_class_decahedron():
     x = lat.decahedron(10)
     b, cn = _bonds(x, CUT)
-    _, s = st.cna(len(x), b)
+    _, s = cn_mod.cna(len(x), b)
     r = _boo(x, b)
     cls = st.boo_class(r["Q4"], r["Q6"], r["W6"], r["crystalline"])
     inner = (cn == 12) & _all_neighbours(b, len(x), cn == 12)
@@ -440,11 +441,12 @@ def test_surface_and_cna_classes_chunked_equal_loops(monkeypatch, chunk):
         total[i] += x[j] - x[i]
         total[j] += x[i] - x[j]
     want = (np.linalg.norm(total, axis=1) > st.SURFACE_THRESHOLD * NN) | (cn < st.SURFACE_MIN_CN)
-    ref_sig, ref_structure = st.cna(len(x), bonds)
+    ref_sig, ref_structure = cn_mod.cna(len(x), bonds)
+    monkeypatch.setattr(cn_mod, "SUM_CHUNK", chunk)
     monkeypatch.setattr(st, "_SUM_CHUNK", chunk)
     np.testing.assert_array_equal(st.surface(x, cn, bonds, NN), want)
     np.testing.assert_array_equal(st.surface(x, cn, bonds, NN, workers=2), want)
-    sig, structure = st.cna(len(x), bonds)
+    sig, structure = cn_mod.cna(len(x), bonds)
     np.testing.assert_array_equal(sig, ref_sig)
     np.testing.assert_array_equal(structure, ref_structure)
     expected = np.zeros(len(x), np.int8)
@@ -548,7 +550,7 @@ def test_cna_equals_ovito_committed_counts():
         x = _read_columns(f)
         assert len(x) == int(row["n_atoms"])
         b, _ = find_bonds(x, float(row["cutoff"]))
-        _, s = st.cna(len(x), b)
+        _, s = cn_mod.cna(len(x), b)
         counts = np.bincount(s, minlength=5).tolist()
         want = [int(row[f"n_{c}"]) for c in st.CNA_NAMES]
         assert counts == want, f.name
@@ -571,7 +573,7 @@ def test_cna_equals_ovito_atom_for_atom():
         data.apply(CommonNeighborAnalysisModifier(mode=mode, cutoff=3.41))
         ref = np.asarray(data.particles["Structure Type"][...])
         b, _ = find_bonds(x, 3.41)
-        _, s = st.cna(len(x), b)
+        _, s = cn_mod.cna(len(x), b)
         np.testing.assert_array_equal(s, ref, err_msg=f.name)
 
 

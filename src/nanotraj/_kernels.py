@@ -1,9 +1,10 @@
 """Compiled kernels (numba) of the large-frame paths of :func:`nanotraj.order.boo`,
-:func:`nanotraj.structure.cna` and the sampled :func:`nanotraj.rdf.rdf`.
+:func:`nanotraj.cna.cna`, :func:`nanotraj.structure.surface` and the sampled
+:func:`nanotraj.rdf.rdf`.
 
-The numpy implementations in :mod:`nanotraj.order` and :mod:`nanotraj.structure` are the
+The numpy implementations (:mod:`nanotraj._boo_numpy`, :mod:`nanotraj.cna`, ...) are the
 reference; these kernels compute the same quantities atom by atom and bond by bond and are used
-for frames with many bonds (:data:`nanotraj.order.LARGE_BONDS`), where they are faster.  Small
+for frames with many bonds (:mod:`nanotraj.engine`), where they are faster.  Small
 frames never import this module: numba's import and the loading of the cached machine code
 (a few tenths of a second per process) would cost more than they save.  Every kernel works on
 a range of atoms, bonds or centres and releases the GIL, so that ranges run in threads; each
@@ -11,7 +12,7 @@ atom's and bond's value is computed alone in a fixed order, so the results do no
 the number of threads, bit for bit.
 
 Machine code is cached beside this file (numba's ``cache=True``; a user-wide cache directory
-when this one is read-only): ``make venv`` compiles it once (:func:`warm_up`, ~6 s).
+when this one is read-only): ``make venv`` compiles it once (:func:`nanotraj.warmup.warm_up`, ~6 s).
 """
 
 # ruff: noqa: E741  (l is the degree of the spherical harmonics, as in the literature)
@@ -22,24 +23,18 @@ import math
 import numba as nb
 import numpy as np
 
+from nanotraj._parallel import run_ranges
+
 _JIT = {"nogil": True, "cache": True, "boundscheck": False}
 
-_CHUNK = 1 << 15  # atoms per range handed to a thread
-_BOND_CHUNK = 1 << 17  # bonds per range handed to a thread
-_CENTRE_CHUNK = 512  # centres of g(r) per range handed to a thread
+ATOM_CHUNK = 1 << 15  # atoms per range handed to a thread
+BOND_CHUNK = 1 << 17  # bonds per range handed to a thread
+CENTRE_CHUNK = 512  # centres of g(r) per range handed to a thread
 
 
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def run_ranges(fn, n, workers, chunk):
-    """``fn(a, b)`` for consecutive ranges ``[a, b)`` of ``chunk`` covering ``0 .. n-1``, in
-    ``workers`` threads (``structure._run_chunks``; the kernels release the GIL)."""
-    from nanotraj.structure import _run_chunks
-
-    _run_chunks(lambda a: fn(a, min(n, a + chunk)), range(0, n, chunk), workers)
-
-
 @nb.njit(**_JIT)
 def adjacency(n, bonds, indptr, nbr, eid):
     """Neighbour lists of ``bonds`` (B, 2) as CSR: ``indptr`` (N+1,), ``nbr`` (2B,) and the
@@ -126,7 +121,7 @@ def cna_structure_range(indptr, eid, cls, codes, a0, a1):
     """Per-atom CNA codes of atoms a0 .. a1-1 from the classes of their bonds (1 = 421,
     2 = 422, 3 = 555, 4 = 444, 5 = 666): fcc (1) 12 bonds all 421; hcp (2) 12 bonds, six 421
     and six 422; ico (4) 12 bonds all 555; bcc (3) 14 bonds, eight 666 and six 444; else 0
-    (``structure._structure_from_classes``)."""
+    (``cna.structure_from_classes``)."""
     counts = np.zeros(6, np.int64)
     for i in range(a0, a1):
         counts[:] = 0
@@ -170,7 +165,7 @@ def cna_range(indptr, nbr, bonds, e0, e1, sig, cls):
     later common neighbour in the row of an earlier one, kept as bit masks (at most 63 common
     neighbours: the caller makes sure no atom has more than 64 bonds).  Longest chain: the
     number of bonds of the largest connected cluster of those bonds (flood fill on the masks),
-    as :func:`nanotraj.structure.cna_signatures`.  Classes as ``structure._classes``:
+    as :func:`nanotraj.cna.cna_signatures`.  Classes as ``cna.classes``:
     1 = 421, 2 = 422, 3 = 555, 4 = 444, 5 = 666, 0 otherwise.
     """
     common = np.empty(64, np.int64)
@@ -255,7 +250,7 @@ def cna_range(indptr, nbr, bonds, e0, e1, sig, cls):
 
 def cna(n_atoms, bonds, workers=1):
     """``(sig, cls, codes)`` of the sorted unique bonds (B, 2) int64 (``i < j``): (B, 3) int16
-    signatures and (B,) int8 classes as ``structure._signatures_masks``, and the (N,) int8
+    signatures and (B,) int8 classes as ``cna.signatures_masks``, and the (N,) int8
     per-atom codes (:func:`cna_structure_range`); None when an atom has more than 64 bonds."""
     indptr, nbr, eid = csr(n_atoms, bonds)
     if len(bonds) and int(np.diff(indptr).max()) > 64:
@@ -263,10 +258,10 @@ def cna(n_atoms, bonds, workers=1):
     sig = np.empty((len(bonds), 3), np.int16)
     cls = np.empty(len(bonds), np.int8)
     run_ranges(lambda e0, e1: cna_range(indptr, nbr, bonds, e0, e1, sig, cls), len(bonds),
-               workers, _BOND_CHUNK)
+               workers, BOND_CHUNK)
     codes = np.empty(n_atoms, np.int8)
     run_ranges(lambda a0, a1: cna_structure_range(indptr, eid, cls, codes, a0, a1), n_atoms,
-               workers, _CHUNK)
+               workers, ATOM_CHUNK)
     return sig, cls, codes
 
 
@@ -277,7 +272,7 @@ def surface(coords, bonds, cn, limit, min_cn, workers=1):
     out = np.empty(len(coords), np.bool_)
     cn = np.ascontiguousarray(cn, dtype=np.int64)
     run_ranges(lambda a0, a1: surface_range(coords, indptr, nbr, cn, limit, min_cn, out, a0, a1),
-               len(coords), workers, _CHUNK)
+               len(coords), workers, ATOM_CHUNK)
     return out
 
 
@@ -291,8 +286,8 @@ def _invariants(rows, nb_, col, ls, t_off, t_m, t_w, t_g, t_k, q, w, i0, acc):
     ``w[k, i0 + t]`` for ``l = ls[k]``; every step a loop over the atoms (vectorised).
 
     q_l = sqrt(4 pi / (2l + 1) (|q_l0|^2 + 2 sum_{m>0} |q_lm|^2)).  w_l with the terms t_off[k]
-    .. t_off[k+1]-1 of ``order._wl_terms(l)`` (|m1|, |m2|, |m3| in ``t_m``, weight ``t_w``,
-    ``t_g`` = s2 s3 and ``t_k`` = s1 s3 from its signs), the operations of ``order._wl_block``:
+    .. t_off[k+1]-1 of ``_sph.wl_terms(l)`` (|m1|, |m2|, |m3| in ``t_m``, weight ``t_w``,
+    ``t_g`` = s2 s3 and ``t_k`` = s1 s3 from its signs), the operations of ``_boo_numpy._wl_block``:
     Re(q1 q2 q3) = a1 (a2 a3 - g c2 c3) - k c1 (a2 c3 + g c2 a3).
     """
     for kk in range(ls.shape[0]):
@@ -343,11 +338,11 @@ def qlm_range(coords, indptr, nbr, diag, a_co, ab_co, col, ls, t_off, t_m, t_w, 
     and their q_l, w_l (``q[k, i]``, ``w[k, i]`` for ``l = ls[k]``, :func:`_invariants`).
 
     q_lm(i) = 1/N_i sum_j Y_lm(r_j - r_i) with Y_lm = P~_l^m(z) (x + iy)^m and the recurrence of
-    ``order._legendre_coefficients``, the same operations as ``order._ylm_half_into``; the bond
-    vector points from the lower to the higher atom label as in ``order._qlm_segment`` (for even
-    l, Y_lm(-r) = Y_lm(r)); a zero vector is +z.  The bond ends of the range (CSR entries) go
-    through the recurrence in blocks of ``_BLOCK``, each step a loop over the block that the
-    compiler vectorises, then are added to their atoms.
+    ``_sph.legendre_coefficients``, the same operations as ``_sph.ylm_half_into``; the bond
+    vector points from the lower to the higher atom label as in ``_boo_numpy._qlm_segment``
+    (for even l, Y_lm(-r) = Y_lm(r)); a zero vector is +z.  The bond ends of the range (CSR
+    entries) go through the recurrence in blocks of ``_BLOCK``, each step a loop over the block
+    that the compiler vectorises, then are added to their atoms.
     """
     lmax = diag.shape[0] - 1
     nc = f.shape[1]
@@ -574,30 +569,5 @@ def centre_histogram(x, centres, dr, m, r_max, workers=1):
         histogram_range(xs, start, dims, lo, h, centres, 1.0 / dr, m, r_max, out, c0, c1)
         parts.append(out)
 
-    run_ranges(count, len(centres), workers, _CENTRE_CHUNK)
+    run_ranges(count, len(centres), workers, CENTRE_CHUNK)
     return np.sum(parts, axis=0) if parts else np.zeros(m + 1, np.int64)
-
-
-def warm_up():
-    """Compile every kernel for the argument types the workflow gives them (read-only arrays
-    mapped from the stage files, and writable ones), so that the first large frame after an
-    install does not wait for the compiler (``make venv`` calls it; ~10 s once)."""
-    from nanotraj import order, structure
-    from nanotraj.lattices import fcc_sphere
-
-    x = fcc_sphere(8.0)
-    d = x[:, None, :] - x[None, :, :]
-    i, j = np.nonzero(np.triu(np.einsum("ijk,ijk->ij", d, d) <= 3.4**2, 1))
-    bonds = np.stack([i, j], axis=1).astype(np.int64)
-    saved = order.LARGE_BONDS
-    order.LARGE_BONDS = 0
-    try:
-        for writable in (True, False):
-            xc, bc = x.copy(), bonds.copy()
-            xc.setflags(write=writable)
-            bc.setflags(write=writable)
-            order.boo(xc, bc, products=(6,))
-            structure.cna(len(xc), bc)
-            centre_histogram(xc, xc[:5], 0.02, 750, 15.0)
-    finally:
-        order.LARGE_BONDS = saved

@@ -17,7 +17,8 @@ MAX_CENTRES = 20_000
 
 
 def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
-        max_centres: int | None = MAX_CENTRES, return_counts: bool = False):
+        max_centres: int | None = MAX_CENTRES, return_counts: bool = False,
+        engine: str = "auto"):
     """Radial distribution function of a finite particle, with the seed's normalisation.
 
     Formula (Kang et al., the seed notebook ``gr_calculation``)::
@@ -57,8 +58,8 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     c_k, which it recovers from g).  Cost ~M x 940 pairs, independent of N; the distances are
     counted by a compiled cell-list kernel (:func:`nanotraj._kernels.centre_histogram`; 1e6
     atoms: ~0.3 s with 2 threads, ``benchmarks/bench_threads.py``), or, where numba is missing
-    or the atoms are spread over a box with far more cells than atoms, from the kd-tree's
-    (slower) lists of distances; both give the same counts.  Memory O(N + chunk).
+    or the atoms are spread over a box with far more cells than atoms, or ``engine="numpy"``,
+    from the kd-tree's (slower) lists of distances; both give the same counts.  Memory O(N + chunk).
     ``max_centres=None`` forces the exact count at any size.
 
     Parameters
@@ -78,6 +79,8 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
     return_counts : bool
         Also return the pair counts behind g (for the significance test of
         :func:`first_minimum`).
+    engine : "auto", "numpy" or "compiled" (:mod:`nanotraj.engine`), of the sampled count
+        ("auto" uses the compiled kernel whenever it loads).
 
     Returns
     -------
@@ -114,7 +117,7 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
         if max_centres < 1:
             raise ValueError("max_centres must be a positive integer or None")
         if n > max_centres:
-            counts = _sampled_counts(x, max_centres, dr, m, r_max, workers)
+            counts = _sampled_counts(x, max_centres, dr, m, r_max, workers, engine)
             n_k = counts * (n / (2.0 * max_centres))
             n_pairs = n * (n - 1) / 2.0
             g = big_r**3 / (3.0 * dr * n_pairs) * n_k / r**2
@@ -150,7 +153,7 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
 _CENTRE_CHUNK = 512  # sampled centres per chunk (~5e5 pair distances of a metal at 15 A, ~12 MB)
 
 
-def _sampled_counts(x, n_centres, dr, m, r_max, workers=1):
+def _sampled_counts(x, n_centres, dr, m, r_max, workers=1, engine="auto"):
     """Ordered pair counts per bin between a deterministic sample of centres and all atoms.
 
     Returns (m,) int64: c_k = #{(c, j) : c a sampled centre, j != c, floor(|x_c - x_j| / dr) = k},
@@ -158,10 +161,12 @@ def _sampled_counts(x, n_centres, dr, m, r_max, workers=1):
     """
     n = len(x)
     centres = np.sort(np.random.default_rng(0).choice(n, size=n_centres, replace=False))
-    from nanotraj.order import compiled_kernels
+    from nanotraj.engine import compiled_kernels, kernels_for
 
-    # compiled cell-list counts (faster than the kd-tree's lists of distances, the same counts)
-    if (_kernels := compiled_kernels()) is not None:
+    # compiled cell-list counts (faster than the kd-tree's lists of distances, the same counts;
+    # "auto" uses them whatever N: the sampled count's cost does not depend on N)
+    kernels = compiled_kernels() if engine == "auto" else kernels_for(engine, 0)
+    if (_kernels := kernels) is not None:
         counts = _kernels.centre_histogram(x, x[centres], dr, m, r_max, workers)
         if counts is not None:
             counts[0] -= n_centres  # each centre paired with itself (d = 0)
