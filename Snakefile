@@ -1,5 +1,6 @@
 # nanotraj: structural analysis of time series of 3D atomic maps of nanocrystals.
 # Thin entry point: configuration, includes, default target. The science lives in src/nanotraj.
+import re
 from pathlib import Path
 
 # The user's config/config.yaml in the working directory wins; otherwise the shipped one (demo).

@@ -89,38 +89,38 @@ def child_library(path: str, folder: str, threads: int = 1) -> None:
     import scipy.sparse  # noqa: F401
     import scipy.spatial  # noqa: F401
 
-    from nanotraj import pipeline
     from nanotraj.elements import nn_distance
+    from nanotraj.stages import frame as stage
     from nanotraj.structure import boo_reference_points
 
     boo_reference_points()  # cached reference clusters (computed once per process)
-    nn = nn_distance("Pt")
-    w, f = pipeline.frame_paths(folder, "bench", "f")
+    nn_distance("Pt")  # the element table, read once per process
+    w, f = stage.frame_files(folder, "bench", "f")
     calls = {
-        "parse": lambda: pipeline.parse_frame(path, w["frame"]),
-        "rdf": lambda: pipeline.compute_rdf(w["frame"], f["rdf"], w["rdf"], threads=threads),
-        "bonds": lambda: pipeline.find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads),
-        "boo": lambda: pipeline.compute_boo(w["frame"], w["bonds"], w["boo"], threads=threads),
-        "coordination": lambda: pipeline.compute_coordination(
-            w["frame"], w["bonds"], w["coordination"], nn_distance=nn),
-        "neighbour_distance": lambda: pipeline.compute_neighbour_distance(
+        "parse": lambda: stage.parse_frame(path, w["frame"]),
+        "rdf": lambda: stage.compute_rdf(w["frame"], f["rdf"], w["rdf"], threads=threads),
+        "bonds": lambda: stage.find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads),
+        "boo": lambda: stage.compute_boo(w["frame"], w["bonds"], w["boo"], threads=threads),
+        "coordination": lambda: stage.compute_coordination(
+            w["frame"], w["rdf"], w["bonds"], w["coordination"], element="Pt"),
+        "neighbour_distance": lambda: stage.compute_neighbour_distance(
             w["frame"], w["bonds"], w["neighbour_distance"]),
-        "structure": lambda: pipeline.compute_structure(
-            w["frame"], w["bonds"], w["boo"], w["coordination"], w["structure"], nn_distance=nn,
-            threads=threads),
-        "table": lambda: pipeline.write_frame_table(w, f, series="bench", frame="f", time=0.0),
-        "pdb": lambda: pipeline.write_frame_pdbs(w, f, element="Pt"),
+        "structure": lambda: stage.compute_structure(
+            w["frame"], w["rdf"], w["bonds"], w["boo"], w["coordination"], w["structure"],
+            element="Pt", threads=threads),
+        "table": lambda: stage.write_frame_table(w, f, series="bench", frame="f", time=0.0),
+        "pdb": lambda: stage.write_frame_pdbs(w, f, element="Pt"),
     }
     out = {"rss_start": status_mb("VmRSS")}
     out["errors"] = {}
-    for stage in STAGES:
+    for name in STAGES:
         before = reset_peak()
         t0 = time.perf_counter()
         try:
-            calls[stage]()
+            calls[name]()
         except Exception as exc:  # reported, the other stages still run
-            out["errors"][stage] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        out[stage] = {"s": time.perf_counter() - t0, "peak": status_mb("VmHWM"),
+            out["errors"][name] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        out[name] = {"s": time.perf_counter() - t0, "peak": status_mb("VmHWM"),
                       "delta": status_mb("VmHWM") - before}
     import numpy as np
 

@@ -45,8 +45,11 @@ from _common import (  # noqa: E402
 
 def child_loop(sheet: str, results: str) -> None:
     """The plain loop (runs in its own process): every output the workflow writes."""
-    from nanotraj import pipeline, plots, tracking, trackplots, viewer
     from nanotraj.elements import nn_distance
+    from nanotraj.stages import figures
+    from nanotraj.stages import frame as stage
+    from nanotraj.stages import tracking as track_stage
+    from nanotraj.stages.series import aggregate_summaries, list_rejected
 
     results = Path(results)
     max_distance = 0.5 * nn_distance("Pt")
@@ -55,21 +58,22 @@ def child_loop(sheet: str, results: str) -> None:
     per_series: dict[str, list[dict]] = {}
     for row in rows:
         series, frame = row["series"], row["frame"]
-        f = pipeline.run_frame(row["path"], results, series=series, frame=frame,
+        f = stage.run_frame(row["path"], results, series=series, frame=frame,
                                time=float(row["time"]), element="Pt")
         base = results / series / frame
-        plots.plot_frame({"rdf": f["rdf"], "atoms": f["atoms"], "summary": f["summary"]},
-                         {"rdf": base / "rdf.png", "order": base / "order.png"},
-                         element="Pt", time_unit="s", cutoff_auto=True)
+        work, _ = stage.frame_files(results, series, frame)
+        figures.plot_frame({"rdf": f["rdf"], "cutoff": work["rdf"], "atoms": f["atoms"],
+                            "summary": f["summary"]},
+                           {"rdf": base / "rdf.png", "order": base / "order.png"},
+                           element="Pt", time_unit="s")
         done = per_series.setdefault(series, [])
-        work, _ = pipeline.frame_paths(results, series, frame)
         inputs = {"frame": work["frame"], "rdf": work["rdf"]}
         previous = done[-1]["frame"] if done else ""
         if done:
-            prev_work, _ = pipeline.frame_paths(results, series, previous)
+            prev_work, _ = stage.frame_files(results, series, previous)
             inputs.update({f"prev_{k}": prev_work[k]
                            for k in ("frame", "boo", "coordination", "structure")})
-        tracking.track_pair(inputs, {"tracking": work["frame"].parent / "tracking.npz",
+        track_stage.track_pair(inputs, {"tracking": work["frame"].parent / "tracking.npz",
                                      "fate": base / "fate.csv", "pdb": base / "fate.pdb",
                                      "cif": base / "fate.cif",
                                      "new": base / "new.csv"},
@@ -83,27 +87,27 @@ def child_loop(sheet: str, results: str) -> None:
         names = [fr["frame"] for fr in frames]
         times = [fr["time"] for fr in frames]
         track_csv = results / series / "tracking.csv"
-        tracking.aggregate_tracking([fr["tracking"] for fr in frames], track_csv, series=series,
+        track_stage.aggregate_tracking([fr["tracking"] for fr in frames], track_csv, series=series,
                                     frames=names, times=times)
         summary = results / series / "summary.csv"
-        pipeline.aggregate_summaries([b / "summary.csv" for b in bases], summary,
+        aggregate_summaries([b / "summary.csv" for b in bases], summary,
                                      tracking=track_csv)
-        plots.plot_series(summary, [b / "rdf.csv" for b in bases],
+        figures.plot_series(summary, [b / "rdf.csv" for b in bases],
                           [b / "atoms.csv" for b in bases],
                           {k: results / series / f"{k}.png"
                            for k in ("timeseries", "rdf_series", "cn_series")},
                           time_unit="s")
-        trackplots.plot_tracking([b / "fate.csv" for b in bases],
+        figures.plot_tracking([b / "fate.csv" for b in bases],
                                  [fr["tracking"] for fr in frames],
                                  {"removal_cn": results / series / "removal_cn.png",
                                   "displacements": results / series / "displacements.png"},
                                  frames=names, times=times, time_unit="s", series=series)
-        viewer.viewer_from_files([b / "atoms.csv" for b in bases],
+        figures.build_viewer([b / "atoms.csv" for b in bases],
                                  [b / "summary.csv" for b in bases],
                                  results / series / "viewer.html", series=series, time_unit="s")
         summaries.append(summary)
-    pipeline.aggregate_summaries(summaries, results / "summary.csv", sort_by_series=True)
-    pipeline.list_rejected(results / "summary.csv", results / "rejected.csv")
+    aggregate_summaries(summaries, results / "summary.csv", sort_by_series=True)
+    list_rejected(results / "summary.csv", results / "rejected.csv")
 
 
 def run_workflow(sheet: Path, cores: int):

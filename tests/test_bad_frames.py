@@ -229,11 +229,11 @@ def test_fail_mode_names_each_bad_file_and_reason_on_one_line(fail_run):
 def test_fail_mode_shows_no_traceback_from_inside_the_library(fail_run):
     _, _, _, _, out = fail_run
     assert "Traceback (most recent call last)" not in out
-    # Snakemake's short stack may name the rule and the pipeline stage, never the reader, the
+    # Snakemake's short stack may name the rule and the file-level stage, never the reader, the
     # geometry or the g(r) code underneath
     frames = re.findall(r'File "([^"]+)", line \d+', out)
-    inner = sorted({f for f in frames if "nanotraj" in f and not f.endswith(
-        ("pipeline.py", ".smk", "Snakefile"))})
+    inner = sorted({f for f in frames if "nanotraj" in f and "/stages/" not in f
+                    and not f.endswith((".smk", "Snakefile"))})
     assert not inner, f"library frames in the error output: {inner}"
 
 
@@ -417,7 +417,7 @@ def big_frames(tmp_path_factory):
 
 
 def test_far_coordinates_are_read_from_mmcif(big_frames, tmp_path):
-    from nanotraj.pipeline import run_frame
+    from nanotraj.stages.frame import run_frame
 
     work, base, _ = big_frames
     f = read_frame(work / "far.cif")
@@ -615,12 +615,12 @@ def test_fate_files_carry_the_previous_frames_element(tmp_path):
 
 
 def test_duplicates_kept_by_min_distance_zero_are_named_when_g_of_r_fails(tmp_path):
-    from nanotraj import pipeline
+    from nanotraj.stages import frame as stage
 
     coords = read_frame(BASE_FILE).coords
     (tmp_path / "dup.pdb").write_bytes(_pdb(np.vstack([coords, coords[:40]])))
-    w, f = pipeline.frame_paths(tmp_path, "s", "dup")
-    pipeline.parse_frame(tmp_path / "dup.pdb", w["frame"], min_distance=0)
+    w, f = stage.frame_files(tmp_path, "s", "dup")
+    stage.parse_frame(tmp_path / "dup.pdb", w["frame"], min_distance=0)
     with pytest.raises(FrameError) as info:
-        pipeline.compute_rdf(w["frame"], f["rdf"], w["rdf"])
+        stage.compute_rdf(w["frame"], f["rdf"], w["rdf"])
     assert str(info.value).endswith("(40 pair(s) of atoms closer than 0.5 A: duplicated atoms?)")

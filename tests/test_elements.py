@@ -90,16 +90,16 @@ def test_an_alloy_frame_keeps_its_elements_in_every_output(tmp_path, capsys):
     used one element."""
     import gemmi
 
-    from nanotraj import pipeline
     from nanotraj.io import write_values
     from nanotraj.lattices import fcc_sphere
+    from nanotraj.stages import frame as stage
     from nanotraj.tables import read_rows
 
     xyz = fcc_sphere(6.0)
     kinds = np.where(np.arange(len(xyz)) % 3 == 0, "Ni", "Pt")
     src = tmp_path / "alloy.pdb"
     write_values(src, xyz, np.zeros(len(xyz)), element=kinds)
-    paths = pipeline.run_frame(src, tmp_path / "results", series="s", frame="f", time=0.0,
+    paths = stage.run_frame(src, tmp_path / "results", series="s", frame="f", time=0.0,
                                element="Pt")
     header, rows = read_rows(paths["atoms"])
     assert header[-1] == "element" and [r["element"] for r in rows] == kinds.tolist()

@@ -483,7 +483,7 @@ def test_records_after_end_are_reported(tmp_path):
 
 
 def test_parse_stage_warns_about_what_the_reader_left_out(tmp_path, capsys):
-    from nanotraj.pipeline import parse_frame
+    from nanotraj.stages.frame import parse_frame
 
     lines = tetra_lines()
     p = write(tmp_path, "end.pdb", "\n".join([*lines, "END", atom(9, 9.0, 9.0, 9.0)]) + "\n")
@@ -494,14 +494,14 @@ def test_parse_stage_warns_about_what_the_reader_left_out(tmp_path, capsys):
 
 
 def test_bond_stage_warns_when_the_cutoff_finds_no_bond(tmp_path, capsys):
-    from nanotraj import pipeline
+    from nanotraj.stages import frame as stage
     from nanotraj.tables import load_arrays
 
     p = write(tmp_path, "a.pdb", "\n".join(tetra_lines()) + "\n")
-    w, f = pipeline.frame_paths(tmp_path, "s", "a")
-    pipeline.parse_frame(p, w["frame"])
-    pipeline.compute_rdf(w["frame"], f["rdf"], w["rdf"], cutoff=1.0)
-    pipeline.find_bonds(w["frame"], w["rdf"], w["bonds"], log=tmp_path / "bonds.log")
+    w, f = stage.frame_files(tmp_path, "s", "a")
+    stage.parse_frame(p, w["frame"])
+    stage.compute_rdf(w["frame"], f["rdf"], w["rdf"], cutoff=1.0)
+    stage.find_bonds(w["frame"], w["rdf"], w["bonds"], log=tmp_path / "bonds.log")
     assert len(load_arrays(w["bonds"])["bonds"]) == 0
     assert "warning:" in (tmp_path / "bonds.log").read_text()
     assert "no two atoms within the cutoff 1.0000 A" in capsys.readouterr().err
@@ -509,11 +509,11 @@ def test_bond_stage_warns_when_the_cutoff_finds_no_bond(tmp_path, capsys):
 
 def test_coordination_stage_warns_about_atoms_without_bonds(tmp_path, capsys):
     """A stray atom 60 A away: the frame is analysed, and the run says which atom it is."""
-    from nanotraj import pipeline
+    from nanotraj.stages import frame as stage
 
     xyz = np.vstack([fcc_points(200), [[60.0, 0.0, 0.0]]])
     write_values(tmp_path / "stray.pdb", xyz, np.zeros(len(xyz)))
-    pipeline.run_frame(tmp_path / "stray.pdb", tmp_path / "res", series="s", frame="f",
+    stage.run_frame(tmp_path / "stray.pdb", tmp_path / "res", series="s", frame="f",
                        time=0.0, pdbs=False)
     err = capsys.readouterr().err
     assert "1 atom(s) without any bond" in err and "atom 200 at" in err

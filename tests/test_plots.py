@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanotraj import plots
+from nanotraj import figstyle, plots, tables
+from nanotraj.stages import figures
 from nanotraj.tables import write_columns
 
 from .conftest import SERIES_DIR
@@ -36,7 +37,7 @@ def png_size(path) -> tuple[int, int]:
 
 def expected_size(kind) -> tuple[int, int]:
     w, h = plots.FIGURE_SIZES[kind]
-    return round(w * plots.DPI), round(h * plots.DPI)
+    return round(w * figstyle.DPI), round(h * figstyle.DPI)
 
 
 def pixel_std(path) -> float:
@@ -55,16 +56,21 @@ def check_png(path, kind, min_std=0.02):
 
 def run_frame_stages(source, work, out, *, series, frame, time, on_bad_frame="skip"):
     """The per-frame pipeline stages (what the workflow's rules call); returns the output dir."""
-    from nanotraj import pipeline
+    from nanotraj.stages import frame as stage
 
-    files = pipeline.run_frame(str(source), out.parent.parent, series=series, frame=frame,
-                               time=time, on_bad_frame=on_bad_frame, pdbs=False)
+    files = stage.run_frame(str(source), out.parent.parent, series=series, frame=frame,
+                            time=time, on_bad_frame=on_bad_frame, pdbs=False)
     assert files["atoms"].parent == out
     return out
 
 
 def frame_io(d: Path):
-    inputs = {"rdf": d / "rdf.csv", "atoms": d / "atoms.csv", "summary": d / "summary.csv"}
+    """The plot_frame rule's files of a frame folder results/{series}/{frame}."""
+    from nanotraj.stages.frame import frame_files
+
+    work, _ = frame_files(d.parent.parent, d.parent.name, d.name)
+    inputs = {"rdf": d / "rdf.csv", "cutoff": work["rdf"], "atoms": d / "atoms.csv",
+              "summary": d / "summary.csv"}
     outputs = {"rdf": d / "rdf.png", "order": d / "order.png"}
     return inputs, outputs
 
@@ -104,7 +110,7 @@ def synthetic_series(tmp_path_factory):
     atoms), so the series figures must skip it."""
     from nanotraj.io import write_values
     from nanotraj.lattices import fcc_sphere
-    from nanotraj.pipeline import aggregate_summaries
+    from nanotraj.stages.series import aggregate_summaries
 
     root = tmp_path_factory.mktemp("series")
     frames = []
@@ -223,7 +229,7 @@ def test_rejected_frame_placeholders(tmp_path, synthetic_series):
     rejected = frames[2]
     inputs, _ = frame_io(rejected)
     outputs = {"rdf": tmp_path / "rdf.png", "order": tmp_path / "order.png"}
-    info = plots.plot_frame(inputs, outputs, element="Pt")
+    info = figures.plot_frame(inputs, outputs, element="Pt")
     assert info["status"].startswith("rejected: ")
     check_png(outputs["rdf"], "rdf", min_std=0.005)
     check_png(outputs["order"], "order", min_std=0.005)
@@ -235,7 +241,7 @@ def test_rejected_frame_placeholders(tmp_path, synthetic_series):
 
 def plot_and_check_series(d, frames, outs, *, time_unit):
     """plots.plot_series on a series folder; every figure checked (size, not blank)."""
-    info = plots.plot_series(d / "summary.csv", [f / "rdf.csv" for f in frames],
+    info = figures.plot_series(d / "summary.csv", [f / "rdf.csv" for f in frames],
                              [f / "atoms.csv" for f in frames], outs, time_unit=time_unit)
     for kind, path in outs.items():
         check_png(path, kind)
@@ -253,7 +259,7 @@ def test_plot_series_skips_rejected(synthetic_series):
     assert np.allclose(np.nansum(fr[:, [0, 1, 3]], axis=0), 1.0)
     # deterministic
     first = {k: p.read_bytes() for k, p in outs.items()}
-    plots.plot_series(
+    figures.plot_series(
         d / "summary.csv",
         [f / "rdf.csv" for f in frames],
         [f / "atoms.csv" for f in frames],
@@ -264,14 +270,15 @@ def test_plot_series_skips_rejected(synthetic_series):
 
 
 def test_plot_series_all_rejected(tmp_path):
-    from nanotraj.summary import rejected_summary, write_summary
+    from nanotraj.summary import rejected_summary
+    from nanotraj.tables import write_summary
 
     write_summary(
         tmp_path / "summary.csv",
         [rejected_summary(series="s", frame="a", time=0.0, reason="no atoms")],
     )
     outs = series_outputs(tmp_path)
-    plots.plot_series(tmp_path / "summary.csv", [], [], outs)
+    figures.plot_series(tmp_path / "summary.csv", [], [], outs)
     for kind, path in outs.items():
         check_png(path, kind, min_std=0.005)
 
@@ -287,12 +294,12 @@ def test_cn_series_irregular_times(tmp_path):
 
 def test_read_columns(tmp_path):
     write_columns(tmp_path / "a.csv", {"x": np.array([1.0, np.nan]), "cn": np.array([3, 4])})
-    cols = plots.read_columns(tmp_path / "a.csv", ["cn"])
+    cols = tables.read_columns(tmp_path / "a.csv", ["cn"])
     assert cols["cn"].tolist() == [3.0, 4.0]
     write_columns(tmp_path / "e.csv", {"x": np.array([]), "cn": np.array([])})
-    assert plots.read_columns(tmp_path / "e.csv", ["cn"])["cn"].size == 0
+    assert tables.read_columns(tmp_path / "e.csv", ["cn"])["cn"].size == 0
     with pytest.raises(KeyError, match="missing column"):
-        plots.read_columns(tmp_path / "a.csv", ["Q6"])
+        tables.read_columns(tmp_path / "a.csv", ["Q6"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -303,7 +310,7 @@ def test_read_columns(tmp_path):
 def real_series(tmp_path_factory):
     if not SERIES_DIR.is_dir():
         pytest.skip(f"shared data not available at {SERIES_DIR}")
-    from nanotraj.pipeline import aggregate_summaries
+    from nanotraj.stages.series import aggregate_summaries
 
     root = tmp_path_factory.mktemp("real")
     frames = []
@@ -327,7 +334,7 @@ def test_real_stages_frame_figures(real_series):
     _, frames = real_series
     for d in frames:
         inputs, outputs = frame_io(d)
-        info = plots.plot_frame(inputs, outputs, element="Pt", cutoff_auto=True)
+        info = figures.plot_frame(inputs, outputs, element="Pt")
         assert info["status"] == "ok"
         check_png(outputs["rdf"], "rdf")
         check_png(outputs["order"], "order")
@@ -350,7 +357,7 @@ def test_threads_give_the_same_files(tmp_path, real_series):
     serial = {}
     for d in frames[:2]:
         inputs, outputs = frame_io(d)
-        plots.plot_frame(inputs, outputs, element="Pt")
+        figures.plot_frame(inputs, outputs, element="Pt")
         serial[d.name] = outputs["order"].read_bytes()
     errors = []
 
@@ -358,7 +365,7 @@ def test_threads_give_the_same_files(tmp_path, real_series):
         try:
             inputs, _ = frame_io(d)
             outs = {"rdf": tmp_path / f"{d.name}_rdf.png", "order": tmp_path / f"{d.name}.png"}
-            plots.plot_frame(inputs, outs, element="Pt")
+            figures.plot_frame(inputs, outs, element="Pt")
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 

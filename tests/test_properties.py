@@ -172,7 +172,7 @@ def test_bond_product_where_q4_vanishes_is_rotation_invariant():
 @settings(PROPS, max_examples=30)
 @given(coords=lattice_clusters(), cutoff=st.sampled_from([3.0, 3.41]))
 def test_run_frame_on_random_clusters(coords, cutoff, tmp_path_factory):
-    from nanotraj.pipeline import run_frame
+    from nanotraj.stages.frame import run_frame
 
     work = tmp_path_factory.mktemp("frame")
     src = work / "frame.pdb"

@@ -277,17 +277,17 @@ def test_bcc_cutoff_tolerates_a_lattice_off_the_table(scale):
 def test_bcc_particle_is_recognised_with_the_automatic_cutoff(tmp_path):
     """The whole frame with element Fe and cutoff auto: interior atoms have 14 bonds and are bcc
     for CNA and for the BOO classes (with a first-shell cutoff none was)."""
-    from nanotraj import pipeline
     from nanotraj.elements import lattice
     from nanotraj.io import write_values
     from nanotraj.lattices import bcc_sphere
+    from nanotraj.stages import frame as stage
     from nanotraj.tables import read_rows
 
     a = lattice("Fe")["a"]
     src = tmp_path / "fe.pdb"
     xyz = bcc_sphere(4 * a, a, noise=0.03, seed=2)
     write_values(src, xyz, np.zeros(len(xyz)), element="Fe")
-    paths = pipeline.run_frame(src, tmp_path / "res", series="s", frame="f", time=0.0,
+    paths = stage.run_frame(src, tmp_path / "res", series="s", frame="f", time=0.0,
                                element="Fe", pdbs=False)
     _, rows = read_rows(paths["summary"])
     summary = rows[0]

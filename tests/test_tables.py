@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from nanotraj.contract import SUMMARY_COLUMNS
-from nanotraj.summary import aggregate, frame_summary, rejected_summary, write_summary
-from nanotraj.tables import read_rows, write_columns
+from nanotraj.stages.series import aggregate
+from nanotraj.summary import frame_summary, rejected_summary
+from nanotraj.tables import read_rows, write_columns, write_summary
 
 
 def test_write_columns_formats_and_round_trips(tmp_path):
@@ -149,9 +150,10 @@ def test_stages_on_mapped_inputs_write_the_same_files(tmp_path, monkeypatch):
     """The stages read their large inputs as read-only maps of the files: every stage works on
     them (none writes into an input) and every output is byte-identical to reading them into
     memory; the mapped arrays really are maps of aligned file data."""
-    from nanotraj import pipeline, tables
+    from nanotraj import tables
     from nanotraj.io import write_values
     from nanotraj.lattices import fcc_sphere
+    from nanotraj.stages import frame as stage
 
     x = fcc_sphere(16.0, noise=0.05, seed=3)
     src = tmp_path / "f.pdb"
@@ -159,10 +161,10 @@ def test_stages_on_mapped_inputs_write_the_same_files(tmp_path, monkeypatch):
     outputs = {}
     for label, limit in (("read", 1 << 62), ("mapped", 0)):
         monkeypatch.setattr(tables, "_MAP_BYTES", limit)
-        files = pipeline.run_frame(src, tmp_path / label, series="s", frame="f", time=0.0)
+        files = stage.run_frame(src, tmp_path / label, series="s", frame="f", time=0.0)
         outputs[label] = {k: Path(p).read_bytes() for k, p in files.items()}
         if label == "mapped":
-            w, _ = pipeline.frame_paths(tmp_path / label, "s", "f")
+            w, _ = stage.frame_files(tmp_path / label, "s", "f")
             bonds = tables.load_arrays(w["bonds"])["bonds"]
             assert not bonds.flags.writeable and bonds.flags.aligned
             assert isinstance(bonds.base, np.memmap)

@@ -13,8 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nanotraj import pipeline, tracking, trackplots
+from nanotraj import tracking, trackplots
 from nanotraj.lattices import fcc_sphere
+from nanotraj.stages import figures
+from nanotraj.stages import frame as stage
+from nanotraj.stages import tracking as track_stage
 from nanotraj.tables import load_arrays, read_rows
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -251,7 +254,7 @@ def test_alignment_of_a_larger_particle(radius, degrees):
                          align="search" if degrees > 15 else True)
     np.testing.assert_array_equal(res.partner[keep], np.arange(keep.sum()))
     assert (res.partner[~keep] == -1).all() and res.n_added == 0
-    assert tracking._angle(res.rotation) == pytest.approx(degrees, abs=0.1)
+    assert tracking.angle(res.rotation) == pytest.approx(degrees, abs=0.1)
 
 
 def test_alignment_of_docked_frames_changes_nothing():
@@ -271,7 +274,7 @@ def test_alignment_of_a_symmetric_particle_takes_the_smallest_rotation():
     res = tracking.match(prev, moved, max_distance=MAX_D, align="search")
     assert res.n_retained == int((truth["partner"] >= 0).sum()) and res.n_added == 0
     assert np.nanmax(res.distance) < 1e-8
-    assert tracking._angle(res.rotation) < 90.0 - 1.0
+    assert tracking.angle(res.rotation) < 90.0 - 1.0
 
 
 def test_alignment_without_overlap_is_an_error():
@@ -314,7 +317,7 @@ def run_series(tmp_path, sources, *, series="s"):
     res = tmp_path / "results"
     names = [f"f{k}" for k in range(len(sources))]
     for k, (name, src) in enumerate(zip(names, sources, strict=True)):
-        pipeline.run_frame(src, res, series=series, frame=name, time=float(k), pdbs=False,
+        stage.run_frame(src, res, series=series, frame=name, time=float(k), pdbs=False,
                            on_bad_frame="skip")
     paths = []
     for k, name in enumerate(names):
@@ -327,7 +330,7 @@ def run_series(tmp_path, sources, *, series="s"):
         out = res / series / name
         outputs = {"tracking": work / "tracking.npz", "fate": out / "fate.csv",
                    "pdb": out / "fate.pdb", "cif": out / "fate.cif", "new": out / "new.csv"}
-        tracking.track_pair(inputs, outputs, max_distance=MAX_D, element="Pt",
+        track_stage.track_pair(inputs, outputs, max_distance=MAX_D, element="Pt",
                             previous_frame=names[k - 1] if k else "",
                             log=res / "logs" / f"{name}.log")
         paths.append(outputs)
@@ -384,7 +387,7 @@ def test_track_pair_files(tmp_path):
     assert (previous[truth["new"]] == -1).all()
     # the series table
     table = tmp_path / "tracking.csv"
-    tracking.aggregate_tracking([p["tracking"] for p in paths], table, series="s", frames=names,
+    track_stage.aggregate_tracking([p["tracking"] for p in paths], table, series="s", frames=names,
                                 times=[0.0, 1.0])
     header, rows = read_rows(table)
     assert header == list(tracking.SERIES_COLUMNS) and [r["frame"] for r in rows] == names
@@ -471,7 +474,7 @@ def test_track_pair_rejected_frames(tmp_path):
     assert read_rows(paths[2]["fate"])[1] == []
     # the series figures leave the pairs out and say so
     outs = {"removal_cn": tmp_path / "r.png", "displacements": tmp_path / "d.png"}
-    info = trackplots.plot_tracking([p["fate"] for p in paths], [p["tracking"] for p in paths],
+    info = figures.plot_tracking([p["fate"] for p in paths], [p["tracking"] for p in paths],
                                     outs, frames=names, times=[0, 1, 2], series="s",
                                     log=tmp_path / "plot.log")
     assert "no pair" in info["status"] and outs["removal_cn"].stat().st_size > 1000
@@ -490,7 +493,7 @@ def test_figures(tmp_path):
     names, paths = run_series(tmp_path, sources)
     outs = {"removal_cn": tmp_path / "r.png", "displacements": tmp_path / "d.png"}
     args = ([p["fate"] for p in paths], [p["tracking"] for p in paths])
-    info = trackplots.plot_tracking(*args, outs, frames=names, times=[0, 1, 2, 5],
+    info = figures.plot_tracking(*args, outs, frames=names, times=[0, 1, 2, 5],
                                     series="s", time_unit="min")
     pooled = info["removal_cn"]
     assert pooled["removed"].sum() == sum(len(frames[k]) - len(frames[k + 1]) for k in range(3))
@@ -500,9 +503,9 @@ def test_figures(tmp_path):
     assert imread(outs["removal_cn"]).shape[:2] == (550, 1000)
     assert imread(outs["displacements"]).shape[:2] == (800, 1000)
     first = {k: v.read_bytes() for k, v in outs.items()}
-    trackplots.plot_tracking(*args, outs, frames=names, times=[0, 1, 2, 5], series="s")
+    figures.plot_tracking(*args, outs, frames=names, times=[0, 1, 2, 5], series="s")
     assert {k: v.read_bytes() for k, v in outs.items()} != first  # time unit label differs
-    trackplots.plot_tracking(*args, outs, frames=names, times=[0, 1, 2, 5], series="s",
+    figures.plot_tracking(*args, outs, frames=names, times=[0, 1, 2, 5], series="s",
                              time_unit="min")
     assert {k: v.read_bytes() for k, v in outs.items()} == first  # byte-identical rerun
     # many pairs: percentile bands instead of boxes
@@ -557,7 +560,7 @@ def test_pt_series_numbers(pt_coords):
     # the search would turn the heavily etched last pair by 60 degrees (twin-related, more
     # pairs): why it is not what align=True does (module docstring)
     searched = tracking.match(pt_coords[2], pt_coords[3], max_distance=MAX_D, align="search")
-    assert searched.n_retained == 108 and abs(tracking._angle(searched.rotation) - 60.0) < 1.0
+    assert searched.n_retained == 108 and abs(tracking.angle(searched.rotation) - 60.0) < 1.0
     with pytest.raises(ValueError, match="align must be"):
         tracking.match(pt_coords[2], pt_coords[3], max_distance=MAX_D, align="yes")
 
@@ -610,13 +613,13 @@ def test_track_pair_warns_when_the_alignment_matches_few_atoms(tmp_path, capsys,
     write_values(tmp_path / "b.pdb", b_xyz, np.zeros(len(b_xyz)))
     res = tmp_path / "results"
     for k, name in enumerate(("a", "b")):
-        pipeline.run_frame(tmp_path / f"{name}.pdb", res, series="s", frame=name, time=float(k),
+        stage.run_frame(tmp_path / f"{name}.pdb", res, series="s", frame=name, time=float(k),
                            pdbs=False, cutoff=3.5)
     work, prev = res / "intermediate" / "s" / "b", res / "intermediate" / "s" / "a"
     inputs = {"frame": work / "frame.npz"} | {
         f"prev_{s}": prev / f"{s}.npz" for s in ("frame", "boo", "coordination", "structure")}
     out = res / "s" / "b"
-    summary = tracking.track_pair(
+    summary = track_stage.track_pair(
         inputs, {"tracking": work / "tracking.npz", "fate": out / "fate.csv",
                  "pdb": out / "fate.pdb"}, max_distance=0.5, align=align, previous_frame="a",
         log=tmp_path / "pair.log")
@@ -643,7 +646,7 @@ def test_track_pair_warns_about_a_misorientation_beyond_the_local_fit(tmp_path, 
     res = tmp_path / "results"
     for k, (name, xyz) in enumerate((("a", a_xyz), ("b", b_xyz))):
         write_values(tmp_path / f"{name}.pdb", xyz, np.zeros(len(xyz)))
-        pipeline.run_frame(tmp_path / f"{name}.pdb", res, series="s", frame=name, time=float(k),
+        stage.run_frame(tmp_path / f"{name}.pdb", res, series="s", frame=name, time=float(k),
                            pdbs=False)
     work, prev = res / "intermediate" / "s" / "b", res / "intermediate" / "s" / "a"
     inputs = {"frame": work / "frame.npz"} | {
@@ -651,11 +654,11 @@ def test_track_pair_warns_about_a_misorientation_beyond_the_local_fit(tmp_path, 
     out = res / "s" / "b"
     outputs = {"tracking": work / "tracking.npz", "fate": out / "fate.csv",
                "pdb": out / "fate.pdb"}
-    local = tracking.track_pair(inputs, outputs, max_distance=MAX_D, align=True,
+    local = track_stage.track_pair(inputs, outputs, max_distance=MAX_D, align=True,
                                 previous_frame="a")
     assert local["n_retained"] < 0.8 * len(a_xyz)
     assert "tracking.align: search" in capsys.readouterr().err
-    searched = tracking.track_pair(inputs, outputs, max_distance=MAX_D, align="search",
+    searched = track_stage.track_pair(inputs, outputs, max_distance=MAX_D, align="search",
                                    previous_frame="a")
     assert searched["n_retained"] == len(a_xyz) and searched["n_added"] == 0
     assert "nanotraj warning" not in capsys.readouterr().err

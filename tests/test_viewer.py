@@ -23,6 +23,7 @@ import pytest
 
 from nanotraj import viewer
 from nanotraj.contract import ATOM_COLUMNS, STRUCTURE_COLUMNS
+from nanotraj.stages import figures
 
 from .conftest import REPO
 
@@ -202,7 +203,7 @@ def test_viewer_from_files_reads_frames_from_summaries(synthetic):
             w.writerow(row)
     atoms = [tmp / n / "atoms.csv" for n in ("early", "bad", "late")]
     sums = [tmp / n / "summary.csv" for n in ("early", "bad", "late")]
-    info = viewer.viewer_from_files(atoms, sums, tmp / "v.html", series="s", log=tmp / "v.log")
+    info = figures.build_viewer(atoms, sums, tmp / "v.html", series="s", log=tmp / "v.log")
     assert list(info["drawn"]) == ["early", "bad", "late"]
     log = (tmp / "v.log").read_text()
     assert "frame late: 40 atoms, 40 drawn" in log and log.rstrip().splitlines()[-1][:3] == "ok "
@@ -234,18 +235,18 @@ def browser():
 @pytest.fixture(scope="module")
 def demo_page(tmp_path_factory):
     """The viewer of the shipped demo series, its frames analysed by the library."""
-    from nanotraj import pipeline
+    from nanotraj.stages import frame as stage
 
     out = tmp_path_factory.mktemp("viewer")
     with open(REPO / "config" / "frames.tsv", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     atoms, sums = [], []
     for r in rows:
-        f = pipeline.run_frame(REPO / r["path"], out / "results", series=r["series"],
+        f = stage.run_frame(REPO / r["path"], out / "results", series=r["series"],
                                frame=r["frame"], time=float(r["time"]), pdbs=False)
         atoms.append(f["atoms"])
         sums.append(f["summary"])
-    info = viewer.viewer_from_files(atoms, sums, out / "viewer.html", series=rows[0]["series"],
+    info = figures.build_viewer(atoms, sums, out / "viewer.html", series=rows[0]["series"],
                                     log=out / "viewer.log")
     n_atoms = [sum(1 for _ in open(a)) - 1 for a in atoms]
     return out / "viewer.html", rows, n_atoms, info

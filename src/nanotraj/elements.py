@@ -1,6 +1,6 @@
 """Element table: crystal structure and lattice constants, nearest-neighbour distances.
 
-The table is ``resources/elements.tsv`` at the repository root (tab-separated, columns
+The table is the package data file ``nanotraj/data/elements.tsv`` (tab-separated, columns
 ``element, structure, a, c, source``; lengths in Angstrom, room temperature).  It is read lazily
 with the standard library's ``csv`` module and cached per path.
 """
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from nanotraj.errors import ConfigError
 
-__all__ = ["DEFAULT_TABLE", "atom_elements", "auto_cutoff_min", "lattice", "nn_distance",
-           "known_elements"]
+__all__ = ["DEFAULT_TABLE", "atom_elements", "auto_cutoff_min", "check_elements", "lattice",
+           "nn_distance", "known_elements"]
 
-DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "resources" / "elements.tsv"
+DEFAULT_TABLE = Path(__file__).resolve().parent / "data" / "elements.tsv"
 
 _NN_FACTOR = {
     "fcc": 1.0 / math.sqrt(2.0),  # a / sqrt(2)
@@ -85,7 +85,7 @@ def lattice(element: str, table=None) -> dict:
     element : str
         Element symbol, case-insensitive (``"Pt"``, ``"PT"``, ``"pt"``).
     table : path, optional
-        Tab-separated table; default ``resources/elements.tsv`` of the repository.
+        Tab-separated table; default the package's ``data/elements.tsv``.
 
     Returns
     -------
@@ -105,6 +105,13 @@ def lattice(element: str, table=None) -> dict:
         known = ", ".join(v["element"] for v in t.values())
         raise ConfigError(f"element {element!r} is not in {path}; known: {known}")
     return dict(t[key])
+
+
+def check_elements(elements, table=None) -> None:
+    """A :class:`ConfigError` naming the first element of ``elements`` (in sorted order) that is
+    not in the table (see :func:`lattice`); the workflow calls it at start-up."""
+    for element in sorted(elements):
+        lattice(element, table)
 
 
 def nn_distance(element: str, table=None) -> float:

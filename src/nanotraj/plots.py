@@ -17,32 +17,20 @@ Per series (``results/{series}/``):
 A rejected frame (``on_bad_frame: skip``) gets placeholder figures stating ``rejected: <reason>``
 (:func:`plot_placeholder`); per-series figures leave it out and say so.
 
-Implementation rules
---------------------
-- Only the object API: :class:`matplotlib.figure.Figure` with a
-  :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg` canvas. ``pyplot`` is never imported
-  (no global figure manager, no GUI backend): plot jobs run as threads inside the Snakemake process
-  (``--force-use-threads``). Drawing is additionally serialised by a module lock, since matplotlib
-  does not promise thread safety.
-- matplotlib is imported inside the functions that draw (~0.7 s); importing this module costs only
-  numpy. No global ``rcParams`` are changed: font sizes are passed explicitly.
-- Fixed size and dpi (:data:`FIGURE_SIZES`, :data:`DPI`; no ``bbox_inches="tight"``), so every
-  image of a kind has the same pixel size; PNG metadata are emptied (no ``Software`` version, no
-  timestamp) so two runs write byte-identical files. Files are written atomically.
+Drawing rules (object API only, fixed sizes, byte-identical PNGs): :mod:`nanotraj.figstyle`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
-#: Resolution of every figure (dots per inch).
-DPI = 100
+from nanotraj import figstyle as fs
+from nanotraj.figstyle import DRAW_LOCK, FONT, save_png
+from nanotraj.summary import as_float, is_ok
 
 #: Size (width, height) in inches of each kind of figure; pixel size = size x :data:`DPI`.
 FIGURE_SIZES = {
@@ -52,9 +40,6 @@ FIGURE_SIZES = {
     "rdf_series": (9.0, 6.5),
     "cn_series": (10.0, 5.5),
 }
-
-#: Font sizes (points). At 100 dpi a 10 pt label is 14 px high: legible at 100 % zoom.
-FONT = {"title": 13, "label": 12, "tick": 10, "legend": 10, "note": 10}
 
 #: Per-series quantities of :func:`plot_timeseries`: (summary column, axis label).
 TIMESERIES_PANELS = (
@@ -83,55 +68,11 @@ STRUCTURE_LINES = (
 #: Largest perfect reference cluster (atoms) used by :func:`reference_rdf` (bounded cost).
 REFERENCE_MAX_ATOMS = 20000
 
-#: Colour map of distances from the centre and of time.
-CMAP = "viridis"
-
-_DRAW_LOCK = threading.RLock()
-
-
-# ----------------------------------------------------------------------------------------------
-# matplotlib plumbing
 
 
 def _new_figure(kind: str):
-    """A new Figure of the given kind with an Agg canvas and constrained layout."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=FIGURE_SIZES[kind], dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, out_png) -> None:
-    """Write ``fig`` to ``out_png`` (PNG, fixed dpi, no metadata) atomically."""
-    from .tables import atomic_path
-
-    with atomic_path(out_png) as tmp:
-        with open(tmp, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
-
-
-def _style(ax, *, xlabel=None, ylabel=None, title=None) -> None:
-    if xlabel is not None:
-        ax.set_xlabel(xlabel, fontsize=FONT["label"])
-    if ylabel is not None:
-        ax.set_ylabel(ylabel, fontsize=FONT["label"])
-    if title is not None:
-        ax.set_title(title, fontsize=FONT["title"])
-    ax.tick_params(labelsize=FONT["tick"])
-
-
-def _cmap():
-    from matplotlib import colormaps
-
-    return colormaps[CMAP]
-
-
-def _padded(lo: float, hi: float, frac: float = 0.06, min_span: float = 1e-3):
-    """Axis limits around [lo, hi] with a margin of ``frac`` of the span (at least ``min_span``)."""
-    span = max(hi - lo, min_span)
-    return lo - frac * span, hi + frac * span
+    """A new Figure of the size of ``kind`` (:data:`FIGURE_SIZES`)."""
+    return fs.new_figure(FIGURE_SIZES[kind])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -145,7 +86,7 @@ def plot_placeholder(out_png, message: str, *, kind: str = "rdf", title: str | N
     """
     import textwrap
 
-    with _DRAW_LOCK:
+    with DRAW_LOCK:
         fig = _new_figure(kind)
         ax = fig.add_subplot()
         ax.set_axis_off()
@@ -164,7 +105,7 @@ def plot_placeholder(out_png, message: str, *, kind: str = "rdf", title: str | N
         )
         if title:
             ax.set_title(title, fontsize=FONT["title"])
-        _save(fig, out_png)
+        save_png(fig, out_png)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,7 +207,7 @@ def plot_rdf(
     r = np.asarray(r, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
     info = {"cutoff": float(cutoff), "reference_scale": None}
-    with _DRAW_LOCK:
+    with DRAW_LOCK:
         fig = _new_figure("rdf")
         ax = fig.add_subplot()
         nz = np.flatnonzero(g > 0)
@@ -318,9 +259,9 @@ def plot_rdf(
             va="top",
             fontsize=FONT["note"],
         )
-        _style(ax, xlabel="r (Å)", ylabel="g(r)", title=title or "Radial distribution function")
+        fs.style(ax, xlabel="r (Å)", ylabel="g(r)", title=title or "Radial distribution function")
         ax.legend(fontsize=FONT["legend"], loc="upper right", frameon=True)
-        _save(fig, out_png)
+        save_png(fig, out_png)
     info["xlim"], info["ylim"] = xlim, ylim
     return info
 
@@ -395,7 +336,7 @@ def _atom_map(ax, x, y, d, norm, xlim, ylim):
             x[order],
             y[order],
             c=d[order],
-            cmap=_cmap(),
+            cmap=fs.cmap(),
             norm=norm,
             s=size,
             alpha=0.6 if n <= 2000 else 0.35,
@@ -410,7 +351,7 @@ def _atom_map(ax, x, y, d, norm, xlim, ylim):
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / count, np.nan)
     return ax.pcolormesh(
-        xe, ye, np.ma.masked_invalid(mean.T), cmap=_cmap(), norm=norm, shading="flat", zorder=3
+        xe, ye, np.ma.masked_invalid(mean.T), cmap=fs.cmap(), norm=norm, shading="flat", zorder=3
     )
 
 
@@ -419,7 +360,7 @@ def _limits(values: Sequence[np.ndarray], frac=0.06, min_span=1e-3):
     vals = vals[np.isfinite(vals)]
     if not vals.size:
         return (0.0, 1.0)
-    return _padded(float(vals.min()), float(vals.max()), frac, min_span)
+    return fs.padded(float(vals.min()), float(vals.max()), frac, min_span)
 
 
 def plot_order(
@@ -464,7 +405,7 @@ def plot_order(
         "Q6": _limits([Q6, ref_q6]),
         "w6": _limits([w6, ref_w6]),
     }
-    with _DRAW_LOCK:
+    with DRAW_LOCK:
         fig = _new_figure("order")
         ax1, ax2, ax3 = fig.subplots(1, 3, width_ratios=[1.0, 1.1, 1.1])
 
@@ -500,7 +441,7 @@ def plot_order(
         ax1.set_xticks(np.arange(0, len(bins) - 1, step))
         ax1.legend(fontsize=FONT["legend"], loc="upper left")
         mean_cn = float(cn.mean()) if n else float("nan")
-        _style(
+        fs.style(
             ax1,
             xlabel="coordination number",
             ylabel="atoms",
@@ -525,13 +466,13 @@ def plot_order(
         for ax in (ax2, ax3):
             ax.grid(True, color="0.9", lw=0.6, zorder=0)
         how = "" if n <= SCATTER_MAX_ATOMS else "\ncells coloured by their atoms' mean distance"
-        _style(
+        fs.style(
             ax2,
             xlabel="$Q_4$",
             ylabel="$Q_6$",
             title=f"($Q_4$, $Q_6$), reference structures in red{how}",
         )
-        _style(ax3, xlabel="$w_6$", ylabel="$Q_6$", title=f"($w_6$, $Q_6$){how}")
+        fs.style(ax3, xlabel="$w_6$", ylabel="$Q_6$", title=f"($w_6$, $Q_6$){how}")
         cb = fig.colorbar(sc, ax=[ax2, ax3], pad=0.01, aspect=30)
         cb.set_alpha(1.0)
         cb.solids.set(alpha=1.0)
@@ -539,7 +480,7 @@ def plot_order(
         cb.ax.tick_params(labelsize=FONT["tick"])
         if title:
             fig.suptitle(title, fontsize=FONT["title"] + 1)
-        _save(fig, out_png)
+        save_png(fig, out_png)
     used = {name: (p.get("q4"), p.get("q6"), p.get("w6")) for name, p in refs.items()}
     lim["cn_count"] = (0.0, max(1, top) * CN_HEADROOM)
     return {"reference_points": used, "limits": lim}
@@ -549,18 +490,7 @@ def plot_order(
 # per series
 
 
-def _float(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _is_ok(row: Mapping[str, str]) -> bool:
-    return str(row.get("status", "ok")).strip() in ("ok", "")
-
-
-def _time_label(time_unit: str) -> str:
+def time_label(time_unit: str) -> str:
     return f"time ({time_unit})" if time_unit else "time"
 
 
@@ -575,21 +505,21 @@ def plot_timeseries(
     ``time (<time_unit>)``.
     Returns ``{"times": accepted times, "rejected_times": ...}``.
     """
-    ok = [r for r in rows if _is_ok(r)]
-    bad = [r for r in rows if not _is_ok(r)]
-    t = np.array([_float(r.get("time")) for r in ok])
+    ok = [r for r in rows if is_ok(r)]
+    bad = [r for r in rows if not is_ok(r)]
+    t = np.array([as_float(r.get("time")) for r in ok])
     order = np.argsort(t, kind="stable")
     t = t[order]
-    t_bad = np.array([_float(r.get("time")) for r in bad])
+    t_bad = np.array([as_float(r.get("time")) for r in bad])
     # the joining line breaks at rejected frames (NaN), so nothing is interpolated across them
     t_line = np.concatenate([t, t_bad])
     line_order = np.argsort(t_line, kind="stable")
-    with _DRAW_LOCK:
+    with DRAW_LOCK:
         fig = _new_figure("timeseries")
         axes = fig.subplots(len(TIMESERIES_PANELS) + 1, 1, sharex=True)
         _structure_panel(axes[-1], ok, order, t, t_bad)
         for ax, (col, label) in zip(axes[:-1], TIMESERIES_PANELS, strict=True):
-            y = np.array([_float(ok[i].get(col)) for i in order])
+            y = np.array([as_float(ok[i].get(col)) for i in order])
             for tb in t_bad:
                 ax.axvline(tb, color="firebrick", alpha=0.35, lw=3, zorder=1)
             y_line = np.concatenate([y, np.full(t_bad.size, np.nan)])[line_order]
@@ -603,19 +533,19 @@ def plot_timeseries(
                     span = max(abs(hi) * 0.05, 1e-3)
                 ax.set_ylim(lo - 0.12 * span, hi + 0.12 * span)
             ax.grid(True, color="0.9", lw=0.6)
-            _style(ax, ylabel=label)
+            fs.style(ax, ylabel=label)
         all_t = np.concatenate([t, t_bad]) if t_bad.size else t
         if all_t.size:
             lo, hi = float(np.nanmin(all_t)), float(np.nanmax(all_t))
-            axes[-1].set_xlim(*_padded(lo, hi, 0.04, 1.0))
-        _style(axes[-1], xlabel=_time_label(time_unit))
+            axes[-1].set_xlim(*fs.padded(lo, hi, 0.04, 1.0))
+        fs.style(axes[-1], xlabel=time_label(time_unit))
         head = title or "Series summary"
         note = f"{len(ok)} frames"
         if bad:
             note += f", {len(bad)} rejected frame(s) = red bands"
         axes[0].set_title(f"{head} ({note})", fontsize=FONT["title"])
         fig.align_ylabels(axes)
-        _save(fig, out_png)
+        save_png(fig, out_png)
     return {"times": t, "rejected_times": t_bad}
 
 
@@ -627,7 +557,7 @@ def _structure_panel(ax, ok, order, t, t_bad) -> None:
     for col, label, colour, style in STRUCTURE_LINES:
         if not ok or col not in ok[0]:
             continue
-        y = np.array([_float(ok[i].get(col)) for i in order])
+        y = np.array([as_float(ok[i].get(col)) for i in order])
         ax.plot(t, y, style, marker="o", ms=3, color=colour, lw=1.3, label=label)
         drawn += 1
     ax.set_ylim(-0.03, 1.03)
@@ -635,7 +565,7 @@ def _structure_panel(ax, ok, order, t, t_bad) -> None:
     if drawn:
         ax.legend(fontsize=FONT["legend"], ncol=4, loc="upper center",
                   bbox_to_anchor=(0.5, -0.32), frameon=False)
-    _style(ax, ylabel="fraction of\natoms")
+    fs.style(ax, ylabel="fraction of\natoms")
 
 
 def _stack_offset(peaks: Sequence[float], n: int) -> float:
@@ -657,7 +587,7 @@ def plot_rdf_series(
     times = np.array([float(c["time"]) for c in curves])
     peaks = [float(np.nanmax(c["g"])) for c in curves if len(c["g"])]
     offset = _stack_offset(peaks, len(curves))
-    with _DRAW_LOCK:
+    with DRAW_LOCK:
         fig = _new_figure("rdf_series")
         ax = fig.add_subplot()
         from matplotlib.cm import ScalarMappable
@@ -665,7 +595,7 @@ def plot_rdf_series(
 
         lo, hi = (float(times.min()), float(times.max())) if times.size else (0.0, 1.0)
         norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
-        cmap = _cmap()
+        cmap = fs.cmap()
         x_lo, x_hi, top = math.inf, 0.0, 0.0
         for k, c in enumerate(curves):
             r = np.asarray(c["r"], dtype=np.float64)
@@ -687,14 +617,14 @@ def plot_rdf_series(
             ax.set_xlim(max(0.0, math.floor(2.0 * x_lo) / 2.0 - 0.5), x_hi * 1.02 + 0.1)
         ax.set_ylim(0.0, (top if top > 0 else 1.0) * 1.05)
         cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
-        cb.set_label(_time_label(time_unit), fontsize=FONT["label"])
+        cb.set_label(time_label(time_unit), fontsize=FONT["label"])
         cb.ax.tick_params(labelsize=FONT["tick"])
-        _style(ax, xlabel="r (Å)", ylabel="g(r) + offset")
+        fs.style(ax, xlabel="r (Å)", ylabel="g(r) + offset")
         note = f"{len(curves)} frames, each raised by {offset:.3g}; | = bond cutoff"
         if n_rejected:
             note += f"; {n_rejected} rejected frame(s) not shown"
         ax.set_title(f"{title or 'g(r) over time'}\n{note}", fontsize=FONT["title"])
-        _save(fig, out_png)
+        save_png(fig, out_png)
     return {"offset": offset, "times": times}
 
 
@@ -728,7 +658,7 @@ def plot_cn_series(frames: Sequence[Mapping], out_png, *, time_unit="s", title=N
             continue
         frac[:, k] = np.bincount(c, minlength=cn_max + 1) / c.size
         means[k] = c.mean()
-    with _DRAW_LOCK:
+    with DRAW_LOCK:
         fig = _new_figure("cn_series")
         ax = fig.add_subplot()
         if times.size:
@@ -801,203 +731,11 @@ def plot_cn_series(frames: Sequence[Mapping], out_png, *, time_unit="s", title=N
         ax.set_yticks(np.arange(0, cn_max + 1, step))
         n_bad = sum(c is None for c in cns)
         note = f"{len(frames) - n_bad} frames" + (f", {n_bad} rejected = hatched" if n_bad else "")
-        _style(
+        fs.style(
             ax,
-            xlabel=_time_label(time_unit),
+            xlabel=time_label(time_unit),
             ylabel="coordination number (bonds)",
             title=f"{title or 'Coordination numbers over time'} ({note})",
         )
-        _save(fig, out_png)
+        save_png(fig, out_png)
     return {"fractions": frac, "times": times}
-
-
-# ----------------------------------------------------------------------------------------------
-# file-level wrappers for the workflow's rules
-
-
-def read_columns(path, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Numeric columns of a CSV written by :mod:`nanotraj.tables` (``nan`` cells allowed).
-
-    Only the requested columns are parsed (fast for 10^6-row ``atoms.csv``). A table without rows
-    gives empty arrays. Missing requested columns raise ``KeyError`` naming the file.
-    """
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
-        has_rows = bool(fh.readline().strip())
-    names = list(header if names is None else names)
-    missing = [c for c in names if c not in header]
-    if missing:
-        raise KeyError(f"{path}: missing column(s) {', '.join(missing)}")
-    if not has_rows:
-        return {c: np.array([], dtype=np.float64) for c in names}
-    idx = [header.index(c) for c in names]
-    data = np.loadtxt(path, delimiter=",", skiprows=1, usecols=idx, dtype=np.float64, ndmin=2)
-    return {c: data[:, k] for k, c in enumerate(names)}
-
-
-class _Log:
-    def __init__(self, path):
-        self.path, self.lines = path, []
-
-    def __call__(self, msg):
-        self.lines.append(msg)
-
-    def close(self):
-        if self.path:
-            from .tables import write_text
-
-            write_text(self.path, "\n".join(self.lines) + "\n")
-
-
-def _frame_title(row: Mapping[str, str], time_unit: str) -> str:
-    series, frame = row.get("series", ""), row.get("frame", "")
-    t = _float(row.get("time"))
-    when = f", t = {t:g} {time_unit}".rstrip() if math.isfinite(t) else ""
-    return f"{series} / {frame}{when}"
-
-
-ORDER_COLUMNS = ("cn", "cn_lattice", "Q4", "Q6", "w6", "d_center")
-
-
-def plot_frame(
-    inputs: Mapping[str, str],
-    outputs: Mapping[str, str],
-    *,
-    element: str,
-    time_unit: str = "s",
-    cutoff_auto: bool | None = None,
-    reference: bool = True,
-    log=None,
-) -> dict:
-    """Rule ``plot_frame``: ``rdf.png`` and ``order.png`` of one frame from its CSV outputs.
-
-    ``inputs`` keys: ``rdf`` (rdf.csv), ``atoms`` (atoms.csv), ``summary`` (summary.csv: status,
-    cutoff, n_atoms, identity); ``outputs`` keys: ``rdf``, ``order`` (PNG). A rejected frame gets
-    placeholders stating ``rejected: <reason>``. ``dr`` and ``r_max`` of the reference curve are
-    those of the frame's rdf.csv; ``cutoff_auto`` (config ``cutoff == "auto"``) names how the
-    cutoff was chosen in the legend; ``reference=False`` leaves the perfect cluster out.
-    Returns the info dicts of :func:`plot_rdf` / :func:`plot_order`.
-    """
-    from .tables import read_rows
-
-    lg = _Log(log)
-    _, rows = read_rows(inputs["summary"])
-    row = rows[0] if rows else {"status": "rejected: empty summary"}
-    title = _frame_title(row, time_unit)
-    status = str(row.get("status", "ok"))
-    if not _is_ok(row):
-        plot_placeholder(outputs["rdf"], status, kind="rdf", title=title)
-        plot_placeholder(outputs["order"], status, kind="order", title=title)
-        lg(f"{status}: placeholder figures")
-        lg.close()
-        return {"status": status}
-    rd = read_columns(inputs["rdf"], ["r", "g"])
-    r, g = rd["r"], rd["g"]
-    cutoff = _float(row.get("cutoff"))
-    n_atoms = int(_float(row.get("n_atoms")))
-    ref, ref_label = None, None
-    if reference and r.size > 1:
-        dr = round(float(r[1] - r[0]), 9)
-        r_max = float(round(len(r) * dr, 6))
-        ref_data = reference_rdf(element, n_atoms, dr=dr, r_max=r_max)
-        if ref_data is not None:
-            ref = (ref_data["r"], ref_data["g"])
-            ref_label = (
-                f"perfect {ref_data['structure'].upper()} {element} sphere, "
-                f"{ref_data['n_atoms']} atoms"
-            )
-            lg(f"reference: {ref_label}")
-        else:
-            lg(f"no perfect-cluster reference for {element}")
-    info_rdf = plot_rdf(
-        r,
-        g,
-        cutoff,
-        outputs["rdf"],
-        reference=ref,
-        reference_label=ref_label,
-        title=f"g(r): {title}",
-        cutoff_auto=cutoff_auto,
-    )
-    with open(inputs["atoms"], encoding="utf-8") as fh:
-        header_cols = fh.readline().strip().split(",")
-    wanted = [c for c in ORDER_COLUMNS if c in header_cols]
-    atoms = read_columns(inputs["atoms"], wanted)
-    info_order = plot_order(atoms, outputs["order"], title=f"Bond-orientational order: {title}")
-    lg(f"{len(atoms['cn'])} atoms plotted; cutoff {cutoff:.4f} A")
-    lg.close()
-    return {"status": status, "rdf": info_rdf, "order": info_order}
-
-
-def plot_series(
-    summary_csv,
-    rdf_csvs: Sequence[str],
-    atoms_csvs: Sequence[str],
-    outputs: Mapping[str, str],
-    *,
-    time_unit: str = "s",
-    log=None,
-) -> dict:
-    """Rule ``plot_series``: ``timeseries.png``, ``rdf_series.png``, ``cn_series.png`` of a series.
-
-    ``summary_csv`` is the series' summary (one row per frame, with status); ``rdf_csvs`` and
-    ``atoms_csvs`` are the frames' ``results/{series}/{frame}/rdf.csv`` / ``atoms.csv`` (matched to
-    summary rows by their folder name = frame). Only the ``cn`` column of atoms.csv is read.
-    """
-    from .tables import read_rows
-
-    lg = _Log(log)
-    _, rows = read_rows(summary_csv)
-    by_frame_rdf = {Path(p).parent.name: p for p in rdf_csvs}
-    by_frame_atoms = {Path(p).parent.name: p for p in atoms_csvs}
-    series = rows[0].get("series", "") if rows else ""
-    ok_rows = [r for r in rows if _is_ok(r)]
-    n_bad = len(rows) - len(ok_rows)
-    info = {}
-    if not ok_rows:
-        msg = f"series {series}: no accepted frame ({len(rows)} rejected)"
-        for key, kind in (
-            ("timeseries", "timeseries"),
-            ("rdf_series", "rdf_series"),
-            ("cn_series", "cn_series"),
-        ):
-            plot_placeholder(outputs[key], msg, kind=kind)
-        lg(msg)
-        lg.close()
-        return {"status": msg}
-    info["timeseries"] = plot_timeseries(
-        rows, outputs["timeseries"], time_unit=time_unit, title=f"Series {series}"
-    )
-    curves = []
-    for r in ok_rows:
-        rd = read_columns(by_frame_rdf[r["frame"]], ["r", "g"])
-        curves.append(
-            {
-                "time": _float(r["time"]),
-                "r": rd["r"],
-                "g": rd["g"],
-                "cutoff": _float(r.get("cutoff")),
-            }
-        )
-    info["rdf_series"] = plot_rdf_series(
-        curves,
-        outputs["rdf_series"],
-        time_unit=time_unit,
-        title=f"Series {series}: g(r) over time",
-        n_rejected=n_bad,
-    )
-    frames = []
-    for r in rows:
-        cn = None
-        if _is_ok(r):
-            cn = read_columns(by_frame_atoms[r["frame"]], ["cn"])["cn"]
-        frames.append({"time": _float(r["time"]), "cn": cn})
-    info["cn_series"] = plot_cn_series(
-        frames,
-        outputs["cn_series"],
-        time_unit=time_unit,
-        title=f"Series {series}: coordination numbers",
-    )
-    lg(f"{len(rows)} frames ({n_bad} rejected)")
-    lg.close()
-    return info

@@ -7,13 +7,11 @@ the ones below never change name or meaning.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .contract import SUMMARY_COLUMNS
-from .tables import read_rows, write_rows
+from nanotraj.contract import SUMMARY_COLUMNS
 
 
 def _mean(values) -> float:
@@ -79,12 +77,6 @@ def rejected_summary(*, series: str, frame: str, time: float, reason: str) -> di
     return {"series": series, "frame": frame, "time": float(time), "status": f"rejected: {reason}"}
 
 
-def write_summary(path: str | os.PathLike, rows: Sequence[Mapping], columns=None) -> None:
-    """Write summary rows with the contract's columns first, then any extra columns sorted."""
-    columns = list(columns or summary_columns(rows))
-    write_rows(path, columns, rows)
-
-
 def summary_columns(rows: Iterable[Mapping]) -> list[str]:
     """The contract's columns, then every other column of ``rows`` in first-seen order."""
     cols = list(SUMMARY_COLUMNS)
@@ -95,35 +87,14 @@ def summary_columns(rows: Iterable[Mapping]) -> list[str]:
     return cols
 
 
-def _time_key(row: Mapping[str, str]):
+def is_ok(row: Mapping[str, str]) -> bool:
+    """Whether a summary row (as read from a CSV) is of an analysed frame (``status`` ok)."""
+    return str(row.get("status", "ok")).strip() in ("ok", "")
+
+
+def as_float(value) -> float:
+    """A summary cell as a float (NaN for an empty or non-numeric cell)."""
     try:
-        t = float(row.get("time", "nan"))
-    except ValueError:
-        t = math.nan
-    return (math.isnan(t), t, row.get("frame", ""))
-
-
-def aggregate(
-    inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, sort_by_series=False
-):
-    """Concatenate one-row (or many-row) summary CSVs into ``output``, ordered by time.
-
-    Rows are ordered by ``time`` then ``frame`` (and by ``series`` first when
-    ``sort_by_series``), so the result does not depend on the order of ``inputs``. Columns: the
-    union of the inputs' columns, contract columns first; a column missing in one input is an
-    empty cell there.
-    """
-    rows: list[dict[str, str]] = []
-    header: list[str] = list(SUMMARY_COLUMNS)
-    for path in inputs:
-        cols, file_rows = read_rows(path)
-        for c in cols:
-            if c not in header:
-                header.append(c)
-        rows.extend(file_rows)
-    if sort_by_series:
-        rows.sort(key=lambda r: (r.get("series", ""), *_time_key(r)))
-    else:
-        rows.sort(key=_time_key)
-    write_rows(output, header, rows)
-    return rows
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

@@ -307,3 +307,32 @@ def load_arrays(path: str | os.PathLike) -> NpzArrays:
     """The arrays of an ``.npz`` written by :func:`save_arrays`, as a read-only mapping whose
     members are read on first access (:class:`NpzArrays`)."""
     return NpzArrays(path)
+
+
+def write_summary(path: str | os.PathLike, rows: Sequence[Mapping], columns=None) -> None:
+    """Write summary rows: the contract's columns first, then every other column in first-seen
+    order (:func:`nanotraj.summary.summary_columns`)."""
+    from nanotraj.summary import summary_columns
+
+    columns = list(columns or summary_columns(rows))
+    write_rows(path, columns, rows)
+
+
+def read_columns(path, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Numeric columns of a CSV written by :mod:`nanotraj.tables` (``nan`` cells allowed).
+
+    Only the requested columns are parsed (fast for 10^6-row ``atoms.csv``). A table without rows
+    gives empty arrays. Missing requested columns raise ``KeyError`` naming the file.
+    """
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+        has_rows = bool(fh.readline().strip())
+    names = list(header if names is None else names)
+    missing = [c for c in names if c not in header]
+    if missing:
+        raise KeyError(f"{path}: missing column(s) {', '.join(missing)}")
+    if not has_rows:
+        return {c: np.array([], dtype=np.float64) for c in names}
+    idx = [header.index(c) for c in names]
+    data = np.loadtxt(path, delimiter=",", skiprows=1, usecols=idx, dtype=np.float64, ndmin=2)
+    return {c: data[:, k] for k, c in enumerate(names)}

@@ -98,8 +98,8 @@ of surface atoms and the fraction of disordered (not ``crystalline``) atoms
 (``removed_cn_mean`` next to ``all_cn_mean``, etc.). Undefined values (no removed atom, no
 retained atom) are NaN.
 
-Workflow files (:func:`track_pair`, :func:`aggregate_tracking`)
-----------------------------------------------------------------
+Workflow files (:mod:`nanotraj.stages.tracking`)
+------------------------------------------------
 One job per frame t of a series (frames ordered by time) writes, with t-1 its predecessor:
 
 * ``results/{series}/{frame}/fate.csv``: one row per atom of frame t-1 (:data:`FATE_COLUMNS`);
@@ -109,7 +109,7 @@ One job per frame t of a series (frames ordered by time) writes, with t-1 its pr
 * ``results/{series}/{frame}/new.csv``: one row per atom of frame t (:data:`NEW_COLUMNS`):
   ``new`` 0/1 and the index of its partner in frame t-1;
 * ``results/intermediate/{series}/{frame}/tracking.npz``: the ``new`` flags and the pair's
-  summary values, for :func:`aggregate_tracking` (``results/{series}/tracking.csv``, one row per
+  summary values, for ``aggregate_tracking`` (``results/{series}/tracking.csv``, one row per
   frame) and, if a workflow wants them in a frame's own tables, :func:`atom_columns` and
   :func:`summary_row`.
 
@@ -158,10 +158,8 @@ __all__ = [
     "kabsch",
     "match",
     "pair_summary",
-    "track_pair",
     "atom_columns",
     "summary_row",
-    "aggregate_tracking",
 ]
 
 #: Default maximum displacement, as a fraction of the element's nearest-neighbour distance.
@@ -297,14 +295,22 @@ class Match:
 def default_max_distance(element: str = "Pt", *, nn_distance: float | None = None) -> float:
     """``0.5 x`` the nearest-neighbour distance (A) of ``element`` (or of ``nn_distance``).
 
-    For Pt (FCC, a = 3.912 A in ``resources/elements.tsv``) ``0.5 x a / sqrt(2) = 1.383`` A.
+    For Pt (FCC, a = 3.912 A in ``src/nanotraj/data/elements.tsv``) ``0.5 x a / sqrt(2) = 1.383`` A.
     See the module docstring for why half the bond length.
     """
     if nn_distance is None:
-        from .elements import nn_distance as _nn
+        from nanotraj.elements import nn_distance as _nn
 
         nn_distance = _nn(element)
     return DEFAULT_MAX_DISTANCE_FACTOR * float(nn_distance)
+
+
+def resolve_max_distance(value, element: str = "Pt") -> float:
+    """The matching limit (A) of the configuration's ``tracking.max_distance``: a number as
+    given, ``"auto"`` :func:`default_max_distance` of ``element``."""
+    if value == "auto":
+        return default_max_distance(element)
+    return check_max_distance(value)
 
 
 def _as_coords(coords, name: str) -> np.ndarray:
@@ -318,7 +324,7 @@ def _as_coords(coords, name: str) -> np.ndarray:
     return arr
 
 
-def _check_max_distance(max_distance) -> float:
+def check_max_distance(max_distance) -> float:
     d = float(max_distance)
     if not (math.isfinite(d) and d > 0):
         raise ValueError(f"max_distance must be a positive finite distance (A), got {max_distance}")
@@ -340,7 +346,7 @@ def candidate_pairs(prev_coords, next_coords, max_distance: float, *, prev_tree=
 
     prev = _as_coords(prev_coords, "prev_coords")
     nxt = _as_coords(next_coords, "next_coords")
-    max_distance = _check_max_distance(max_distance)
+    max_distance = check_max_distance(max_distance)
     if len(prev) == 0 or len(nxt) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), np.zeros(0)
@@ -535,14 +541,14 @@ def _start_rotations() -> tuple[np.ndarray, np.ndarray]:
     return mats, angles
 
 
-def _angle(rot) -> float:
+def angle(rot) -> float:
     """Rotation angle of a rotation matrix, degrees."""
     return math.degrees(math.acos(max(-1.0, min(1.0, (np.trace(rot) - 1.0) / 2.0))))
 
 
 def _fit_key(fit):
     """Order of two alignments: more matched pairs, then the smaller rotation."""
-    return int(np.count_nonzero(fit[2] >= 0)), -round(_angle(fit[0]), 6)
+    return int(np.count_nonzero(fit[2] >= 0)), -round(angle(fit[0]), 6)
 
 
 def _search_orientations(prev, nxt, max_distance, dense_limit, tree):
@@ -574,7 +580,7 @@ def _search_orientations(prev, nxt, max_distance, dense_limit, tree):
     top = max(key[0] for key, _, _ in fits)
     chosen = []
     for key, rot, shift in sorted(fits, key=lambda f: (-f[0][1], -f[0][0])):  # small angle
-        if key[0] >= ALIGN_ACCEPT * top and all(_angle(rot @ r.T) > 2.0 for r, _ in chosen):
+        if key[0] >= ALIGN_ACCEPT * top and all(angle(rot @ r.T) > 2.0 for r, _ in chosen):
             chosen.append((rot, shift))
             if len(chosen) == ALIGN_CANDIDATES:
                 break
@@ -618,11 +624,11 @@ def match(prev_coords, next_coords, *, max_distance: float, align: bool | str = 
     ValueError
         Bad shapes, non-finite coordinates, a non-positive ``max_distance``, an unknown
         ``align``; with ``align``, :class:`AlignmentError` (a ValueError) for fewer than 3
-        matched pairs (:func:`track_pair` records the pair as not tracked).
+        matched pairs (the ``track_pair`` stage records the pair as not tracked).
     """
     prev = _as_coords(prev_coords, "prev_coords")
     nxt = _as_coords(next_coords, "next_coords")
-    max_distance = _check_max_distance(max_distance)
+    max_distance = check_max_distance(max_distance)
     if not (align is False or align is True or align == "search"):
         raise ValueError(f"align must be False, True or 'search', got {align!r}")
     rot, shift = np.eye(3), np.zeros(3)
@@ -718,151 +724,6 @@ def pair_summary(result: Match, *, cn=None, Q6=None, surface=None, crystalline=N
     return {k: row[k] for k in PAIR_SUMMARY_COLUMNS}
 
 
-# ----------------------------------------------------------------------------------------------
-# file-level stage (what the workflow's rule calls)
-
-
-def _empty(columns) -> dict[str, np.ndarray]:
-    return {c: np.array([]) for c in columns}
-
-
-def _pdb_remark(path, message: str) -> None:
-    from .pipeline import _remark_pdb
-    from .tables import write_text
-
-    write_text(path, _remark_pdb(f"TRACKING {message.upper()}"))
-
-
-def _write_fate_structure(outputs, coords, removed, element) -> None:
-    """``fate.cif`` (when asked for) and ``fate.pdb``: frame t-1's atoms with 1 = removed in the
-    B-factor column; a frame the PDB format cannot hold (:func:`nanotraj.io.pdb_limits`) gets a
-    ``fate.pdb`` with only a REMARK naming the reason (and ``fate.cif``), as the frame's own
-    PDB files do."""
-    from .io import pdb_limits, write_values_many
-    from .pipeline import _remark_pdb
-    from .tables import write_text
-
-    items = [(outputs["cif"], removed)] if outputs.get("cif") else []
-    too_big = pdb_limits(coords)
-    if too_big:
-        where = "the atoms are in fate.cif" if outputs.get("cif") else "no PDB file written"
-        write_text(outputs["pdb"], _remark_pdb(f"{too_big}: {where}"))
-    else:
-        items.append((outputs["pdb"], removed))
-    write_values_many(items, coords, element=element)
-
-
-def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_distance: float,
-               align: bool = False, element: str = "Pt", previous_frame: str | None = None,
-               max_iter: int = 50, log=None) -> dict:
-    """Rule ``track_pair``: match frame t-1 to frame t and write the pair's files.
-
-    Parameters
-    ----------
-    inputs : mapping with ``frame`` (frame t's ``frame.npz``), optionally ``rdf`` (frame t's
-        ``rdf.npz``: a frame rejected by its g(r) is rejected here too) and, unless frame t is
-        the first of its series, ``prev_frame``, ``prev_boo``, ``prev_coordination``,
-        ``prev_structure`` (frame t-1's intermediate ``.npz``). Missing or empty ``prev_*`` keys
-        = first frame.
-    outputs : mapping with ``tracking`` (``.npz``), ``fate`` (``fate.csv``), ``pdb``
-        (``fate.pdb``) and optionally ``cif`` (``fate.cif``, the same atoms as mmCIF, which holds
-        any number of atoms and any coordinates) and ``new`` (``new.csv``,
-        :data:`NEW_COLUMNS`; header only without a pair).
-    max_distance : A (see :func:`match`); align, max_iter : see :func:`match`.
-    element : frame t-1's element symbol (the atoms of ``fate.pdb`` and ``fate.cif``; each
-        atom's own for a file with several elements: :func:`nanotraj.elements.atom_elements`).
-    previous_frame : name of frame t-1 (recorded in the summary).
-
-    ``tracking.npz`` holds ``status`` (frame t's own status, so that later stages of frame t pass a
-    rejection on as for every stage), ``pair_status`` (``ok``, the first-frame note, or
-    ``previous frame rejected: <reason>``), ``previous_frame``, ``has_pair``, ``new`` ((N_t,) int8;
-    empty without pair), ``summary_names``/``summary_values`` (:data:`PAIR_SUMMARY_COLUMNS`),
-    ``max_distance``, ``align``, ``rotation``, ``translation``, ``converged``, ``n_iter``.
-    Returns the pair summary dict (empty without pair).
-    """
-    from .pipeline import _frame_elements, _Log, _save, _status, _upstream_status
-    from .tables import load_arrays, write_columns, write_text
-
-    lg = _Log(log)
-    max_distance = _check_max_distance(max_distance)
-    nxt = load_arrays(inputs["frame"])
-    prev_keys = ("prev_frame", "prev_boo", "prev_coordination", "prev_structure")
-    has_prev = all(inputs.get(k) for k in prev_keys)
-    common = {"previous_frame": np.array(previous_frame or ""),
-              "max_distance": np.array(max_distance), "align": np.array(bool(align))}
-
-    def no_pair(status: str, pair_status: str) -> dict:
-        _save(outputs["tracking"], status, pair_status=np.array(pair_status),
-              has_pair=np.array(False), new=np.zeros(0, dtype=np.int8), **common)
-        write_columns(outputs["fate"], _empty(FATE_COLUMNS))
-        if outputs.get("new"):
-            write_columns(outputs["new"], _empty(NEW_COLUMNS))
-        _pdb_remark(outputs["pdb"], pair_status)
-        if outputs.get("cif"):
-            write_text(outputs["cif"], f"data_fate\n# nanotraj tracking: {pair_status}\n")
-        lg(f"no pair: {pair_status}")
-        lg.close(status)
-        return {}
-
-    status = _status(nxt)
-    if status == OK and inputs.get("rdf"):
-        status = _status(load_arrays(inputs["rdf"]))
-    if status != OK:
-        return no_pair(status, status)
-    if not has_prev:
-        return no_pair(OK, FIRST_FRAME)
-    prev = {k: load_arrays(inputs[k]) for k in prev_keys}
-    prev_status = _upstream_status(*prev.values())
-    if prev_status != OK:
-        return no_pair(OK, f"previous frame {prev_status}")
-
-    p = prev["prev_frame"]["coords"]
-    x = nxt["coords"]
-    try:
-        res = match(p, x, max_distance=max_distance, align=align, max_iter=max_iter)
-    except AlignmentError as err:  # no pair, the series goes on
-        lg.warn(f"{previous_frame} -> {nxt['source']}: {err}")
-        return no_pair(OK, f"alignment failed: {err}")
-    cn = prev["prev_coordination"]["cn"]
-    q6 = prev["prev_boo"]["Q6"]
-    surf = prev["prev_structure"]["surface"].astype(bool)
-    cryst = prev["prev_boo"]["crystalline"].astype(bool)
-    summary = pair_summary(res, cn=cn, Q6=q6, surface=surf, crystalline=cryst)
-    names = np.array(PAIR_SUMMARY_COLUMNS)
-    values = np.array([summary[k] for k in PAIR_SUMMARY_COLUMNS], dtype=np.float64)
-    _save(outputs["tracking"], OK, pair_status=np.array(OK), has_pair=np.array(True),
-          new=res.new.astype(np.int8), summary_names=names, summary_values=values,
-          rotation=res.rotation, translation=res.translation,
-          converged=np.array(res.converged), n_iter=np.array(res.n_iter), **common)
-    fate = np.where(res.retained, "retained", "removed")
-    write_columns(outputs["fate"], {
-        "index": np.arange(len(p), dtype=np.int64), "partner": res.partner, "fate": fate,
-        "dx": res.displacement[:, 0], "dy": res.displacement[:, 1], "dz": res.displacement[:, 2],
-        "displacement": res.distance, "x": p[:, 0], "y": p[:, 1], "z": p[:, 2],
-        "cn": np.asarray(cn, dtype=np.int64), "Q6": q6, "surface": surf, "crystalline": cryst,
-    })
-    _write_fate_structure(outputs, p, res.removed.astype(np.float64),
-                          _frame_elements(prev["prev_frame"], element))
-    if outputs.get("new"):
-        write_columns(outputs["new"], {"index": np.arange(len(x), dtype=np.int64),
-                                       "new": res.new, "previous": res.previous})
-    lg(f"{len(p)} -> {len(x)} atoms within {max_distance:.4f} A: {summary['n_retained']} "
-       f"retained, {summary['n_removed']} removed, {summary['n_added']} added; mean displacement "
-       f"{summary['displacement_mean']:.4f} A, p95 {summary['displacement_p95']:.4f} A")
-    if align:
-        lg(f"rigid alignment: rotation {_angle(res.rotation):.4f} deg, translation "
-           f"{np.array2string(res.translation, precision=4)} A, {res.n_iter} fits, "
-           f"{'converged' if res.converged else 'NOT converged'}")
-        if res.n_retained < ALIGN_WARN * min(len(p), len(x)):
-            hint = ("" if align == "search" else
-                    " (misoriented by more than ~10 degrees? tracking.align: search)")
-            lg.warn(f"{previous_frame} -> {nxt['source']}: the rigid alignment matches only "
-                    f"{res.n_retained} of {min(len(p), len(x))} atoms within "
-                    f"{max_distance:.3f} A{hint}; the frames may differ too much to be tracked")
-    lg.close(OK)
-    return summary
-
-
 def atom_columns(tracking: Mapping[str, np.ndarray], n_atoms: int) -> dict[str, np.ndarray]:
     """The per-atom tracking column of frame t for its ``atoms.csv``: ``{"new": ...}``.
 
@@ -890,31 +751,3 @@ def summary_row(tracking: Mapping[str, np.ndarray]) -> dict:
                                tracking["summary_values"].tolist(), strict=True):
             row[name] = int(value) if name in _INT_COLUMNS else float(value)
     return row
-
-
-def aggregate_tracking(tracking_npzs, output, *, series: str, frames, times, log=None) -> list:
-    """Rule ``aggregate_tracking``: ``results/{series}/tracking.csv``, one row per frame.
-
-    ``tracking_npzs``, ``frames`` and ``times`` are per frame of the series in time order.
-    Columns :data:`SERIES_COLUMNS`: identity, ``previous_frame``, ``pair_status`` (``ok``, the
-    first-frame note, ``previous frame rejected: ...`` or the frame's own rejection) and the pair's
-    values (empty without a pair). Returns the rows.
-    """
-    from .pipeline import _Log
-    from .tables import load_arrays, write_rows
-
-    if not (len(tracking_npzs) == len(frames) == len(times)):
-        raise ValueError("tracking_npzs, frames and times must have the same length")
-    lg = _Log(log)
-    rows = []
-    for npz, frame, t in zip(tracking_npzs, frames, times, strict=True):
-        tr = load_arrays(npz)
-        row = {"series": series, "frame": frame, "time": float(t),
-               "pair_status": str(tr.get("pair_status", ""))}
-        row.update(summary_row(tr))
-        rows.append(row)
-    write_rows(output, SERIES_COLUMNS, rows)
-    n_pairs = sum(1 for r in rows if r["pair_status"] == OK)
-    lg(f"{len(rows)} frames, {n_pairs} tracked pairs")
-    lg.close(OK)
-    return rows

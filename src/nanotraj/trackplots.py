@@ -9,8 +9,8 @@
   added atoms per pair.
 
 Same rules as :mod:`nanotraj.plots`: matplotlib object API only (no ``pyplot``), fixed size and
-dpi, no PNG metadata (byte-identical reruns), atomic writes, drawing under the module lock of
-:mod:`nanotraj.plots`. The data come from the pairs' ``fate.csv`` and ``tracking.npz``
+dpi, no PNG metadata (byte-identical reruns), atomic writes, drawing under
+:data:`nanotraj.figstyle.DRAW_LOCK`. The data come from the pairs' ``fate.csv`` and ``tracking.npz``
 (:mod:`nanotraj.tracking`); a pair is placed at the time of its later frame.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from . import plots as _plots
+from nanotraj import figstyle as fs
 
 #: Size (width, height) in inches of the figures.
 FIGURE_SIZES = {"removal_cn": (10.0, 5.5), "displacements": (10.0, 8.0)}
@@ -37,19 +37,19 @@ def _new_figure(kind: str):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=FIGURE_SIZES[kind], dpi=_plots.DPI, layout="constrained")
+    fig = Figure(figsize=FIGURE_SIZES[kind], dpi=fs.DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _placeholder(out_png, message: str, kind: str) -> None:
-    with _plots._DRAW_LOCK:
+def placeholder(out_png, message: str, kind: str) -> None:
+    with fs.DRAW_LOCK:
         fig = _new_figure(kind)
         ax = fig.add_subplot()
         ax.set_axis_off()
-        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=_plots.FONT["title"] + 2,
+        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=fs.FONT["title"] + 2,
                 color="firebrick", transform=ax.transAxes, wrap=True)
-        _plots._save(fig, out_png)
+        fs.save_png(fig, out_png)
 
 
 def _time_label(time_unit: str) -> str:
@@ -89,8 +89,8 @@ def plot_removal_cn(pairs: Sequence[Mapping], out_png, *, time_unit: str = "s",
     stats = removal_by_cn(pairs)
     cn, total, k, frac = stats["cn"], stats["total"], stats["removed"], stats["fraction"]
     overall = k.sum() / total.sum() if total.sum() else math.nan
-    font = _plots.FONT
-    with _plots._DRAW_LOCK:
+    font = fs.FONT
+    with fs.DRAW_LOCK:
         from matplotlib.colors import Normalize
 
         fig = _new_figure("removal_cn")
@@ -114,11 +114,11 @@ def plot_removal_cn(pairs: Sequence[Mapping], out_png, *, time_unit: str = "s",
                 cs.append(np.full(int(ok.sum()), float(p["time"])))
             if sum(len(x) for x in xs):
                 ax.scatter(np.concatenate(xs), np.concatenate(ys), s=22, c=np.concatenate(cs),
-                           cmap=_plots._cmap(), norm=norm, edgecolors="k", linewidths=0.4,
+                           cmap=fs.cmap(), norm=norm, edgecolors="k", linewidths=0.4,
                            zorder=5, label=f"single pairs (≥{MIN_ATOMS_PER_DOT} atoms)")
             from matplotlib.cm import ScalarMappable
 
-            sm = ScalarMappable(norm=norm, cmap=_plots._cmap())
+            sm = ScalarMappable(norm=norm, cmap=fs.cmap())
             cb = fig.colorbar(sm, ax=ax, pad=0.01)
             cb.set_label(_time_label(time_unit), fontsize=font["label"])
         lo = int(cn[has].min()) if has.any() else 0
@@ -127,13 +127,13 @@ def plot_removal_cn(pairs: Sequence[Mapping], out_png, *, time_unit: str = "s",
         ax.set_ylim(0.0, 1.15)
         ax.set_xticks(shown, [f"{c}\n{k[c]}/{total[c]}" for c in shown])
         n_atoms = int(total.sum())
-        _plots._style(ax, xlabel="coordination number in frame t-1 (bonds); below it: "
+        fs.style(ax, xlabel="coordination number in frame t-1 (bonds); below it: "
                                  "removed / atoms, all pairs",
                       ylabel="fraction removed by frame t",
                       title=title or f"Removal against coordination ({len(pairs)} pairs, "
                                      f"{n_atoms} atoms)")
         ax.legend(fontsize=font["legend"], loc="upper right")
-        _plots._save(fig, out_png)
+        fs.save_png(fig, out_png)
     return {**stats, "overall": overall}
 
 
@@ -152,12 +152,12 @@ def plot_displacements(pairs: Sequence[Mapping], out_png, *, max_distance: float
     the median line. Bottom: atoms retained, removed (from frame t-1) and added (in frame t).
     Returns the per-pair percentiles.
     """
-    font = _plots.FONT
+    font = fs.FONT
     times = np.array([float(p["time"]) for p in pairs])
     data = [np.asarray(p["displacement"], dtype=np.float64) for p in pairs]
     q = np.array([np.percentile(d, [5, 25, 50, 75, 95]) if d.size else [np.nan] * 5
                   for d in data]).reshape(len(pairs), 5)
-    with _plots._DRAW_LOCK:
+    with fs.DRAW_LOCK:
         fig = _new_figure("displacements")
         ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
         has = np.array([d.size > 0 for d in data])
@@ -186,7 +186,7 @@ def plot_displacements(pairs: Sequence[Mapping], out_png, *, max_distance: float
                        label=f"matching limit {max_distance:.2f} Å")
         ax.set_ylim(0.0, max(float(np.nanmax(q[:, 4], initial=0.0)),
                              max_distance or 0.0) * 1.1 or 1.0)
-        _plots._style(ax, ylabel="displacement of retained atoms (Å)",
+        fs.style(ax, ylabel="displacement of retained atoms (Å)",
                       title=title or f"Displacements between consecutive frames "
                                      f"({len(pairs)} pairs)")
         if ax.get_legend_handles_labels()[0]:
@@ -199,61 +199,7 @@ def plot_displacements(pairs: Sequence[Mapping], out_png, *, max_distance: float
             ax2.plot(times, [p[key] for p in pairs], color=colour, marker=marker, lw=1.2,
                      label=label)
         ax2.set_ylim(bottom=0)
-        _plots._style(ax2, xlabel=_time_label(time_unit), ylabel="atoms")
+        fs.style(ax2, xlabel=_time_label(time_unit), ylabel="atoms")
         ax2.legend(fontsize=font["legend"], loc="best")
-        _plots._save(fig, out_png)
+        fs.save_png(fig, out_png)
     return {"times": times, "percentiles": q}
-
-
-def plot_tracking(fate_csvs: Sequence[str], tracking_npzs: Sequence[str],
-                  outputs: Mapping[str, str], *, frames: Sequence[str], times: Sequence[float],
-                  time_unit: str = "s", series: str = "", log=None) -> dict:
-    """Rule ``plot_tracking``: ``removal_cn.png`` and ``displacements.png`` of a series.
-
-    ``fate_csvs``, ``tracking_npzs``, ``frames`` and ``times`` are per frame of the series in
-    time order (the first frame's files carry no pair). Frames without a pair (first frame,
-    rejected frame or predecessor) are left out and counted in the log; a series without any
-    pair gets placeholder figures saying so.
-    """
-    from .tables import load_arrays
-
-    if not (len(fate_csvs) == len(tracking_npzs) == len(frames) == len(times)):
-        raise ValueError("fate_csvs, tracking_npzs, frames and times must have the same length")
-    lg = _plots._Log(log)
-    pairs, skipped, max_distance = [], [], None
-    for fate_csv, npz, frame, t in zip(fate_csvs, tracking_npzs, frames, times, strict=True):
-        tr = load_arrays(npz)
-        if not bool(tr.get("has_pair", False)):
-            skipped.append(f"{frame}: {tr.get('pair_status', 'no pair')}")
-            continue
-        fate = _plots.read_columns(fate_csv, ["cn", "partner", "displacement"])
-        summary = dict(zip(tr["summary_names"].tolist(), tr["summary_values"].tolist(),
-                           strict=True))
-        removed = fate["partner"] < 0
-        pairs.append({"frame": frame, "time": float(t), "cn": fate["cn"].astype(np.int64),
-                      "removed": removed, "displacement": fate["displacement"][~removed],
-                      "n_retained": int(summary["n_retained"]),
-                      "n_removed": int(summary["n_removed"]),
-                      "n_added": int(summary["n_added"])})
-        max_distance = float(tr["max_distance"])
-    for s in skipped:
-        lg(f"no pair: {s}")
-    if not pairs:
-        msg = f"series {series}: no pair of consecutive accepted frames"
-        _placeholder(outputs["removal_cn"], msg, "removal_cn")
-        _placeholder(outputs["displacements"], msg, "displacements")
-        lg(msg)
-        lg.close()
-        return {"status": msg}
-    prefix = f"Series {series}: " if series else ""
-    info = {
-        "removal_cn": plot_removal_cn(
-            pairs, outputs["removal_cn"], time_unit=time_unit,
-            title=f"{prefix}removal against coordination in frame t-1 ({len(pairs)} pairs)"),
-        "displacements": plot_displacements(
-            pairs, outputs["displacements"], max_distance=max_distance, time_unit=time_unit,
-            title=f"{prefix}displacements of retained atoms ({len(pairs)} pairs)"),
-    }
-    lg(f"{len(pairs)} pairs plotted, {len(skipped)} frames without pair")
-    lg.close()
-    return info

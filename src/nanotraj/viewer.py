@@ -601,36 +601,3 @@ def _note(series, page_frames, limit, subsampled, size, data_bytes, per_atom, js
         f"Page {total / 1e6:.2f} MB, of which plotly.js {version} {js_bytes / 1e6:.2f} MB.",
     ]
     return "<br>".join(parts)
-
-
-def read_summary(path) -> dict[str, str]:
-    """The one row of a frame's ``summary.csv``."""
-    from .tables import read_rows
-
-    _, rows = read_rows(path)
-    if len(rows) != 1:
-        raise ValueError(f"{path}: expected one summary row, found {len(rows)}")
-    return rows[0]
-
-
-def viewer_from_files(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series: str,
-                      time_unit: str = "s", max_atoms: int = MAX_ATOMS,
-                      max_total_atoms: int = MAX_TOTAL_ATOMS, log=None) -> dict:
-    """:func:`build_viewer` from the frames' ``atoms.csv`` and ``summary.csv`` files (same order;
-    frame names and times are read from the summaries). ``log`` is a path for the job log."""
-    from .tables import write_text
-
-    if len(atoms_csvs) != len(summaries):
-        raise ValueError("one summary.csv per atoms.csv is needed")
-    lines: list[str] = []
-    t0 = _time.perf_counter()
-    frames = []
-    for atoms, summary in zip(atoms_csvs, summaries, strict=True):
-        row = read_summary(summary)
-        frames.append((row["frame"], float(row["time"]), str(atoms), row))
-    info = build_viewer(series, frames, out_html, time_unit=time_unit, max_atoms=max_atoms,
-                        max_total_atoms=max_total_atoms, log=lines.append)
-    if log:
-        lines.append(f"ok in {_time.perf_counter() - t0:.3f} s")
-        write_text(log, "\n".join(lines) + "\n")
-    return info

@@ -9,71 +9,71 @@ localrules:
 
 rule aggregate_series:
     input:
-        summaries=get_series_summaries,
-        tracking="results/{series}/tracking.csv",
+        summaries=get_series_frame_files("summary.csv"),
+        tracking=layout.series_file("tracking.csv"),
     output:
         summary=report(
-            "results/{series}/summary.csv",
+            layout.series_file("summary.csv"),
             caption="../report/summary_series.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "summary table (one row per frame)"},
         ),
     log:
-        "results/logs/{series}/aggregate_series.log",
+        layout.log("aggregate_series", per="series"),
     benchmark:
-        "results/benchmarks/{series}/aggregate_series.tsv"
+        layout.benchmark("aggregate_series", per="series")
     params:
         version=VERSION,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import series as stage
 
-        pipeline.aggregate_summaries(
+        stage.aggregate_summaries(
             input.summaries, output.summary, tracking=input.tracking, log=log[0]
         )
 
 
 rule aggregate_all:
     input:
-        expand("results/{series}/summary.csv", series=SERIES),
+        [layout.series_file("summary.csv", series=s) for s in SERIES],
     output:
         summary=report(
-            "results/summary.csv",
+            layout.run_file("summary.csv"),
             caption="../report/summary_all.rst",
             category="All series",
             labels={"result": "summary table of every series"},
         ),
     log:
-        "results/logs/aggregate_all.log",
+        layout.log("aggregate_all", per="run"),
     benchmark:
-        "results/benchmarks/aggregate_all.tsv"
+        layout.benchmark("aggregate_all", per="run")
     params:
         version=VERSION,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import series as stage
 
-        pipeline.aggregate_summaries(
+        stage.aggregate_summaries(
             input, output.summary, sort_by_series=True, log=log[0]
         )
 
 
 rule list_rejected:
     input:
-        summary="results/summary.csv",
+        summary=rules.aggregate_all.output.summary,
     output:
         rejected=report(
-            "results/rejected.csv",
+            layout.run_file("rejected.csv"),
             caption="../report/rejected.rst",
             category="All series",
             labels={"result": "rejected frames"},
         ),
     log:
-        "results/logs/list_rejected.log",
+        layout.log("list_rejected", per="run"),
     benchmark:
-        "results/benchmarks/list_rejected.tsv"
+        layout.benchmark("list_rejected", per="run")
     params:
         version=VERSION,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import series as stage
 
-        pipeline.list_rejected(input.summary, output.rejected, log=log[0])
+        stage.list_rejected(input.summary, output.rejected, log=log[0])

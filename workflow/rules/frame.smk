@@ -1,4 +1,5 @@
-# Per-frame stages. Every body only calls nanotraj.pipeline (the science is in src/nanotraj).
+# Per-frame stages. Every body only calls nanotraj.stages.frame (the science is in src/nanotraj);
+# every path comes from nanotraj.layout.
 #
 # Why `run:` and not `script:`: a `script:` job starts a new Python process (0.10 s, 0.33 s with
 # numpy + scipy.spatial) for milliseconds of work; a `run:` job executes inside the Snakemake
@@ -10,19 +11,19 @@ rule parse_frame:
     input:
         get_frame_path,
     output:
-        frame="results/intermediate/{series}/{frame}/frame.npz",
+        frame=layout.intermediate("frame"),
     log:
-        "results/logs/{series}/{frame}/parse_frame.log",
+        layout.log("parse_frame"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/parse_frame.tsv"
+        layout.benchmark("parse_frame")
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
         min_distance=config["min_distance"],
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.parse_frame(
+        stage.parse_frame(
             input[0],
             output.frame,
             log=log[0],
@@ -33,36 +34,36 @@ rule parse_frame:
 
 rule compute_rdf:
     input:
-        frame="results/intermediate/{series}/{frame}/frame.npz",
+        frame=rules.parse_frame.output.frame,
     output:
-        rdf="results/{series}/{frame}/rdf.csv",
-        npz="results/intermediate/{series}/{frame}/rdf.npz",
+        rdf=layout.frame_file("rdf.csv"),
+        npz=layout.intermediate("rdf"),
     log:
-        "results/logs/{series}/{frame}/compute_rdf.log",
+        layout.log("compute_rdf"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/compute_rdf.tsv"
+        layout.benchmark("compute_rdf")
     threads: get_frame_threads
     params:
         version=VERSION,
+        element=get_element,
         cutoff=config["cutoff"],
         dr=config["rdf"]["dr"],
         r_max=config["rdf"]["r_max"],
         max_centres=config["rdf"]["max_centres"],
         on_bad_frame=config["on_bad_frame"],
-        r_min=get_auto_cutoff_min,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.compute_rdf(
+        stage.compute_rdf(
             input.frame,
             output.rdf,
             output.npz,
+            element=params.element,
             cutoff=params.cutoff,
             dr=params.dr,
             r_max=params.r_max,
             max_centres=params.max_centres,
             threads=threads,
-            r_min=params.r_min,
             log=log[0],
             on_bad_frame=params.on_bad_frame,
         )
@@ -70,43 +71,43 @@ rule compute_rdf:
 
 rule find_bonds:
     input:
-        frame="results/intermediate/{series}/{frame}/frame.npz",
-        rdf="results/intermediate/{series}/{frame}/rdf.npz",
+        frame=rules.parse_frame.output.frame,
+        rdf=rules.compute_rdf.output.npz,
     output:
-        bonds="results/intermediate/{series}/{frame}/bonds.npz",
+        bonds=layout.intermediate("bonds"),
     log:
-        "results/logs/{series}/{frame}/find_bonds.log",
+        layout.log("find_bonds"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/find_bonds.tsv"
+        layout.benchmark("find_bonds")
     threads: get_frame_threads
     params:
         version=VERSION,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.find_bonds(
+        stage.find_bonds(
             input.frame, input.rdf, output.bonds, threads=threads, log=log[0]
         )
 
 
 rule compute_boo:
     input:
-        frame="results/intermediate/{series}/{frame}/frame.npz",
-        bonds="results/intermediate/{series}/{frame}/bonds.npz",
+        frame=rules.parse_frame.output.frame,
+        bonds=rules.find_bonds.output.bonds,
     output:
-        boo="results/intermediate/{series}/{frame}/boo.npz",
+        boo=layout.intermediate("boo"),
     log:
-        "results/logs/{series}/{frame}/compute_boo.log",
+        layout.log("compute_boo"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/compute_boo.tsv"
+        layout.benchmark("compute_boo")
     threads: get_frame_threads
     params:
         version=VERSION,
         threshold=config["boo"]["crystal_bond_threshold"],
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.compute_boo(
+        stage.compute_boo(
             input.frame,
             input.bonds,
             output.boo,
@@ -118,72 +119,79 @@ rule compute_boo:
 
 rule compute_coordination:
     input:
-        frame="results/intermediate/{series}/{frame}/frame.npz",
-        bonds="results/intermediate/{series}/{frame}/bonds.npz",
+        frame=rules.parse_frame.output.frame,
+        rdf=rules.compute_rdf.output.npz,
+        bonds=rules.find_bonds.output.bonds,
     output:
-        coordination="results/intermediate/{series}/{frame}/coordination.npz",
+        coordination=layout.intermediate("coordination"),
     log:
-        "results/logs/{series}/{frame}/compute_coordination.log",
+        layout.log("compute_coordination"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/compute_coordination.tsv"
+        layout.benchmark("compute_coordination")
     params:
         version=VERSION,
-        nn_distance=get_nn_distance,
+        element=get_element,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.compute_coordination(
+        stage.compute_coordination(
             input.frame,
+            input.rdf,
             input.bonds,
             output.coordination,
-            nn_distance=params.nn_distance,
+            element=params.element,
             log=log[0],
         )
 
 
 rule compute_neighbour_distance:
     input:
-        frame="results/intermediate/{series}/{frame}/frame.npz",
-        bonds="results/intermediate/{series}/{frame}/bonds.npz",
+        frame=rules.parse_frame.output.frame,
+        bonds=rules.find_bonds.output.bonds,
     output:
-        neighbour_distance="results/intermediate/{series}/{frame}/neighbour_distance.npz",
+        neighbour_distance=layout.intermediate("neighbour_distance"),
     log:
-        "results/logs/{series}/{frame}/compute_neighbour_distance.log",
+        layout.log("compute_neighbour_distance"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/compute_neighbour_distance.tsv"
+        layout.benchmark("compute_neighbour_distance")
     params:
         version=VERSION,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.compute_neighbour_distance(
+        stage.compute_neighbour_distance(
             input.frame, input.bonds, output.neighbour_distance, log=log[0]
         )
 
 
 rule compute_structure:
     input:
-        **get_stage_inputs("frame", "bonds", "boo", "coordination"),
+        frame=rules.parse_frame.output.frame,
+        rdf=rules.compute_rdf.output.npz,
+        bonds=rules.find_bonds.output.bonds,
+        boo=rules.compute_boo.output.boo,
+        coordination=rules.compute_coordination.output.coordination,
     output:
-        structure="results/intermediate/{series}/{frame}/structure.npz",
+        structure=layout.intermediate("structure"),
     log:
-        "results/logs/{series}/{frame}/compute_structure.log",
+        layout.log("compute_structure"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/compute_structure.tsv"
+        layout.benchmark("compute_structure")
     threads: get_frame_threads
     params:
         version=VERSION,
-        nn_distance=get_nn_distance,
+        element=get_element,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.compute_structure(
+        stage.compute_structure(
             input.frame,
+            input.rdf,
             input.bonds,
             input.boo,
             input.coordination,
             output.structure,
-            nn_distance=params.nn_distance,
+            element=params.element,
             threads=threads,
             log=log[0],
         )
@@ -191,7 +199,7 @@ rule compute_structure:
 
 rule write_frame_table:
     input:
-        **get_stage_inputs(
+        **stage_files(
             "frame",
             "rdf",
             "bonds",
@@ -201,21 +209,21 @@ rule write_frame_table:
             "structure",
         ),
     output:
-        atoms="results/{series}/{frame}/atoms.csv",
-        bonds="results/{series}/{frame}/bonds.csv",
-        summary="results/{series}/{frame}/summary.csv",
+        atoms=layout.frame_file("atoms.csv"),
+        bonds=layout.frame_file("bonds.csv"),
+        summary=layout.frame_file("summary.csv"),
     log:
-        "results/logs/{series}/{frame}/write_frame_table.log",
+        layout.log("write_frame_table"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/write_frame_table.tsv"
+        layout.benchmark("write_frame_table")
     params:
         version=VERSION,
         time=get_time,
         element=get_element,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.write_frame_table(
+        stage.write_frame_table(
             input,
             output,
             series=wildcards.series,
@@ -228,23 +236,18 @@ rule write_frame_table:
 
 rule write_frame_pdbs:
     input:
-        **get_stage_inputs(
-            "frame", "boo", "coordination", "neighbour_distance", "structure"
-        ),
+        **stage_files("frame", "boo", "coordination", "neighbour_distance", "structure"),
     output:
-        **{q: f"results/{{series}}/{{frame}}/pdb/{q}.pdb" for q in PDB_QUANTITIES},
-        **{
-            f"{q}_cif": f"results/{{series}}/{{frame}}/pdb/{q}.cif"
-            for q in PDB_QUANTITIES
-        },
+        **{q: layout.frame_file(f"pdb/{q}.pdb") for q in PDB_QUANTITIES},
+        **{f"{q}_cif": layout.frame_file(f"pdb/{q}.cif") for q in PDB_QUANTITIES},
     log:
-        "results/logs/{series}/{frame}/write_frame_pdbs.log",
+        layout.log("write_frame_pdbs"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/write_frame_pdbs.tsv"
+        layout.benchmark("write_frame_pdbs")
     params:
         version=VERSION,
         element=get_element,
     run:
-        from nanotraj import pipeline
+        from nanotraj.stages import frame as stage
 
-        pipeline.write_frame_pdbs(input, output, element=params.element, log=log[0])
+        stage.write_frame_pdbs(input, output, element=params.element, log=log[0])

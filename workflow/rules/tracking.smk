@@ -1,7 +1,7 @@
 # Frame-to-frame tracking (issue 9): which atoms of frame t-1 are still there in frame t, which are
 # removed, which are new, and how far the retained ones moved. One job per frame t of a series
 # (frames in time order; the first frame's job records "no previous frame"), one figure job per
-# series. Every body only calls nanotraj.tracking / nanotraj.trackplots.
+# series. Every body only calls nanotraj.stages.tracking / nanotraj.stages.figures.
 #
 # Incremental: editing frame t changes frame t's intermediate .npz files, which are inputs of the
 # pairs (t-1, t) and (t, t+1) only; those two jobs and the per-series aggregates rerun, nothing
@@ -14,9 +14,9 @@
 #     max_distance: auto   # 'auto' = 0.5 x the element's nearest-neighbour distance, or Angstrom
 #     align: false         # rigid (Kabsch) alignment of frame t onto frame t-1 before matching
 #
-# The input functions (get_previous_frame, get_track_inputs, get_track_max_distance,
-# get_series_times, get_series_frame_names, get_series_tracking, get_tracking_outputs) and the
-# TRACKING settings live in common.smk, as the project's lint requires.
+# The input functions (get_previous_frame, get_track_inputs, get_series_times,
+# get_series_frame_names, get_series_intermediate, get_tracking_outputs) live in common.smk, as
+# the project's lint requires; the defaults of the tracking block come from the config schema.
 
 
 # Local rules: on a cluster they run in the head node's Snakemake process instead of waiting in
@@ -34,25 +34,25 @@ rule track_pair:
     input:
         unpack(get_track_inputs),
     output:
-        tracking="results/intermediate/{series}/{frame}/tracking.npz",
-        fate="results/{series}/{frame}/fate.csv",
-        pdb="results/{series}/{frame}/fate.pdb",
-        cif="results/{series}/{frame}/fate.cif",
-        new="results/{series}/{frame}/new.csv",
+        tracking=layout.intermediate("tracking"),
+        fate=layout.frame_file("fate.csv"),
+        pdb=layout.frame_file("fate.pdb"),
+        cif=layout.frame_file("fate.cif"),
+        new=layout.frame_file("new.csv"),
     log:
-        "results/logs/{series}/{frame}/track_pair.log",
+        layout.log("track_pair"),
     benchmark:
-        "results/benchmarks/{series}/{frame}/track_pair.tsv"
+        layout.benchmark("track_pair")
     params:
         version=VERSION,
-        max_distance=get_track_max_distance,
-        align=TRACKING["align"],
+        max_distance=config["tracking"]["max_distance"],
+        align=config["tracking"]["align"],
         element=get_previous_element,
         previous_frame=get_previous_frame,
     run:
-        from nanotraj import tracking
+        from nanotraj.stages import tracking as stage
 
-        tracking.track_pair(
+        stage.track_pair(
             input,
             output,
             max_distance=params.max_distance,
@@ -66,26 +66,26 @@ rule track_pair:
 rule plot_tracking:
     input:
         fate=get_series_frame_files("fate.csv"),
-        tracking=get_series_tracking,
+        tracking=get_series_intermediate("tracking"),
     output:
         removal_cn=report(
-            "results/{series}/removal_cn.png",
+            layout.series_file("removal_cn.png"),
             caption="../report/tracking_removal_cn.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "removal probability against CN"},
         ),
         displacements=report(
-            "results/{series}/displacements.png",
+            layout.series_file("displacements.png"),
             caption="../report/tracking_displacements.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "displacements between consecutive frames"},
         ),
     log:
-        "results/logs/{series}/plot_tracking.log",
+        layout.log("plot_tracking", per="series"),
     benchmark:
-        "results/benchmarks/{series}/plot_tracking.tsv"
+        layout.benchmark("plot_tracking", per="series")
     conda:
         "../../envs/nanotraj.yaml"
     params:
@@ -99,27 +99,27 @@ rule plot_tracking:
 
 rule aggregate_tracking:
     input:
-        get_series_tracking,
+        get_series_intermediate("tracking"),
     output:
         tracking=report(
-            "results/{series}/tracking.csv",
+            layout.series_file("tracking.csv"),
             caption="../report/tracking_table.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "tracking table (one row per frame)"},
         ),
     log:
-        "results/logs/{series}/aggregate_tracking.log",
+        layout.log("aggregate_tracking", per="series"),
     benchmark:
-        "results/benchmarks/{series}/aggregate_tracking.tsv"
+        layout.benchmark("aggregate_tracking", per="series")
     params:
         version=VERSION,
         frames=get_series_frame_names,
         times=get_series_times,
     run:
-        from nanotraj import tracking
+        from nanotraj.stages import tracking as stage
 
-        tracking.aggregate_tracking(
+        stage.aggregate_tracking(
             input,
             output.tracking,
             series=wildcards.series,

@@ -1,5 +1,5 @@
 # Interactive 3D view of every frame of a series: one self-contained HTML page (plotly.js inlined,
-# works offline), listed in the Snakemake report. The script only calls nanotraj.viewer, which
+# works offline), listed in the Snakemake report. The script only calls nanotraj.stages.figures (page: nanotraj.viewer), which
 # imports plotly itself (only this job pays for it); a process of its own (see plots.smk). Cheap:
 # a local rule on a cluster.
 
@@ -14,16 +14,16 @@ rule build_viewer:
         summaries=get_series_frame_files("summary.csv"),
     output:
         html=report(
-            "results/{series}/viewer.html",
+            layout.series_file("viewer.html"),
             caption="../report/viewer.rst",
             category="{series}",
             subcategory="Series",
             labels={"result": "interactive 3D view of every frame"},
         ),
     log:
-        "results/logs/{series}/build_viewer.log",
+        layout.log("build_viewer", per="series"),
     benchmark:
-        "results/benchmarks/{series}/build_viewer.tsv"
+        layout.benchmark("build_viewer", per="series")
     conda:
         "../../envs/nanotraj.yaml"
     params:

@@ -1,8 +1,8 @@
 # The 3D viewer page (rule build_viewer) in its own process, for the reason in plot_series.py.
-from nanotraj import viewer
+from nanotraj.stages import figures
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
-viewer.viewer_from_files(
+figures.build_viewer(
     sm.input.atoms,
     sm.input.summaries,
     sm.output.html,

@@ -1,9 +1,9 @@
 # Series figures (rule plot_series) in their own process: matplotlib holds the GIL for seconds,
 # so inside the Snakemake process (--force-use-threads) this job would stall the other jobs.
-from nanotraj import plots
+from nanotraj.stages import figures
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
-plots.plot_series(
+figures.plot_series(
     sm.input.summary,
     sm.input.rdf,
     sm.input.atoms,

@@ -1,8 +1,8 @@
 # Tracking figures (rule plot_tracking) in their own process, for the reason in plot_series.py.
-from nanotraj import trackplots
+from nanotraj.stages import figures
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
-trackplots.plot_tracking(
+figures.plot_tracking(
     sm.input.fate,
     sm.input.tracking,
     sm.output,

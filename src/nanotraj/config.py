@@ -1,0 +1,59 @@
+"""The workflow's configuration before Snakemake's schema validation: typing and sanity.
+
+Snakemake reads ``--config`` values of nested keys with YAML's BaseLoader, so
+``--config "rdf={dr: 0.05}"`` arrives as the string ``'0.05'``; :func:`prepare` types such
+values and refuses non-finite numbers (a NaN passes every bound of a JSON schema).  The schema
+itself (``workflow/schemas/config.schema.yaml``) is applied by ``snakemake.utils.validate`` in
+``workflow/rules/common.smk``, which also fills in the defaults.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nanotraj.errors import ConfigError
+
+__all__ = ["STRING_KEYS", "typed_scalars", "non_finite_keys", "prepare"]
+
+#: Keys whose values stay strings whatever they look like.
+STRING_KEYS = frozenset({"frames", "element", "time_unit"})
+
+
+def typed_scalars(cfg: dict) -> dict:
+    """Numbers and booleans written as strings inside ``cfg``, typed in place (``'true'`` ->
+    True, ``'0.05'`` -> 0.05, ``'3'`` -> 3); :data:`STRING_KEYS` are left alone."""
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            typed_scalars(value)
+        elif isinstance(value, str) and key not in STRING_KEYS:
+            text = value.strip()
+            if text.lower() in ("true", "false"):
+                cfg[key] = text.lower() == "true"
+                continue
+            for kind in (int, float):
+                try:
+                    cfg[key] = kind(text)
+                    break
+                except ValueError:
+                    pass
+    return cfg
+
+
+def non_finite_keys(cfg: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the keys holding NaN or +-inf."""
+    bad = []
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            bad += non_finite_keys(value, f"{prefix}{key}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            bad.append(f"{prefix}{key}")
+    return bad
+
+
+def prepare(cfg: dict) -> dict:
+    """:func:`typed_scalars`, then a :class:`ConfigError` naming every non-finite key."""
+    typed_scalars(cfg)
+    bad = non_finite_keys(cfg)
+    if bad:
+        raise ConfigError(f"config: {', '.join(bad)} must be a finite number")
+    return cfg

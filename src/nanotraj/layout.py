@@ -1,0 +1,73 @@
+"""The workflow's file layout: every path of an output, written once.
+
+The rules (``workflow/rules/*.smk``) take their ``output:``/``log:``/``benchmark:`` paths from
+here, and so do the library's loop over the stages (:func:`nanotraj.stages.frame.run_frame`),
+the benchmarks and the tests.  Paths are templates with Snakemake's wildcards ``{series}`` and
+``{frame}``; pass ``series=``/``frame=`` (and ``root=``) to get a concrete path.  Everything lives
+under ``results/`` of the working directory:
+
+* ``results/{series}/{frame}/``: the frame's user-facing files (:func:`frame_file`);
+* ``results/{series}/``: the series' files (:func:`series_file`), ``results/``: the run's
+  (:func:`run_file`);
+* ``results/intermediate/{series}/{frame}/{stage}.npz``: the stages' arrays
+  (:func:`intermediate`);
+* ``results/logs/...`` and ``results/benchmarks/...``: a log and a benchmark table per job
+  (:func:`log`, :func:`benchmark`).
+
+Plain Python, no import beyond the standard library: the Snakefile imports it at parse time.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RESULTS",
+    "FRAME_STAGES",
+    "intermediate",
+    "frame_file",
+    "series_file",
+    "run_file",
+    "log",
+    "benchmark",
+]
+
+#: The folder of every output, relative to the working directory.
+RESULTS = "results"
+
+#: The per-frame stages whose arrays are kept as ``{stage}.npz`` between jobs, in DAG order.
+FRAME_STAGES = ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance",
+                "structure")
+
+
+def intermediate(stage: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
+    """``results/intermediate/{series}/{frame}/{stage}.npz`` (tracking too: ``tracking``)."""
+    return f"{root}/intermediate/{series}/{frame}/{stage}.npz"
+
+
+def frame_file(name: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
+    """A user-facing file of a frame, ``results/{series}/{frame}/{name}``."""
+    return f"{root}/{series}/{frame}/{name}"
+
+
+def series_file(name: str, *, series="{series}", root=RESULTS) -> str:
+    """A file of a series, ``results/{series}/{name}``."""
+    return f"{root}/{series}/{name}"
+
+
+def run_file(name: str, *, root=RESULTS) -> str:
+    """A file of the whole run, ``results/{name}``."""
+    return f"{root}/{name}"
+
+
+def log(job: str, *, per="frame", series="{series}", frame="{frame}", root=RESULTS) -> str:
+    """The log of a job: per ``"frame"``, ``"series"`` or ``"run"``."""
+    return _job_file("logs", job, "log", per, series, frame, root)
+
+
+def benchmark(job: str, *, per="frame", series="{series}", frame="{frame}", root=RESULTS) -> str:
+    """The benchmark table (``benchmark:`` directive) of a job: per frame, series or run."""
+    return _job_file("benchmarks", job, "tsv", per, series, frame, root)
+
+
+def _job_file(kind, job, ext, per, series, frame, root):
+    where = {"frame": f"{series}/{frame}/", "series": f"{series}/", "run": ""}[per]
+    return f"{root}/{kind}/{where}{job}.{ext}"

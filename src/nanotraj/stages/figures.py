@@ -1,0 +1,258 @@
+"""File-level stages of the figures and the 3D viewer (rules ``plot_frame``, ``plot_series``,
+``plot_tracking``, ``build_viewer``): read the frames' and series' tables, call the drawing
+modules (:mod:`nanotraj.plots`, :mod:`nanotraj.trackplots`, :mod:`nanotraj.viewer`), write the
+PNG and HTML files, log."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nanotraj import trackplots
+from nanotraj.plots import (
+    plot_cn_series,
+    plot_order,
+    plot_placeholder,
+    plot_rdf,
+    plot_rdf_series,
+    plot_timeseries,
+    reference_rdf,
+)
+from nanotraj.stages.jobs import OK, Log
+from nanotraj.summary import as_float, is_ok
+from nanotraj.tables import load_arrays, read_columns, read_rows
+
+
+def _frame_title(row: Mapping[str, str], time_unit: str) -> str:
+    series, frame = row.get("series", ""), row.get("frame", "")
+    t = as_float(row.get("time"))
+    when = f", t = {t:g} {time_unit}".rstrip() if math.isfinite(t) else ""
+    return f"{series} / {frame}{when}"
+
+
+ORDER_COLUMNS = ("cn", "cn_lattice", "Q4", "Q6", "w6", "d_center")
+
+
+def plot_frame(
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    *,
+    element: str,
+    time_unit: str = "s",
+    reference: bool = True,
+    log=None,
+) -> dict:
+    """Rule ``plot_frame``: ``rdf.png`` and ``order.png`` of one frame from its outputs.
+
+    ``inputs`` keys: ``rdf`` (rdf.csv), ``cutoff`` (the rdf stage's ``rdf.npz``: the cutoff used
+    and how it was chosen), ``atoms`` (atoms.csv), ``summary`` (summary.csv: status, n_atoms,
+    identity); ``outputs`` keys: ``rdf``, ``order`` (PNG). A rejected frame gets placeholders
+    stating ``rejected: <reason>``. ``dr`` and ``r_max`` of the reference curve are those of the
+    frame's rdf.csv; ``reference=False`` leaves the perfect cluster out.
+    Returns the info dicts of :func:`plot_rdf` / :func:`plot_order`.
+    """
+    lg = Log(log)
+    _, rows = read_rows(inputs["summary"])
+    row = rows[0] if rows else {"status": "rejected: empty summary"}
+    title = _frame_title(row, time_unit)
+    status = str(row.get("status", "ok"))
+    if not is_ok(row):
+        plot_placeholder(outputs["rdf"], status, kind="rdf", title=title)
+        plot_placeholder(outputs["order"], status, kind="order", title=title)
+        lg(f"{status}: placeholder figures")
+        lg.close(OK)
+        return {"status": status}
+    rd = read_columns(inputs["rdf"], ["r", "g"])
+    r, g = rd["r"], rd["g"]
+    used = load_arrays(inputs["cutoff"])
+    cutoff = float(used["cutoff"])
+    n_atoms = int(as_float(row.get("n_atoms")))
+    ref, ref_label = None, None
+    if reference and r.size > 1:
+        dr = round(float(r[1] - r[0]), 9)
+        r_max = float(round(len(r) * dr, 6))
+        ref_data = reference_rdf(element, n_atoms, dr=dr, r_max=r_max)
+        if ref_data is not None:
+            ref = (ref_data["r"], ref_data["g"])
+            ref_label = (
+                f"perfect {ref_data['structure'].upper()} {element} sphere, "
+                f"{ref_data['n_atoms']} atoms"
+            )
+            lg(f"reference: {ref_label}")
+        else:
+            lg(f"no perfect-cluster reference for {element}")
+    info_rdf = plot_rdf(
+        r,
+        g,
+        cutoff,
+        outputs["rdf"],
+        reference=ref,
+        reference_label=ref_label,
+        title=f"g(r): {title}",
+        cutoff_auto=str(used["cutoff_method"]) == "auto",
+    )
+    with open(inputs["atoms"], encoding="utf-8") as fh:
+        header_cols = fh.readline().strip().split(",")
+    wanted = [c for c in ORDER_COLUMNS if c in header_cols]
+    atoms = read_columns(inputs["atoms"], wanted)
+    info_order = plot_order(atoms, outputs["order"], title=f"Bond-orientational order: {title}")
+    lg(f"{len(atoms['cn'])} atoms plotted; cutoff {cutoff:.4f} A")
+    lg.close(OK)
+    return {"status": status, "rdf": info_rdf, "order": info_order}
+
+
+def plot_series(
+    summary_csv,
+    rdf_csvs: Sequence[str],
+    atoms_csvs: Sequence[str],
+    outputs: Mapping[str, str],
+    *,
+    time_unit: str = "s",
+    log=None,
+) -> dict:
+    """Rule ``plot_series``: ``timeseries.png``, ``rdf_series.png``, ``cn_series.png`` of a series.
+
+    ``summary_csv`` is the series' summary (one row per frame, with status); ``rdf_csvs`` and
+    ``atoms_csvs`` are the frames' ``results/{series}/{frame}/rdf.csv`` / ``atoms.csv`` (matched to
+    summary rows by their folder name = frame). Only the ``cn`` column of atoms.csv is read.
+    """
+    lg = Log(log)
+    _, rows = read_rows(summary_csv)
+    by_frame_rdf = {Path(p).parent.name: p for p in rdf_csvs}
+    by_frame_atoms = {Path(p).parent.name: p for p in atoms_csvs}
+    series = rows[0].get("series", "") if rows else ""
+    ok_rows = [r for r in rows if is_ok(r)]
+    n_bad = len(rows) - len(ok_rows)
+    info = {}
+    if not ok_rows:
+        msg = f"series {series}: no accepted frame ({len(rows)} rejected)"
+        for key, kind in (
+            ("timeseries", "timeseries"),
+            ("rdf_series", "rdf_series"),
+            ("cn_series", "cn_series"),
+        ):
+            plot_placeholder(outputs[key], msg, kind=kind)
+        lg(msg)
+        lg.close(OK)
+        return {"status": msg}
+    info["timeseries"] = plot_timeseries(
+        rows, outputs["timeseries"], time_unit=time_unit, title=f"Series {series}"
+    )
+    curves = []
+    for r in ok_rows:
+        rd = read_columns(by_frame_rdf[r["frame"]], ["r", "g"])
+        curves.append(
+            {
+                "time": as_float(r["time"]),
+                "r": rd["r"],
+                "g": rd["g"],
+                "cutoff": as_float(r.get("cutoff")),
+            }
+        )
+    info["rdf_series"] = plot_rdf_series(
+        curves,
+        outputs["rdf_series"],
+        time_unit=time_unit,
+        title=f"Series {series}: g(r) over time",
+        n_rejected=n_bad,
+    )
+    frames = []
+    for r in rows:
+        cn = None
+        if is_ok(r):
+            cn = read_columns(by_frame_atoms[r["frame"]], ["cn"])["cn"]
+        frames.append({"time": as_float(r["time"]), "cn": cn})
+    info["cn_series"] = plot_cn_series(
+        frames,
+        outputs["cn_series"],
+        time_unit=time_unit,
+        title=f"Series {series}: coordination numbers",
+    )
+    lg(f"{len(rows)} frames ({n_bad} rejected)")
+    lg.close(OK)
+    return info
+
+
+def plot_tracking(fate_csvs: Sequence[str], tracking_npzs: Sequence[str],
+                  outputs: Mapping[str, str], *, frames: Sequence[str], times: Sequence[float],
+                  time_unit: str = "s", series: str = "", log=None) -> dict:
+    """Rule ``plot_tracking``: ``removal_cn.png`` and ``displacements.png`` of a series.
+
+    ``fate_csvs``, ``tracking_npzs``, ``frames`` and ``times`` are per frame of the series in
+    time order (the first frame's files carry no pair). Frames without a pair (first frame,
+    rejected frame or predecessor) are left out and counted in the log; a series without any
+    pair gets placeholder figures saying so.
+    """
+    if not (len(fate_csvs) == len(tracking_npzs) == len(frames) == len(times)):
+        raise ValueError("fate_csvs, tracking_npzs, frames and times must have the same length")
+    lg = Log(log)
+    pairs, skipped, max_distance = [], [], None
+    for fate_csv, npz, frame, t in zip(fate_csvs, tracking_npzs, frames, times, strict=True):
+        tr = load_arrays(npz)
+        if not bool(tr.get("has_pair", False)):
+            skipped.append(f"{frame}: {tr.get('pair_status', 'no pair')}")
+            continue
+        fate = read_columns(fate_csv, ["cn", "partner", "displacement"])
+        summary = dict(zip(tr["summary_names"].tolist(), tr["summary_values"].tolist(),
+                           strict=True))
+        removed = fate["partner"] < 0
+        pairs.append({"frame": frame, "time": float(t), "cn": fate["cn"].astype(np.int64),
+                      "removed": removed, "displacement": fate["displacement"][~removed],
+                      "n_retained": int(summary["n_retained"]),
+                      "n_removed": int(summary["n_removed"]),
+                      "n_added": int(summary["n_added"])})
+        max_distance = float(tr["max_distance"])
+    for s in skipped:
+        lg(f"no pair: {s}")
+    if not pairs:
+        msg = f"series {series}: no pair of consecutive accepted frames"
+        trackplots.placeholder(outputs["removal_cn"], msg, "removal_cn")
+        trackplots.placeholder(outputs["displacements"], msg, "displacements")
+        lg(msg)
+        lg.close(OK)
+        return {"status": msg}
+    prefix = f"Series {series}: " if series else ""
+    info = {
+        "removal_cn": trackplots.plot_removal_cn(
+            pairs, outputs["removal_cn"], time_unit=time_unit,
+            title=f"{prefix}removal against coordination in frame t-1 ({len(pairs)} pairs)"),
+        "displacements": trackplots.plot_displacements(
+            pairs, outputs["displacements"], max_distance=max_distance, time_unit=time_unit,
+            title=f"{prefix}displacements of retained atoms ({len(pairs)} pairs)"),
+    }
+    lg(f"{len(pairs)} pairs plotted, {len(skipped)} frames without pair")
+    lg.close(OK)
+    return info
+
+
+def read_summary(path) -> dict[str, str]:
+    """The one row of a frame's ``summary.csv``."""
+    _, rows = read_rows(path)
+    if len(rows) != 1:
+        raise ValueError(f"{path}: expected one summary row, found {len(rows)}")
+    return rows[0]
+
+
+def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series: str,
+                 time_unit: str = "s", max_atoms: int | None = None,
+                 max_total_atoms: int | None = None, log=None) -> dict:
+    """Rule ``build_viewer``: :func:`nanotraj.viewer.build_viewer` from the frames'
+    ``atoms.csv`` and ``summary.csv`` files (same order; frame names and times are read from the
+    summaries). ``max_atoms``, ``max_total_atoms``: the viewer's limits (None: its defaults)."""
+    from nanotraj import viewer
+
+    if len(atoms_csvs) != len(summaries):
+        raise ValueError("one summary.csv per atoms.csv is needed")
+    lg = Log(log)
+    frames = []
+    for atoms, summary in zip(atoms_csvs, summaries, strict=True):
+        row = read_summary(summary)
+        frames.append((row["frame"], float(row["time"]), str(atoms), row))
+    limits = {k: v for k, v in (("max_atoms", max_atoms), ("max_total_atoms", max_total_atoms))
+              if v is not None}
+    info = viewer.build_viewer(series, frames, out_html, time_unit=time_unit, log=lg, **limits)
+    lg.close(OK)
+    return info

@@ -1,0 +1,395 @@
+"""File-level stages of the per-frame workflow: what each per-frame rule calls.
+
+Each function reads the stage's input files, calls the science modules (:mod:`nanotraj.io`,
+:mod:`nanotraj.rdf`, :mod:`nanotraj.bonds`, :mod:`nanotraj.order`, :mod:`nanotraj.coordination`,
+:mod:`nanotraj.geometry`, :mod:`nanotraj.structure`), and writes the stage's outputs atomically
+(:mod:`nanotraj.tables`).  Intermediate files are uncompressed ``.npz`` (fast to load, mapped
+read-only by the next stage); user-facing files are CSV, PDB and mmCIF.  Rejections, logs and
+saving: :mod:`nanotraj.stages.jobs`.  The element of a frame is passed by name; the element's
+facts (nearest-neighbour distance, the automatic cutoff's lower limit) come from
+:mod:`nanotraj.elements` here, not from the caller.
+
+The science modules are imported inside the stage functions so that a job only pays for what it
+uses (``order`` does not need ``scipy.spatial``, writing tables needs neither).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from nanotraj import layout
+from nanotraj.contract import (
+    ATOM_COLUMNS,
+    BOND_COLUMNS,
+    ELEMENT_COLUMNS,
+    PDB_QUANTITIES,
+    STRUCTURE_COLUMNS,
+)
+from nanotraj.errors import FrameError
+from nanotraj.stages.jobs import (
+    OK,
+    Log,
+    frame_elements,
+    handle,
+    inputs_or_reject,
+    reject_reason,
+    remark_pdb,
+    save,
+    status_of,
+    upstream_status,
+)
+from nanotraj.tables import load_arrays, write_columns, write_text
+
+
+def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, min_distance=0.5):
+    """Stage ``parse``: read a PDB/mmCIF frame and its whole-particle geometry.
+
+    Output ``.npz``: ``coords`` (N, 3) A, ``elements`` (N,), ``b_factors`` (N,),
+    ``d_center`` (N,) A, ``diameter`` A (sphere of the convex hull's volume), ``source``,
+    ``status``.
+    """
+    from nanotraj.geometry import distance_to_centre, hull_diameter
+    from nanotraj.io import read_frame
+
+    lg = Log(log)
+    try:
+        frame = read_frame(source, min_atoms=min_atoms, min_distance=min_distance)
+        try:
+            diameter = hull_diameter(frame.coords)
+        except FrameError as err:  # re-attach the frame's path to geometry errors
+            raise type(err)(source, err.reason) from None
+    except FrameError as err:
+        status = handle(lg, err, on_bad_frame)
+        save(output, status, source=np.array(str(source)))
+        lg.close(status)
+        return
+    lg(f"read {len(frame.coords)} atoms from {source}; diameter {diameter:.3f} A")
+    for note in frame.notes:
+        lg.warn(f"{source}: {note}")
+    save(
+        output,
+        coords=frame.coords,
+        elements=np.asarray(frame.elements, dtype=str),
+        b_factors=frame.b_factors,
+        d_center=distance_to_centre(frame.coords),
+        diameter=np.array(diameter),
+        source=np.array(str(source)),
+    )
+    lg.close(OK)
+
+
+def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, element="Pt", cutoff="auto", dr=0.02,
+                r_max=15.0, max_centres=20000, threads=1, log=None, on_bad_frame="fail"):
+    """Stage ``rdf``: g(r) (user-facing ``rdf.csv``: ``r,g``) and the bond cutoff of the frame.
+
+    Up to ``max_centres`` atoms g(r) is exact; above, it is estimated from that many sampled
+    centres (:func:`nanotraj.rdf.rdf`). ``cutoff="auto"`` takes the first minimum of g(r) after
+    its first peak (:func:`nanotraj.rdf.first_minimum`) at or beyond the ``element``'s
+    :func:`nanotraj.elements.auto_cutoff_min` (Angstrom: ``1.06 a`` for bcc metals, else 0); a
+    number is used as given (Angstrom).
+    Output ``.npz``: ``r``, ``g``, ``cutoff`` (A) and ``cutoff_method`` (``"auto"``: first
+    minimum; ``"fixed"``: the configuration's number) -- the one record of the cutoff that
+    every later stage and figure reads -- and ``status``. ``threads``: threads counting pairs
+    (the job's; the result does not depend on it).
+    """
+    from nanotraj.elements import auto_cutoff_min
+    from nanotraj.rdf import first_minimum, rdf
+
+    lg = Log(log)
+    frame = load_arrays(frame_npz)
+    status = status_of(frame)
+    if status == OK:
+        r, g, counts = rdf(frame["coords"], dr=dr, r_max=r_max, max_centres=max_centres,
+                           workers=threads, return_counts=True)
+        if len(frame["coords"]) > max_centres:
+            lg(f"g(r) estimated from {max_centres} sampled centres ({len(frame['coords'])} atoms)")
+        try:
+            if cutoff == "auto":
+                r_min = auto_cutoff_min(element)
+                value = first_minimum(r, g, r_min=r_min, counts=counts)
+                beyond = f" beyond {r_min:.4f} A (bcc: 1st and 2nd shells)" if r_min else ""
+                lg(f"cutoff = first minimum of g(r){beyond} = {value:.4f} A")
+            else:
+                value = float(cutoff)
+                lg(f"cutoff = {value:.4f} A (fixed in the configuration)")
+        except FrameError as err:
+            reason = (f"g(r) has no first minimum, so cutoff: auto cannot choose a bond cutoff "
+                      f"({err.reason}); set a fixed cutoff")
+            close = int(counts[r < 0.5].sum())
+            if close:  # kept by min_distance below their distance: they make the first peak
+                reason += f" ({close} pair(s) of atoms closer than 0.5 A: duplicated atoms?)"
+            status = handle(lg, type(err)(str(frame["source"]), reason), on_bad_frame)
+    if status != OK:
+        write_columns(rdf_csv, {"r": np.array([]), "g": np.array([])})
+        save(rdf_npz, status)
+        lg.close(status)
+        return
+    write_columns(rdf_csv, {"r": r, "g": g})
+    save(rdf_npz, r=r, g=g, cutoff=np.array(value),
+         cutoff_method=np.array("auto" if cutoff == "auto" else "fixed"))
+    lg.close(OK)
+
+
+def find_bonds(frame_npz, rdf_npz, output, *, threads=1, log=None):
+    """Stage ``bonds``: every pair closer than the cutoff.
+
+    Output ``.npz``: ``bonds`` (B, 2) with i < j, ``distances`` (B,) A (the cutoff stays in
+    ``rdf.npz``). ``threads``: threads of the pair search (the result does not depend on it).
+    """
+    lg = Log(log)
+    if (loaded := inputs_or_reject(lg, output, frame_npz, rdf_npz)) is None:
+        return
+    frame, rd = loaded
+    from nanotraj.bonds import find_bonds as _find
+
+    bonds, distances = _find(frame["coords"], float(rd["cutoff"]), workers=threads)
+    lg(f"{len(bonds)} bonds within {float(rd['cutoff']):.4f} A")
+    if len(bonds) == 0:
+        lg.warn(f"{frame['source']}: no two atoms within the cutoff {float(rd['cutoff']):.4f} A: "
+                "every atom has cn 0 and q, Q, w, W, C equal to 0 (is the cutoff too small?)")
+    save(output, bonds=bonds, distances=distances)
+    lg.close(OK)
+
+
+def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engine="auto",
+                threads=1, log=None):
+    """Stage ``boo``: q_l, w_l, Q_l, W_l per atom for l in ``ls``, C_6 per atom, s_6 per bond,
+    crystalline atoms.
+
+    ``engine``: see :func:`nanotraj.order.boo`. ``threads``: threads of the numpy and compiled
+    engines (the result does not depend on it, bit for bit).
+    """
+    lg = Log(log)
+    if (loaded := inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
+        return
+    frame, bd = loaded
+    from nanotraj.order import boo
+
+    # the outputs use s_l and C_l of l = 6 only (bonds.csv, atoms.csv): the others are not
+    # computed (at 10^6 atoms each s_l is 6e6 values to compute and store)
+    res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine,
+              workers=threads, products=(6,))
+    lg(f"bond-orientational order l={tuple(ls)} for {len(frame['coords'])} atoms, engine {engine}")
+    save(output, **{k: np.asarray(v) for k, v in res.items()})
+    lg.close(OK)
+
+
+def compute_coordination(frame_npz, rdf_npz, bonds_npz, output, *, element="Pt", factor=1.2,
+                         log=None):
+    """Stage ``coordination``: ``cn`` (bonds per atom) and ``cn_lattice`` (neighbours closer than
+    ``factor`` x the ``element``'s bulk nearest-neighbour distance,
+    :func:`nanotraj.elements.nn_distance`, Angstrom)."""
+    lg = Log(log)
+    if (loaded := inputs_or_reject(lg, output, frame_npz, rdf_npz, bonds_npz)) is None:
+        return
+    frame, rd, bd = loaded
+    from nanotraj.bonds import bond_counts
+    from nanotraj.coordination import cn_lattice
+    from nanotraj.elements import nn_distance
+
+    bulk_nn = nn_distance(element)
+
+    n = len(frame["coords"])
+    cn = bond_counts(n, bd["bonds"])
+    # the bonds hold every pair within the cutoff: cn_lattice reuses them when that covers
+    # factor x bulk_nn (the usual case), and builds its own KD-tree otherwise
+    cnl = cn_lattice(frame["coords"], bulk_nn, factor=factor, bonds=bd["bonds"],
+                     distances=bd["distances"], bond_cutoff=float(rd["cutoff"]))
+    lg(f"cn_lattice: neighbours closer than {factor} x {bulk_nn:.4f} A")
+    lonely = np.flatnonzero(cn == 0)
+    if len(lonely) and len(bd["bonds"]):
+        far = int(lonely[np.argmax(frame["d_center"][lonely])])
+        lg.warn(f"{frame['source']}: {len(lonely)} atom(s) without any bond within "
+                f"{float(rd['cutoff']):.4f} A (stray atoms or noise?), e.g. atom {far} at "
+                f"{float(frame['d_center'][far]):.2f} A from the centre; they count in the "
+                "convex-hull diameter and have q, Q, w, W, C = 0")
+    save(output, cn=cn, cn_lattice=cnl)
+    lg.close(OK)
+
+
+def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None):
+    """Stage ``neighbour_distance``: mean distance (A) to bonded neighbours, NaN without bonds."""
+    lg = Log(log)
+    if (loaded := inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
+        return
+    frame, bd = loaded
+    from nanotraj.coordination import mean_bond_distance
+
+    nn = mean_bond_distance(len(frame["coords"]), bd["bonds"], bd["distances"])
+    lg(f"{int(np.isnan(nn).sum())} atoms without bonds (nn_distance = nan)")
+    save(output, nn_distance=nn)
+    lg.close(OK)
+
+
+def compute_structure(frame_npz, rdf_npz, bonds_npz, boo_npz, coordination_npz, output, *,
+                      element="Pt", threads=1, log=None):
+    """Stage ``structure``: CNA and BOO classes, surface atoms, close contacts
+    (:func:`nanotraj.structure.classify` with the ``element``'s bulk nearest-neighbour
+    distance). ``threads``: threads of the CNA (the result does not depend on it)."""
+    lg = Log(log)
+    paths = (frame_npz, rdf_npz, bonds_npz, boo_npz, coordination_npz)
+    if (loaded := inputs_or_reject(lg, output, *paths)) is None:
+        return
+    frame, rd, bd, bo, co = loaded
+    from nanotraj.elements import nn_distance
+    from nanotraj.structure import BOO_CLASSES, classify
+
+    res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance(element),
+                   workers=threads, distances=bd["distances"], cutoff=float(rd["cutoff"]))
+    # per class, not np.unique: sorting 10^6 strings costs 0.1 s
+    counts = {name: k for name in BOO_CLASSES if (k := int((res["structure_boo"] == name).sum()))}
+    lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "
+       f"{res['n_close_contacts']} close contacts")
+    save(output, structure_cna=res["structure_cna"], structure_boo=res["structure_boo"],
+          surface=res["surface"], n_close_contacts=np.array(res["n_close_contacts"]))
+    lg.close(OK)
+
+
+def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
+    coords = frame["coords"]
+    cols = {"x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2], "cn": co["cn"],
+            "cn_lattice": co["cn_lattice"]}
+    for key in ("q4", "q6", "Q4", "Q6", "w4", "w6", "W4", "W6", "C6"):
+        cols[key] = bo[key]
+    cols["crystalline"] = bo["crystalline"].astype(bool)
+    cols["d_center"] = frame["d_center"]
+    cols["nn_distance"] = nd["nn_distance"]
+    cols["structure_cna"] = st["structure_cna"].astype(np.int64)
+    cols["structure_boo"] = st["structure_boo"].astype(str)
+    cols["surface"] = st["surface"].astype(bool)
+    return cols
+
+
+def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, series, frame,
+                      time, element="Pt", log=None):
+    """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
+
+    ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure``
+    (.npz);
+    ``outputs`` keys: ``atoms, bonds, summary`` (.csv).
+    """
+    from nanotraj.structure import structure_summary
+    from nanotraj.summary import frame_summary, rejected_summary
+    from nanotraj.tables import write_summary
+
+    lg = Log(log)
+    data = {k: load_arrays(inputs[k]) for k in
+            ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure")}
+    status = upstream_status(*data.values())
+    if status != OK:
+        write_columns(outputs["atoms"],
+                      {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS + ELEMENT_COLUMNS})
+        write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
+        write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
+                                                            reason=reject_reason(status))])
+        lg.close(status)
+        return
+    atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
+                        data["neighbour_distance"], data["structure"])
+    symbols = frame_elements(data["frame"], element, lg, warn=True)
+    write_columns(outputs["atoms"], atoms | {
+        ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols) if isinstance(symbols, str)
+        else symbols})
+    bonds = data["bonds"]["bonds"]
+    write_columns(outputs["bonds"], {"i": bonds[:, 0], "j": bonds[:, 1],
+                                     "distance": data["bonds"]["distances"],
+                                     "s6": data["boo"]["s6"]})
+    row = frame_summary(series=series, frame=frame, time=time, n_atoms=len(atoms["x"]),
+                        diameter=float(data["frame"]["diameter"]),
+                        cutoff=float(data["rdf"]["cutoff"]), n_bonds=len(bonds), atoms=atoms,
+                        s6=data["boo"]["s6"])
+    row.update(structure_summary(atoms["cn"], atoms["Q6"], atoms["crystalline"],
+                                 atoms["structure_cna"], atoms["structure_boo"], atoms["surface"]))
+    row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
+    write_summary(outputs["summary"], [row])
+    lg(f"{len(atoms['x'])} atoms, {len(bonds)} bonds, {row['n_disordered']} disordered")
+    lg.close(OK)
+
+
+def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, element, log=None):
+    """Stage ``pdb``: for each quantity of :data:`PDB_QUANTITIES`, the frame's atoms with the value
+    in the B-factor column, as PDB (``outputs[q]``) and as mmCIF (``outputs[q + "_cif"]``).
+
+    The PDB format holds at most 99,999 atoms and coordinates within -999.999 .. 9999.999 A; a
+    frame beyond that gets a PDB file holding only a REMARK that names the reason and the mmCIF
+    file (which ChimeraX, PyMOL and OVITO read). A rejected frame gets files holding only the
+    reason.
+    """
+    lg = Log(log)
+    data = {k: load_arrays(inputs[k]) for k in
+            ("frame", "boo", "coordination", "neighbour_distance", "structure")}
+    status = upstream_status(*data.values())
+    if status != OK:
+        for q in PDB_QUANTITIES:
+            write_text(outputs[q], remark_pdb(f"FRAME {status}"))
+            write_text(outputs[f"{q}_cif"], f"data_rejected\n# nanotraj: frame {status}\n")
+        lg.close(status)
+        return
+    from nanotraj.io import pdb_limits, write_values_many
+
+    values = {
+        "Q6": data["boo"]["Q6"],
+        "Q4": data["boo"]["Q4"],
+        "cn": data["coordination"]["cn"],
+        "C6": data["boo"]["C6"],
+        "crystalline": data["boo"]["crystalline"].astype(np.float64),
+        "nn_distance": data["neighbour_distance"]["nn_distance"],
+        "structure_cna": data["structure"]["structure_cna"],
+    }
+    coords = data["frame"]["coords"]
+    too_big = pdb_limits(coords)
+    Path(outputs[PDB_QUANTITIES[0]]).parent.mkdir(parents=True, exist_ok=True)
+    items = []  # the atoms' records are formatted once per format, the values per file
+    for q in PDB_QUANTITIES:
+        v = np.asarray(values[q], dtype=np.float64)
+        items.append((outputs[f"{q}_cif"], v))
+        if too_big:
+            write_text(outputs[q], remark_pdb(f"{too_big}: the atoms are in {q}.cif"))
+        else:
+            items.append((outputs[q], v))
+    write_values_many(items, coords, element=frame_elements(data["frame"], element, lg))
+    if too_big:
+        lg(f"PDB files hold only a REMARK: {too_big}; the atoms are in the .cif files")
+    lg(f"wrote {len(PDB_QUANTITIES)} quantities of {len(coords)} atoms as PDB and mmCIF")
+    lg.close(OK)
+
+
+def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The files of one frame under ``results`` (:mod:`nanotraj.layout`): (intermediate .npz by
+    stage, user-facing files by key: ``atoms, bonds, rdf, summary``, each PDB quantity and
+    ``{quantity}_cif``)."""
+    where = {"series": series, "frame": frame, "root": str(results)}
+    work = {s: layout.intermediate(s, **where) for s in layout.FRAME_STAGES}
+    files = {k: layout.frame_file(f"{k}.csv", **where) for k in ("atoms", "bonds", "rdf",
+                                                                  "summary")}
+    files.update({q: layout.frame_file(f"pdb/{q}.pdb", **where) for q in PDB_QUANTITIES})
+    files.update({f"{q}_cif": layout.frame_file(f"pdb/{q}.cif", **where) for q in PDB_QUANTITIES})
+    return ({k: Path(v) for k, v in work.items()}, {k: Path(v) for k, v in files.items()})
+
+
+def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
+              r_max=15.0, max_centres=20000, threshold=0.8, on_bad_frame="fail", pdbs=True,
+              threads=1) -> dict[str, Path]:
+    """Every per-frame stage in one call, writing the same files as the workflow's rules.
+
+    For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
+    the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond,
+    BOO and structure stages (the results do not depend on it). Returns the user-facing paths.
+    """
+    w, f = frame_files(results, series, frame)
+    parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
+    compute_rdf(w["frame"], f["rdf"], w["rdf"], element=element, cutoff=cutoff, dr=dr,
+                r_max=r_max, max_centres=max_centres, threads=threads, on_bad_frame=on_bad_frame)
+    find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads)
+    compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold, threads=threads)
+    compute_coordination(w["frame"], w["rdf"], w["bonds"], w["coordination"], element=element)
+    compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
+    compute_structure(w["frame"], w["rdf"], w["bonds"], w["boo"], w["coordination"],
+                      w["structure"], element=element, threads=threads)
+    write_frame_table(w, f, series=series, frame=frame, time=time, element=element)
+    if pdbs:
+        write_frame_pdbs(w, f, element=element)
+    return f

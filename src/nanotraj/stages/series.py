@@ -1,0 +1,86 @@
+"""File-level stages of a series and of the whole run: the aggregated summaries and the list of
+rejected frames."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+
+from nanotraj.contract import SUMMARY_COLUMNS
+from nanotraj.stages.jobs import OK, Log, reject_reason
+from nanotraj.tables import read_rows, write_rows, write_summary
+
+
+def _time_key(row: Mapping[str, str]):
+    try:
+        t = float(row.get("time", "nan"))
+    except ValueError:
+        t = math.nan
+    return (math.isnan(t), t, row.get("frame", ""))
+
+
+def aggregate(
+    inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, sort_by_series=False
+):
+    """Concatenate one-row (or many-row) summary CSVs into ``output``, ordered by time.
+
+    Rows are ordered by ``time`` then ``frame`` (and by ``series`` first when
+    ``sort_by_series``), so the result does not depend on the order of ``inputs``. Columns: the
+    union of the inputs' columns, contract columns first; a column missing in one input is an
+    empty cell there.
+    """
+    rows: list[dict[str, str]] = []
+    header: list[str] = list(SUMMARY_COLUMNS)
+    for path in inputs:
+        cols, file_rows = read_rows(path)
+        for c in cols:
+            if c not in header:
+                header.append(c)
+        rows.extend(file_rows)
+    if sort_by_series:
+        rows.sort(key=lambda r: (r.get("series", ""), *_time_key(r)))
+    else:
+        rows.sort(key=_time_key)
+    write_rows(output, header, rows)
+    return rows
+
+
+def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, log=None):
+    """Stage ``aggregate``: concatenate per-frame summaries, ordered by time (and series).
+
+    ``tracking``: the series' ``tracking.csv``
+    (:func:`nanotraj.stages.tracking.aggregate_tracking`); its pair columns are added to each
+    accepted frame's row (a rejected frame's stay empty).
+    """
+    lg = Log(log)
+    rows = aggregate(list(inputs), output, sort_by_series=sort_by_series)
+    if tracking:
+        from nanotraj.tracking import SUMMARY_COLUMNS as TRACKING_COLUMNS
+
+        by_frame = {(r["series"], r["frame"]): r for r in read_rows(tracking)[1]}
+        for row in rows:
+            if row.get("status", "ok") != "ok":
+                continue
+            pair = by_frame.get((row.get("series"), row.get("frame")), {})
+            row.update({c: pair.get(c, "") for c in TRACKING_COLUMNS})
+        write_summary(output, rows)
+    n_rej = sum(1 for r in rows if r.get("status", "ok") != "ok")
+    lg(f"{len(rows)} frames, {n_rej} rejected")
+    lg.close(OK)
+
+
+def list_rejected(summary_csv, output, *, log=None):
+    """Stage ``rejected``: the run's rejected frames (``series, frame, time, reason``), one row
+    each, from the run's summary (only the header when every frame was analysed)."""
+
+    lg = Log(log)
+    _, rows = read_rows(summary_csv)
+    rejected = [
+        {"series": r["series"], "frame": r["frame"], "time": r["time"],
+         "reason": reject_reason(r["status"])}
+        for r in rows if r.get("status", OK) != OK
+    ]
+    write_rows(output, ("series", "frame", "time", "reason"), rejected)
+    lg(f"{len(rejected)} rejected frame(s) of {len(rows)}")
+    lg.close(OK)
