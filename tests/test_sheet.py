@@ -70,3 +70,98 @@ def test_cli_writes_a_sheet_the_workflow_reads(tmp_path, capsys):
 def test_format_sheet_keeps_fractional_times():
     text = format_sheet([{"series": "s", "frame": "f", "time": 0.25, "path": "f.pdb"}])
     assert text.splitlines() == ["series\tframe\ttime\tpath", "s\tf\t0.25\tf.pdb"]
+
+
+# ------------------------------------------------------------------------------------------
+# reading and checking a sheet (what the workflow does at start-up)
+
+SCHEMA = __import__("pathlib").Path(__file__).resolve().parents[1] / "workflow" / "schemas" / (
+    "frames.schema.yaml")
+
+
+def _sheet(tmp_path, text, *, encoding="utf-8", frames=("a.pdb", "b.pdb")):
+    for name in frames:
+        (tmp_path / name).write_text("ATOM\n")
+    path = tmp_path / "frames.tsv"
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+def _read(path, **kw):
+    from nanotraj.sheet import read_frames
+
+    return read_frames(path, schema=SCHEMA, results=path.parent / "results", **kw)
+
+
+def test_read_frames_types_resolves_and_keeps_line_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = _sheet(tmp_path, "# comment\nseries\tframe\ttime\tpath\telement\n"
+                            "s\tb\t2e1\tb.pdb\t\ns\ta\t-1.5\ta.pdb\tAu\n")
+    rows = _read(path)
+    assert rows == [{"series": "s", "frame": "b", "time": 20.0, "path": "b.pdb"},
+                    {"series": "s", "frame": "a", "time": -1.5, "path": "a.pdb",
+                     "element": "Au"}]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("series\tframe\ttime\tpath\tpath\ns\ta\t1\ta.pdb\tb.pdb\n",
+     "line 1: column(s) path appear more than once"),
+    ("series,frame,time,path\ns,a,1,a.pdb\n", "is the sheet comma-separated?"),
+    ("series frame time path\ns a 1 a.pdb\n", "is the sheet separated by spaces?"),
+    ("Series\tFrame\tTime\tPath\ns\ta\t1\ta.pdb\n", "column names are lower case"),
+    ("series\tframe\ttime\tpath\n\ns\ta\t1_000\ta.pdb\n", "line 3: time '1_000' is not a number"),
+    ("series\tframe\ttime\tpath\ns\ta\t\u0661\ta.pdb\n", "is not a number"),
+    ("series\tframe\ttime\tpath\ns\ta\tinf\ta.pdb\n", "is not a number"),
+    ("series\tframe\ttime\tpath\ns\ta\t1\ta.pdb\textra\n", "line 2 has 5 fields"),
+    ("series\tframe\ttime\tpath\ns\ta b\t1\ta.pdb\n", "line 2 is invalid"),
+    ("series\tframe\ttime\tpath\ns\tsummary.csv\t1\ta.pdb\n", "line 2: frame name"),
+    ("series\tframe\ttime\tpath\ns\ta\t1\ta.pdb\ns\ta\t2\tb.pdb\n", "a (line 3)"),
+    ("series\tframe\ttime\tpath\ns\ta\t1\ta.pdb\ns\tb\t1\tb.pdb\n", "at the same time"),
+    ("series\tframe\ttime\tpath\ns\ta\t1\tnope.pdb\n", "do not exist: nope.pdb (line 2)"),
+    ("series\tframe\ttime\tpath\n# only a comment\n", "has no frames"),
+])
+def test_read_frames_one_line_errors(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SheetError, match=__import__("re").escape(message)) as err:
+        _read(_sheet(tmp_path, text))
+    assert "\n" not in str(err.value) and "frames.tsv" in str(err.value)
+
+
+@pytest.mark.parametrize(("encoding", "message"), [
+    ("utf-16", "the frames sheet is UTF-16: save it as UTF-8"),
+    ("latin-1", "line 2 is not UTF-8 text"),
+])
+def test_read_frames_refuses_other_encodings(tmp_path, monkeypatch, encoding, message):
+    monkeypatch.chdir(tmp_path)
+    text = "series\tframe\ttime\tpath\ns\tr\u00e9\t1\ta.pdb\n"
+    with pytest.raises(SheetError, match=message):
+        _read(_sheet(tmp_path, text, encoding=encoding))
+
+
+def test_read_frames_refuses_special_files_and_own_outputs(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "pipe.pdb")
+    (tmp_path / "folder.pdb").mkdir()
+    text = "series\tframe\ttime\tpath\ns\ta\t1\tpipe.pdb\ns\tb\t2\tfolder.pdb\n"
+    with pytest.raises(SheetError, match=r"not a regular file .*pipe.pdb \(line 2\), "
+                                         r"folder.pdb \(line 3\)"):
+        _read(_sheet(tmp_path, text))
+    (tmp_path / "results" / "s" / "a").mkdir(parents=True)
+    (tmp_path / "results" / "s" / "a" / "fate.pdb").write_text("ATOM\n")
+    text = "series\tframe\ttime\tpath\nt\ta\t1\tresults/s/a/fate.pdb\n"
+    with pytest.raises(SheetError, match="inside the workflow's output folder"):
+        _read(_sheet(tmp_path, text))
+
+
+def test_config_prepare_types_values_and_refuses_nan():
+    from nanotraj.config import prepare
+    from nanotraj.errors import ConfigError
+
+    cfg = prepare({"rdf": {"dr": "0.05", "max_centres": "100"}, "tracking": {"align": "True"},
+                   "element": "1", "cutoff": "auto", "time_unit": "3"})
+    assert cfg == {"rdf": {"dr": 0.05, "max_centres": 100}, "tracking": {"align": True},
+                   "element": "1", "cutoff": "auto", "time_unit": "3"}
+    with pytest.raises(ConfigError, match="cutoff, rdf.dr must be a finite number"):
+        prepare({"cutoff": "nan", "rdf": {"dr": "inf"}})

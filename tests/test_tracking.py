@@ -139,7 +139,7 @@ def test_empty_frames_and_bad_arguments():
 
 def test_default_max_distance():
     assert MAX_D == pytest.approx(0.5 * 3.912 / math.sqrt(2), rel=1e-4)  # Pt: 1.383 A
-    assert tracking.default_max_distance(nn_distance=3.0) == 1.5
+    assert tracking.default_max_distance(bulk_nn=3.0) == 1.5
 
 
 def brute_force(prev, nxt, max_distance):

@@ -7,28 +7,28 @@ import numpy as np
 __all__ = ["cn_lattice", "mean_bond_distance"]
 
 
-def cn_lattice(coords, nn_distance: float, *, factor: float = 1.2, bonds=None, distances=None,
+def cn_lattice(coords, bulk_nn: float, *, factor: float = 1.2, bonds=None, distances=None,
                bond_cutoff: float | None = None) -> np.ndarray:
     """Coordination number with a lattice-based cutoff.
 
-    ``cn_i = #{j != i : |x_i - x_j| < factor * nn_distance}`` -- strictly closer, the atom itself
-    excluded; the seed's ``numnn`` with ``factor = 1.2`` and ``nn_distance = a / sqrt(2)``
+    ``cn_i = #{j != i : |x_i - x_j| < factor * bulk_nn}`` -- strictly closer, the atom itself
+    excluded; the seed's ``numnn`` with ``factor = 1.2`` and ``bulk_nn = a / sqrt(2)``
     (Kang et al.).  An isolated atom has 0.  Counted with a kd-tree, memory O(N + pairs).
 
     Parameters
     ----------
     coords : array_like, shape (N, 3)
         Positions in Angstrom.
-    nn_distance : float
+    bulk_nn : float
         Bulk nearest-neighbour distance of the element, Angstrom
         (:func:`nanotraj.elements.nn_distance`).
     factor : float
-        Multiple of ``nn_distance`` used as cutoff (1.2 lies between the first (1) and second
+        Multiple of ``bulk_nn`` used as cutoff (1.2 lies between the first (1) and second
         (sqrt 2 = 1.414) fcc shells).
     bonds, distances, bond_cutoff : optional
         The frame's bonds and bond lengths (:func:`nanotraj.bonds.find_bonds`) and the cutoff
         they were found with.  When the bonds are known to hold every pair closer than
-        ``factor * nn_distance`` -- ``bond_cutoff`` (or, without it, the longest bond) is at
+        ``factor * bulk_nn`` -- ``bond_cutoff`` (or, without it, the longest bond) is at
         least that distance -- the count is taken from them (no kd-tree: 1e6 atoms in ~0.1 s
         instead of ~1.5 s); otherwise they are ignored.  Same result either way.
 
@@ -41,9 +41,9 @@ def cn_lattice(coords, nn_distance: float, *, factor: float = 1.2, bonds=None, d
     x = np.asarray(coords, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != 3:
         raise ValueError(f"coords must have shape (N, 3), got {x.shape}")
-    cutoff = float(factor) * float(nn_distance)
+    cutoff = float(factor) * float(bulk_nn)
     if not cutoff > 0:
-        raise ValueError("factor * nn_distance must be positive")
+        raise ValueError("factor * bulk_nn must be positive")
     n = len(x)
     if n < 2:
         return np.zeros(n, dtype=np.int64)

@@ -107,7 +107,7 @@ OWN_FILE_SUFFIXES = (".csv", ".png", ".html", ".zip", ".log", ".tsv", ".npz", ".
 
 #: A time: an ASCII decimal number (what Python's float() also accepts -- ``1_000``, non-ASCII
 #: digits, ``inf`` -- is refused, as in the coordinates).
-_TIME_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_TIME_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def resolve_path(path, workflow_dir=None) -> str:

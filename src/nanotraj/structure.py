@@ -75,7 +75,7 @@ W6_SCALE = 40.0
 MAX_BOO_DISTANCE = 0.10
 
 
-#: Default threshold of :func:`surface`: |sum of bond vectors| > SURFACE_THRESHOLD * nn_distance.
+#: Default threshold of :func:`surface`: |sum of bond vectors| > SURFACE_THRESHOLD * bulk_nn.
 SURFACE_THRESHOLD = 1.5
 
 
@@ -229,7 +229,7 @@ def surface(
     coords,
     cn,
     bonds,
-    nn_distance,
+    bulk_nn,
     *,
     threshold=SURFACE_THRESHOLD,
     min_cn=SURFACE_MIN_CN,
@@ -269,8 +269,8 @@ def surface(
     coords : (N, 3) float, Angstrom.
     cn : (N,) int, bonds per atom (``nanotraj.bonds.bond_counts``).
     bonds : (B, 2) int, the bond network (each pair once).
-    nn_distance : float, Angstrom (``nanotraj.elements.nn_distance(element)``).
-    threshold : float, ``t`` in units of ``nn_distance``.
+    bulk_nn : float, Angstrom (``nanotraj.elements.nn_distance(element)``).
+    threshold : float, ``t`` in units of ``bulk_nn``.
     min_cn : int, atoms with ``cn < min_cn`` are surface.
     workers : int, threads summing the bond vectors (the result does not depend on it: the
         bonds are always summed in the same two halves, added at the end).
@@ -287,11 +287,11 @@ def surface(
     cn = np.asarray(cn).ravel()
     if len(cn) != n:
         raise ValueError(f"cn must have length {n}, got {len(cn)}")
-    if not nn_distance > 0:
-        raise ValueError(f"nn_distance must be positive, got {nn_distance}")
+    if not bulk_nn > 0:
+        raise ValueError(f"bulk_nn must be positive, got {bulk_nn}")
     b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
     if (kernels := kernels_for(engine, len(b))) is not None:  # per atom over its neighbours
-        return kernels.surface(x, b, cn, threshold * float(nn_distance), min_cn, workers)
+        return kernels.surface(x, b, cn, threshold * float(bulk_nn), min_cn, workers)
     step = _SUM_CHUNK  # chunks of bonds over the window of atoms they touch: small temporaries
     half = -(-len(b) // (2 * step)) * step  # two halves of whole chunks, whatever ``workers``
     sums = [None, None]
@@ -312,11 +312,11 @@ def surface(
     total = sums[0]
     total += sums[1]
     length = np.sqrt(np.einsum("ij,ij->i", total, total))
-    return (length > threshold * float(nn_distance)) | (cn < min_cn)
+    return (length > threshold * float(bulk_nn)) | (cn < min_cn)
 
 
-def n_close_contacts(coords, nn_distance, factor=0.8, *, distances=None, cutoff=None):
-    r"""Number of atom pairs closer than ``factor * nn_distance``.
+def n_close_contacts(coords, bulk_nn, factor=0.8, *, distances=None, cutoff=None):
+    r"""Number of atom pairs closer than ``factor * bulk_nn``.
 
     ``#{(i, j), i < j : |r_i - r_j| < factor * d_nn}``, a quality flag of a reconstruction:
     in a metal no two atoms come closer than ~0.85 of the bulk nearest-neighbour distance, so
@@ -325,11 +325,11 @@ def n_close_contacts(coords, nn_distance, factor=0.8, *, distances=None, cutoff=
     Parameters
     ----------
     coords : (N, 3) float, Angstrom.
-    nn_distance : float, the element's nearest-neighbour distance (Angstrom).
+    bulk_nn : float, the element's nearest-neighbour distance (Angstrom).
     factor : float, default 0.8.
     distances, cutoff : optional, the lengths (B,) of a bond network holding every pair
         within ``cutoff`` (Angstrom; :func:`nanotraj.bonds.find_bonds`).  When ``cutoff`` is
-        at least ``factor * nn_distance`` the pairs are counted among them (no pair search);
+        at least ``factor * bulk_nn`` the pairs are counted among them (no pair search);
         otherwise, or without them, with a kd-tree.
 
     Returns
@@ -341,9 +341,9 @@ def n_close_contacts(coords, nn_distance, factor=0.8, *, distances=None, cutoff=
     x = np.asarray(coords, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != 3:
         raise ValueError(f"coords must have shape (N, 3), got {x.shape}")
-    limit = float(factor) * float(nn_distance)
+    limit = float(factor) * float(bulk_nn)
     if not limit > 0:
-        raise ValueError(f"factor * nn_distance must be positive, got {limit}")
+        raise ValueError(f"factor * bulk_nn must be positive, got {limit}")
     if len(x) < 2:
         return 0
     if distances is not None and cutoff is not None and float(cutoff) >= limit:
@@ -433,7 +433,7 @@ def classify(
     bonds,
     boo_result,
     cn,
-    nn_distance,
+    bulk_nn,
     *,
     max_distance=MAX_BOO_DISTANCE,
     reference_points=None,
@@ -453,7 +453,7 @@ def classify(
     boo_result : mapping from :func:`nanotraj.order.boo` (needs ``"Q4"``, ``"Q6"``, ``"W6"``,
         ``"crystalline"``).
     cn : (N,) int, bonds per atom.
-    nn_distance : float, the element's nearest-neighbour distance in Angstrom
+    bulk_nn : float, the element's nearest-neighbour distance in Angstrom
         (``nanotraj.elements.nn_distance``), for :func:`surface` and :func:`n_close_contacts`.
     max_distance, reference_points : passed to :func:`boo_class`.
     close_factor : passed to :func:`n_close_contacts` as ``factor``.
@@ -485,7 +485,7 @@ def classify(
     return {
         "structure_cna": s_cna,
         "structure_boo": s_boo,
-        "surface": surface(x, cn, bonds, nn_distance, workers=workers, engine=engine),
-        "n_close_contacts": n_close_contacts(x, nn_distance, close_factor,
+        "surface": surface(x, cn, bonds, bulk_nn, workers=workers, engine=engine),
+        "n_close_contacts": n_close_contacts(x, bulk_nn, close_factor,
                                              distances=distances, cutoff=cutoff),
     }

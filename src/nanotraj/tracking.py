@@ -292,17 +292,17 @@ class Match:
         return float(np.dot(d, d))
 
 
-def default_max_distance(element: str = "Pt", *, nn_distance: float | None = None) -> float:
-    """``0.5 x`` the nearest-neighbour distance (A) of ``element`` (or of ``nn_distance``).
+def default_max_distance(element: str = "Pt", *, bulk_nn: float | None = None) -> float:
+    """``0.5 x`` the bulk nearest-neighbour distance (A) of ``element`` (or ``bulk_nn``).
 
     For Pt (FCC, a = 3.912 A in ``src/nanotraj/data/elements.tsv``) ``0.5 x a / sqrt(2) = 1.383`` A.
     See the module docstring for why half the bond length.
     """
-    if nn_distance is None:
-        from nanotraj.elements import nn_distance as _nn
+    if bulk_nn is None:
+        from nanotraj.elements import nn_distance
 
-        nn_distance = _nn(element)
-    return DEFAULT_MAX_DISTANCE_FACTOR * float(nn_distance)
+        bulk_nn = nn_distance(element)
+    return DEFAULT_MAX_DISTANCE_FACTOR * float(bulk_nn)
 
 
 def resolve_max_distance(value, element: str = "Pt") -> float:

@@ -38,7 +38,9 @@ try:
         results=layout.RESULTS,
     )
     # unknown elements are start-up errors, not per-frame failures
-    check_elements({config["element"]} | {r["element"] for r in FRAMES if "element" in r})
+    check_elements(
+        {config["element"]} | {r["element"] for r in FRAMES if "element" in r}
+    )
 except (SheetError, ConfigError) as err:
     raise WorkflowError(str(err)) from None
 FRAME_INDEX = {(r["series"], r["frame"]): r for r in FRAMES}
