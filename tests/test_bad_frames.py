@@ -81,6 +81,22 @@ def _edit(lines, k, start, text) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
+def _mmcif(coords, far=None) -> bytes:
+    """The atoms as an mmCIF file written by gemmi (ending with its last data row); ``far``:
+    the first atom's x (mmCIF holds any number)."""
+    import gemmi
+
+    st = gemmi.read_pdb_string(_pdb(coords).decode())
+    if far is not None:
+        st[0][0][0][0].pos = gemmi.Position(far, 0.0, 0.0)
+    text = st.make_mmcif_document().as_string()
+    return text.rstrip("\n#").encode() + b"\n"
+
+
+#: The corpus runs read at most this much of a frame file (the decompression bomb's limit).
+MAX_FRAME_BYTES = "max_frame_bytes=1000000"
+
+
 def gas(n=300, half=25.0, hard_core=1.0, seed=7):
     """Random points in a cube with a hard core: g(r) has no first peak and minimum."""
     rng = np.random.default_rng(seed)
@@ -127,9 +143,17 @@ def build_corpus(work: Path):
         "atoms1": ("atoms1.pdb", _pdb(base[:1]), "only 1 atoms; at least 4 needed"),
         "atoms2": ("atoms2.pdb", _pdb(base[:2]), "only 2 atoms; at least 4 needed"),
         "atoms3": ("atoms3.pdb", _pdb(base[:3]), "only 3 atoms; at least 4 needed"),
-        "coplanar": ("coplanar.pdb", _pdb(square), "coplanar"),
+        "coplanar": ("coplanar.pdb", _pdb(square), "the atoms lie in one plane"),
+        "flat": ("flat.pdb", _pdb(square + rng.normal(0, 0.01, square.shape)),
+                 "the atoms lie in one plane"),
         "collinear": ("collinear.pdb", _pdb(np.outer(np.arange(8) * 2.77, [1, 0, 0])),
-                      "collinear"),
+                      "the atoms lie on a line"),
+        "far": ("far.cif", _mmcif(base, far=2e9), "coordinate beyond +-1e+06 A"),
+        "cutpdb": ("cutpdb.pdb", ("\n".join(lines) + "\nATO").encode(),
+                   "the file ends inside a record"),
+        "cutcif": ("cutcif.cif", _mmcif(base)[:-9], "ends inside a data row"),
+        "bomb": ("bomb.pdb.gz", __import__("gzip").compress(b"REMARK" + b" " * 74 * 30_000),
+                 "decompressed content larger than max_frame_bytes"),
         "duplicate": ("duplicate.pdb", _pdb(np.vstack([base, base[17] + [0.1, 0, 0]])),
                       "1 pair(s) of atoms closer than 0.5 A"),
         "models": ("models.pdb", models, "2 models; one model per frame expected"),
@@ -194,7 +218,7 @@ def fail_run(tmp_path_factory):
     targets = ["results/summary.csv"]
     targets += [f"results/{SERIES}/{f}/pdb/{q}.pdb" for f in good for q in PDB_QUANTITIES]
     proc = snakemake(work, "--keep-going", *targets, "--config", "frames=frames.tsv",
-                     "on_bad_frame=fail", check=False)
+                     "on_bad_frame=fail", MAX_FRAME_BYTES, check=False)
     return work, bad, good, proc, proc.stdout + proc.stderr
 
 
@@ -203,9 +227,9 @@ def skip_run(tmp_path_factory):
     """The corpus with on_bad_frame=skip: the whole default target, then the HTML report."""
     work = tmp_path_factory.mktemp("skip")
     bad, good = build_corpus(work)
-    proc = snakemake(work, "--config", "frames=frames.tsv", "on_bad_frame=skip")
+    proc = snakemake(work, "--config", "frames=frames.tsv", "on_bad_frame=skip", MAX_FRAME_BYTES)
     report = snakemake(work, "--report", "report.html", "--config", "frames=frames.tsv",
-                       "on_bad_frame=skip")
+                       "on_bad_frame=skip", MAX_FRAME_BYTES)
     return work, bad, good, proc.stdout + proc.stderr + report.stdout + report.stderr
 
 
@@ -624,3 +648,87 @@ def test_duplicates_kept_by_min_distance_zero_are_named_when_g_of_r_fails(tmp_pa
     with pytest.raises(FrameError) as info:
         stage.compute_rdf(w["frame"], f["rdf"], w["rdf"])
     assert str(info.value).endswith("(40 pair(s) of atoms closer than 0.5 A: duplicated atoms?)")
+
+
+# ----------------------------------------------------------------------------------------------
+# hostile input: failures the checks do not foresee, absurd density, config values, special files
+
+
+def test_any_failure_of_a_stage_is_a_rejection_in_skip_mode(tmp_path, monkeypatch):
+    """A stage failing for a reason no check foresaw (here the BOO raising a ValueError) rejects
+    the frame in skip mode: every later file says so, and the traceback is in the log."""
+    from nanotraj import order
+    from nanotraj.stages.frame import frame_files, run_frame
+
+    def broken(*args, **kwargs):
+        raise ValueError("something the checks did not foresee\nsecond line")
+
+    monkeypatch.setattr(order, "boo", broken)
+    files = run_frame(BASE_FILE, tmp_path, series="s", frame="f", time=0.0, on_bad_frame="skip")
+    _, rows = read_csv(files["summary"])
+    reason = "bond-orientational order failed: ValueError: something the checks did not foresee"
+    assert rows[0]["status"] == f"rejected: {reason}" and rows[0]["n_atoms"] == ""
+    assert files["Q6"].read_text().startswith("REMARK")
+    work, _ = frame_files(tmp_path, "s", "f")
+    from nanotraj.stages.frame import compute_boo
+
+    log = tmp_path / "boo.log"
+    compute_boo(work["frame"], work["bonds"], tmp_path / "boo.npz", log=log, on_bad_frame="skip")
+    text = log.read_text()
+    assert "Traceback" in text and "ValueError" in text and text.rstrip().endswith(
+        f"rejected: {reason} in " + text.rstrip().rsplit(" in ", 1)[1])
+    with pytest.raises(FrameError, match=f"demo_t07.pdb: {reason}$"):
+        compute_boo(work["frame"], work["bonds"], tmp_path / "boo.npz", on_bad_frame="fail")
+
+
+def test_absurdly_dense_frame_is_refused_before_the_bonds_fill_the_memory(tmp_path):
+    from nanotraj.stages.frame import find_bonds, frame_files, parse_frame
+    from nanotraj.tables import load_arrays
+
+    rng = np.random.default_rng(0)
+    pile = np.vstack([read_frame(BASE_FILE).coords[:40]] * 30) + rng.normal(0, 0.05, (1200, 3))
+    src = tmp_path / "pile.pdb"
+    src.write_bytes(_pdb(pile))
+    work, _ = frame_files(tmp_path, "s", "pile")
+    parse_frame(src, work["frame"], min_distance=0)
+    from nanotraj.tables import save_arrays
+
+    save_arrays(work["rdf"], cutoff=np.array(8.0), cutoff_method=np.array("fixed"))
+    with pytest.raises(FrameError, match=r"pairs of atoms within the cutoff 8.0000 A \(\d+ per "
+                                         r"atom; a metal has 12-14\)"):
+        find_bonds(work["frame"], work["rdf"], work["bonds"])
+    find_bonds(work["frame"], work["rdf"], work["bonds"], on_bad_frame="skip")
+    assert str(load_arrays(work["bonds"])["status"]).startswith("rejected: ")
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("rdf={dr: 1e-9}", "rdf.r_max / rdf.dr = 1.5e+10 bins of g(r); at most 200,000"),
+    ("time_unit=$\\badcmd$", "time_unit"),
+    ("max_frame_bytes=10", "max_frame_bytes"),
+])
+def test_config_values_that_would_crash_jobs_are_start_up_errors(tmp_path, setting, message):
+    (tmp_path / "a.pdb").write_bytes(_pdb(read_frame(BASE_FILE).coords))
+    (tmp_path / "frames.tsv").write_text("series\tframe\ttime\tpath\ns\ta\t0\ta.pdb\n")
+    proc = snakemake(tmp_path, "-n", "--config", "frames=frames.tsv", setting, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and message in out, out
+    assert not (tmp_path / "results").exists()
+
+
+def test_time_unit_with_mathtext_is_drawn_literally(tmp_path):
+    from nanotraj.plots import plot_timeseries
+
+    rows = [{"series": "s", "frame": f"f{k}", "time": str(k), "n_atoms": "100", "status": "ok",
+             "cn_mean": "11"} for k in range(3)]
+    plot_timeseries(rows, tmp_path / "t.png", time_unit="$x^$")  # a bad mathtext expression
+    assert (tmp_path / "t.png").stat().st_size > 1000
+
+
+def test_sheet_naming_a_fifo_is_a_start_up_error_and_does_not_hang(tmp_path):
+    os.mkfifo(tmp_path / "pipe.pdb")
+    (tmp_path / "frames.tsv").write_text("series\tframe\ttime\tpath\ns\ta\t0\tpipe.pdb\n")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--cores", "1",
+                           "--config", "frames=frames.tsv"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert "not a regular file (a folder, pipe or device): pipe.pdb (line 2)" in proc.stderr

@@ -8,6 +8,7 @@ import pytest
 from nanotraj.errors import AnalysisError
 from nanotraj.geometry import distance_to_centre, hull_diameter
 from nanotraj.io import read_frame
+from nanotraj.lattices import fcc_sphere
 
 SERIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "single-pt-series"
 
@@ -71,3 +72,25 @@ def test_degenerate_raises(xyz):
     with pytest.raises(AnalysisError) as info:
         hull_diameter(xyz)
     assert str(info.value).startswith("convex hull: ") and "\n" not in str(info.value)
+
+
+def test_check_3d_refuses_lines_and_single_layers_but_not_bilayers():
+    from nanotraj.errors import AnalysisError
+    from nanotraj.geometry import check_3d, principal_extents
+
+    rng = np.random.default_rng(0)
+    line = np.c_[np.arange(30) * 2.77, np.zeros(30), np.zeros(30)] + rng.normal(0, 1e-3, (30, 3))
+    with pytest.raises(AnalysisError, match="the atoms lie on a line"):
+        check_3d(line)
+    g = np.arange(8) * 2.77
+    sheet = np.array([(a, b, 0.0) for a in g for b in g]) + rng.normal(0, 0.01, (64, 3))
+    with pytest.raises(AnalysisError, match="the atoms lie in one plane"):
+        check_3d(sheet)
+    rot = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    with pytest.raises(AnalysisError, match="one plane"):
+        check_3d(sheet @ rot.T + 5.0)  # any orientation and position
+    bilayer = np.vstack([sheet, sheet + (1.385, 0.8, 2.26)])  # an fcc (111) bilayer
+    check_3d(bilayer @ rot.T)
+    check_3d(fcc_sphere(8.0))
+    ext = principal_extents(sheet)
+    assert ext[0] > ext[2] and ext[2] < 0.1

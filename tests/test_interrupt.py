@@ -188,3 +188,31 @@ def test_outputs_have_the_umask_modes(clean):
                     for p in (clean / "results").rglob("*")
                     if p.is_file() and p.stat().st_mode & 0o777 != expected})
     assert not wrong, f"expected {oct(expected)}: {wrong}"
+
+
+def test_script_jobs_end_when_snakemake_is_killed(tmp_path):
+    """A `script:` job (a process under a shell under Snakemake) ends itself within a second
+    when Snakemake is killed with SIGKILL, instead of writing outputs of a run that is gone."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "survived"
+    child = tmp_path / "job.py"
+    child.write_text("import time\nfrom nanotraj.stages.jobs import end_with_snakemake\n"
+                     "print(end_with_snakemake(0.1), flush=True)\ntime.sleep(5)\n"
+                     f"open({str(marker)!r}, 'w').write('x')\n")
+    fake = tmp_path / "snakemake"  # a program called snakemake that runs a shell that runs us
+    fake.write_text("import subprocess\n"
+                    f"subprocess.run(['sh', '-c', 'set -e; {sys.executable} {child}; echo done'])\n")
+    parent = subprocess.Popen([sys.executable, str(fake)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout.readline().strip() == "True"  # the watcher found Snakemake
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    time.sleep(6)
+    assert not marker.exists()
+    # without a Snakemake ancestor nothing is watched
+    out = subprocess.run([sys.executable, "-c", "from nanotraj.stages.jobs import "
+                          "end_with_snakemake as e; print(e())"], capture_output=True, text=True)
+    assert out.stdout.strip() == "False"

@@ -525,3 +525,62 @@ def test_crystallographic_cif_with_fractional_coordinates_gets_a_hint(tmp_path):
             "Pt1 0 0 0\nPt2 0.5 0.5 0\nPt3 0.5 0 0.5\nPt4 0 0.5 0.5\n")
     msg = assert_frame_error(write(tmp_path, "pt.cif", text), "no atoms")
     assert "fractional coordinates" in msg
+
+
+# ---------------------------------------------------------------- hostile and broken files
+
+
+@pytest.mark.parametrize("cut", ["ATO", "HETA", "A"])
+def test_pdb_cut_inside_a_record_keyword(tmp_path, cut):
+    text = "\n".join(tetra_lines()) + "\n" + cut
+    msg = assert_frame_error(write(tmp_path, "cut.pdb", text), "line 5: the file ends inside")
+    assert "truncated file?" in msg
+
+
+def test_pdb_cut_inside_a_coordinate(tmp_path):
+    text = "\n".join(tetra_lines())
+    assert_frame_error(write(tmp_path, "cut.pdb", text[:-40]), "record truncated")
+
+
+def test_complete_pdb_without_final_newline_is_read(tmp_path):
+    f = read_frame(write(tmp_path, "a.pdb", "\n".join(tetra_lines())))
+    assert f.n_atoms == 4
+
+
+def test_mmcif_cut_inside_a_value(tmp_path):
+    st = gemmi.read_pdb_string("\n".join(tetra_lines() + [atom(5, 9.0, 9.0, 9.0)]) + "\n")
+    cif = st.make_mmcif_document().as_string()
+    assert read_frame(write(tmp_path, "ok.cif", cif)).n_atoms == 5
+    # cut in the middle of the last row: gemmi would read a shortened value as a number
+    last_row = cif.rstrip("\n#").rsplit("\n", 1)[-1]
+    cut_at = cif.index(last_row) + len(last_row) - 3
+    msg = assert_frame_error(write(tmp_path, "cut.cif", cif[:cut_at]), "ends inside a data row")
+    assert "truncated file?" in msg
+
+
+def test_decompression_bomb_stops_at_the_limit(tmp_path):
+    import bz2
+    import lzma
+
+    body = ("REMARK" + " " * 74 + "\n") * 25_000  # 2 MB of text, a few kB compressed
+    for name, pack in (("g.pdb.gz", gzip.compress), ("b.pdb.bz2", bz2.compress),
+                       ("x.pdb.xz", lzma.compress)):
+        p = write(tmp_path, name, pack(body.encode()), mode="wb")
+        assert p.stat().st_size < 20_000
+        assert_frame_error(p, "decompressed content larger than max_frame_bytes (1 MiB)",
+                           max_bytes=2**20)
+    big = write(tmp_path, "big.pdb", body)
+    assert_frame_error(big, "file larger than max_frame_bytes (1 MiB)", max_bytes=2**20)
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "/dev/urandom"])
+def test_special_files_are_refused_without_reading(tmp_path, special):
+    if special == "fifo":
+        path = tmp_path / "pipe.pdb"
+        os.mkfifo(path)  # opening it for reading would block forever
+    else:
+        path = Path(special)
+        if not path.exists():
+            pytest.skip(f"{special} not on this system")
+    with pytest.raises(FrameError, match="is a pipe, socket or device, not a regular file"):
+        read_frame(path)

@@ -13,7 +13,7 @@ import math
 
 from nanotraj.errors import ConfigError
 
-__all__ = ["STRING_KEYS", "typed_scalars", "non_finite_keys", "prepare"]
+__all__ = ["STRING_KEYS", "typed_scalars", "non_finite_keys", "prepare", "check"]
 
 #: Keys whose values stay strings whatever they look like.
 STRING_KEYS = frozenset({"frames", "element", "time_unit"})
@@ -56,4 +56,19 @@ def prepare(cfg: dict) -> dict:
     bad = non_finite_keys(cfg)
     if bad:
         raise ConfigError(f"config: {', '.join(bad)} must be a finite number")
+    return cfg
+
+
+def check(cfg: dict) -> dict:
+    """Limits across keys that the schema cannot express, after Snakemake's validation filled
+    in the defaults; a :class:`ConfigError` naming the keys: g(r) at most
+    :data:`nanotraj.rdf.MAX_BINS` bins (a ``dr`` of 1e-9 A would ask for 1.5e10 and end in a
+    MemoryError inside a job)."""
+    from nanotraj.rdf import MAX_BINS
+
+    rdf = cfg.get("rdf", {})
+    bins = float(rdf.get("r_max", 15.0)) / float(rdf.get("dr", 0.02))
+    if bins > MAX_BINS:
+        raise ConfigError(f"config: rdf.r_max / rdf.dr = {bins:.3g} bins of g(r); at most "
+                          f"{MAX_BINS:,}: raise rdf.dr or lower rdf.r_max")
     return cfg

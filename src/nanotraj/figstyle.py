@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 
 __all__ = ["DPI", "FONT", "CMAP", "DRAW_LOCK", "new_figure", "save_png", "style", "cmap",
-           "padded"]
+           "padded", "plain"]
 
 #: Resolution of every figure (dots per inch).
 DPI = 100
@@ -74,3 +74,9 @@ def padded(lo: float, hi: float, frac: float = 0.06, min_span: float = 1e-3):
     """Axis limits around [lo, hi] with a margin of ``frac`` of the span (at least ``min_span``)."""
     span = max(hi - lo, min_span)
     return lo - frac * span, hi + frac * span
+
+
+def plain(text: str) -> str:
+    """User text (a time unit, a name) as literal figure text: a ``$`` would start matplotlib's
+    mathtext and a bad expression fails the whole figure."""
+    return str(text).replace("$", r"\$")

@@ -41,7 +41,6 @@ import gzip
 import os
 import re
 import secrets
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +51,9 @@ from nanotraj.errors import FrameError
 __all__ = ["Frame", "read_frame", "write_values", "write_values_many"]
 
 PDB_MAX_ATOMS = 99_999
+#: Coordinates at or beyond this (Angstrom, 0.1 mm) are refused: no particle is that large, and
+#: every output (PDB, mmCIF, CSV) can hold anything smaller.
+MAX_COORDINATE = 1e6
 _RES_PER_CHAIN = 9_999
 _CHAIN_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -94,41 +96,72 @@ class Frame:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_bytes(path: str) -> bytes:
+#: Default largest size of a frame file, decompressed (bytes): ~10x a 1e6-atom mmCIF (90 MB).
+MAX_FRAME_BYTES = 1 << 30
+
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n} bytes"
+
+
+def _read_bytes(path: str, max_bytes: int = MAX_FRAME_BYTES) -> bytes:
+    """The file's bytes, decompressed (gzip, bzip2, xz by magic bytes), at most ``max_bytes``.
+
+    Only regular files are read (a FIFO would block, a device never end); the file and its
+    decompressed content are read in bounded amounts, so a decompression bomb stops at
+    ``max_bytes`` with an error instead of filling the memory.
+    """
+    import stat
+
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a pipe, socket or device"
+            raise FrameError(path, f"is {kind}, not a regular file")
         with open(path, "rb") as fh:
-            data = fh.read()
+            head = fh.read(6)
+            kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+            fh.seek(0)
+            if kind is None:
+                data = fh.read(max_bytes + 1)
+            else:
+                data = _decompress(path, fh, kind, max_bytes)
     except FileNotFoundError:
         raise FrameError(path, "no such file") from None
-    except IsADirectoryError:
-        raise FrameError(path, "is a directory, not a file") from None
     except PermissionError:
         raise FrameError(path, "permission denied") from None
     except OSError as exc:
         raise FrameError(path, f"cannot read: {exc.strerror or exc}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise FrameError(path, f"corrupt gzip file ({exc})") from None
-    elif data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
-        kind = "bzip2" if data[:1] == b"B" else "xz"
-        try:
-            if kind == "bzip2":
-                import bz2
-
-                data = bz2.decompress(data)
-            else:
-                import lzma
-
-                data = lzma.decompress(data)
-        except ImportError:
-            raise FrameError(path, f"{kind} file, and this Python has no {kind} module") from None
-        except Exception as exc:  # OSError, EOFError, ValueError, lzma.LZMAError
-            raise FrameError(path, f"corrupt {kind} file ({exc})") from None
-    elif data[:4] == b"PK\x03\x04":
+    if len(data) > max_bytes:
+        what = "decompressed content" if kind else "file"
+        raise FrameError(path, f"{what} larger than max_frame_bytes ({_size_text(max_bytes)}): "
+                               "not a single frame? (raise max_frame_bytes in the config)")
+    if data[:4] == b"PK\x03\x04":
         raise FrameError(path, "a zip archive: extract the frame's PDB/mmCIF file from it first")
     return data
+
+
+def _decompress(path, fh, kind, max_bytes) -> bytes:
+    """At most ``max_bytes + 1`` bytes of the decompressed stream of ``fh``."""
+    try:
+        if kind == "gzip":
+            stream = gzip.GzipFile(fileobj=fh)
+        elif kind == "bzip2":
+            import bz2
+
+            stream = bz2.BZ2File(fh)
+        else:
+            import lzma
+
+            stream = lzma.LZMAFile(fh)
+        with stream:
+            return stream.read(max_bytes + 1)
+    except ImportError:
+        raise FrameError(path, f"{kind} file, and this Python has no {kind} module") from None
+    except Exception as exc:  # OSError, EOFError, zlib.error, lzma.LZMAError, ValueError
+        raise FrameError(path, f"corrupt {kind} file ({exc})") from None
 
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -188,6 +221,14 @@ def _check_geometry(path, coords, where, *, min_atoms, min_distance):
         )
     if n < min_atoms:
         raise FrameError(path, f"only {n} atoms; at least {min_atoms} needed")
+    far = np.abs(coords) >= MAX_COORDINATE
+    if far.any():
+        k = int(np.flatnonzero(far.any(axis=1))[0])
+        raise FrameError(
+            path,
+            f"coordinate beyond +-{MAX_COORDINATE:.0e} A for atom {k} ({where(k)}): "
+            f"({', '.join(f'{v:.6g}' for v in coords[k])}); not a particle in Angstrom",
+        )
     if min_distance and min_distance > 0 and n > 1:
         from scipy.spatial import cKDTree
 
@@ -271,10 +312,24 @@ def _parse_fields(path, block, cols, lineno, what, *, optional=False):
     raise FrameError(path, f"cannot parse the {what} columns")  # pragma: no cover
 
 
+def _truncated_pdb(path: str, lines: list[str]) -> None:
+    """A file cut off inside its last record (an interrupted copy or download) whose last line,
+    without a line end, is the start of an ``ATOM``/``HETATM`` keyword (a record cut inside its
+    coordinates is caught by the record-length check of :func:`_read_pdb`)."""
+    last = lines[-1].rstrip("\r") if lines else ""
+    if not last:
+        return  # the text ends with a line end
+    head = last[:6].upper()
+    if len(last) < 6 and ("ATOM  ".startswith(head) or "HETATM".startswith(head)):
+        raise FrameError(path, f"line {len(lines)}: the file ends inside a record (column "
+                               f"{len(last)}, no line end): truncated file?")
+
+
 def _read_pdb(path: str, text: str):
     import gemmi
 
     lines = text.split("\n")
+    _truncated_pdb(path, lines)
     # an atom record too short to hold x, y, z (a truncated upload, a clipped line): say so before
     # gemmi does (its message spans two lines)
     for k, ln in enumerate(lines):
@@ -367,9 +422,22 @@ def _first_conformer(codes: np.ndarray, sites: np.ndarray, where: str):
                   f"({where}) ignored")
 
 
+def _truncated_mmcif(path: str, text: str) -> None:
+    """An mmCIF file cut off inside a loop: the text ends without a line end on a data row (its
+    last value may be cut short, e.g. a coordinate that lost its last digits)."""
+    if not text or text.endswith(("\n", "\r")):
+        return
+    last = text.rsplit("\n", 1)[-1].strip()
+    if last and not last.startswith(("#", "_", "loop_", "data_")):
+        line = text.count("\n") + 1
+        raise FrameError(path, f"line {line}: the file ends inside a data row (no line end): "
+                               "truncated file?")
+
+
 def _read_mmcif(path: str, text: str):
     import gemmi
 
+    _truncated_mmcif(path, text)
     try:
         doc = gemmi.cif.read_string(text)
     except Exception as exc:
@@ -450,7 +518,8 @@ def _read_mmcif(path: str, text: str):
     return coords, elements, b, lambda k: f"_atom_site row {k + 1}", notes
 
 
-def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
+def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5,
+               max_bytes: int = MAX_FRAME_BYTES) -> Frame:
     """Read one frame (one model) from a PDB or mmCIF file, plain or compressed.
 
     Parameters
@@ -468,6 +537,9 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
     min_distance : float
         Two atoms closer than this (Angstrom) are an error -- duplicated atoms would give
         zero-length bonds.  ``0`` disables the check.
+    max_bytes : int
+        Largest file, and largest decompressed content, read (default :data:`MAX_FRAME_BYTES`,
+        1 GiB); beyond it an error (a decompression bomb, a wrong file).
 
     Returns
     -------
@@ -491,7 +563,7 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5) -> Frame:
     G. Wojdyr, GEMMI: a library for structural biology, JOSS 7 (2022) 4200.
     """
     path = os.fspath(path)
-    data = _read_bytes(path)
+    data = _read_bytes(path, max_bytes)
     text = _decode(path, data)
     if _is_mmcif(text):
         coords, elements, b, where, notes = _read_mmcif(path, text)

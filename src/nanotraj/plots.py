@@ -491,7 +491,7 @@ def plot_order(
 
 
 def time_label(time_unit: str) -> str:
-    return f"time ({time_unit})" if time_unit else "time"
+    return f"time ({fs.plain(time_unit)})" if time_unit else "time"
 
 
 def plot_timeseries(

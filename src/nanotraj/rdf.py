@@ -16,6 +16,10 @@ __all__ = ["MAX_CENTRES", "rdf", "first_minimum"]
 MAX_CENTRES = 20_000
 
 
+#: Most bins :func:`rdf` accepts (the workflow's config check uses the same limit).
+MAX_BINS = 200_000
+
+
 def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
         max_centres: int | None = MAX_CENTRES, return_counts: bool = False,
         engine: str = "auto"):
@@ -102,6 +106,8 @@ def rdf(coords, *, dr: float = 0.02, r_max: float = 15.0, workers: int = 1,
         raise ValueError("g(r) needs at least 2 atoms")
     if not (dr > 0 and r_max > 0):
         raise ValueError("dr and r_max must be positive")
+    if r_max / dr > MAX_BINS:
+        raise ValueError(f"r_max / dr = {r_max / dr:.3g} bins; at most {MAX_BINS:,}")
     m = int(round(r_max / dr))
     if m < 1:
         raise ValueError("r_max must be at least dr")

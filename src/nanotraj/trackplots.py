@@ -53,7 +53,7 @@ def placeholder(out_png, message: str, kind: str) -> None:
 
 
 def _time_label(time_unit: str) -> str:
-    return f"time of frame t ({time_unit})"
+    return f"time of frame t ({fs.plain(time_unit)})"
 
 
 def removal_by_cn(pairs: Sequence[Mapping]) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ from snakemake.utils import min_version, validate
 
 import nanotraj
 from nanotraj import layout
+from nanotraj.config import check as check_config
 from nanotraj.config import prepare as prepare_config
 from nanotraj.contract import PDB_QUANTITIES
 from nanotraj.elements import check_elements
@@ -26,9 +27,10 @@ VERSION = nanotraj.__version__
 
 try:
     prepare_config(config)
+    validate(config, str(SCHEMAS / "config.schema.yaml"))  # also fills in the defaults
+    check_config(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
-validate(config, str(SCHEMAS / "config.schema.yaml"))  # also fills in the defaults
 
 try:
     FRAMES = read_frames(

@@ -20,6 +20,7 @@ rule parse_frame:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
         min_distance=config["min_distance"],
+        max_bytes=config["max_frame_bytes"],
     run:
         from nanotraj.stages import frame as stage
 
@@ -29,6 +30,7 @@ rule parse_frame:
             log=log[0],
             on_bad_frame=params.on_bad_frame,
             min_distance=params.min_distance,
+            max_bytes=params.max_bytes,
         )
 
 
@@ -82,11 +84,12 @@ rule find_bonds:
     threads: get_frame_threads
     params:
         version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
     run:
         from nanotraj.stages import frame as stage
 
         stage.find_bonds(
-            input.frame, input.rdf, output.bonds, threads=threads, log=log[0]
+            input.frame, input.rdf, output.bonds, threads=threads, log=log[0], on_bad_frame=params.on_bad_frame
         )
 
 
@@ -103,6 +106,7 @@ rule compute_boo:
     threads: get_frame_threads
     params:
         version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
         threshold=config["boo"]["crystal_bond_threshold"],
     run:
         from nanotraj.stages import frame as stage
@@ -113,7 +117,7 @@ rule compute_boo:
             output.boo,
             threshold=params.threshold,
             threads=threads,
-            log=log[0],
+            log=log[0], on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -130,6 +134,7 @@ rule compute_coordination:
         layout.benchmark("compute_coordination")
     params:
         version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
         element=get_element,
     run:
         from nanotraj.stages import frame as stage
@@ -140,7 +145,7 @@ rule compute_coordination:
             input.bonds,
             output.coordination,
             element=params.element,
-            log=log[0],
+            log=log[0], on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -156,11 +161,12 @@ rule compute_neighbour_distance:
         layout.benchmark("compute_neighbour_distance")
     params:
         version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
     run:
         from nanotraj.stages import frame as stage
 
         stage.compute_neighbour_distance(
-            input.frame, input.bonds, output.neighbour_distance, log=log[0]
+            input.frame, input.bonds, output.neighbour_distance, log=log[0], on_bad_frame=params.on_bad_frame
         )
 
 
@@ -180,6 +186,7 @@ rule compute_structure:
     threads: get_frame_threads
     params:
         version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
         element=get_element,
     run:
         from nanotraj.stages import frame as stage
@@ -193,7 +200,7 @@ rule compute_structure:
             output.structure,
             element=params.element,
             threads=threads,
-            log=log[0],
+            log=log[0], on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -218,6 +225,7 @@ rule write_frame_table:
         layout.benchmark("write_frame_table")
     params:
         version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
         time=get_time,
         element=get_element,
     run:
@@ -230,7 +238,7 @@ rule write_frame_table:
             frame=wildcards.frame,
             time=params.time,
             element=params.element,
-            log=log[0],
+            log=log[0], on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -246,8 +254,9 @@ rule write_frame_pdbs:
         layout.benchmark("write_frame_pdbs")
     params:
         version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
         element=get_element,
     run:
         from nanotraj.stages import frame as stage
 
-        stage.write_frame_pdbs(input, output, element=params.element, log=log[0])
+        stage.write_frame_pdbs(input, output, element=params.element, log=log[0], on_bad_frame=params.on_bad_frame)

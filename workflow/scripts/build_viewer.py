@@ -1,7 +1,9 @@
 # The 3D viewer page (rule build_viewer) in its own process, for the reason in plot_series.py.
 from nanotraj.stages import figures
+from nanotraj.stages.jobs import end_with_snakemake
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
+end_with_snakemake()  # a killed run does not leave this process writing
 figures.build_viewer(
     sm.input.atoms,
     sm.input.summaries,

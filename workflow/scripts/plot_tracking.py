@@ -1,7 +1,9 @@
 # Tracking figures (rule plot_tracking) in their own process, for the reason in plot_series.py.
 from nanotraj.stages import figures
+from nanotraj.stages.jobs import end_with_snakemake
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
+end_with_snakemake()  # a killed run does not leave this process writing
 figures.plot_tracking(
     sm.input.fate,
     sm.input.tracking,

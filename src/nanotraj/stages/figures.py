@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nanotraj import trackplots
+from nanotraj.figstyle import plain
 from nanotraj.plots import (
     plot_cn_series,
     plot_order,
@@ -29,7 +30,7 @@ from nanotraj.tables import load_arrays, read_columns, read_rows
 def _frame_title(row: Mapping[str, str], time_unit: str) -> str:
     series, frame = row.get("series", ""), row.get("frame", "")
     t = as_float(row.get("time"))
-    when = f", t = {t:g} {time_unit}".rstrip() if math.isfinite(t) else ""
+    when = f", t = {t:g} {plain(time_unit)}".rstrip() if math.isfinite(t) else ""
     return f"{series} / {frame}{when}"
 
 

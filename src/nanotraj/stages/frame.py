@@ -33,7 +33,7 @@ from nanotraj.stages.jobs import (
     OK,
     Log,
     frame_elements,
-    handle,
+    guard,
     inputs_or_reject,
     reject_reason,
     remark_pdb,
@@ -44,41 +44,36 @@ from nanotraj.stages.jobs import (
 from nanotraj.tables import load_arrays, write_columns, write_text
 
 
-def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, min_distance=0.5):
+def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, min_distance=0.5,
+                max_bytes=None):
     """Stage ``parse``: read a PDB/mmCIF frame and its whole-particle geometry.
 
     Output ``.npz``: ``coords`` (N, 3) A, ``elements`` (N,), ``b_factors`` (N,),
     ``d_center`` (N,) A, ``diameter`` A (sphere of the convex hull's volume), ``source``,
     ``status``.
     """
-    from nanotraj.geometry import distance_to_centre, hull_diameter
-    from nanotraj.io import read_frame
+    from nanotraj.geometry import check_3d, distance_to_centre, hull_diameter
+    from nanotraj.io import MAX_FRAME_BYTES, read_frame
 
     lg = Log(log)
-    try:
-        frame = read_frame(source, min_atoms=min_atoms, min_distance=min_distance)
+
+    def compute():
+        frame = read_frame(source, min_atoms=min_atoms, min_distance=min_distance,
+                           max_bytes=max_bytes or MAX_FRAME_BYTES)
         try:
+            check_3d(frame.coords)
             diameter = hull_diameter(frame.coords)
         except FrameError as err:  # re-attach the frame's path to geometry errors
             raise type(err)(source, err.reason) from None
-    except FrameError as err:
-        status = handle(lg, err, on_bad_frame)
-        save(output, status, source=np.array(str(source)))
-        lg.close(status)
-        return
-    lg(f"read {len(frame.coords)} atoms from {source}; diameter {diameter:.3f} A")
-    for note in frame.notes:
-        lg.warn(f"{source}: {note}")
-    save(
-        output,
-        coords=frame.coords,
-        elements=np.asarray(frame.elements, dtype=str),
-        b_factors=frame.b_factors,
-        d_center=distance_to_centre(frame.coords),
-        diameter=np.array(diameter),
-        source=np.array(str(source)),
-    )
-    lg.close(OK)
+        lg(f"read {len(frame.coords)} atoms from {source}; diameter {diameter:.3f} A")
+        for note in frame.notes:
+            lg.warn(f"{source}: {note}")
+        save(output, coords=frame.coords, elements=np.asarray(frame.elements, dtype=str),
+             b_factors=frame.b_factors, d_center=distance_to_centre(frame.coords),
+             diameter=np.array(diameter), source=np.array(str(source)))
+
+    guard(lg, on_bad_frame, source, "parse", compute,
+          lambda status: save(output, status, source=np.array(str(source))))
 
 
 def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, element="Pt", cutoff="auto", dr=0.02,
@@ -100,40 +95,45 @@ def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, element="Pt", cutoff="auto", dr=
 
     lg = Log(log)
     frame = load_arrays(frame_npz)
-    status = status_of(frame)
-    if status == OK:
+
+    def reject(status):
+        write_columns(rdf_csv, {"r": np.array([]), "g": np.array([])})
+        save(rdf_npz, status)
+
+    if (status := status_of(frame)) != OK:
+        reject(status)
+        lg.close(status)
+        return
+
+    def compute():
         r, g, counts = rdf(frame["coords"], dr=dr, r_max=r_max, max_centres=max_centres,
                            workers=threads, return_counts=True)
         if len(frame["coords"]) > max_centres:
             lg(f"g(r) estimated from {max_centres} sampled centres ({len(frame['coords'])} atoms)")
-        try:
-            if cutoff == "auto":
-                r_min = auto_cutoff_min(element)
+        if cutoff == "auto":
+            r_min = auto_cutoff_min(element)
+            try:
                 value = first_minimum(r, g, r_min=r_min, counts=counts)
-                beyond = f" beyond {r_min:.4f} A (bcc: 1st and 2nd shells)" if r_min else ""
-                lg(f"cutoff = first minimum of g(r){beyond} = {value:.4f} A")
-            else:
-                value = float(cutoff)
-                lg(f"cutoff = {value:.4f} A (fixed in the configuration)")
-        except FrameError as err:
-            reason = (f"g(r) has no first minimum, so cutoff: auto cannot choose a bond cutoff "
-                      f"({err.reason}); set a fixed cutoff")
-            close = int(counts[r < 0.5].sum())
-            if close:  # kept by min_distance below their distance: they make the first peak
-                reason += f" ({close} pair(s) of atoms closer than 0.5 A: duplicated atoms?)"
-            status = handle(lg, type(err)(str(frame["source"]), reason), on_bad_frame)
-    if status != OK:
-        write_columns(rdf_csv, {"r": np.array([]), "g": np.array([])})
-        save(rdf_npz, status)
-        lg.close(status)
-        return
-    write_columns(rdf_csv, {"r": r, "g": g})
-    save(rdf_npz, r=r, g=g, cutoff=np.array(value),
-         cutoff_method=np.array("auto" if cutoff == "auto" else "fixed"))
-    lg.close(OK)
+            except FrameError as err:
+                reason = (f"g(r) has no first minimum, so cutoff: auto cannot choose a bond "
+                          f"cutoff ({err.reason}); set a fixed cutoff")
+                close = int(counts[r < 0.5].sum())
+                if close:  # kept by min_distance below their distance: they make the first peak
+                    reason += f" ({close} pair(s) of atoms closer than 0.5 A: duplicated atoms?)"
+                raise type(err)(str(frame["source"]), reason) from None
+            beyond = f" beyond {r_min:.4f} A (bcc: 1st and 2nd shells)" if r_min else ""
+            lg(f"cutoff = first minimum of g(r){beyond} = {value:.4f} A")
+        else:
+            value = float(cutoff)
+            lg(f"cutoff = {value:.4f} A (fixed in the configuration)")
+        write_columns(rdf_csv, {"r": r, "g": g})
+        save(rdf_npz, r=r, g=g, cutoff=np.array(value),
+             cutoff_method=np.array("auto" if cutoff == "auto" else "fixed"))
+
+    guard(lg, on_bad_frame, frame["source"], "g(r)", compute, reject)
 
 
-def find_bonds(frame_npz, rdf_npz, output, *, threads=1, log=None):
+def find_bonds(frame_npz, rdf_npz, output, *, threads=1, log=None, on_bad_frame="fail"):
     """Stage ``bonds``: every pair closer than the cutoff.
 
     Output ``.npz``: ``bonds`` (B, 2) with i < j, ``distances`` (B,) A (the cutoff stays in
@@ -143,19 +143,53 @@ def find_bonds(frame_npz, rdf_npz, output, *, threads=1, log=None):
     if (loaded := inputs_or_reject(lg, output, frame_npz, rdf_npz)) is None:
         return
     frame, rd = loaded
-    from nanotraj.bonds import find_bonds as _find
 
-    bonds, distances = _find(frame["coords"], float(rd["cutoff"]), workers=threads)
-    lg(f"{len(bonds)} bonds within {float(rd['cutoff']):.4f} A")
-    if len(bonds) == 0:
-        lg.warn(f"{frame['source']}: no two atoms within the cutoff {float(rd['cutoff']):.4f} A: "
-                "every atom has cn 0 and q, Q, w, W, C equal to 0 (is the cutoff too small?)")
-    save(output, bonds=bonds, distances=distances)
-    lg.close(OK)
+    def compute():
+        from nanotraj.bonds import find_bonds as _find
+
+        _check_density(frame, float(rd["cutoff"]))
+        bonds, distances = _find(frame["coords"], float(rd["cutoff"]), workers=threads)
+        lg(f"{len(bonds)} bonds within {float(rd['cutoff']):.4f} A")
+        if len(bonds) == 0:
+            lg.warn(f"{frame['source']}: no two atoms within the cutoff "
+                    f"{float(rd['cutoff']):.4f} A: every atom has cn 0 and q, Q, w, W, C "
+                    "equal to 0 (is the cutoff too small?)")
+        save(output, bonds=bonds, distances=distances)
+
+    guard(lg, on_bad_frame, frame["source"], "bonds", compute,
+          lambda status: save(output, status))
+
+
+#: More bonds per atom than this, on average, is not a metal particle (12-14 within a first-shell
+#: cutoff, ~80 within 2.5 nearest-neighbour distances): the bond stage refuses the frame
+#: instead of filling the memory (duplicated atoms with ``min_distance: 0``, a huge ``cutoff``).
+MAX_BONDS_PER_ATOM = 128
+
+
+def _check_density(frame, cutoff):
+    """A FrameError when the frame would have more than :data:`MAX_BONDS_PER_ATOM` bonds per
+    atom: estimated from the density inside the hull-equivalent sphere, counted exactly (no
+    memory) only when the estimate comes near the limit."""
+    coords = frame["coords"]
+    n = len(coords)
+    volume = np.pi / 6.0 * float(frame["diameter"]) ** 3
+    expected = 0.5 * n * (n / volume) * 4.0 / 3.0 * np.pi * cutoff**3 if volume > 0 else np.inf
+    limit = MAX_BONDS_PER_ATOM * n / 2
+    if expected < limit / 4:
+        return
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(coords)
+    pairs = (int(tree.count_neighbors(tree, cutoff)) - n) // 2
+    if pairs > limit:
+        raise FrameError(str(frame["source"]), (
+            f"{pairs} pairs of atoms within the cutoff {cutoff:.4f} A ({2 * pairs / n:.0f} per "
+            f"atom; a metal has 12-14): duplicated atoms (min_distance: 0?), coordinates in "
+            f"nm, or a cutoff far too large"))
 
 
 def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engine="auto",
-                threads=1, log=None):
+                threads=1, log=None, on_bad_frame="fail"):
     """Stage ``boo``: q_l, w_l, Q_l, W_l per atom for l in ``ls``, C_6 per atom, s_6 per bond,
     crystalline atoms.
 
@@ -166,19 +200,24 @@ def compute_boo(frame_npz, bonds_npz, output, *, threshold=0.8, ls=(4, 6), engin
     if (loaded := inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
         return
     frame, bd = loaded
-    from nanotraj.order import boo
 
-    # the outputs use s_l and C_l of l = 6 only (bonds.csv, atoms.csv): the others are not
-    # computed (at 10^6 atoms each s_l is 6e6 values to compute and store)
-    res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine,
-              workers=threads, products=(6,))
-    lg(f"bond-orientational order l={tuple(ls)} for {len(frame['coords'])} atoms, engine {engine}")
-    save(output, **{k: np.asarray(v) for k, v in res.items()})
-    lg.close(OK)
+    def compute():
+        from nanotraj.order import boo
+
+        # the outputs use s_l and C_l of l = 6 only (bonds.csv, atoms.csv): the others are not
+        # computed (at 10^6 atoms each s_l is 6e6 values to compute and store)
+        res = boo(frame["coords"], bd["bonds"], ls=tuple(ls), threshold=threshold, engine=engine,
+                  workers=threads, products=(6,))
+        lg(f"bond-orientational order l={tuple(ls)} for {len(frame['coords'])} atoms, "
+           f"engine {engine}")
+        save(output, **{k: np.asarray(v) for k, v in res.items()})
+
+    guard(lg, on_bad_frame, frame["source"], "bond-orientational order", compute,
+          lambda status: save(output, status))
 
 
 def compute_coordination(frame_npz, rdf_npz, bonds_npz, output, *, element="Pt", factor=1.2,
-                         log=None):
+                         log=None, on_bad_frame="fail"):
     """Stage ``coordination``: ``cn`` (bonds per atom) and ``cn_lattice`` (neighbours closer than
     ``factor`` x the ``element``'s bulk nearest-neighbour distance,
     :func:`nanotraj.elements.nn_distance`, Angstrom)."""
@@ -186,46 +225,54 @@ def compute_coordination(frame_npz, rdf_npz, bonds_npz, output, *, element="Pt",
     if (loaded := inputs_or_reject(lg, output, frame_npz, rdf_npz, bonds_npz)) is None:
         return
     frame, rd, bd = loaded
-    from nanotraj.bonds import bond_counts
-    from nanotraj.coordination import cn_lattice
-    from nanotraj.elements import nn_distance
 
-    bulk_nn = nn_distance(element)
+    def compute():
+        from nanotraj.bonds import bond_counts
+        from nanotraj.coordination import cn_lattice
+        from nanotraj.elements import nn_distance
 
-    n = len(frame["coords"])
-    cn = bond_counts(n, bd["bonds"])
-    # the bonds hold every pair within the cutoff: cn_lattice reuses them when that covers
-    # factor x bulk_nn (the usual case), and builds its own KD-tree otherwise
-    cnl = cn_lattice(frame["coords"], bulk_nn, factor=factor, bonds=bd["bonds"],
-                     distances=bd["distances"], bond_cutoff=float(rd["cutoff"]))
-    lg(f"cn_lattice: neighbours closer than {factor} x {bulk_nn:.4f} A")
-    lonely = np.flatnonzero(cn == 0)
-    if len(lonely) and len(bd["bonds"]):
-        far = int(lonely[np.argmax(frame["d_center"][lonely])])
-        lg.warn(f"{frame['source']}: {len(lonely)} atom(s) without any bond within "
-                f"{float(rd['cutoff']):.4f} A (stray atoms or noise?), e.g. atom {far} at "
-                f"{float(frame['d_center'][far]):.2f} A from the centre; they count in the "
-                "convex-hull diameter and have q, Q, w, W, C = 0")
-    save(output, cn=cn, cn_lattice=cnl)
-    lg.close(OK)
+        bulk_nn = nn_distance(element)
+
+        n = len(frame["coords"])
+        cn = bond_counts(n, bd["bonds"])
+        # the bonds hold every pair within the cutoff: cn_lattice reuses them when that covers
+        # factor x bulk_nn (the usual case), and builds its own KD-tree otherwise
+        cnl = cn_lattice(frame["coords"], bulk_nn, factor=factor, bonds=bd["bonds"],
+                         distances=bd["distances"], bond_cutoff=float(rd["cutoff"]))
+        lg(f"cn_lattice: neighbours closer than {factor} x {bulk_nn:.4f} A")
+        lonely = np.flatnonzero(cn == 0)
+        if len(lonely) and len(bd["bonds"]):
+            far = int(lonely[np.argmax(frame["d_center"][lonely])])
+            lg.warn(f"{frame['source']}: {len(lonely)} atom(s) without any bond within "
+                    f"{float(rd['cutoff']):.4f} A (stray atoms or noise?), e.g. atom {far} at "
+                    f"{float(frame['d_center'][far]):.2f} A from the centre; they count in the "
+                    "convex-hull diameter and have q, Q, w, W, C = 0")
+        save(output, cn=cn, cn_lattice=cnl)
+
+    guard(lg, on_bad_frame, frame["source"], "coordination", compute,
+          lambda status: save(output, status))
 
 
-def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None):
+def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None, on_bad_frame="fail"):
     """Stage ``neighbour_distance``: mean distance (A) to bonded neighbours, NaN without bonds."""
     lg = Log(log)
     if (loaded := inputs_or_reject(lg, output, frame_npz, bonds_npz)) is None:
         return
     frame, bd = loaded
-    from nanotraj.coordination import mean_bond_distance
 
-    nn = mean_bond_distance(len(frame["coords"]), bd["bonds"], bd["distances"])
-    lg(f"{int(np.isnan(nn).sum())} atoms without bonds (nn_distance = nan)")
-    save(output, nn_distance=nn)
-    lg.close(OK)
+    def compute():
+        from nanotraj.coordination import mean_bond_distance
+
+        nn = mean_bond_distance(len(frame["coords"]), bd["bonds"], bd["distances"])
+        lg(f"{int(np.isnan(nn).sum())} atoms without bonds (nn_distance = nan)")
+        save(output, nn_distance=nn)
+
+    guard(lg, on_bad_frame, frame["source"], "neighbour distance", compute,
+          lambda status: save(output, status))
 
 
 def compute_structure(frame_npz, rdf_npz, bonds_npz, boo_npz, coordination_npz, output, *,
-                      element="Pt", threads=1, log=None):
+                      element="Pt", threads=1, log=None, on_bad_frame="fail"):
     """Stage ``structure``: CNA and BOO classes, surface atoms, close contacts
     (:func:`nanotraj.structure.classify` with the ``element``'s bulk nearest-neighbour
     distance). ``threads``: threads of the CNA (the result does not depend on it)."""
@@ -234,18 +281,23 @@ def compute_structure(frame_npz, rdf_npz, bonds_npz, boo_npz, coordination_npz, 
     if (loaded := inputs_or_reject(lg, output, *paths)) is None:
         return
     frame, rd, bd, bo, co = loaded
-    from nanotraj.elements import nn_distance
-    from nanotraj.structure import BOO_CLASSES, classify
 
-    res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance(element),
-                   workers=threads, distances=bd["distances"], cutoff=float(rd["cutoff"]))
-    # per class, not np.unique: sorting 10^6 strings costs 0.1 s
-    counts = {name: k for name in BOO_CLASSES if (k := int((res["structure_boo"] == name).sum()))}
-    lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "
-       f"{res['n_close_contacts']} close contacts")
-    save(output, structure_cna=res["structure_cna"], structure_boo=res["structure_boo"],
-          surface=res["surface"], n_close_contacts=np.array(res["n_close_contacts"]))
-    lg.close(OK)
+    def compute():
+        from nanotraj.elements import nn_distance
+        from nanotraj.structure import BOO_CLASSES, classify
+
+        res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance(element),
+                       workers=threads, distances=bd["distances"], cutoff=float(rd["cutoff"]))
+        # per class, not np.unique: sorting 10^6 strings costs 0.1 s
+        counts = {name: k for name in BOO_CLASSES
+                  if (k := int((res["structure_boo"] == name).sum()))}
+        lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "
+           f"{res['n_close_contacts']} close contacts")
+        save(output, structure_cna=res["structure_cna"], structure_boo=res["structure_boo"],
+              surface=res["surface"], n_close_contacts=np.array(res["n_close_contacts"]))
+
+    guard(lg, on_bad_frame, frame["source"], "local structure", compute,
+          lambda status: save(output, status))
 
 
 def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
@@ -264,29 +316,41 @@ def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
 
 
 def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, series, frame,
-                      time, element="Pt", log=None):
+                      time, element="Pt", log=None, on_bad_frame="fail"):
     """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure``
     (.npz);
     ``outputs`` keys: ``atoms, bonds, summary`` (.csv).
     """
-    from nanotraj.structure import structure_summary
-    from nanotraj.summary import frame_summary, rejected_summary
+    from nanotraj.summary import rejected_summary
     from nanotraj.tables import write_summary
 
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
             ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure")}
-    status = upstream_status(*data.values())
-    if status != OK:
+
+    def reject(status):
         write_columns(outputs["atoms"],
                       {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS + ELEMENT_COLUMNS})
         write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
         write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
                                                             reason=reject_reason(status))])
+
+    if (status := upstream_status(*data.values())) != OK:
+        reject(status)
         lg.close(status)
         return
+    guard(lg, on_bad_frame, data["frame"]["source"], "tables",
+          lambda: _write_tables(data, outputs, lg, series=series, frame=frame, time=time,
+                                element=element), reject)
+
+
+def _write_tables(data, outputs, lg, *, series, frame, time, element):
+    from nanotraj.structure import structure_summary
+    from nanotraj.summary import frame_summary
+    from nanotraj.tables import write_summary
+
     atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
                         data["neighbour_distance"], data["structure"])
     symbols = frame_elements(data["frame"], element, lg, warn=True)
@@ -306,10 +370,10 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
     write_summary(outputs["summary"], [row])
     lg(f"{len(atoms['x'])} atoms, {len(bonds)} bonds, {row['n_disordered']} disordered")
-    lg.close(OK)
 
 
-def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, element, log=None):
+def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, element, log=None,
+                     on_bad_frame="fail"):
     """Stage ``pdb``: for each quantity of :data:`PDB_QUANTITIES`, the frame's atoms with the value
     in the B-factor column, as PDB (``outputs[q]``) and as mmCIF (``outputs[q + "_cif"]``).
 
@@ -321,13 +385,21 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
             ("frame", "boo", "coordination", "neighbour_distance", "structure")}
-    status = upstream_status(*data.values())
-    if status != OK:
+
+    def reject(status):
         for q in PDB_QUANTITIES:
             write_text(outputs[q], remark_pdb(f"FRAME {status}"))
             write_text(outputs[f"{q}_cif"], f"data_rejected\n# nanotraj: frame {status}\n")
+
+    if (status := upstream_status(*data.values())) != OK:
+        reject(status)
         lg.close(status)
         return
+    guard(lg, on_bad_frame, data["frame"]["source"], "PDB/mmCIF files",
+          lambda: _write_pdbs(data, outputs, lg, element=element), reject)
+
+
+def _write_pdbs(data, outputs, lg, *, element):
     from nanotraj.io import pdb_limits, write_values_many
 
     values = {
@@ -354,7 +426,6 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
     if too_big:
         lg(f"PDB files hold only a REMARK: {too_big}; the atoms are in the .cif files")
     lg(f"wrote {len(PDB_QUANTITIES)} quantities of {len(coords)} atoms as PDB and mmCIF")
-    lg.close(OK)
 
 
 def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -383,13 +454,15 @@ def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="aut
     parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
     compute_rdf(w["frame"], f["rdf"], w["rdf"], element=element, cutoff=cutoff, dr=dr,
                 r_max=r_max, max_centres=max_centres, threads=threads, on_bad_frame=on_bad_frame)
-    find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads)
-    compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold, threads=threads)
-    compute_coordination(w["frame"], w["rdf"], w["bonds"], w["coordination"], element=element)
-    compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"])
+    mode = {"on_bad_frame": on_bad_frame}
+    find_bonds(w["frame"], w["rdf"], w["bonds"], threads=threads, **mode)
+    compute_boo(w["frame"], w["bonds"], w["boo"], threshold=threshold, threads=threads, **mode)
+    compute_coordination(w["frame"], w["rdf"], w["bonds"], w["coordination"], element=element,
+                         **mode)
+    compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"], **mode)
     compute_structure(w["frame"], w["rdf"], w["bonds"], w["boo"], w["coordination"],
-                      w["structure"], element=element, threads=threads)
-    write_frame_table(w, f, series=series, frame=frame, time=time, element=element)
+                      w["structure"], element=element, threads=threads, **mode)
+    write_frame_table(w, f, series=series, frame=frame, time=time, element=element, **mode)
     if pdbs:
-        write_frame_pdbs(w, f, element=element)
+        write_frame_pdbs(w, f, element=element, **mode)
     return f

@@ -21,8 +21,8 @@ import numpy as np
 from nanotraj.errors import FrameError
 from nanotraj.tables import load_arrays, save_arrays
 
-__all__ = ["OK", "Log", "status_of", "upstream_status", "reject_reason", "save", "handle",
-           "inputs_or_reject", "remark_pdb", "frame_elements"]
+__all__ = ["OK", "Log", "end_with_snakemake", "status_of", "upstream_status", "reject_reason",
+           "save", "handle", "guard", "inputs_or_reject", "remark_pdb", "frame_elements"]
 
 #: The status of a frame (and of every stage's file) that was analysed.
 OK = "ok"
@@ -96,6 +96,36 @@ def handle(log: Log, err: FrameError, on_bad_frame: str) -> str:
     return f"rejected: {err.reason}"
 
 
+def guard(log: Log, on_bad_frame: str, source, stage: str, compute, reject) -> str:
+    """Run a stage's ``compute()`` (which writes the stage's outputs) under the frame's policy.
+
+    Any failure is a bad frame: a :class:`FrameError` as it is, anything else (a MemoryError on
+    absurd input, a ValueError the checks did not foresee) as ``"<source>: <stage> failed:
+    <type>: <message>"`` with its traceback in the log. In fail mode the job fails with that one
+    line; in skip mode ``reject(status)`` writes the stage's outputs as rejected, so the frame is
+    recorded as ``rejected: <reason>`` and never ``ok`` beside a missing output. Closes the log
+    and returns the status.
+    """
+    try:
+        compute()
+    except Exception as exc:  # noqa: BLE001 - every failure of a frame's job is recorded
+        if isinstance(exc, FrameError):
+            err = exc
+        else:
+            import traceback
+
+            log("".join(traceback.format_exception(exc)).rstrip())
+            text = str(exc).strip().splitlines()
+            reason = f"{stage} failed: {type(exc).__name__}" + (f": {text[0]}" if text else "")
+            err = FrameError(str(source), reason)
+        status = handle(log, err, on_bad_frame)
+        reject(status)
+        log.close(status)
+        return status
+    log.close(OK)
+    return OK
+
+
 def inputs_or_reject(log: Log, output, *paths):
     """Load the stage's input ``.npz`` files; when one carries a rejection, write ``output`` with
     that status, close the log and return None (the stage has nothing to compute)."""
@@ -137,3 +167,59 @@ def frame_elements(frame, element, log: Log | None = None, *, warn=False):
         else:
             log(f"note: {msg}")
     return symbols
+
+
+def _ancestor_running(name: str) -> int | None:
+    """PID of the nearest ancestor process that runs the program ``name`` (an argument whose
+    file name is ``name``, as ``.venv/bin/snakemake``, or ``-m name``; Linux /proc), or None."""
+    import os
+
+    pid = os.getppid()
+    for _ in range(8):  # the script's shell, Snakemake, ...
+        if pid <= 1:
+            return None
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().decode("utf-8", "replace").split("\0")[:3]
+            if any(os.path.basename(a) == name for a in argv) or name in argv[1:3]:
+                return pid
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+    return None
+
+
+def end_with_snakemake(interval: float = 0.5) -> bool:
+    """End this process when the Snakemake process that started it is gone.
+
+    A ``script:`` job runs in a process of its own under a shell; when Snakemake is killed
+    (``kill -9``, a closed terminal) that process would go on writing outputs of a run that no
+    longer exists. A daemon thread checks every ``interval`` seconds whether the nearest
+    ancestor named ``snakemake`` is alive, and ends this process (exit status 1) when it is not:
+    an atomically written output is then either complete or absent. Returns whether an ancestor
+    was found (False off Linux or outside Snakemake: nothing is watched).
+    """
+    import os
+    import threading
+
+    pid = _ancestor_running("snakemake")
+    if pid is None:
+        return False
+
+    def alive() -> bool:
+        try:  # a killed process stays a zombie until its own parent reaps it
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    def watch():
+        import time
+
+        while alive():
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-snakemake", daemon=True).start()
+    return True
