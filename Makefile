@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo test lint report venv clean-results
+.PHONY: demo test lint report venv slurm clean-results
 
 venv: $(VENV)/.installed
 
@@ -15,6 +15,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev]"
 	$(BIN)/python -m nanotraj.warmup  # compile the numba kernels into numba's cache, once
+	touch $@
+
+# The SLURM executor plugin, for `snakemake --profile profiles/slurm` (README, cluster section).
+slurm: $(VENV)/.slurm
+
+$(VENV)/.slurm: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev,slurm]"
 	touch $@
 
 demo: venv

@@ -55,7 +55,7 @@ def slurm():
         )
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
         pytest.skip(
-            "snakemake-executor-plugin-slurm is not installed (pip install -e '.[workflow]')"
+            "snakemake-executor-plugin-slurm is not installed (make slurm)"
         )
     conf = Path("/etc/slurm/slurm.conf")
     if conf.exists() and "nanotraj scripts/ci/slurm.sh" not in conf.read_text():
