@@ -49,6 +49,12 @@ FRAME_INDEX = {(r["series"], r["frame"]): r for r in FRAMES}
 SERIES = sorted({r["series"] for r in FRAMES})
 
 
+def frames_option():
+    """The --config part naming this run's sheet (empty for the default sheet)."""
+    default = "config/frames.tsv"
+    return "" if config["frames"] == default else f"--config frames={config['frames']}"
+
+
 def frames_of(series):
     """The frames of a series, ordered by time."""
     return sorted((r for r in FRAMES if r["series"] == series), key=lambda r: r["time"])
