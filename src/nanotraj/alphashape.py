@@ -389,12 +389,16 @@ def alpha_shape_reference(coords, probe_radius, *, workers: int = 1) -> dict:
 # fast path: candidates
 # ----------------------------------------------------------------------------------------------
 def _fibonacci(n):
-    """``n`` nearly uniform unit vectors (Fibonacci lattice), (n, 3)."""
+    """``n`` nearly uniform unit vectors (Fibonacci lattice), (n, 3), ordered along a snake
+    through ``sqrt(n)`` bands of z (consecutive directions are close: the test in
+    :func:`_sphere_covered` then mostly finds the same cap again)."""
     i = np.arange(n) + 0.5
     z = 1.0 - 2.0 * i / n
     r = np.sqrt(1.0 - z * z)
-    phi = math.pi * (1.0 + math.sqrt(5.0)) * i
-    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+    phi = np.mod(math.pi * (1.0 + math.sqrt(5.0)) * i, 2.0 * math.pi)
+    band = np.minimum((0.5 * (1.0 - z) * math.sqrt(n)).astype(np.int64), int(math.sqrt(n)))
+    order = np.lexsort((np.where(band % 2 == 0, phi, -phi), band))
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)[order]
 
 
 def _covering_radius(u):
@@ -426,118 +430,177 @@ def _children(parent, theta_p, child, theta_c):
 def _directions():
     """The three nested direction sets of the candidate test (module docstring) and their
     covering radii (radians, with a round-off margin)."""
-    u = [_fibonacci(n) for n in (100, 800, 6400)]
+    u = [_fibonacci(n) for n in (64, 800, 6400)]
     th = np.array([_covering_radius(v) + _MARGIN for v in u])
     c0 = _children(u[0], th[0], u[1], th[1])
     c1 = _children(u[1], th[1], u[2], th[2])
-    return u[0], u[1], u[2], th, c0[0], c0[1], c1[0], c1[1]
+    cs = np.stack([np.cos(th), np.sin(th)], axis=1)
+    return np.ascontiguousarray(u[0].T), u[1], u[2], cs, c0[0], c0[1], c1[0], c1[1]
+
+
+@nb.njit(**_JIT, inline="always")
+def _dir_covered(u, k, dirs, thr, m, last):
+    """Index q of a cap containing direction ``u[k]`` once shrunk: ``u[k] . dirs[q] > thr[q]``
+    (``thr[q] = cos(beta_q - theta)``, 2 for a cap not larger than ``theta``); -1 if none.
+    The search starts at cap ``last`` (neighbouring directions mostly lie in the same cap)."""
+    ux = u[k, 0]
+    uy = u[k, 1]
+    uz = u[k, 2]
+    for r in range(m):
+        q = last + r
+        if q >= m:
+            q -= m
+        if ux * dirs[q, 0] + uy * dirs[q, 1] + uz * dirs[q, 2] > thr[q]:
+            return q
+    return -1
 
 
 @nb.njit(**_JIT)
-def _dir_covered(u, dirs, thr, m):
-    for q in range(m):
-        if u[0] * dirs[q, 0] + u[1] * dirs[q, 1] + u[2] * dirs[q, 2] > thr[q]:
-            return True
-    return False
-
-
-@nb.njit(**_JIT)
-def _sphere_covered(dirs, beta, m, u0, u1, u2, th, p0, c0, p1, c1, thr):
-    """Whether the open caps (axis ``dirs[q]``, angular radius ``beta[q]``, q < m) cover the
-    whole sphere, proven on the nested direction sets (module docstring); False when not
-    proven."""
+def _sphere_covered(dirs, cosb, sinb, m, u0, u1, u2, cs, p0, c0, p1, c1, thr, cov):
+    """Whether the open caps (axis ``dirs[q]``, ``cos`` of the angular radius ``cosb[q]``,
+    ``sinb[q]`` its sine, q < m) cover the whole sphere, proven on the nested direction sets
+    (module docstring); False when not proven.  ``cs[l] = (cos theta_l, sin theta_l)``;
+    ``u0`` is given as (3, n0) (coordinates in rows: the first test vectorises); ``thr``
+    (3, >= m) and ``cov`` (n0,) int64 are scratch space."""
     for lev in range(3):
+        ct = cs[lev, 0]
+        st = cs[lev, 1]
         for q in range(m):
-            b = beta[q] - th[lev]
-            thr[lev, q] = math.cos(b) if b > 0.0 else 2.0
-    for k in range(u0.shape[0]):
-        if _dir_covered(u0[k], dirs, thr[0], m):
+            thr[lev, q] = cosb[q] * ct + sinb[q] * st if cosb[q] < ct else 2.0
+    t0 = thr[0]
+    t1 = thr[1]
+    t2 = thr[2]
+    # first set: cap by cap over all its directions (vectorises), until all are covered
+    n0 = u0.shape[1]
+    cov[:] = 0
+    for q in range(m):
+        t = t0[q]
+        if t > 1.0:
+            continue
+        dx = dirs[q, 0]
+        dy = dirs[q, 1]
+        dz = dirs[q, 2]
+        total = 0
+        for k in range(n0):
+            c = cov[k] | (u0[0, k] * dx + u0[1, k] * dy + u0[2, k] * dz > t)
+            cov[k] = c
+            total += c
+        if total == n0:
+            return True
+    # the rest: refine
+    last = 0
+    for k in range(n0):
+        if cov[k]:
             continue
         for jj in range(p0[k], p0[k + 1]):
             j = c0[jj]
-            if _dir_covered(u1[j], dirs, thr[1], m):
+            q = _dir_covered(u1, j, dirs, t1, m, last)
+            if q >= 0:
+                last = q
                 continue
             for ii in range(p1[j], p1[j + 1]):
-                if not _dir_covered(u2[c1[ii]], dirs, thr[2], m):
+                q = _dir_covered(u2, c1[ii], dirs, t2, m, last)
+                if q < 0:
                     return False
+                last = q
     return True
 
 
+@nb.njit(**_JIT, inline="always")
+def _zspan(px, py, pz, ax, ay, origin, h, dims, r):
+    """First and last z-cell of column (ax, ay) that come within ``r`` of (px, py, pz)
+    (first > last: none), for cells of edge ``h`` from ``origin``."""
+    lx = origin[0] + ax * h
+    ly = origin[1] + ay * h
+    ex = max(lx - px, px - lx - h, 0.0)
+    ey = max(ly - py, py - ly - h, 0.0)
+    rem = r * r - ex * ex - ey * ey
+    if rem < 0.0:
+        return 1, 0
+    dz = math.sqrt(rem)
+    z0 = int(math.floor((pz - dz - origin[2]) / h))
+    z1 = int(math.floor((pz + dz - origin[2]) / h))
+    return max(z0, 0), min(z1, dims[2] - 1)
+
+
 @nb.njit(**_JIT)
-def _gather(xs, p, start, origin, h, dims, reach, r2max, twoalpha, buf_d, buf_b, order_tmp):
-    """Unit vectors to the atoms within ``sqrt(r2max)`` of atom ``p`` (sorted-by-cell index)
-    and their cap radii ``arccos(d / 2 alpha)``, largest cap first; returns the count (the
-    buffers must be large enough: the caller checks)."""
+def _gather(xs, p, start, origin, h, dims, reach, r2min, r2max, twoalpha, dirs, cosb, sinb, m):
+    """Append to ``dirs``/``cosb``/``sinb`` (from position ``m``) the unit vectors to the atoms
+    q with ``r2min <= |q - p|^2 < r2max`` and their caps (``cos beta = d / 2 alpha``); returns
+    the new count, or -1 - (the count needed) when the buffers are too small."""
     px = xs[p, 0]
     py = xs[p, 1]
     pz = xs[p, 2]
     cx = min(max(int((px - origin[0]) / h), 0), dims[0] - 1)
     cy = min(max(int((py - origin[1]) / h), 0), dims[1] - 1)
-    cz = min(max(int((pz - origin[2]) / h), 0), dims[2] - 1)
-    m = 0
-    cap = buf_d.shape[0]
+    cap = cosb.shape[0]
+    over = 0
+    rmax = math.sqrt(r2max)
     for ax in range(max(cx - reach, 0), min(cx + reach + 1, dims[0])):
         for ay in range(max(cy - reach, 0), min(cy + reach + 1, dims[1])):
+            z0, z1 = _zspan(px, py, pz, ax, ay, origin, h, dims, rmax)
             c = (ax * dims[1] + ay) * dims[2]
-            for q in range(start[c + max(cz - reach, 0)], start[c + min(cz + reach + 1, dims[2])]):
-                if q == p:
-                    continue
+            for q in range(start[c + z0], start[c + z1 + 1] if z1 >= z0 else start[c + z0]):
                 ex = xs[q, 0] - px
                 ey = xs[q, 1] - py
                 ez = xs[q, 2] - pz
                 r2 = ex * ex + ey * ey + ez * ez
-                if r2 < r2max and r2 > 0.0:
-                    if m < cap:
-                        d = math.sqrt(r2)
-                        order_tmp[m] = d
-                        buf_d[m, 0] = ex / d
-                        buf_d[m, 1] = ey / d
-                        buf_d[m, 2] = ez / d
-                        buf_b[m] = math.acos(min(d / twoalpha, 1.0))
-                    m += 1
-    if m <= cap and m > 1:  # nearest (largest cap) first: they cover most directions
-        srt = np.argsort(order_tmp[:m])
-        buf_d[:m] = buf_d[srt]
-        buf_b[:m] = buf_b[srt]
-    return m
+                if r2 < r2min or r2 >= r2max or q == p:
+                    continue
+                if m >= cap:
+                    over += 1
+                    continue
+                d = math.sqrt(r2)
+                cb = min(d / twoalpha, 1.0)
+                cosb[m] = cb
+                sinb[m] = math.sqrt(1.0 - cb * cb)
+                dirs[m, 0] = ex / d
+                dirs[m, 1] = ey / d
+                dirs[m, 2] = ez / d
+                m += 1
+    return m if over == 0 else -1 - (m + over)
 
 
 @nb.njit(**_JIT)
-def _candidates_range(xs, start, origin, h, dims, alpha, u0, u1, u2, th, p0, c0, p1, c1,
+def _candidates_range(xs, start, origin, h, dims, alpha, u0, u1, u2, cs, p0, c0, p1, c1,
                       out, a0, a1):
     """``out[p]`` for atoms p = a0 .. a1-1 (sorted-by-cell index): 1 if an empty ball of
     radius ``alpha`` may touch the atom (a candidate), else 0.  First with the atoms within
-    one cell edge ``h`` (most interior atoms are settled there), then within ``2 alpha``."""
-    cap = 256
-    buf_d = np.empty((cap, 3))
-    buf_b = np.empty(cap)
-    tmp = np.empty(cap)
+    one cell edge ``h`` (most interior atoms are settled there), then adding those within
+    ``2 alpha`` (farther atoms forbid no direction)."""
+    cap = 512
+    dirs = np.empty((cap, 3))
+    cosb = np.empty(cap)
+    sinb = np.empty(cap)
     thr = np.empty((3, cap))
+    cov = np.empty(u0.shape[1], np.int64)
     twoalpha = 2.0 * alpha
+    r1 = min(h, twoalpha)
     reach2 = int(math.ceil(twoalpha / h))
     for p in range(a0, a1):
-        done = False
-        for stage in range(2):
-            if stage == 0:
-                reach, r2max = 1, min(h, twoalpha) ** 2
-            else:
-                if h >= twoalpha:
+        while True:
+            m = _gather(xs, p, start, origin, h, dims, 1, 0.0, r1 * r1, twoalpha, dirs, cosb,
+                        sinb, 0)
+            if m >= 0:
+                if m >= 4 and _sphere_covered(dirs, cosb, sinb, m, u0, u1, u2, cs, p0, c0, p1,
+                                              c1, thr, cov):
+                    out[p] = 0
                     break
-                reach, r2max = reach2, twoalpha * twoalpha
-            while True:
-                m = _gather(xs, p, start, origin, h, dims, reach, r2max, twoalpha, buf_d, buf_b,
-                            tmp)
-                if m <= cap:
+                if r1 >= twoalpha:
+                    out[p] = 1
                     break
-                cap = 2 * m
-                buf_d = np.empty((cap, 3))
-                buf_b = np.empty(cap)
-                tmp = np.empty(cap)
-                thr = np.empty((3, cap))
-            if m >= 4 and _sphere_covered(buf_d, buf_b, m, u0, u1, u2, th, p0, c0, p1, c1, thr):
-                done = True
-                break
-        out[p] = 0 if done else 1
+                m = _gather(xs, p, start, origin, h, dims, reach2, r1 * r1, twoalpha * twoalpha,
+                            twoalpha, dirs, cosb, sinb, m)
+                if m >= 0:
+                    covered = m >= 4 and _sphere_covered(dirs, cosb, sinb, m, u0, u1, u2, cs, p0,
+                                                         c0, p1, c1, thr, cov)
+                    out[p] = 0 if covered else 1
+                    break
+            cap = 2 * (-1 - m) + 64  # buffers too small: grow and redo this atom
+            dirs = np.empty((cap, 3))
+            cosb = np.empty(cap)
+            sinb = np.empty(cap)
+            thr = np.empty((3, cap))
 
 
 @nb.njit(**_JIT)
@@ -626,13 +689,13 @@ def _classify_facets(xs, start, origin, h, dims, fac, alpha2, out, f0, f1):
         reach = int(math.ceil(reach_r / h))
         cx = min(max(int((c0x - origin[0]) / h), 0), dims[0] - 1)
         cy = min(max(int((c0y - origin[1]) / h), 0), dims[1] - 1)
-        cz = min(max(int((c0z - origin[2]) / h), 0), dims[2] - 1)
         for ax in range(max(cx - reach, 0), min(cx + reach + 1, dims[0])):
             for ay in range(max(cy - reach, 0), min(cy + reach + 1, dims[1])):
+                z0, z1 = _zspan(c0x, c0y, c0z, ax, ay, origin, h, dims, reach_r)
+                if z1 < z0:
+                    continue
                 cc = (ax * dims[1] + ay) * dims[2]
-                q0 = start[cc + max(cz - reach, 0)]
-                q1 = start[cc + min(cz + reach + 1, dims[2])]
-                for q in range(q0, q1):
+                for q in range(start[cc + z0], start[cc + z1 + 1]):
                     dx = xs[q, 0] - c0x
                     dy = xs[q, 1] - c0y
                     dz = xs[q, 2] - c0z
@@ -707,12 +770,13 @@ def _mark_within(xs, start, origin, h, dims, centres, r, mark):
         pz = xs[p, 2]
         cx = min(max(int((px - origin[0]) / h), 0), dims[0] - 1)
         cy = min(max(int((py - origin[1]) / h), 0), dims[1] - 1)
-        cz = min(max(int((pz - origin[2]) / h), 0), dims[2] - 1)
         for ax in range(max(cx - reach, 0), min(cx + reach + 1, dims[0])):
             for ay in range(max(cy - reach, 0), min(cy + reach + 1, dims[1])):
+                z0, z1 = _zspan(px, py, pz, ax, ay, origin, h, dims, r)
+                if z1 < z0:
+                    continue
                 cc = (ax * dims[1] + ay) * dims[2]
-                for q in range(start[cc + max(cz - reach, 0)],
-                               start[cc + min(cz + reach + 1, dims[2])]):
+                for q in range(start[cc + z0], start[cc + z1 + 1]):
                     if ((xs[q, 0] - px) ** 2 + (xs[q, 1] - py) ** 2
                             + (xs[q, 2] - pz) ** 2) <= r2:
                         mark[q] = True
