@@ -107,7 +107,7 @@ SLIVER_THRESHOLD = 1e-9
 PERTURBATION = 1e-10
 _SEED = 4  # of the displacements (numpy default_rng); any fixed value
 _HARD = 1e-8  # relative band around R = alpha (and t_lo = t_hi) left to the reference rules
-_FLAT = 2e-9  # facets of area below 1e-9 alpha^2 are left out of "facets" (not of "surface")
+_FLAT = 2e-12  # facets of area < 1e-12 diagonal^2 are left out of "facets" (not of "surface")
 _MARGIN = 1e-9  # radians added to the covering radii of the direction sets (round-off)
 _JIT = {"nogil": True, "cache": True}
 _CHUNK = 1 << 13  # atoms (facets) per range handed to a thread
@@ -313,7 +313,7 @@ class _Frame:
         norm = np.sqrt(np.einsum("ij,ij->i", cr, cr))
         # facets of (numerically) zero area: between slivers of collinear atoms in perfect
         # lattices, where the tetrahedralisation is not unique; they add nothing
-        flat = norm <= _FLAT * self.alpha**2
+        flat = norm <= _FLAT * self.diag**2
         if flat.any():
             f, a, b, c, cr, norm = f[~flat], a[~flat], b[~flat], c[~flat], cr[~flat], norm[~flat]
         normals = cr / norm[:, None]
@@ -567,7 +567,8 @@ def _candidates_range(xs, start, origin, h, dims, alpha, u0, u1, u2, cs, p0, c0,
     """``out[p]`` for atoms p = a0 .. a1-1 (sorted-by-cell index): 1 if an empty ball of
     radius ``alpha`` may touch the atom (a candidate), else 0.  First with the atoms within
     one cell edge ``h`` (most interior atoms are settled there), then adding those within
-    ``2 alpha`` (farther atoms forbid no direction)."""
+    ``min(2 alpha, 3 h)`` (atoms beyond ``2 alpha`` forbid no direction; fewer caps can only
+    make more candidates)."""
     cap = 512
     dirs = np.empty((cap, 3))
     cosb = np.empty(cap)
@@ -576,7 +577,8 @@ def _candidates_range(xs, start, origin, h, dims, alpha, u0, u1, u2, cs, p0, c0,
     cov = np.empty(u0.shape[1], np.int64)
     twoalpha = 2.0 * alpha
     r1 = min(h, twoalpha)
-    reach2 = int(math.ceil(twoalpha / h))
+    r2 = min(twoalpha, 3.0 * h)  # farther atoms have small caps: leaving them out only adds
+    reach2 = int(math.ceil(r2 / h))  # candidates, and bounds the work for a large alpha
     for p in range(a0, a1):
         while True:
             m = _gather(xs, p, start, origin, h, dims, 1, 0.0, r1 * r1, twoalpha, dirs, cosb,
@@ -586,11 +588,11 @@ def _candidates_range(xs, start, origin, h, dims, alpha, u0, u1, u2, cs, p0, c0,
                                               c1, thr, cov):
                     out[p] = 0
                     break
-                if r1 >= twoalpha:
+                if r1 >= r2:
                     out[p] = 1
                     break
-                m = _gather(xs, p, start, origin, h, dims, reach2, r1 * r1, twoalpha * twoalpha,
-                            twoalpha, dirs, cosb, sinb, m)
+                m = _gather(xs, p, start, origin, h, dims, reach2, r1 * r1, r2 * r2, twoalpha,
+                            dirs, cosb, sinb, m)
                 if m >= 0:
                     covered = m >= 4 and _sphere_covered(dirs, cosb, sinb, m, u0, u1, u2, cs, p0,
                                                          c0, p1, c1, thr, cov)
@@ -826,11 +828,11 @@ def _fast(fr, workers):
     order, start = grid_build(xp, origin, h, dims)
     xs = xp[order]
     # cell edge: ~1.5 nearest-neighbour spacings (the first test then sees the first and
-    # second neighbour shells), at most alpha, at least 0.4 alpha (bounded scan of 2 alpha)
+    # second neighbour shells), at most alpha
     nn = _nearest_sample(xs, start, origin, h, dims, max(1, n // 2000))
     nn = nn[np.isfinite(nn)]
     if len(nn):
-        h_new = min(alpha, max(1.5 * float(np.median(nn)), 0.4 * alpha))
+        h_new = min(alpha, 1.5 * float(np.median(nn)))
         if h_new < 0.99 * alpha:
             grid = grid_for(xp, h_new, max_cells)
             if grid is None:
@@ -901,7 +903,8 @@ def alpha_shape(coords, probe_radius, *, workers: int = 1) -> dict:
         ``(x[b] - x[a]) x (x[c] - x[a])`` points out of the solid; each facet starts with its
         smallest index, rows sorted (the same array from both paths);
         ``"normals"`` : (F, 3) float64, the unit outward normals.
-        Facets of area below ``1e-9 alpha^2`` (between slivers of collinear atoms of perfect
+        Facets of area below ``1e-12`` times the squared bounding-box diagonal (between
+        slivers of collinear atoms of perfect
         lattices, whose tetrahedralisation is not unique) are left out of ``"facets"``,
         ``"area"`` and ``"volume"`` (they add nothing) but their corners count as surface;
         ``"method"`` : "fast", "reference" (the fast path deferred to it: see the module
