@@ -107,7 +107,7 @@ SLIVER_THRESHOLD = 1e-9
 PERTURBATION = 1e-10
 _SEED = 4  # of the displacements (numpy default_rng); any fixed value
 _HARD = 1e-8  # relative band around R = alpha (and t_lo = t_hi) left to the reference rules
-_FLAT = 2e-12  # facets of area < 1e-12 diagonal^2 are left out of "facets" (not of "surface")
+_FLAT = 2e-10  # facets of area < 1e-10 (longest edge)^2 are left out of "facets" (not "surface")
 _MARGIN = 1e-9  # radians added to the covering radii of the direction sets (round-off)
 _JIT = {"nogil": True, "cache": True}
 _CHUNK = 1 << 13  # atoms (facets) per range handed to a thread
@@ -311,9 +311,13 @@ class _Frame:
         a, b, c = self.x[f[:, 0]], self.x[f[:, 1]], self.x[f[:, 2]]
         cr = np.cross(b - a, c - a)
         norm = np.sqrt(np.einsum("ij,ij->i", cr, cr))
-        # facets of (numerically) zero area: between slivers of collinear atoms in perfect
-        # lattices, where the tetrahedralisation is not unique; they add nothing
-        flat = norm <= _FLAT * self.diag**2
+        # facets of (numerically) zero area, corners on a line: between slivers of collinear
+        # atoms in perfect lattices, where the tetrahedralisation is not unique; they add
+        # nothing
+        longest = np.maximum(np.einsum("ij,ij->i", b - a, b - a),
+                             np.maximum(np.einsum("ij,ij->i", c - a, c - a),
+                                        np.einsum("ij,ij->i", c - b, c - b)))
+        flat = norm <= _FLAT * longest
         if flat.any():
             f, a, b, c, cr, norm = f[~flat], a[~flat], b[~flat], c[~flat], cr[~flat], norm[~flat]
         normals = cr / norm[:, None]
@@ -903,10 +907,10 @@ def alpha_shape(coords, probe_radius, *, workers: int = 1) -> dict:
         ``(x[b] - x[a]) x (x[c] - x[a])`` points out of the solid; each facet starts with its
         smallest index, rows sorted (the same array from both paths);
         ``"normals"`` : (F, 3) float64, the unit outward normals.
-        Facets of area below ``1e-12`` times the squared bounding-box diagonal (between
-        slivers of collinear atoms of perfect
-        lattices, whose tetrahedralisation is not unique) are left out of ``"facets"``,
-        ``"area"`` and ``"volume"`` (they add nothing) but their corners count as surface;
+        Facets of area below ``1e-10`` times their longest edge squared (corners on a line:
+        between slivers of collinear atoms of perfect lattices, whose tetrahedralisation is not
+        unique) are left out of ``"facets"``, ``"area"`` and ``"volume"`` (they add nothing)
+        but their corners count as surface;
         ``"method"`` : "fast", "reference" (the fast path deferred to it: see the module
         docstring, (d)) or "degenerate";
         ``"n_candidates"`` : int, atoms triangulated by the fast path (0 otherwise).
