@@ -41,7 +41,10 @@ lattices whose 12th and 13th, or 14th and 15th, neighbours are at the same dista
 ``tests/oracle/test_ovito_acna.py`` checks the result atom for atom against OVITO.
 
 All lengths in Angstrom.  The result does not depend on the order of the atoms (up to exact
-distance ties, above), on rotations or translations, or on the number of threads.
+distance ties, above), on rotations or translations (up to round-off for a neighbour pair at
+exactly the cutoff), nor on the number of threads; scaling all coordinates by a power of two
+changes nothing at all.  The cell-list helpers :func:`grid_build` and :func:`grid_for` are
+also used by :mod:`nanotraj.alphashape`.
 """
 
 from __future__ import annotations
@@ -334,10 +337,11 @@ def adaptive_cna(coords, *, workers: int = 1) -> np.ndarray:
     Parameters
     ----------
     coords : (N, 3) float array, Angstrom.  Any N >= 0; atoms with fewer than 12 other atoms
-        in the frame (N < 13) are all "other".  Duplicate positions are allowed (a duplicate is
-        a neighbour at distance 0; the atoms around it are then "other").
+        in the frame (N < 13) are all "other".  Duplicate positions are allowed: a copy is a
+        neighbour at distance 0, so the copies (and atoms whose 12 nearest include both) come
+        out "other".
     workers : int
-        Threads (ranges of atoms; the kd-tree search and the compiled kernel release the GIL).
+        Threads (ranges of atoms; the compiled kernel and the kd-tree search release the GIL).
         The result does not depend on it.
 
     Returns
@@ -355,9 +359,14 @@ def adaptive_cna(coords, *, workers: int = 1) -> np.ndarray:
     Reference: A. Stukowski, Modelling Simul. Mater. Sci. Eng. 20, 045021 (2012); the
     implementation choices are those of OVITO 3.17.2 (module docstring), with which it agrees
     atom for atom on perfect and noisy fcc, hcp, bcc, icosahedral and decahedral particles, an
-    amorphous particle and the shared Pt frames (``tests/oracle/test_ovito_acna.py``).  The
-    18 nearest neighbours come from ``scipy.spatial.cKDTree``; a compiled kernel (numba) then
-    classifies each atom alone.  Timings: ``benchmarks/validate_acna.py --timing``.
+    amorphous particle, a random gas and the shared Pt frames
+    (``tests/oracle/test_ovito_acna.py``), and with a brute-force implementation of the
+    definition (``tests/test_acna.py``).  Each atom is classified alone by a compiled kernel
+    (numba) from its 14 nearest neighbours, found in a cell list of edge 1.3 x the median
+    nearest-neighbour distance; atoms without 12 (14 for the bcc test) neighbours inside it
+    (surface atoms) ask a ``scipy.spatial.cKDTree`` for their 18 nearest.  About 1 - 2 us per
+    atom on one thread; against OVITO: ``benchmarks/bench_surface.py``.  Robustness to noise
+    against the conventional CNA: ``benchmarks/validate_acna.py``.
     """
     x = np.array(coords, dtype=np.float64, order="C", copy=True)
     if x.ndim != 2 or x.shape[1] != 3:

@@ -44,45 +44,62 @@ have empty circumballs through the circle of ``f``; along the pencil of spheres 
 circle the radius varies continuously from ``R_T`` to ``R_T'`` (to infinity on the side of a
 hull facet), and every ball between the two is inside their union, hence empty.  So some
 empty ball of radius exactly ``alpha`` passes through the corners of ``f``.  An atom ``p`` is
-a *candidate* when such a ball may exist: each atom ``q`` with ``d = |q - p| < 2 alpha``
-forbids the ball centres ``p + alpha u`` with ``u . (q - p) / d > d / (2 alpha)``, an open
-spherical cap of angular radius ``arccos(d / 2 alpha)``; ``p`` is *not* a candidate when
-these caps cover the whole sphere of directions.  That is tested rigorously on three nested
-sets of directions (Fibonacci points, 100 / 800 / 6400, covering radii ``theta_l`` computed
-exactly from their spherical Delaunay triangles): a direction whose cap, shrunk by
-``theta_l``, contains it proves its whole ``theta_l``-neighbourhood covered; a direction not
+a *candidate* when such a ball may exist (equivalently: its Voronoi cell reaches ``alpha``
+from it): each atom ``q`` with ``d = |q - p| < 2 alpha`` forbids the ball centres
+``p + alpha u`` with ``u . (q - p) / d > d / (2 alpha)``, an open spherical cap of angular
+radius ``arccos(d / 2 alpha)``; ``p`` is *not* a candidate when these caps cover the whole
+sphere of directions.  That is tested rigorously on three nested sets of directions
+(Fibonacci points, 64 / 800 / 6400, covering radii ``theta_l`` = 19.6, 5.5, 2.0 degrees
+computed exactly from their spherical Delaunay triangles, plus 1e-9 rad): a direction inside a
+cap shrunk by ``theta_l`` proves its whole ``theta_l``-neighbourhood covered; a direction not
 proven covered is refined into the next set's directions within ``theta_l + theta_(l+1)``;
-one not proven at the finest level makes ``p`` a candidate.  Every surface atom is a candidate
-(the converse is not needed).  (b) *Facets.*  Every boundary facet has an empty ball through
-its corners, all candidates, so it is a facet of the Delaunay tetrahedralisation of the
-candidates alone (a subset), which is computed with Qhull.  (c) *Classification.*  For such a
-facet (corners a, b, c; circumcentre ``c0``, radius ``rho``, unit normal ``n``), the sphere
-``c0 + t n`` of radius ``sqrt(rho^2 + t^2)`` contains atom ``q`` iff ``k t > m`` with
-``k = 2 n.(q - c0)``, ``m = |q - c0|^2 - rho^2``; the facet is Delaunay iff
-``t_lo = max_{k<0} m/k`` is below ``t_hi = min_{k>0} m/k``, and its tetrahedra on the two
-sides have ``R^2 = rho^2 + t_hi^2`` and ``rho^2 + t_lo^2`` (no atom on a side: the outside).
-Only atoms in ``|q - c0| <= alpha + sqrt(alpha^2 - rho^2)`` can change whether a side has
-``R < alpha`` (the balls of radius <= alpha of the pencil lie there), so those are scanned
-(cell list).  Facets with ``rho >= alpha`` are never boundary.  (d) *Hard cases.*  A facet is
-*hard* when a tetrahedron through it may be a sliver (the rule then involves the neighbours),
-when ``R^2`` is within ``1e-8`` (relative) of ``alpha^2`` or ``t_lo`` within ``1e-8 alpha``
-of ``t_hi`` (rounding could decide).  Facets touching a corner of a hard facet are taken
-instead from a Qhull tetrahedralisation of every atom within ``3 alpha`` of those corners,
-with the reference rules: a solid tetrahedron at a corner ``h`` has its circumball within
-``2 alpha`` of ``h``, where that subset holds every atom, so the solid tetrahedra around ``h``
-are those of the full tetrahedralisation; for a sliver at ``h`` the code checks that its
-circumball lies within ``3 alpha`` of ``h`` and its corners within ``alpha``, so that its
-neighbours' verdicts are the full ones too; if not, the whole frame goes through
-:func:`alpha_shape_reference`.  ``tests/test_alphashape.py`` checks that both paths give the
-same surface atoms and facets and areas and volumes within 1e-9 on perfect, noisy, amorphous,
-hollow, concave and touching particles.
+one not proven at the finest level makes ``p`` a candidate.  Only the atoms within
+``min(2 alpha, 3 h)`` are used (``h``: the cell edge, ~1.5 nearest-neighbour distances):
+fewer caps can only add candidates.  Every surface atom is a candidate (the converse is not
+needed; in practice there are 0.1 - 3 % more candidates than surface atoms).  (b) *Facets.*
+Every boundary facet has an empty ball through its corners, all candidates, so it is a facet
+of the Delaunay tetrahedralisation of the candidates alone (a subset), computed with Qhull.
+(c) *Classification.*  For such a facet (corners a, b, c; circumcentre ``c0``, radius ``rho``,
+unit normal ``n``), the sphere ``c0 + t n`` of radius ``sqrt(rho^2 + t^2)`` contains atom
+``q`` iff ``k t > m`` with ``k = 2 n.(q - c0)``, ``m = |q - c0|^2 - rho^2``; the facet is
+Delaunay iff ``t_lo = max_{k<0} m/k`` is below ``t_hi = min_{k>0} m/k``, and its tetrahedra
+on the two sides have ``R^2 = rho^2 + t_hi^2`` and ``rho^2 + t_lo^2`` (no atom on a side: the
+outside).  Only atoms in ``|q - c0| <= alpha + sqrt(alpha^2 - rho^2)`` can change whether a
+side has ``R < alpha`` (the balls of radius <= alpha of the pencil lie there), so only those
+are scanned (cell list).  Facets with ``rho >= alpha`` are never boundary (both sides have
+``R >= rho``).  (d) *Hard cases.*  A facet is *hard* when a tetrahedron through it may be a
+sliver (its status then depends on its neighbours), when ``R^2`` is within ``1e-8``
+(relative) of ``alpha^2`` or ``t_lo`` within ``1e-8 alpha`` of ``t_hi`` (rounding could
+decide).  The facets at the corners of hard facets are taken instead from a Qhull
+tetrahedralisation of every atom within ``3 alpha`` of those corners, with the reference
+rules.  A solid tetrahedron at such a corner ``h`` has its circumball within ``2 alpha`` of
+``h``, where this subset holds every atom, so the non-sliver tetrahedra around ``h`` and
+their status are those of the full tetrahedralisation, and a sliver's neighbours (which share
+three of its corners, on one circle through ``h``) are found there too.  Where atoms are not
+in general position (perfect lattices: four or more atoms on one circle or sphere, several
+tetrahedralisations are Delaunay) the local and the full Qhull runs may split a flat group
+of atoms differently (a square of a {100} facet along the other diagonal): the surface atoms,
+the area (also per facet plane) and the volume are the same, the facet lists can differ.
+The fast path hands the frame to :func:`alpha_shape_reference` when Qhull fails or leaves
+atoms out, or the cell list would be too large (``"method"`` says which ran).
+``tests/test_alphashape.py`` checks that both paths give the same surface atoms, areas and
+volumes within 1e-9 (and the same facets in general position) on perfect, noisy, amorphous,
+hollow, pitted, stepped, touching and flat particles at probe radii 2.5, 4 and 6 A.
+
+The work grows with ``alpha^3`` (the scanned neighbourhoods) and with the number of
+candidates (Qhull, ~30 us each: the surface atoms); a probe radius of ~1.5 nearest-neighbour
+distances keeps both small.
 
 **Degenerate input.**  Exact duplicate positions are one atom (every copy gets its surface
 flag; facets name the first copy).  Fewer than 4 distinct positions, or all within
 ``1e-9 x`` the bounding-box diagonal of one plane (coplanar or collinear; Qhull cannot
 tetrahedralise them): every atom is surface, area and volume 0, no facets.  Atoms not touching
-any solid tetrahedron (isolated atoms, when ``alpha`` is small) are not surface.  NaN or
-infinite coordinates and a non-positive probe radius raise ValueError.
+any solid tetrahedron (isolated atoms, when ``alpha`` is small) are not surface.  Facets whose
+corners are on one line (zero area: between slivers of collinear atoms of perfect lattices)
+are left out of ``"facets"``, area and volume, their corners stay surface.  NaN or infinite
+coordinates and a non-positive probe radius raise ValueError.  The displacement is relative
+to the bounding box: for atoms spread over a huge box (two particles 1e7 A apart) it grows
+accordingly (1e-3 A), as in OVITO.
 
 All lengths in Angstrom, areas in Angstrom^2, volumes in Angstrom^3.
 """
