@@ -410,3 +410,14 @@ def adaptive_cna(coords, *, workers: int = 1) -> np.ndarray:
 
     run_ranges(by_tree, len(rest), workers, _CHUNK)
     return out
+
+
+def warm_up():
+    """Compile (or load from numba's cache) the kernels of :func:`adaptive_cna` on a small
+    particle: the cell-list and the kd-tree paths.  For ``make venv`` (the first call after an
+    install otherwise waits ~10 - 20 s for the compiler)."""
+    from nanotraj.lattices import fcc_sphere
+
+    x = fcc_sphere(8.0, noise=0.05)
+    adaptive_cna(x, workers=1)
+    adaptive_cna(np.concatenate([x, x[:20] + 1e7]), workers=1)

@@ -959,3 +959,15 @@ def alpha_shape(coords, probe_radius, *, workers: int = 1) -> dict:
     out = fr.result(surf, facets)
     out.update(method="fast", n_candidates=int(n_cand))
     return out
+
+
+def warm_up():
+    """Compile (or load from numba's cache) the kernels of :func:`alpha_shape` and
+    :func:`alpha_shape_reference` on small particles, one of them perfect (slivers: the local
+    path).  For ``make venv`` (the first call after an install otherwise waits ~10 - 20 s for
+    the compiler)."""
+    from nanotraj.lattices import fcc_sphere, truncated_octahedron
+
+    alpha_shape(fcc_sphere(9.0, noise=0.05), 4.0)
+    alpha_shape(truncated_octahedron(3), 4.0)
+    alpha_shape_reference(truncated_octahedron(3), 4.0)
