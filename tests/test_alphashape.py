@@ -406,3 +406,9 @@ def test_shared_frames(shared_series):
             fast = als.alpha_shape(x, alpha)
             _same(fast, als.alpha_shape_reference(x, alpha), f"{path.name} {alpha}")
             assert 0.2 < fast["surface"].mean() < 0.7
+
+
+def test_default_probe_radius():
+    assert als.default_probe_radius("Pt") == pytest.approx(als.PROBE_FACTOR * NN, rel=1e-12)
+    assert als.default_probe_radius("Pt") == pytest.approx(4.0, abs=0.02)  # OVITO's default
+    assert als.default_probe_radius("Au") > als.default_probe_radius("Pt")
