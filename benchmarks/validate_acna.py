@@ -15,7 +15,7 @@ For each noise level the script prints, over the interior atoms:
 and the surface atoms (other in the perfect particle) called crystalline (%), for
 
 * ``a-CNA``: :func:`nanotraj.acna.adaptive_cna`;
-* ``CNA g(r)``: conventional CNA (:func:`nanotraj.structure.cna`) on the bonds within the first
+* ``CNA g(r)``: conventional CNA (:func:`nanotraj.cna.cna`) on the bonds within the first
   minimum of the frame's own g(r) (what the workflow does; for bcc the search starts at the
   lattice constant, :func:`nanotraj.elements.auto_cutoff_min`);
 * ``CNA ideal``: conventional CNA with the ideal cutoff of the perfect lattice (between the
@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO / "src"))
 from nanotraj import lattices as lat  # noqa: E402
 from nanotraj.acna import adaptive_cna  # noqa: E402
 from nanotraj.bonds import find_bonds  # noqa: E402
+from nanotraj.cna import OTHER, cna  # noqa: E402
 from nanotraj.rdf import first_minimum, rdf  # noqa: E402
-from nanotraj.structure import OTHER, cna  # noqa: E402
 
 NN = lat.PT_NN
 A_BCC = 2.0 * NN / math.sqrt(3.0)

@@ -8,7 +8,7 @@ References used here (OVITO itself: tests/oracle/test_ovito_acna.py):
 * perfect lattices, where the answer follows from geometry: an atom of a perfect fcc or hcp
   particle is fcc / hcp exactly when its 12-atom first shell is complete, a bcc atom when its
   8 + 6 first and second shells are; on perfect clusters a-CNA equals the conventional CNA
-  with a cutoff between the shells (:func:`nanotraj.structure.cna`);
+  with a cutoff between the shells (:func:`nanotraj.cna.cna`);
 * invariances: scaling by powers of two (the local cutoff scales with the lattice: exact in
   floating point), rotation, translation, permutation, threads.
 """
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from nanotraj import acna
+from nanotraj import cna as st
 from nanotraj import lattices as lat
-from nanotraj import structure as st
 from nanotraj.bonds import find_bonds
 
 NN = lat.PT_NN

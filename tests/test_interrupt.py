@@ -204,8 +204,8 @@ def test_script_jobs_end_when_snakemake_is_killed(tmp_path):
                      "print(end_with_snakemake(0.1), flush=True)\ntime.sleep(5)\n"
                      f"open({str(marker)!r}, 'w').write('x')\n")
     fake = tmp_path / "snakemake"  # a program called snakemake that runs a shell that runs us
-    fake.write_text("import subprocess\n"
-                    f"subprocess.run(['sh', '-c', 'set -e; {sys.executable} {child}; echo done'])\n")
+    shell = f"set -e; {sys.executable} {child}; echo done"
+    fake.write_text(f"import subprocess\nsubprocess.run(['sh', '-c', {shell!r}])\n")
     parent = subprocess.Popen([sys.executable, str(fake)], stdout=subprocess.PIPE, text=True)
     assert parent.stdout.readline().strip() == "True"  # the watcher found Snakemake
     os.kill(parent.pid, signal.SIGKILL)

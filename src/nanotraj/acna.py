@@ -2,7 +2,7 @@ r"""Adaptive common neighbour analysis (a-CNA): per-atom fcc / hcp / bcc / ico w
 
 A. Stukowski, "Structure identification methods for atomistic simulations of crystalline
 materials", Modelling Simul. Mater. Sci. Eng. 20, 045021 (2012), section 2.3.  The conventional
-CNA (:func:`nanotraj.structure.cna`) needs one cutoff between the first and second neighbour
+CNA (:func:`nanotraj.cna.cna`) needs one cutoff between the first and second neighbour
 shells for the whole frame; a-CNA chooses a cutoff *per atom* from its own nearest neighbours,
 so that strained, thermally or experimentally noisy atoms and particles of mixed lattice
 spacing are classified without tuning.  For every atom ``i``:
@@ -29,7 +29,7 @@ spacing are classified without tuning.  For every atom ``i``:
 3. Otherwise **other** (0); so is every atom with fewer than 12 (for bcc: 14) other atoms.
 
 Codes are OVITO's ``CommonNeighborAnalysisModifier.Type`` numbering (0 other, 1 fcc, 2 hcp,
-3 bcc, 4 ico; the same as :data:`nanotraj.structure.FCC` ...).  The choices that the paper
+3 bcc, 4 ico; the same as :data:`nanotraj.cna.FCC` ...).  The choices that the paper
 leaves open follow OVITO 3.17.2 (``CommonNeighborAnalysisModifier(mode=AdaptiveCutoff)``;
 its source was read, not copied): the 12-neighbour test comes first and a bcc atom is only
 looked for when it fails; a neighbour pair exactly at the cutoff is bonded (``<=``); the
@@ -55,7 +55,7 @@ import numba as nb
 import numpy as np
 
 from nanotraj._parallel import run_ranges
-from nanotraj.structure import BCC, CNA_NAMES, FCC, HCP, ICO, OTHER
+from nanotraj.cna import BCC, CNA_NAMES, FCC, HCP, ICO, OTHER
 
 __all__ = ["adaptive_cna", "OTHER", "FCC", "HCP", "BCC", "ICO", "CNA_NAMES"]
 
@@ -347,7 +347,7 @@ def adaptive_cna(coords, *, workers: int = 1) -> np.ndarray:
     Returns
     -------
     (N,) int8: 0 other, 1 fcc, 2 hcp, 3 bcc, 4 ico (OVITO's ``CommonNeighborAnalysisModifier``
-    ``Type`` numbering, :data:`nanotraj.structure.CNA_NAMES`).
+    ``Type`` numbering, :data:`nanotraj.cna.CNA_NAMES`).
 
     Raises
     ------
