@@ -72,7 +72,7 @@ def child_loop(sheet: str, results: str) -> None:
         if done:
             prev_work, _ = stage.frame_files(results, series, previous)
             inputs.update({f"prev_{k}": prev_work[k]
-                           for k in ("frame", "boo", "coordination", "structure")})
+                           for k in ("frame", "boo", "coordination", "surface")})
         track_stage.track_pair(inputs, {"tracking": work["frame"].parent / "tracking.npz",
                                      "fate": base / "fate.csv", "pdb": base / "fate.pdb",
                                      "cif": base / "fate.cif",

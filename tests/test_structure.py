@@ -512,10 +512,10 @@ def test_classify_truncated_octahedron():
     x = lat.truncated_octahedron(4)
     b, cn = _bonds(x, 3.41)
     out = st.classify(x, b, boo(x, b), cn, NN)
-    assert set(out) == {"structure_cna", "structure_boo", "surface", "n_close_contacts"}
+    assert set(out) == {"structure_cna", "structure_acna", "structure_boo", "n_close_contacts"}
     assert np.bincount(out["structure_cna"], minlength=5).tolist() == [272, 314, 0, 0, 0]
+    np.testing.assert_array_equal(out["structure_acna"], out["structure_cna"])  # perfect
     assert np.all(out["structure_boo"] == "fcc")
-    assert out["surface"].sum() == 272
     assert out["n_close_contacts"] == 0
 
 

@@ -10,9 +10,9 @@ ATOM_COLUMNS = (
     "crystalline", "d_center", "nn_distance",
 )  # fmt: skip
 
-#: Local-structure columns appended to ``atoms.csv`` (CNA code 0 other, 1 fcc, 2 hcp, 3 bcc,
-#: 4 ico; BOO class fcc/hcp/bcc/ico/disordered; surface 0/1).
-STRUCTURE_COLUMNS = ("structure_cna", "structure_boo", "surface")
+#: Local-structure columns appended to ``atoms.csv`` (CNA and adaptive-CNA codes 0 other, 1 fcc,
+#: 2 hcp, 3 bcc, 4 ico; BOO class fcc/hcp/bcc/ico/disordered; surface 0/1 of the alpha shape).
+STRUCTURE_COLUMNS = ("structure_cna", "structure_boo", "surface", "structure_acna")
 
 #: Last column of ``atoms.csv``: the element each atom is written with in the frame's PDB/mmCIF
 #: files (the frame's configured element; each atom's own for a file with several elements,

@@ -356,12 +356,19 @@ def n_close_contacts(coords, bulk_nn, factor=0.8, *, distances=None, cutoff=None
     return int(np.count_nonzero(d < limit))
 
 
+#: Names of the codes of the adaptive CNA (:mod:`nanotraj.acna`) and of PTM
+#: (:mod:`nanotraj.ptm`), OVITO's numbering.
+ACNA_NAMES = CNA_NAMES
+PTM_NAMES = ("other", "fcc", "hcp", "bcc", "ico", "sc")
+
 #: Summary columns returned by :func:`structure_summary`, in order.
 SUMMARY_COLUMNS = (
     "fraction_fcc", "fraction_hcp", "fraction_bcc", "fraction_ico", "fraction_other",
     "fraction_fcc_boo", "fraction_hcp_boo", "fraction_bcc_boo", "fraction_ico_boo",
     "fraction_disordered_boo", "fraction_surface", "cn_mean_core", "cn_mean_surface",
     "Q6_mean_core", "Q6_mean_surface", "fraction_disordered_core", "fraction_disordered_surface",
+    *(f"fraction_{name}_acna" for name in (*ACNA_NAMES[1:], "other")),
+    *(f"fraction_{name}_ptm" for name in (*PTM_NAMES[1:], "other")),
 )  # fmt: skip
 
 
@@ -369,27 +376,49 @@ def _mean(values, mask):
     return float(np.mean(values[mask])) if np.any(mask) else math.nan
 
 
-def structure_summary(cn, Q6, crystalline, structure_cna, structure_boo, surface):
+def _code_fractions(codes, names, suffix, n):
+    """``fraction_<name><suffix>`` of every code but 0, then ``fraction_other<suffix>`` (any
+    other code, 0 included); NaN without atoms (or without the classifier's codes)."""
+    out = {}
+    if codes is None:
+        return {f"fraction_{name}{suffix}": math.nan for name in (*names[1:], "other")}
+    codes = np.asarray(codes).ravel().astype(np.int64)
+    if len(codes) != n:
+        raise ValueError(f"structure codes must have length {n}, got {len(codes)}")
+    every = np.ones(n, bool)
+    for code, name in enumerate(names):
+        if code:
+            out[f"fraction_{name}{suffix}"] = _mean(codes == code, every)
+    out[f"fraction_other{suffix}"] = _mean(~np.isin(codes, np.arange(1, len(names))), every)
+    return out
+
+
+def structure_summary(cn, Q6, crystalline, structure_cna, structure_boo, surface, *,
+                      structure_acna=None, structure_ptm=None):
     """Per-frame summary of the local structure.
 
     All fractions are over all ``N`` atoms of the frame unless suffixed ``_core`` (over the
     atoms with ``surface == False``) or ``_surface`` (over ``surface == True``):
 
-    * ``fraction_fcc, _hcp, _bcc, _ico, _other``: CNA codes (:func:`cna`); sum to 1.
-    * ``fraction_fcc_boo, _hcp_boo, _bcc_boo, _ico_boo``: :func:`boo_class`;
-      ``fraction_disordered_boo``: :func:`boo_class`'s ``"disordered"`` -- atoms farther than
-      ``max_distance`` from every reference point, or nearest to fcc/hcp/bcc but not
-      ``crystalline``; the five sum to 1.
-    * ``fraction_surface``: :func:`surface`.
+    * ``fraction_fcc, _hcp, _bcc, _ico, _other``: conventional CNA codes
+      (:func:`nanotraj.cna.cna`); sum to 1.
+    * ``fraction_fcc_boo, _hcp_boo, _bcc_boo, _ico_boo``: the BOO classes;
+      ``fraction_disordered_boo``: their ``"disordered"``; the five sum to 1.
+    * ``fraction_surface``: the surface flag given (the workflow's: the alpha shape,
+      :func:`nanotraj.alphashape.alpha_shape`).
     * ``cn_mean_core``, ``cn_mean_surface``: mean bonds per atom.
     * ``Q6_mean_core``, ``Q6_mean_surface``: mean coarse-grained Q6.
     * ``fraction_disordered_core``, ``fraction_disordered_surface``: fraction of atoms that are
       not ``crystalline`` (the definition of the frame's ``fraction_disordered``).
+    * ``fraction_{fcc,hcp,bcc,ico,other}_acna``: adaptive CNA (:mod:`nanotraj.acna`), and
+      ``fraction_{fcc,hcp,bcc,ico,sc,other}_ptm``: PTM (:mod:`nanotraj.ptm`); NaN when the
+      codes are not given.
 
     Parameters
     ----------
     cn : (N,) int; Q6 : (N,) float; crystalline : (N,) bool; structure_cna : (N,) int codes;
-    structure_boo : (N,) str; surface : (N,) bool.
+    structure_boo : (N,) str; surface : (N,) bool; structure_acna, structure_ptm : (N,) int
+    codes or None.
 
     Returns
     -------
@@ -399,22 +428,15 @@ def structure_summary(cn, Q6, crystalline, structure_cna, structure_boo, surface
     cn = np.asarray(cn, float).ravel()
     q6 = np.asarray(Q6, float).ravel()
     xtal = np.asarray(crystalline).ravel().astype(bool)
-    s_cna = np.asarray(structure_cna).ravel().astype(np.int64)
     s_boo = np.asarray(structure_boo).ravel().astype(str)
     surf = np.asarray(surface).ravel().astype(bool)
     n = len(cn)
-    for name, arr in (
-        ("Q6", q6), ("crystalline", xtal), ("structure_cna", s_cna),
-        ("structure_boo", s_boo), ("surface", surf),
-    ):  # fmt: skip
+    for name, arr in (("Q6", q6), ("crystalline", xtal), ("structure_boo", s_boo),
+                      ("surface", surf)):
         if len(arr) != n:
             raise ValueError(f"{name} must have length {n} (as cn), got {len(arr)}")
     every = np.ones(n, bool)
-    out = {}
-    for code, name in enumerate(CNA_NAMES):
-        if name != "other":
-            out[f"fraction_{name}"] = _mean(s_cna == code, every)
-    out["fraction_other"] = _mean(~np.isin(s_cna, [FCC, HCP, BCC, ICO]), every)
+    out = _code_fractions(structure_cna, CNA_NAMES, "", n)
     for name in BOO_CLASSES:
         out[f"fraction_{name}_boo"] = _mean(s_boo == name, every)
     core = ~surf
@@ -425,6 +447,8 @@ def structure_summary(cn, Q6, crystalline, structure_cna, structure_boo, surface
     out["Q6_mean_surface"] = _mean(q6, surf)
     out["fraction_disordered_core"] = _mean(~xtal, core)
     out["fraction_disordered_surface"] = _mean(~xtal, surf)
+    out.update(_code_fractions(structure_acna, ACNA_NAMES, "_acna", n))
+    out.update(_code_fractions(structure_ptm, PTM_NAMES, "_ptm", n))
     return {k: out[k] for k in SUMMARY_COLUMNS}
 
 
@@ -454,23 +478,26 @@ def classify(
         ``"crystalline"``).
     cn : (N,) int, bonds per atom.
     bulk_nn : float, the element's nearest-neighbour distance in Angstrom
-        (``nanotraj.elements.nn_distance``), for :func:`surface` and :func:`n_close_contacts`.
+        (``nanotraj.elements.nn_distance``), for :func:`n_close_contacts`.
     max_distance, reference_points : passed to :func:`boo_class`.
     close_factor : passed to :func:`n_close_contacts` as ``factor``.
-    workers : threads of the CNA (:func:`cna`) and the surface sums; the result does not depend
-        on it.
+    workers : threads of the CNA (:func:`nanotraj.cna.cna`) and the adaptive CNA; the result
+        does not depend on it.
     distances, cutoff : optional, the bond lengths (B,) and the cutoff of ``bonds`` (every
         pair within ``cutoff``): :func:`n_close_contacts` then counts from them.
-    engine : "auto", "numpy" or "compiled" (:mod:`nanotraj.engine`), of the CNA and surface.
+    engine : "auto", "numpy" or "compiled" (:mod:`nanotraj.engine`), of the CNA.
 
     Returns
     -------
     dict with per-atom ``structure_cna`` ((N,) int8 codes 0 other, 1 fcc, 2 hcp, 3 bcc,
-    4 ico; :func:`cna`), ``structure_boo`` ((N,) ``<U10`` str; :func:`boo_class`),
-    ``surface`` ((N,) bool; :func:`surface`) and the per-frame ``n_close_contacts`` (int;
-    :func:`n_close_contacts`).  Feed the per-atom arrays with ``cn``, ``Q6`` and
-    ``crystalline`` to :func:`structure_summary` for the summary columns.
+    4 ico; :func:`nanotraj.cna.cna`), ``structure_acna`` (the same codes of the adaptive CNA,
+    :func:`nanotraj.acna.adaptive_cna`), ``structure_boo`` ((N,) ``<U10`` str;
+    :func:`boo_class`) and the per-frame ``n_close_contacts`` (int; :func:`n_close_contacts`).
+    Feed the per-atom arrays with ``cn``, ``Q6``, ``crystalline`` and the surface
+    (:func:`nanotraj.alphashape.alpha_shape`) to :func:`structure_summary`.
     """
+    from nanotraj.acna import adaptive_cna
+
     x = np.asarray(coords, dtype=np.float64)
     n = len(x)
     s_cna = cna_structure(n, bonds, workers, engine=engine)
@@ -484,8 +511,8 @@ def classify(
     )
     return {
         "structure_cna": s_cna,
+        "structure_acna": adaptive_cna(x, workers=workers),
         "structure_boo": s_boo,
-        "surface": surface(x, cn, bonds, bulk_nn, workers=workers, engine=engine),
         "n_close_contacts": n_close_contacts(x, bulk_nn, close_factor,
                                              distances=distances, cutoff=cutoff),
     }

@@ -12,8 +12,11 @@ import numpy as np
 
 def warm_up() -> None:
     """Run every compiled kernel once on a small FCC cluster (``engine="compiled"``)."""
-    from nanotraj import _kernels, cna, order, structure
+    from nanotraj import _kernels, acna, alphashape, cna, order, structure
     from nanotraj.lattices import fcc_sphere
+
+    acna.warm_up()
+    alphashape.warm_up()
 
     x = fcc_sphere(8.0)
     d = x[:, None, :] - x[None, :, :]

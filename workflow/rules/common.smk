@@ -165,7 +165,7 @@ def get_series_intermediate(stage):
     return files
 
 
-TRACK_STAGES = ("frame", "boo", "coordination", "structure")
+TRACK_STAGES = ("frame", "boo", "coordination", "surface")
 
 
 def get_previous_frame(wildcards):

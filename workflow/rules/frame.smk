@@ -89,7 +89,12 @@ rule find_bonds:
         from nanotraj.stages import frame as stage
 
         stage.find_bonds(
-            input.frame, input.rdf, output.bonds, threads=threads, log=log[0], on_bad_frame=params.on_bad_frame
+            input.frame,
+            input.rdf,
+            output.bonds,
+            threads=threads,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -117,7 +122,8 @@ rule compute_boo:
             output.boo,
             threshold=params.threshold,
             threads=threads,
-            log=log[0], on_bad_frame=params.on_bad_frame,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -145,7 +151,8 @@ rule compute_coordination:
             input.bonds,
             output.coordination,
             element=params.element,
-            log=log[0], on_bad_frame=params.on_bad_frame,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -166,7 +173,11 @@ rule compute_neighbour_distance:
         from nanotraj.stages import frame as stage
 
         stage.compute_neighbour_distance(
-            input.frame, input.bonds, output.neighbour_distance, log=log[0], on_bad_frame=params.on_bad_frame
+            input.frame,
+            input.bonds,
+            output.neighbour_distance,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -200,7 +211,37 @@ rule compute_structure:
             output.structure,
             element=params.element,
             threads=threads,
-            log=log[0], on_bad_frame=params.on_bad_frame,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
+        )
+
+
+rule compute_surface:
+    input:
+        frame=rules.parse_frame.output.frame,
+    output:
+        surface=layout.intermediate("surface"),
+    log:
+        layout.log("compute_surface"),
+    benchmark:
+        layout.benchmark("compute_surface")
+    threads: get_frame_threads
+    params:
+        version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
+        element=get_element,
+        probe_radius=config["surface"]["probe_radius"],
+    run:
+        from nanotraj.stages import frame as stage
+
+        stage.compute_surface(
+            input.frame,
+            output.surface,
+            element=params.element,
+            probe_radius=params.probe_radius,
+            threads=threads,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -214,6 +255,7 @@ rule write_frame_table:
             "coordination",
             "neighbour_distance",
             "structure",
+            "surface",
         ),
     output:
         atoms=layout.frame_file("atoms.csv"),
@@ -238,7 +280,8 @@ rule write_frame_table:
             frame=wildcards.frame,
             time=params.time,
             element=params.element,
-            log=log[0], on_bad_frame=params.on_bad_frame,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
         )
 
 
@@ -259,4 +302,10 @@ rule write_frame_pdbs:
     run:
         from nanotraj.stages import frame as stage
 
-        stage.write_frame_pdbs(input, output, element=params.element, log=log[0], on_bad_frame=params.on_bad_frame)
+        stage.write_frame_pdbs(
+            input,
+            output,
+            element=params.element,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
+        )

@@ -273,7 +273,7 @@ def compute_neighbour_distance(frame_npz, bonds_npz, output, *, log=None, on_bad
 
 def compute_structure(frame_npz, rdf_npz, bonds_npz, boo_npz, coordination_npz, output, *,
                       element="Pt", threads=1, log=None, on_bad_frame="fail"):
-    """Stage ``structure``: CNA and BOO classes, surface atoms, close contacts
+    """Stage ``structure``: conventional and adaptive CNA, BOO classes, close contacts
     (:func:`nanotraj.structure.classify` with the ``element``'s bulk nearest-neighbour
     distance). ``threads``: threads of the CNA (the result does not depend on it)."""
     lg = Log(log)
@@ -291,16 +291,48 @@ def compute_structure(frame_npz, rdf_npz, bonds_npz, boo_npz, coordination_npz, 
         # per class, not np.unique: sorting 10^6 strings costs 0.1 s
         counts = {name: k for name in BOO_CLASSES
                   if (k := int((res["structure_boo"] == name).sum()))}
-        lg(f"BOO classes {counts}; {int(res['surface'].sum())} surface atoms; "
-           f"{res['n_close_contacts']} close contacts")
-        save(output, structure_cna=res["structure_cna"], structure_boo=res["structure_boo"],
-              surface=res["surface"], n_close_contacts=np.array(res["n_close_contacts"]))
+        lg(f"BOO classes {counts}; {res['n_close_contacts']} close contacts")
+        save(output, structure_cna=res["structure_cna"], structure_acna=res["structure_acna"],
+             structure_boo=res["structure_boo"],
+             n_close_contacts=np.array(res["n_close_contacts"]))
 
     guard(lg, on_bad_frame, frame["source"], "local structure", compute,
           lambda status: save(output, status))
 
 
-def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
+def compute_surface(frame_npz, output, *, element="Pt", probe_radius="auto", threads=1,
+                    log=None, on_bad_frame="fail"):
+    """Stage ``surface``: surface atoms, surface area and solid volume of the alpha shape
+    (:func:`nanotraj.alphashape.alpha_shape`; Stukowski, JOM 66, 399 (2014)).
+
+    ``probe_radius``: Angstrom, or ``"auto"``: :func:`nanotraj.alphashape.default_probe_radius`
+    of the ``element`` (1.45 x its bulk nearest-neighbour distance; 4.01 A for Pt).
+    Output ``.npz``: ``surface`` (N,) bool, ``area`` (A^2), ``volume`` (A^3), ``facets``
+    (F, 3) and ``normals`` (F, 3) of the oriented boundary, ``probe_radius`` (A).
+    """
+    lg = Log(log)
+    if (loaded := inputs_or_reject(lg, output, frame_npz)) is None:
+        return
+    (frame,) = loaded
+
+    def compute():
+        from nanotraj.alphashape import alpha_shape, default_probe_radius
+
+        alpha = default_probe_radius(element) if probe_radius == "auto" else float(probe_radius)
+        res = alpha_shape(frame["coords"], alpha, workers=threads)
+        n_surface = int(res["surface"].sum())
+        lg(f"alpha shape, probe radius {alpha:.4f} A ({res['method']} path): {n_surface} surface "
+           f"atoms of {len(frame['coords'])}; area {res['area']:.6g} A^2, volume "
+           f"{res['volume']:.6g} A^3")
+        save(output, surface=res["surface"], area=np.array(res["area"]),
+             volume=np.array(res["volume"]), facets=res["facets"], normals=res["normals"],
+             probe_radius=np.array(alpha))
+
+    guard(lg, on_bad_frame, frame["source"], "surface", compute,
+          lambda status: save(output, status))
+
+
+def _atom_table(frame, bo, co, nd, st, su) -> dict[str, np.ndarray]:
     coords = frame["coords"]
     cols = {"x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2], "cn": co["cn"],
             "cn_lattice": co["cn_lattice"]}
@@ -311,7 +343,8 @@ def _atom_table(frame, bo, co, nd, st) -> dict[str, np.ndarray]:
     cols["nn_distance"] = nd["nn_distance"]
     cols["structure_cna"] = st["structure_cna"].astype(np.int64)
     cols["structure_boo"] = st["structure_boo"].astype(str)
-    cols["surface"] = st["surface"].astype(bool)
+    cols["surface"] = su["surface"].astype(bool)
+    cols["structure_acna"] = st["structure_acna"].astype(np.int64)
     return cols
 
 
@@ -328,7 +361,8 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
 
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
-            ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure")}
+            ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
+             "surface")}
 
     def reject(status):
         write_columns(outputs["atoms"],
@@ -352,7 +386,7 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element):
     from nanotraj.tables import write_summary
 
     atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
-                        data["neighbour_distance"], data["structure"])
+                        data["neighbour_distance"], data["structure"], data["surface"])
     symbols = frame_elements(data["frame"], element, lg, warn=True)
     write_columns(outputs["atoms"], atoms | {
         ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols) if isinstance(symbols, str)
@@ -366,8 +400,14 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element):
                         cutoff=float(data["rdf"]["cutoff"]), n_bonds=len(bonds), atoms=atoms,
                         s6=data["boo"]["s6"])
     row.update(structure_summary(atoms["cn"], atoms["Q6"], atoms["crystalline"],
-                                 atoms["structure_cna"], atoms["structure_boo"], atoms["surface"]))
+                                 atoms["structure_cna"], atoms["structure_boo"], atoms["surface"],
+                                 structure_acna=atoms["structure_acna"]))
     row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
+    su = data["surface"]
+    area, volume = float(su["area"]), float(su["volume"])
+    row["surface_area"] = area
+    row["volume"] = volume
+    row["diameter_sv"] = 6.0 * volume / area if area > 0 else float("nan")
     write_summary(outputs["summary"], [row])
     lg(f"{len(atoms['x'])} atoms, {len(bonds)} bonds, {row['n_disordered']} disordered")
 
@@ -442,8 +482,8 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 
 
 def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
-              r_max=15.0, max_centres=20000, threshold=0.8, on_bad_frame="fail", pdbs=True,
-              threads=1) -> dict[str, Path]:
+              r_max=15.0, max_centres=20000, threshold=0.8, probe_radius="auto",
+              on_bad_frame="fail", pdbs=True, threads=1) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
@@ -462,6 +502,8 @@ def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="aut
     compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"], **mode)
     compute_structure(w["frame"], w["rdf"], w["bonds"], w["boo"], w["coordination"],
                       w["structure"], element=element, threads=threads, **mode)
+    compute_surface(w["frame"], w["surface"], element=element, probe_radius=probe_radius,
+                    threads=threads, **mode)
     write_frame_table(w, f, series=series, frame=frame, time=time, element=element, **mode)
     if pdbs:
         write_frame_pdbs(w, f, element=element, **mode)

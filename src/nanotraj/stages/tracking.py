@@ -69,7 +69,7 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
     inputs : mapping with ``frame`` (frame t's ``frame.npz``), optionally ``rdf`` (frame t's
         ``rdf.npz``: a frame rejected by its g(r) is rejected here too) and, unless frame t is
         the first of its series, ``prev_frame``, ``prev_boo``, ``prev_coordination``,
-        ``prev_structure`` (frame t-1's intermediate ``.npz``). Missing or empty ``prev_*`` keys
+        ``prev_surface`` (frame t-1's intermediate ``.npz``). Missing or empty ``prev_*`` keys
         = first frame.
     outputs : mapping with ``tracking`` (``.npz``), ``fate`` (``fate.csv``), ``pdb``
         (``fate.pdb``) and optionally ``cif`` (``fate.cif``, the same atoms as mmCIF, which holds
@@ -93,7 +93,7 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
     lg = Log(log)
     max_distance = resolve_max_distance(max_distance, element)
     nxt = load_arrays(inputs["frame"])
-    prev_keys = ("prev_frame", "prev_boo", "prev_coordination", "prev_structure")
+    prev_keys = ("prev_frame", "prev_boo", "prev_coordination", "prev_surface")
     has_prev = all(inputs.get(k) for k in prev_keys)
     common = {"previous_frame": np.array(previous_frame or ""),
               "max_distance": np.array(max_distance), "align": np.array(bool(align))}
@@ -132,7 +132,7 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
         return no_pair(OK, f"alignment failed: {err}")
     cn = prev["prev_coordination"]["cn"]
     q6 = prev["prev_boo"]["Q6"]
-    surf = prev["prev_structure"]["surface"].astype(bool)
+    surf = prev["prev_surface"]["surface"].astype(bool)
     cryst = prev["prev_boo"]["crystalline"].astype(bool)
     summary = pair_summary(res, cn=cn, Q6=q6, surface=surf, crystalline=cryst)
     names = np.array(PAIR_SUMMARY_COLUMNS)
