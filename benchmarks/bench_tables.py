@@ -11,8 +11,8 @@ fraction of floats that took the slow path (Python's own rounding).
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py            # 1e6 atoms, 6e6 bonds
     PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --atoms 100000 --repeat 5
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --startup  # import cost, small tables
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --long 100000000   # exhaustive-ish
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --startup  # start-up, small tables
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --long 100000000  # longer check
 
 ``--startup`` measures, in fresh processes, what the compiled path costs before its first row
 (importing numba and loading the cached kernels) and the Python and compiled times of small
@@ -109,7 +109,7 @@ def bench(args):
             print(f"{name}: {n_rows} rows x {len(cols)} columns; {slow} of {nf} floats "
                   f"({slow / max(nf, 1):.2e}) took the slow path", flush=True)
             ref = tmp / f"py_{name}"
-            t_py = median_time(lambda: tables.write_columns(ref, cols), args.repeat)
+            t_py = median_time(lambda: tables.write_columns(ref, cols), args.repeat)  # noqa: B023
             total["python"] += t_py
             print(f"  python writer       {t_py:7.3f} s  ({ref.stat().st_size / 1e6:.0f} MB)",
                   flush=True)

@@ -59,6 +59,7 @@ __all__ = ["MARGIN", "MIN_CELLS", "BLOCK_BYTES", "float_digits_exact", "format_f
            "csv_blocks", "csv_bytes", "write_table"]
 
 _JIT = {"nogil": True, "cache": True, "boundscheck": False}
+_INLINE = _JIT | {"inline": "always"}  # small helpers of the row kernel (~1/3 faster inlined)
 
 #: Half-width, per floating-point rounding, of the band around ``.5`` whose values take the
 #: slow path when ``|v| * 10**p`` needs several roundings: ``1e12 * 2**-53`` = 1.1102e-4 is the
@@ -132,7 +133,7 @@ def _digits_any(a):
     return _rounded(m, f, p)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _rounded(m, f, p):
     """``(M, X)`` from the integer part ``m`` and the fraction ``f`` (not .5) of ``s``."""
     digits = np.int64(m)
@@ -145,7 +146,7 @@ def _rounded(m, f, p):
     return digits, x
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _digits(a, bits):
     """``(M, X)`` of a finite ``a > 0`` whose IEEE 754 bits are ``bits`` (uint64; the sign bit
     is ignored): ``a`` rounded to 12 significant digits is ``M * 10**(X - 11)`` with
@@ -193,7 +194,7 @@ def float_digits(values, bits, m, x):
 # ----------------------------------------------------------------------------------------------
 # text
 # ----------------------------------------------------------------------------------------------
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _put_pairs6(out, pos, v):
     """Write the 6 decimal digits of ``0 <= v < 10**6`` (uint64, leading zeros included) at
     ``out[pos]``.  (Unsigned arithmetic throughout: numba's signed ``//`` and ``%`` follow
@@ -210,7 +211,7 @@ def _put_pairs6(out, pos, v):
     out[pos + 5] = _PAIRS[_U2 * d + _U1]
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _put_float(out, pos, v, m, x):
     """Write ``%.12g`` of ``v`` (digits ``m``, exponent ``x`` of :func:`_digits`; anything for
     zeros, infinities and NaN) at ``out[pos]``; return the position after it."""
@@ -275,7 +276,7 @@ def _put_float(out, pos, v, m, x):
     return end + 2
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _put_int(out, pos, v):
     """Write ``%d`` of the int64 ``v`` at ``out[pos]``; return the position after it."""
     if v < 0:
