@@ -445,8 +445,10 @@ class _Column:
 
     __slots__ = ("kind", "values", "width")
 
-    def __init__(self, values):
+    def __init__(self, values, k=0):
         arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise ValueError(f"column {k} is not 1-D (shape {arr.shape})")
         if arr.dtype == bool:
             self.kind, self.values, self.width = _INT, arr, 1
         elif np.issubdtype(arr.dtype, np.integer):
@@ -494,7 +496,7 @@ def _prepare(columns: Sequence) -> tuple[list[_Column], int]:
     for k, c in enumerate(columns):
         if len(c) != n:
             raise ValueError(f"column {k} has {len(c)} rows, expected {n}")
-    return [_Column(c) for c in columns], n
+    return [_Column(c, k) for k, c in enumerate(columns)], n
 
 
 def _block(cols: list[_Column], r0: int, r1: int) -> np.ndarray:
