@@ -14,9 +14,10 @@ fraction of floats that took the slow path (Python's own rounding).
     PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --startup  # start-up, small tables
     PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --long 100000000  # longer check
 
-``--startup`` measures, in fresh processes, what the compiled path costs before its first row
-(importing numba and loading the cached kernels) and the Python and compiled times of small
-tables, to choose :data:`nanotraj._csvfmt.MIN_CELLS`.  ``--long N`` compares ``N`` random
+``--startup`` measures, in fresh processes, the time of writing a table of 4 columns (a float
+column of coordinates, one of q6, counts, a string) with the Python writer and with the compiled
+path, the latter including importing numba and this module and loading the cached kernels,
+which is what chooses :data:`nanotraj._csvfmt.MIN_CELLS`.  ``--long N`` compares ``N`` random
 doubles of many distributions with Python's ``"%.12g"`` (a longer version of the unit test).
 """
 
@@ -160,8 +161,10 @@ def startup(args):
     """Fresh processes: the writer's time (import of the compiled path included) per size."""
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         out = str(Path(tmp) / "t.csv")
-        subprocess.run([sys.executable, "-c", _STARTUP, "10", "compiled", out], check=True)
-        print("rows  cells   python (s)  compiled incl. import (s)  import+load (s)")
+        subprocess.run([sys.executable, "-c", _STARTUP, "10", "compiled", out], check=True,
+                       capture_output=True)  # the kernels compiled and cached
+        print("    rows     cells  python (s)  compiled (s)  of which importing numba and "
+              "nanotraj._csvfmt (s)")
         for n in (1_000, 100_000, 300_000, 500_000, 750_000, 1_000_000, 2_000_000):
             res = {}
             for mode in ("python", "compiled"):
@@ -170,8 +173,8 @@ def startup(args):
                         for _ in range(args.repeat)]
                 res[mode] = (statistics.median(float(r[0]) for r in runs),
                              statistics.median(float(r[1]) for r in runs))
-            print(f"{n:>8} {4 * n:>9} {res['python'][0]:10.3f} {res['compiled'][0]:14.3f} "
-                  f"{res['compiled'][1]:18.3f}", flush=True)
+            print(f"{n:>8} {4 * n:>9} {res['python'][0]:11.3f} {res['compiled'][0]:13.3f} "
+                  f"{res['compiled'][1]:13.3f}", flush=True)
 
 
 def long_check(args):

@@ -30,8 +30,10 @@ Rounding up to ``10**12`` (``9.99999999999995`` -> ``10``) moves to the next exp
 that was off by one next to a power of ten is corrected before rounding, and a value within
 the error bound of a power of ten gives the same digits at either ``p``.  Zero (``0``/``-0``),
 infinities (``inf``/``-inf``) and NaN (``nan``, whatever its sign bit, as the writer prints it)
-are written directly.  About 1e-4 of values with random digits take the slow path; the tests
-and ``benchmarks/bench_tables.py`` measure it.
+are written directly.  The slow path is rare: 5e-5 to 9e-5 of the values of a frame's columns
+(coordinates, q6, w6, bond lengths, s6; ``benchmarks/bench_tables.py``), 2e-4 of log-uniform
+values over 1e-30 .. 1e30, 3e-3 of integers stored as floats (exact ties such as
+``1234567890125.0`` are common there), 2e-3 of random bit patterns (mostly outside ``|p| <= 22``).
 
 Integers: ``int64`` (``%d``, ``-9223372036854775808`` included) and booleans (``0``/``1``);
 unsigned columns with values past ``2**63 - 1`` and every other column (strings, objects) are
@@ -41,8 +43,10 @@ encode, goes to Python, which raises ``UnicodeEncodeError`` as the text writer d
 
 Threads: each block of rows is formatted alone (its bytes depend only on its rows), the blocks
 are written in order (:func:`nanotraj._parallel.ordered_map`): the file does not depend on the
-number of threads or on the block size.  Importing this module imports numba and loads the
-cached machine code (~0.5 s in a fresh process): small tables should not (:data:`MIN_CELLS`).
+number of threads or on the block size.  In a fresh process, importing this module (numba) and
+loading the cached row kernel take ~0.6 s, as long as Python formats ~2e6 cells: small tables
+should not come here (:data:`MIN_CELLS`).  Compiling the kernels without a cache takes ~5 s
+(run :func:`csv_bytes` and :func:`format_floats` once at install).
 """
 
 from __future__ import annotations
@@ -66,9 +70,11 @@ _INLINE = _JIT | {"inline": "always"}  # small helpers of the row kernel (~1/3 f
 #: relative error of one rounding times ``s < 1e12``, with room for ``(1 + 2**-53)**n - 1``.
 MARGIN = 1.12e-4
 
-#: Tables with at least this many cells (rows x columns) are worth this module's start-up in a
-#: process that has not loaded it yet (``benchmarks/bench_tables.py --startup``).
-MIN_CELLS = 1_000_000
+#: Tables with at least this many cells (rows x columns) are written faster through this module
+#: than by Python even in a process that has not imported numba yet (fixed cost ~0.6 s, Python
+#: ~0.3 us per cell; ``benchmarks/bench_tables.py --startup``: 2e6 cells 0.71 s Python against
+#: 0.84 s compiled, 3e6 cells 1.08 s against 0.96 s).  Once loaded, smaller tables gain too.
+MIN_CELLS = 2_500_000
 
 #: Bytes of output aimed at per block of rows handed to a thread.
 BLOCK_BYTES = 1 << 22
@@ -480,6 +486,8 @@ def _text_block(values, r0, r1) -> tuple[np.ndarray, np.ndarray]:
     part = values[r0:r1]
     if isinstance(values, np.ndarray) and values.dtype.kind == "U" and values.dtype.itemsize:
         codes = np.ascontiguousarray(part).view(np.uint32).reshape(r1 - r0, -1)
+        if not codes.flags.writeable:  # a mapped file: one compiled variant of the kernel only
+            codes = codes.copy()
         out = np.empty(codes.size * 4, np.uint8)
         offsets = np.zeros(r1 - r0 + 1, np.int64)
         if _ucs4_utf8(codes, out, offsets):
