@@ -33,7 +33,9 @@ infinities (``inf``/``-inf``) and NaN (``nan``, whatever its sign bit, as the wr
 are written directly.  The slow path is rare: 5e-5 to 9e-5 of the values of a frame's columns
 (coordinates, q6, w6, bond lengths, s6; ``benchmarks/bench_tables.py``), 2e-4 of log-uniform
 values over 1e-30 .. 1e30, 3e-3 of integers stored as floats (exact ties such as
-``1234567890125.0`` are common there), 2e-3 of random bit patterns (mostly outside ``|p| <= 22``).
+``1234567890125.0`` are common there), 2e-3 of random bit patterns (mostly outside ``|p| <= 22``)
+and about half of the doubles next to a decimal tie at the 13th digit (adversarial: there the
+float product lands on ``.5``).
 
 Integers: ``int64`` (``%d``, ``-9223372036854775808`` included) and booleans (``0``/``1``);
 unsigned columns with values past ``2**63 - 1`` and every other column (strings, objects) are
@@ -43,10 +45,10 @@ encode, goes to Python, which raises ``UnicodeEncodeError`` as the text writer d
 
 Threads: each block of rows is formatted alone (its bytes depend only on its rows), the blocks
 are written in order (:func:`nanotraj._parallel.ordered_map`): the file does not depend on the
-number of threads or on the block size.  In a fresh process, importing this module (numba) and
-loading the cached row kernel take ~0.6 s, as long as Python formats ~2e6 cells: small tables
-should not come here (:data:`MIN_CELLS`).  Compiling the kernels without a cache takes ~5 s
-(run :func:`csv_bytes` and :func:`format_floats` once at install).
+number of threads or on the block size.  In a fresh process, importing this module (numba,
+~0.35 s) and loading the cached row kernel (~0.35 s) take ~0.7 s, as long as Python formats
+~2e6 cells: small tables should not come here (:data:`MIN_CELLS`).  Compiling the kernels
+without a cache takes ~5 s (run :func:`csv_bytes` and :func:`format_floats` once at install).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ _INLINE = _JIT | {"inline": "always"}  # small helpers of the row kernel (~1/3 f
 MARGIN = 1.12e-4
 
 #: Tables with at least this many cells (rows x columns) are written faster through this module
-#: than by Python even in a process that has not imported numba yet (fixed cost ~0.6 s, Python
+#: than by Python even in a process that has not imported numba yet (fixed cost ~0.7 s, Python
 #: ~0.3 us per cell; ``benchmarks/bench_tables.py --startup``: 2e6 cells 0.71 s Python against
 #: 0.84 s compiled, 3e6 cells 1.08 s against 0.96 s).  Once loaded, smaller tables gain too.
 MIN_CELLS = 2_500_000
