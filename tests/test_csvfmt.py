@@ -189,7 +189,7 @@ def compiled_file(path, cols, workers=1):
 @pytest.mark.parametrize("n", [0, 1, 2, 1000, 20_011])
 def test_mixed_tables_equal_write_columns(tmp_path, n):
     cols = mixed_table(n, seed=n)
-    tables.write_columns(tmp_path / "py.csv", cols)
+    tables.write_columns(tmp_path / "py.csv", cols, engine="numpy")
     want = (tmp_path / "py.csv").read_bytes()
     assert compiled_file(tmp_path / "c.csv", cols) == want
     rows = list(cols.values())
@@ -215,7 +215,7 @@ def test_frame_like_tables_equal_write_columns(tmp_path):
     bonds = {"i": i, "j": i + r.integers(1, 200, 6 * n), "distance": r.normal(2.78, 0.08, 6 * n),
              "s6": r.normal(0.8, 0.15, 6 * n)}
     for name, cols in (("atoms", atoms), ("bonds", bonds)):
-        tables.write_columns(tmp_path / f"{name}.csv", cols)
+        tables.write_columns(tmp_path / f"{name}.csv", cols, engine="numpy")
         want = (tmp_path / f"{name}.csv").read_bytes()
         assert compiled_file(tmp_path / f"c_{name}.csv", cols, workers=2) == want, name
 
@@ -256,3 +256,19 @@ def test_small_tables_do_not_load_numba(tmp_path):
             "{'x': np.arange(1000.0), 'n': np.arange(1000)}); "
             "assert 'numba' not in sys.modules, 'numba imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_write_columns_engines_write_the_same_bytes(tmp_path):
+    """tables.write_columns: the compiled engine (what "auto" takes for large tables or once the
+    formatter is loaded) writes what the Python engine writes, at any thread count."""
+    cols = mixed_table(5000, seed=9)
+    tables.write_columns(tmp_path / "numpy.csv", cols, engine="numpy")
+    want = (tmp_path / "numpy.csv").read_bytes()
+    for workers in (1, 2):
+        tables.write_columns(tmp_path / "c.csv", cols, engine="compiled", workers=workers)
+        assert (tmp_path / "c.csv").read_bytes() == want
+    assert "nanotraj._csvfmt" in sys.modules  # loaded: "auto" now takes it for any size
+    tables.write_columns(tmp_path / "auto.csv", cols)
+    assert (tmp_path / "auto.csv").read_bytes() == want
+    with pytest.raises(ValueError, match="unknown engine"):
+        tables.write_columns(tmp_path / "x.csv", cols, engine="fast")

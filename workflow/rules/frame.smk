@@ -265,6 +265,7 @@ rule write_frame_table:
         layout.log("write_frame_table"),
     benchmark:
         layout.benchmark("write_frame_table")
+    threads: get_frame_threads
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
@@ -280,6 +281,7 @@ rule write_frame_table:
             frame=wildcards.frame,
             time=params.time,
             element=params.element,
+            threads=threads,
             log=log[0],
             on_bad_frame=params.on_bad_frame,
         )

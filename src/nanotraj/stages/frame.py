@@ -349,12 +349,14 @@ def _atom_table(frame, bo, co, nd, st, su) -> dict[str, np.ndarray]:
 
 
 def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, series, frame,
-                      time, element="Pt", log=None, on_bad_frame="fail"):
+                      time, element="Pt", threads=1, log=None, on_bad_frame="fail"):
     """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure``
     (.npz);
-    ``outputs`` keys: ``atoms, bonds, summary`` (.csv).
+    ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``: threads of the compiled
+    table writer of large frames (:func:`nanotraj.tables.write_columns`; the bytes do not
+    depend on it).
     """
     from nanotraj.summary import rejected_summary
     from nanotraj.tables import write_summary
@@ -377,10 +379,10 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
         return
     guard(lg, on_bad_frame, data["frame"]["source"], "tables",
           lambda: _write_tables(data, outputs, lg, series=series, frame=frame, time=time,
-                                element=element), reject)
+                                element=element, threads=threads), reject)
 
 
-def _write_tables(data, outputs, lg, *, series, frame, time, element):
+def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
     from nanotraj.structure import structure_summary
     from nanotraj.summary import frame_summary
     from nanotraj.tables import write_summary
@@ -390,11 +392,11 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element):
     symbols = frame_elements(data["frame"], element, lg, warn=True)
     write_columns(outputs["atoms"], atoms | {
         ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols) if isinstance(symbols, str)
-        else symbols})
+        else symbols}, workers=threads)
     bonds = data["bonds"]["bonds"]
     write_columns(outputs["bonds"], {"i": bonds[:, 0], "j": bonds[:, 1],
                                      "distance": data["bonds"]["distances"],
-                                     "s6": data["boo"]["s6"]})
+                                     "s6": data["boo"]["s6"]}, workers=threads)
     row = frame_summary(series=series, frame=frame, time=time, n_atoms=len(atoms["x"]),
                         diameter=float(data["frame"]["diameter"]),
                         cutoff=float(data["rdf"]["cutoff"]), n_bonds=len(bonds), atoms=atoms,
@@ -504,7 +506,8 @@ def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="aut
                       w["structure"], element=element, threads=threads, **mode)
     compute_surface(w["frame"], w["surface"], element=element, probe_radius=probe_radius,
                     threads=threads, **mode)
-    write_frame_table(w, f, series=series, frame=frame, time=time, element=element, **mode)
+    write_frame_table(w, f, series=series, frame=frame, time=time, element=element,
+                      threads=threads, **mode)
     if pdbs:
         write_frame_pdbs(w, f, element=element, **mode)
     return f
