@@ -51,6 +51,7 @@ Usage::
     PYTHONPATH=src /tmp/ovenv/bin/python benchmarks/validate_structure.py       # + OVITO
     ... --seeds 3 --noise 0 0.1 0.25 --particles fcc hcp --classifiers boo-new cna
     ... --timing     # median times of noise_estimate and classify_boo, 2e3 .. 1e6 atoms
+    ... --ablation   # + boo-new with min_posterior, core, sigma_error changed (the defaults)
 """
 
 from __future__ import annotations
@@ -156,17 +157,28 @@ def _boo_old(x, d):
     return _codes_of_names(st.boo_class(d["Q4"], d["Q6"], d["W6"], d["crystalline"]))
 
 
-def _boo_new(x, d, crystalline=False):
+def _boo_new(x, d, crystalline=False, **options):
     nz = d["noise"]
     return _codes_of_names(bc.classify_boo(
         d["Q4"], d["Q6"], d["W4"], d["W6"], sigma=nz["sigma"], nn_distance=nz["nn_distance"],
-        cutoff=d["cutoff"], crystalline=d["crystalline"] if crystalline else None))
+        cutoff=d["cutoff"], crystalline=d["crystalline"] if crystalline else None, **options))
 
 
 register("cna", _cna)
 register("boo-old", _boo_old)
 register("boo-new", _boo_new)
 register("boo-new+xtal", lambda x, d: _boo_new(x, d, crystalline=True))
+
+
+def _ablation():
+    """Variants of boo-new with one option changed (the measurements behind the defaults)."""
+    variants = {
+        "p=0.9": {"min_posterior": 0.9}, "p=0.999": {"min_posterior": 0.999},
+        "core=0.95": {"core": 0.95}, "core=0.999": {"core": 0.999},
+        "sigma_error=0": {"sigma_error": 0.0}, "sigma_error=0.15": {"sigma_error": 0.15},
+    }
+    for label, opts in variants.items():
+        register(f"boo-new[{label}]", lambda x, d, o=opts: _boo_new(x, d, **o))
 
 
 def _optional():
@@ -262,14 +274,16 @@ def run(particles, noises, seeds, classifiers):
                     for name in classifiers:
                         c, o = codes[name][interior], codes["ovito-acna"][interior]
                         agree = np.mean(c == o)
+                        named = o > 0
+                        same = np.mean(c[named] == o[named]) if named.any() else math.nan
                         conflict = np.mean((c > 0) & (o > 0) & (c != o))
-                        acc[name][-1] = acc[name][-1] + (agree, conflict)
+                        acc[name][-1] = acc[name][-1] + (agree, same, conflict)
             for name in classifiers:
                 vals = acc[name]
                 right = np.mean([v[0] for v in vals])
                 wrong = np.mean([v[1] for v in vals])
                 by = {k: np.mean([v[2][k] for v in vals]) for k in NAMES[1:]}
-                ov = ((np.mean([v[3] for v in vals]), np.mean([v[4] for v in vals]))
+                ov = (tuple(np.nanmean([v[k] for v in vals]) for k in (3, 4, 5))
                       if len(vals[0]) > 3 else None)
                 rows.append({"particle": pname, "noise": noise, "classifier": name,
                              "n_interior": int(interior.sum()), "n_atoms": len(truth),
@@ -292,13 +306,17 @@ def markdown(rows, times, seeds):
                "noise seed(s).  right: named the noise-free CNA structure; wrong: named another "
                "structure; the rest: other/disordered.")
     if any(r["ovito"] is not None for r in rows):
-        out += ["", "Agreement with OVITO's adaptive CNA on the interior atoms (same code; "
-                "conflict: both name a structure, different ones):", "",
-                "| particle | noise (A) | classifier | agree % | conflict % |", "|---|---|---|---|---|"]
+        out += ["", "Agreement with OVITO's adaptive CNA on the interior atoms.  agree: same code "
+                "(other = disordered); same where OVITO names one: of the atoms OVITO calls "
+                "fcc/hcp/bcc/ico, the fraction given the same name; conflict: both name a "
+                "structure, different ones.", "",
+                "| particle | noise (A) | classifier | agree % | same where OVITO names one % "
+                "| conflict % |", "|---|---|---|---|---|---|"]
         for r in rows:
             if r["ovito"] is not None:
+                a, same, c = r["ovito"]
                 out.append(f"| {r['particle']} | {r['noise']:.2f} | {r['classifier']} | "
-                           f"{100 * r['ovito'][0]:.1f} | {100 * r['ovito'][1]:.1f} |")
+                           f"{100 * a:.1f} | {100 * same:.1f} | {100 * c:.1f} |")
     out += ["", "| classifier | median time per particle (s) |", "|---|---|"]
     for name, t in times.items():
         if t:
@@ -341,7 +359,12 @@ def main(argv=None):
     p.add_argument("--classifiers", nargs="+", default=None,
                    help=f"default: all registered ({', '.join(CLASSIFIERS)})")
     p.add_argument("--timing", action="store_true", help="time the new functions instead")
+    p.add_argument("--ablation", action="store_true",
+                   help="also register boo-new with one option changed (min_posterior, core, "
+                        "sigma_error)")
     args = p.parse_args(argv)
+    if args.ablation:
+        _ablation()
     if args.timing:
         print(timing())
         return 0

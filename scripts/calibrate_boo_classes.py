@@ -124,24 +124,34 @@ def measure(structure, element, n_target, noise, seed):
 # ----------------------------------------------------------------------------------------------
 # noise calibration
 # ----------------------------------------------------------------------------------------------
-def fit_noise():
-    """Least-squares ``a`` (s = s_hat (1 + a s_hat^2)) and ``b`` (mu = d_nn (1 + b s^2))."""
-    rows = []
-    for structure in NOISE_STRUCTURES:
-        for element in NOISE_ELEMENTS:
-            for n_target in NOISE_SIZES:
-                for k, noise in enumerate(NOISE_LEVELS):
-                    x = particle(structure, element, n_target, noise, seed=k)
-                    d = bc.workflow_descriptors(x, element=element, noise=False)
-                    sp = nz.bond_spread(x, d["bonds"], d["distances"])
-                    nn = nn_of(structure, element)
-                    s_hat = sp["width"] / (math.sqrt(2.0) * sp["peak"])
-                    rows.append((noise / nn, s_hat, sp["peak"] / nn))
-    s, s_hat, mu = (np.array(v) for v in zip(*rows, strict=True))
-    # s / s_hat - 1 = a s_hat^2  and  mu - 1 = b s^2, least squares through the origin
+def noise_row(structure, element, n_target, k):
+    """One calibration particle: ``[structure, element, n_target, noise, s, s_hat, peak/d_nn]``
+    (``noise`` in A, the rest relative to the true d_nn; seed = ``k``, the level's index)."""
+    noise = NOISE_LEVELS[k]
+    x = particle(structure, element, n_target, noise, seed=k)
+    d = bc.workflow_descriptors(x, element=element, noise=False)
+    sp = nz.bond_spread(x, d["bonds"], d["distances"])
+    nn = nn_of(structure, element)
+    s_hat = sp["width"] / (math.sqrt(2.0) * sp["peak"])
+    return [structure, element, n_target, noise, noise / nn, s_hat, sp["peak"] / nn]
+
+
+def fit(rows):
+    """Least-squares ``a`` (s / s_hat - 1 = a s_hat^2) and ``b`` (peak / d_nn - 1 = b s^2),
+    both through the origin, and the relative residuals of sigma."""
+    s, s_hat, mu = (np.array([r[k] for r in rows], float) for k in (4, 5, 6))
     a = float(np.sum((s / s_hat - 1.0) * s_hat**2) / np.sum(s_hat**4))
     b = float(np.sum((mu - 1.0) * s**2) / np.sum(s**4))
     resid = s_hat * (1.0 + a * s_hat**2) / s - 1.0
+    return a, b, resid
+
+
+def fit_noise():
+    """The calibration of nanotraj.noise: the rows of every calibration particle and the fit."""
+    rows = [noise_row(structure, element, n_target, k)
+            for structure in NOISE_STRUCTURES for element in NOISE_ELEMENTS
+            for n_target in NOISE_SIZES for k in range(len(NOISE_LEVELS))]
+    a, b, resid = fit(rows)
     return {
         "a": a,
         "b": b,
@@ -154,6 +164,8 @@ def fit_noise():
         "relative_residual_rms": float(np.sqrt(np.mean(resid**2))),
         "relative_residual_max": float(np.max(np.abs(resid))),
         "script": "scripts/calibrate_boo_classes.py",
+        "columns": ["structure", "element", "n_target", "noise_A", "s", "s_hat", "peak_rel"],
+        "rows": rows,
     }
 
 
@@ -227,7 +239,10 @@ def main(argv=None):
     if args.noise or both:
         cal = fit_noise()
         path = args.out / "noise_calibration.json"
-        path.write_text(json.dumps(cal, indent=1) + "\n")
+        rows = cal.pop("rows")
+        text = json.dumps(cal, indent=1)[:-2]  # one calibration particle per line
+        text += ',\n "rows": [\n' + ",\n".join(json.dumps(r) for r in rows) + "\n ]\n}\n"
+        path.write_text(text)
         print(f"wrote {path}: a = {cal['a']:.4f}, b = {cal['b']:.4f}, relative residual rms "
               f"{cal['relative_residual_rms']:.4f}")
     if args.table or both:

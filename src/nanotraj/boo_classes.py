@@ -87,7 +87,7 @@ __all__ = [
 STRUCTURES = ("fcc", "hcp", "bcc", "ico")
 CLASSES = (*STRUCTURES, "disordered")
 #: Further reference environments (see :func:`reference_samples`): fcc atoms next to a twin
-#: plane (named fcc: their own shell is fcc), a metallic glass and the five-fold axes of
+#: plane (named fcc: their own shell is fcc); a metallic glass and the five-fold axes of
 #: multiply twinned particles (never named: "disordered").
 EXTRA_ENVIRONMENTS = ("twin", "glass", "axis")
 #: Every reference environment of the table, in its order, and the class each one names.
@@ -180,7 +180,8 @@ def _depth_below_hull(x):
 
 @cache
 def _crystal(structure):
-    """Noise-free sphere of radius 8 d_nn (d_nn = 1) and its interior atoms."""
+    """Noise-free sphere of radius 8 d_nn (d_nn = 1) and its interior atoms (at least 3 d_nn
+    below the hull)."""
     from nanotraj import lattices as lat
 
     if structure == "fcc":
@@ -307,7 +308,8 @@ def reference_table(s_grid=S_GRID, kappa_grid=KAPPA_GRID, structures=ENVIRONMENT
     Returns
     -------
     dict of arrays: ``s`` (S,), ``kappa`` (K,), ``structures`` (C,) str, ``features`` (4,) str,
-    ``mean`` (C, S, K, 4) float32, ``cov`` (C, S, K, 4, 4) float32 (``numpy.cov``, n - 1),
+    ``mean`` (C, S, K, 4) float32, ``cov`` (C, S, K, 10) float32 (the upper triangle, row by
+    row, of ``numpy.cov`` with n - 1; :func:`load_table` restores the 4 x 4 matrices),
     ``n`` (C,) int (reference atoms per cell).  ``progress(structure, s)``, optional, is called
     after each noise level.
     """
@@ -326,9 +328,10 @@ def reference_table(s_grid=S_GRID, kappa_grid=KAPPA_GRID, structures=ENVIRONMENT
                 n[c] = len(v)
             if progress is not None:
                 progress(name, float(s))
+    iu = np.triu_indices(len(FEATURES))
     return {"s": s_grid, "kappa": kappa_grid, "structures": np.array(structures),
             "features": np.array(FEATURES), "mean": mean.astype(np.float32),
-            "cov": cov.astype(np.float32), "n": n}
+            "cov": cov[..., iu[0], iu[1]].astype(np.float32), "n": n}
 
 
 @cache
@@ -337,12 +340,19 @@ def _load(path):
         table = {k: z[k] for k in z.files}
     if tuple(table["features"].tolist()) != FEATURES:
         raise ValueError(f"{path}: features {table['features']} are not {FEATURES}")
+    iu = np.triu_indices(len(FEATURES))
+    tri = table["cov"]
+    cov = np.zeros(tri.shape[:-1] + (len(FEATURES), len(FEATURES)), tri.dtype)
+    cov[..., iu[0], iu[1]] = tri
+    cov[..., iu[1], iu[0]] = tri
+    table["cov"] = cov
     return table
 
 
 def load_table(path=None):
-    """The stored reference table (:func:`reference_table`'s arrays plus provenance),
-    read once per process.  Treat the arrays as read-only."""
+    """The stored reference table (:func:`reference_table`'s arrays plus provenance, ``cov``
+    as full (C, S, K, 4, 4) matrices), read once per process.  Treat the arrays as
+    read-only."""
     return _load(str(TABLE_FILE if path is None else Path(path)))
 
 
