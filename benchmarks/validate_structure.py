@@ -217,8 +217,7 @@ def _optional():
 def _ovito(coords, which):
     """OVITO's per-atom structure types on a DataCollection built here (non-periodic cell)."""
     from ovito.data import DataCollection
-    from ovito.modifiers import (CommonNeighborAnalysisModifier,
-                                 PolyhedralTemplateMatchingModifier)
+    from ovito.modifiers import CommonNeighborAnalysisModifier, PolyhedralTemplateMatchingModifier
 
     data = DataCollection()
     lo = coords.min(axis=0) - 10.0

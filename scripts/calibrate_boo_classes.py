@@ -68,8 +68,8 @@ REPORT_SEEDS = 3
 def nn_of(structure, element):
     """Nearest-neighbour distance (A) of a synthetic particle of ``element``'s spacing."""
     lat_ = lattice(element)
-    if structure == "bcc":
-        return lat_["a"] * math.sqrt(3.0) / 2.0 if lat_["structure"] == "bcc" else lat_["nn_distance"]
+    if structure == "bcc" and lat_["structure"] == "bcc":
+        return lat_["a"] * math.sqrt(3.0) / 2.0
     return lat_["nn_distance"]
 
 
@@ -248,8 +248,9 @@ def main(argv=None):
     if args.table or both:
         path = args.out / "boo_reference.npz"
         table = write_table(path)
+        per_cell = dict(zip(table["structures"].tolist(), table["n"].tolist(), strict=True))
         print(f"wrote {path} ({path.stat().st_size} bytes; {table['mean'].shape[:3]} cells, "
-              f"reference atoms per cell {dict(zip(table['structures'].tolist(), table['n'].tolist(), strict=True))})")
+              f"reference atoms per cell {per_cell})")
     return 0
 
 

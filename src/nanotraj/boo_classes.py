@@ -143,8 +143,9 @@ def workflow_descriptors(coords, *, element=None, r_min=None, cutoff=None, worke
     dict with ``cutoff`` (float, A), ``bonds`` ((B, 2) int64), ``distances`` ((B,) A), ``cn``
     ((N,) int64), every per-atom array of :func:`nanotraj.order.boo` (``"Q4"``, ``"Q6"``,
     ``"W4"``, ``"W6"``, ``"crystalline"``, ...) and ``noise`` (the dict of
-    :func:`nanotraj.noise.noise_estimate`; None with ``noise=False``).  Raises :class:`nanotraj.errors.AnalysisError`
-    when g(r) has no first minimum (as the workflow's ``rdf`` stage).
+    :func:`nanotraj.noise.noise_estimate`; None with ``noise=False``).  Raises
+    :class:`nanotraj.errors.AnalysisError` when g(r) has no first minimum (as the workflow's
+    ``rdf`` stage).
     """
     from nanotraj.bonds import find_bonds
     from nanotraj.noise import noise_estimate
@@ -488,9 +489,9 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
     Returns
     -------
     (N,) ``<U10`` str array with values in :data:`CLASSES`; with ``return_posterior`` also
-    the (N, E) float64 posteriors over :data:`ENVIRONMENTS` (structures and confusers).  All ``"disordered"`` when the noise
-    level or the cutoff is NaN or outside the table (``s = sigma / nn_distance > 0.12`` or
-    ``cutoff / nn_distance`` outside 1.15 .. 1.55).
+    the (N, E) float64 posteriors over the table's environments (:data:`ENVIRONMENTS`).  All
+    ``"disordered"`` when the noise level or the cutoff is NaN or outside the table
+    (``s = sigma / nn_distance > 0.12`` or ``cutoff / nn_distance`` outside 1.15 .. 1.55).
 
     Raises
     ------
