@@ -51,7 +51,8 @@ Usage::
     PYTHONPATH=src /tmp/ovenv/bin/python benchmarks/validate_structure.py       # + OVITO
     ... --seeds 3 --noise 0 0.1 0.25 --particles fcc hcp --classifiers boo-new cna
     ... --timing     # median times of noise_estimate and classify_boo, 2e3 .. 1e6 atoms
-    ... --ablation   # + boo-new with min_posterior, core, sigma_error changed (the defaults)
+    ... --ablation   # + boo-new with min_posterior, core, sigma_error changed, without W4,
+                     # and with the crystal references only (the measurements behind defaults)
 """
 
 from __future__ import annotations
@@ -171,14 +172,21 @@ register("boo-new+xtal", lambda x, d: _boo_new(x, d, crystalline=True))
 
 
 def _ablation():
-    """Variants of boo-new with one option changed (the measurements behind the defaults)."""
+    """Variants of boo-new with one option changed (the measurements behind the defaults), and
+    the posterior rule without the extra reference environments (twin, glass, axis)."""
     variants = {
         "p=0.9": {"min_posterior": 0.9}, "p=0.999": {"min_posterior": 0.999},
         "core=0.95": {"core": 0.95}, "core=0.999": {"core": 0.999},
         "sigma_error=0": {"sigma_error": 0.0}, "sigma_error=0.15": {"sigma_error": 0.15},
+        "no W4": {"features": ("Q4", "Q6", "W6")},
     }
     for label, opts in variants.items():
         register(f"boo-new[{label}]", lambda x, d, o=opts: _boo_new(x, d, **o))
+    table = bc.load_table()
+    keep = [k for k, e in enumerate(table["structures"]) if str(e) in bc.STRUCTURES]
+    crystals_only = dict(table, structures=table["structures"][keep], mean=table["mean"][keep],
+                         cov=table["cov"][keep], n=table["n"][keep])
+    register("boo-new[crystals only]", lambda x, d: _boo_new(x, d, table=crystals_only))
 
 
 def _optional():

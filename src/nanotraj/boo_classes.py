@@ -425,13 +425,29 @@ def reference_distributions(sigma, nn_distance, cutoff, *, sigma_error=SIGMA_ERR
 # ----------------------------------------------------------------------------------------------
 # classification
 # ----------------------------------------------------------------------------------------------
-def _chi2_4(p):
-    """Quantile of the chi-square distribution with 4 degrees of freedom (closed form:
-    ``P(X <= x) = 1 - (1 + x/2) exp(-x/2)``, solved by bisection)."""
+def _chi2_cdf(x, dof):
+    """CDF of the chi-square distribution with ``dof`` = 1 .. 4 degrees of freedom (closed
+    forms: ``erf(sqrt(x/2))``, ``1 - exp(-x/2)``, ``erf(sqrt(x/2)) - sqrt(2x/pi) exp(-x/2)``,
+    ``1 - (1 + x/2) exp(-x/2)``)."""
+    h = 0.5 * x
+    if dof == 1:
+        return math.erf(math.sqrt(h))
+    if dof == 2:
+        return 1.0 - math.exp(-h)
+    if dof == 3:
+        return math.erf(math.sqrt(h)) - math.sqrt(2.0 * x / math.pi) * math.exp(-h)
+    if dof == 4:
+        return 1.0 - (1.0 + h) * math.exp(-h)
+    raise ValueError(f"dof must be 1 .. 4, got {dof}")
+
+
+def _chi2_quantile(p, dof=4):
+    """Quantile of the chi-square distribution with ``dof`` degrees of freedom (bisection on
+    :func:`_chi2_cdf`, to round-off)."""
     lo, hi = 0.0, 200.0
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if 1.0 - (1.0 + mid / 2.0) * math.exp(-mid / 2.0) < p:
+        if _chi2_cdf(mid, dof) < p:
             lo = mid
         else:
             hi = mid
@@ -452,8 +468,8 @@ def _mahalanobis_and_logpdf(x, mean, cov):
 
 
 def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None,
-                 min_posterior=MIN_POSTERIOR, core=CORE, sigma_error=SIGMA_ERROR, table=None,
-                 return_posterior=False):
+                 min_posterior=MIN_POSTERIOR, core=CORE, sigma_error=SIGMA_ERROR,
+                 features=FEATURES, table=None, return_posterior=False):
     r"""Per-atom structure class from coarse-grained BOO, or ``"disordered"`` when not certain.
 
     For the reference distributions of :func:`reference_distributions` at the frame's noise
@@ -482,6 +498,9 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
         rejects a third of the atoms of a perfect fcc particle.
     min_posterior, core : floats in (0, 1).
     sigma_error : relative uncertainty of ``sigma`` (widens the references).
+    features : the features used, a subset of :data:`FEATURES` (the marginal distributions;
+        the core then has ``len(features)`` degrees of freedom).  The values of the others are
+        ignored (pass zeros).  Default all four.
     table : reference table (default :func:`load_table`).
     return_posterior : also return the (N, E) posteriors over :data:`ENVIRONMENTS` (NaN where
         unknown).
@@ -508,6 +527,9 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
         xtal = np.asarray(crystalline).ravel().astype(bool)
         if len(xtal) != n:
             raise ValueError(f"crystalline must have length {n}, got {len(xtal)}")
+    use = [FEATURES.index(f) for f in dict.fromkeys(features) if f in FEATURES]
+    if not use or len(use) != len(tuple(features)):
+        raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {features!r}")
     for name, p in (("min_posterior", min_posterior), ("core", core)):
         if not 0.0 < float(p) < 1.0:
             raise ValueError(f"{name} must be in (0, 1), got {p}")
@@ -518,10 +540,10 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
     envs = ENVIRONMENTS if ref is None else ref["structures"]
     post = np.full((n, len(envs)), np.nan)
     if ref is not None:
-        finite = np.isfinite(x).all(axis=1)
-        xs = x[finite] * _FEATURE_SCALE
-        mean = ref["mean"] * _FEATURE_SCALE
-        cov = ref["cov"] * np.outer(_FEATURE_SCALE, _FEATURE_SCALE)
+        finite = np.isfinite(x[:, use]).all(axis=1)
+        xs = (x[finite] * _FEATURE_SCALE)[:, use]
+        mean = (ref["mean"] * _FEATURE_SCALE)[:, use]
+        cov = (ref["cov"] * np.outer(_FEATURE_SCALE, _FEATURE_SCALE))[:, use][:, :, use]
         m2, lp = _mahalanobis_and_logpdf(xs, mean, cov)
         p = np.exp(lp - lp.max(axis=0))
         p /= p.sum(axis=0)  # (E, n) posteriors of the environments
@@ -533,7 +555,7 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
         cls = code_of[best]  # ... names the class
         cols = np.arange(len(xs))
         ok = ((cls < len(STRUCTURES)) & (p_class[cls, cols] >= float(min_posterior))
-              & (m2[best, cols] <= _chi2_4(float(core))))
+              & (m2[best, cols] <= _chi2_quantile(float(core), len(use))))
         if xtal is not None:
             ok &= xtal[finite] | (cls == STRUCTURES.index("ico"))
         label[finite] = np.where(ok, cls, len(STRUCTURES))
@@ -583,7 +605,7 @@ def reference_ellipses(sigma, nn_distance, cutoff, *, planes=(("Q4", "Q6"), ("W6
         return None
     t = np.linspace(0.0, 2.0 * np.pi, int(n_points))
     circle = np.stack([np.cos(t), np.sin(t)], axis=1)
-    r_core = math.sqrt(_chi2_4(float(core)))
+    r_core = math.sqrt(_chi2_quantile(float(core), len(FEATURES)))
     out = {}
     for c, name in enumerate(ref["structures"]):
         entry = {"centre": {f: float(ref["mean"][c, k]) for k, f in enumerate(FEATURES)}}
