@@ -183,8 +183,8 @@ def _ablation():
     for label, opts in variants.items():
         register(f"boo-new[{label}]", lambda x, d, o=opts: _boo_new(x, d, **o))
     table = bc.load_table()
-    keep = [k for k, e in enumerate(table["structures"]) if str(e) in bc.STRUCTURES]
-    crystals_only = dict(table, structures=table["structures"][keep], mean=table["mean"][keep],
+    keep = [k for k, e in enumerate(table["environments"]) if str(e) in bc.STRUCTURES]
+    crystals_only = dict(table, environments=table["environments"][keep], mean=table["mean"][keep],
                          cov=table["cov"][keep], n=table["n"][keep])
     register("boo-new[crystals only]", lambda x, d: _boo_new(x, d, table=crystals_only))
 

@@ -248,7 +248,7 @@ def main(argv=None):
     if args.table or both:
         path = args.out / "boo_reference.npz"
         table = write_table(path)
-        per_cell = dict(zip(table["structures"].tolist(), table["n"].tolist(), strict=True))
+        per_cell = dict(zip(table["environments"].tolist(), table["n"].tolist(), strict=True))
         print(f"wrote {path} ({path.stat().st_size} bytes; {table['mean'].shape[:3]} cells, "
               f"reference atoms per cell {per_cell})")
     return 0

@@ -178,7 +178,7 @@ def test_posteriors_and_labels_are_consistent():
                                   nn_distance=nz["nn_distance"], cutoff=d["cutoff"],
                                   return_posterior=True)
     assert np.array_equal(again, labels)
-    envs = tuple(str(e) for e in bc.load_table()["structures"])
+    envs = tuple(str(e) for e in bc.load_table()["environments"])
     assert post.shape == (len(labels), len(envs))
     np.testing.assert_allclose(post.sum(axis=1), 1.0, atol=1e-12)
     by_class = {c: post[:, [k for k, e in enumerate(envs) if bc.ENVIRONMENT_CLASS[e] == c]]
@@ -250,11 +250,12 @@ def test_interpolation_hits_the_grid_and_averages_between():
 
 def test_reference_ellipses():
     ref = bc.reference_distributions(0.15, NN, 1.23 * NN)
-    ell = bc.reference_ellipses(0.15, NN, 1.23 * NN)
+    ell = bc.reference_ellipses(0.15, NN, 1.23 * NN, environments=bc.ENVIRONMENTS)
     assert set(ell) == set(bc.ENVIRONMENTS)
+    assert set(bc.reference_ellipses(0.15, NN, 1.23 * NN)) == set(bc.STRUCTURES)
     # the classifier's space: coarse-grained; ico's centre is its Q6, not the bare q6 = 0.663
     assert ell["ico"]["centre"]["Q6"] < 0.35
-    for k, name in enumerate(ref["structures"]):
+    for k, name in enumerate(ref["environments"]):
         e = ell[name]
         for fx, fy in (("Q4", "Q6"), ("W6", "Q6")):
             idx = [bc.FEATURES.index(fx), bc.FEATURES.index(fy)]
@@ -301,7 +302,7 @@ def test_feature_subset():
 ])
 def test_table_cell_regenerates(env, i, j):
     t = bc.load_table()
-    c = [str(e) for e in t["structures"]].index(env)
+    c = [str(e) for e in t["environments"]].index(env)
     s, kappa = float(t["s"][i]), float(t["kappa"][j])
     v = bc.reference_samples(env, s, [kappa])[kappa]
     assert len(v) == t["n"][c]
@@ -314,6 +315,6 @@ def test_table_cell_regenerates(env, i, j):
 def test_table_is_small_and_covers_the_requirements():
     assert bc.TABLE_FILE.stat().st_size < 200_000
     t = bc.load_table()
-    assert tuple(str(e) for e in t["structures"]) == bc.ENVIRONMENTS
+    assert tuple(str(e) for e in t["environments"]) == bc.ENVIRONMENTS
     assert t["s"][-1] * NN > 0.3  # 0.25 A of noise on Pt with margin
     assert t["kappa"][0] <= 1.2 and t["kappa"][-1] >= 1.45  # fcc .. bcc cutoffs

@@ -2,50 +2,63 @@ r"""Structure classes from bond-orientational order that never invent a structur
 
 :func:`nanotraj.structure.boo_class` gives every atom the *nearest* perfect-lattice point in
 (Q4, Q6, 40 W6) space.  Noise moves every atom away from its lattice's point, and the points of
-fcc and hcp are close: on noisy particles it invents structures (a perfect fcc particle of 2,000
-atoms with 0.15 A of noise gets 39 % of its interior atoms as hcp).  This module compares each
-atom with the **distributions** that interior atoms of perfect lattices have *at the frame's own
-noise level and bond cutoff*, and names a structure only when the atom is unambiguously in one
-of them:
+fcc and hcp are close: on noisy particles it invents structures (the interior of a perfect fcc
+sphere of 2,243 atoms with 0.15 A of noise: 38 % hcp; ``benchmarks/validate_structure.py``).
+:func:`classify_boo` instead compares each atom with the **distributions** that atoms of known
+environments have *at the frame's own noise level and bond cutoff*, and names a structure only
+when the atom is unambiguously in one of them:
 
-1. Reference distributions (:func:`reference_samples`, tabulated by
-   ``scripts/calibrate_boo_classes.py`` in ``data/boo_reference.npz``).  For each structure
-   ``c`` in fcc, hcp, bcc, ico, each relative noise ``s = sigma / d_nn`` on a grid 0 .. 0.12
-   (step 0.005; 0 .. 0.33 A for Pt) and each relative cutoff ``kappa = cutoff / d_nn`` on a grid
-   1.15 .. 1.55 (step 0.025): the mean ``m_c`` and covariance ``C_c`` of the features
-   ``x = (Q4, Q6, W4, W6)`` (:data:`FEATURES`, coarse-grained, pyboo conventions,
-   :func:`nanotraj.order.boo`) of the interior atoms of noisy perfect particles (fcc, hcp, bcc:
-   the atoms at least 3 d_nn below the convex hull of a sphere of radius 8 d_nn, two noise seeds;
-   ico: the centre of 150 noisy 147-atom Mackay icosahedra), bonds = all pairs within
-   ``kappa d_nn`` (:func:`nanotraj.bonds.find_bonds`).  Between grid points ``m`` and ``C``
-   are interpolated linearly in ``s`` and ``kappa``.
-2. Model: ``x | c ~ N(m_c, C_c + F + J_c J_c^T ds^2)`` with ``F`` a small floor (the noise-free
-   lattices have zero spread), ``J_c = dm_c/ds`` and ``ds`` the uncertainty of the noise level
-   (``sigma_error`` x s: a mis-estimated noise level moves the reference).  Equal priors.
-3. Rule: atom -> ``c`` when its posterior ``P(c | x) >= min_posterior`` (default 0.99) **and**
-   it lies in the core of ``c``, Mahalanobis distance squared ``<= chi2_4(core)`` (default core
-   0.99: 13.28); otherwise ``"disordered"``.  Optionally (``crystalline``) fcc, hcp and bcc
-   also need the ten Wolde criterion.  NaN features, a NaN noise level, a noise level above
-   the table (``s > 0.12``) or a cutoff outside it: ``"disordered"``.
+1. Reference environments (:data:`ENVIRONMENTS`, :func:`reference_samples`): the interior
+   atoms of noisy perfect fcc, hcp and bcc spheres, the centres of noisy Mackay icosahedra
+   (ico), and three environments that a structure must be told apart from -- fcc atoms next to
+   a twin plane (``twin``; named fcc, which their own shell is), a metallic glass (``glass``)
+   and the five-fold axes of multiply twinned particles (``axis``; both never named).
+2. Table (``data/boo_reference.npz``, written by ``scripts/calibrate_boo_classes.py`` with
+   :func:`reference_table`): for each environment, each relative noise ``s = sigma / d_nn`` on
+   the grid 0 .. 0.12 (step 0.005; 0 .. 0.33 A for Pt) and each relative cutoff
+   ``kappa = cutoff / d_nn`` on the grid 1.15 .. 1.55 (step 0.025), the mean ``m_e`` and
+   covariance ``C_e`` of the features ``x = (Q4, Q6, W4, W6)`` (:data:`FEATURES`:
+   coarse-grained, pyboo conventions, :func:`nanotraj.order.boo`), bonds = all pairs within
+   ``kappa d_nn``.  Between grid points ``m`` and ``C`` are interpolated linearly.
+3. Model: ``x | e ~ N(m_e, C_e + F + J_e J_e^T ds^2)``, ``F`` a small floor (noise-free
+   lattices have no spread), ``J_e = dm_e/ds`` and ``ds = sigma_error x s`` the uncertainty of
+   the noise level (a mis-estimated level moves the references).  Equal priors.
+4. Rule: the most probable environment ``e`` names the class ``c`` (:data:`ENVIRONMENT_CLASS`);
+   the atom gets ``c`` when ``c`` is a structure, its posterior (summed over its environments)
+   is ``>= min_posterior`` (0.99) **and** the atom lies in the core of ``e``: squared
+   Mahalanobis distance ``<= chi2_4(core)`` (core 0.99: 13.28).  Otherwise ``"disordered"``.
+   Optionally (``crystalline``) fcc, hcp and bcc also need the ten Wolde criterion.  NaN
+   features, a NaN noise level, a noise level above the table or a cutoff outside it:
+   ``"disordered"``.
 
-Why these features: (Q4, Q6, W6) as in the old classes, plus W4 -- the workflow computes it
-anyway, and at 0.25 A of noise it lifts the fcc interior atoms recognised from 75 % to 93 %
-(hcp 31 % -> 48 %) at the same (< 0.5 %) error.  Why the cutoff enters: at large noise the
-cutoff decides how much of the second shell is bonded, and that moves the references by more
-than their width (fcc at 0.2 A: Q6 = 0.46 with ``kappa`` = 1.2, 0.38 with 1.35).
+The measurements behind these choices (``benchmarks/validate_structure.py --ablation
+--seeds 3``, interior atoms of ~2,000-atom particles, noise 0 .. 0.25 A; "wrong" = named a
+class the noise-free particle's CNA does not give the atom): the defaults are wrong on at most
+0.3 % of the atoms of any particle and noise level.  Without the twin, glass and axis
+environments: up to 14 % wrong (five-fold axes called ico, fcc next to twin planes called hcp);
+without W4 (the old features): up to 4.3 % wrong and at 0.25 A 77 % instead of 97 % of the
+fcc interior named; ``min_posterior`` 0.9: up to 2.0 % wrong; 0.999: hcp at 0.20 A 30 % instead
+of 75 % named; core 0.95 / 0.999 and ``sigma_error`` 0 / 0.15 change the named fractions by
+a few % and the wrong ones not measurably.  Why the cutoff enters: at large noise it decides
+how much of the second shell is bonded, and that moves the references by more than their width
+(fcc at 0.2 A: Q6 = 0.46 with ``kappa`` = 1.2, 0.38 with 1.35).
 
-What the classes mean.  ``fcc``/``hcp``/``bcc``: the atom's coarse-grained environment is that
-of the bulk crystal, beyond doubt at this noise level.  ``ico``: the environment of the centre
-of a Mackay icosahedron (12 neighbours on five-fold axes).  ``disordered``: everything else --
-including atoms of a crystal that noise has made ambiguous (at 0.25 A about half the hcp
-atoms: fcc and hcp overlap), **surface atoms** (their incomplete shells match no bulk
-reference: surface atoms are nearly always "disordered") and the fcc atoms next to a twin plane
-(their coarse-grained values mix both sides).  Read "disordered" as "not identifiable", not as
-"amorphous".
+What the classes mean.  ``fcc``/``hcp``/``bcc``: the atom's coarse-grained environment (its
+shell and its neighbours' shells) is that of the bulk crystal, beyond doubt at this noise level.
+``ico``: the environment of the centre of a Mackay icosahedron.  ``disordered``: not
+identifiable -- a glass, a five-fold axis, a defect, atoms whose coarse-grained values mix two
+environments (most atoms of a small Mackay icosahedron, whose tetrahedra are only a few atoms
+thick), and atoms of a crystal that noise has made ambiguous (at 0.25 A most of the hcp
+interior: it overlaps fcc next to a twin plane).  Read it as "not identified", not "amorphous".
 
-Validation (``benchmarks/validate_structure.py``): perfect fcc, hcp, bcc particles with up to
-0.25 A of noise get < 2 % of their interior atoms as another crystal class, amorphous particles
-< 1 % crystalline; see that script's table for right and wrong fractions per structure and noise.
+Limits.  The class fractions depend on the noise level: at low noise the references are narrow
+and atoms near the surface (whose neighbours' shells are incomplete) fall outside them, at high
+noise the references are wide and many are named, with their crystal's class (all atoms of
+a 2,243-atom fcc sphere: 53 % fcc at 0 A, 82 % at 0.25 A; of an hcp sphere at 0.20-0.25 A
+up to 2.5 % are called fcc, near its surface).  Compare frames of similar noise, or the
+interior atoms (:func:`nanotraj.noise.interior_atoms`).  The references are perfect lattices
+with Gaussian noise: strain, relaxation or other (non-Gaussian) errors of a real
+reconstruction are not in them and make atoms "disordered" rather than wrong.
 
 Lengths in Angstrom.  Only numpy is imported at module level.
 """
@@ -302,24 +315,24 @@ def reference_samples(environment, s, kappas):
     return {kappa: np.concatenate(v)[:n_ico] for kappa, v in out.items()}
 
 
-def reference_table(s_grid=S_GRID, kappa_grid=KAPPA_GRID, structures=ENVIRONMENTS,
+def reference_table(s_grid=S_GRID, kappa_grid=KAPPA_GRID, environments=ENVIRONMENTS,
                     progress=None):
     """The reference table: means and covariances of :func:`reference_samples`.
 
     Returns
     -------
-    dict of arrays: ``s`` (S,), ``kappa`` (K,), ``structures`` (C,) str, ``features`` (4,) str,
-    ``mean`` (C, S, K, 4) float32, ``cov`` (C, S, K, 10) float32 (the upper triangle, row by
-    row, of ``numpy.cov`` with n - 1; :func:`load_table` restores the 4 x 4 matrices),
-    ``n`` (C,) int (reference atoms per cell).  ``progress(structure, s)``, optional, is called
-    after each noise level.
+    dict of arrays: ``s`` (S,), ``kappa`` (K,), ``environments`` (E,) str, ``features`` (4,)
+    str, ``mean`` (E, S, K, 4) float32, ``cov`` (E, S, K, 10) float32 (the upper triangle, row
+    by row, of ``numpy.cov`` with n - 1; :func:`load_table` restores the 4 x 4 matrices),
+    ``n`` (E,) int (reference atoms per cell).  ``progress(environment, s)``, optional, is
+    called after each noise level.
     """
     s_grid = np.asarray(s_grid, float)
     kappa_grid = np.asarray(kappa_grid, float)
-    mean = np.zeros((len(structures), len(s_grid), len(kappa_grid), len(FEATURES)))
+    mean = np.zeros((len(environments), len(s_grid), len(kappa_grid), len(FEATURES)))
     cov = np.zeros(mean.shape + (len(FEATURES),))
-    n = np.zeros(len(structures), np.int64)
-    for c, name in enumerate(structures):
+    n = np.zeros(len(environments), np.int64)
+    for c, name in enumerate(environments):
         for i, s in enumerate(s_grid):
             samples = reference_samples(name, float(s), [float(k) for k in kappa_grid])
             for j, kappa in enumerate(kappa_grid):
@@ -330,7 +343,7 @@ def reference_table(s_grid=S_GRID, kappa_grid=KAPPA_GRID, structures=ENVIRONMENT
             if progress is not None:
                 progress(name, float(s))
     iu = np.triu_indices(len(FEATURES))
-    return {"s": s_grid, "kappa": kappa_grid, "structures": np.array(structures),
+    return {"s": s_grid, "kappa": kappa_grid, "environments": np.array(environments),
             "features": np.array(FEATURES), "mean": mean.astype(np.float32),
             "cov": cov[..., iu[0], iu[1]].astype(np.float32), "n": n}
 
@@ -393,17 +406,21 @@ def reference_distributions(sigma, nn_distance, cutoff, *, sigma_error=SIGMA_ERR
 
     Returns
     -------
-    dict with ``structures`` (tuple), ``mean`` (C, 4) and ``cov`` (C, 4, 4) float64 in the
-    features' own units, ``s``, ``kappa`` (floats); or None when ``s`` or ``kappa`` is NaN or
-    outside the table (``s`` below 0 is an error, ``ValueError``).
+    dict with ``environments`` (tuple of E names), ``mean`` (E, 4) and ``cov`` (E, 4, 4)
+    float64 in the features' own units, ``s``, ``kappa`` (floats); or None when ``s`` or
+    ``kappa`` is NaN or outside the table, or ``nn_distance`` is not positive.
+
+    Raises
+    ------
+    ValueError when ``sigma < 0``.
     """
     t = load_table() if table is None else table
+    if float(sigma) < 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
     nn = float(nn_distance)
     if not nn > 0:
         return None
     s, kappa = float(sigma) / nn, float(cutoff) / nn
-    if s < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
     if not (math.isfinite(s) and math.isfinite(kappa)):
         return None
     si = _interp_weights(t["s"], s)
@@ -418,7 +435,7 @@ def reference_distributions(sigma, nn_distance, cutoff, *, sigma_error=SIGMA_ERR
     slope /= float(t["s"][s1] - t["s"][s0])
     ds = float(sigma_error) * s
     cov = cov + np.diag(_FLOOR**2) + ds * ds * slope[:, :, None] * slope[:, None, :]
-    return {"structures": tuple(str(c) for c in t["structures"]), "mean": mean, "cov": cov,
+    return {"environments": tuple(str(c) for c in t["environments"]), "mean": mean, "cov": cov,
             "s": s, "kappa": kappa}
 
 
@@ -472,17 +489,19 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
                  features=FEATURES, table=None, return_posterior=False):
     r"""Per-atom structure class from coarse-grained BOO, or ``"disordered"`` when not certain.
 
-    For the reference distributions of :func:`reference_distributions` at the frame's noise
-    level and cutoff, atom ``i`` with features ``x_i = (Q4, Q6, W4, W6)`` gets structure ``c``
-    when
+    For the reference distributions ``N(m_e, C_e)`` of the environments ``e``
+    (:func:`reference_distributions` at the frame's noise level and cutoff), atom ``i`` with
+    features ``x_i = (Q4, Q6, W4, W6)`` and most probable environment ``e`` gets the class
+    ``c`` of ``e`` (:data:`ENVIRONMENT_CLASS`) when ``c`` is a structure and
 
-    .. math:: P(c \mid x_i) = \frac{N(x_i; m_c, C_c)}{\sum_k N(x_i; m_k, C_k)}
-              \ge p_{min} \quad\text{and}\quad
-              (x_i - m_c)^T C_c^{-1} (x_i - m_c) \le \chi^2_4(\mathrm{core}),
+    .. math:: \sum_{e' \to c} P(e' \mid x_i) \ge p_{min}, \quad
+              P(e \mid x_i) = \frac{N(x_i; m_e, C_e)}{\sum_k N(x_i; m_k, C_k)},
+              \quad\text{and}\quad
+              (x_i - m_e)^T C_e^{-1} (x_i - m_e) \le \chi^2_4(\mathrm{core})
 
-    (equal priors over fcc, hcp, bcc, ico; ``p_min = 0.99``, core 0.99), and ``"disordered"``
-    otherwise.  See the module docstring for the references, what the classes mean and the
-    measured right and wrong fractions.
+    (equal priors; ``p_min = 0.99``, core 0.99), and ``"disordered"`` otherwise.  See the
+    module docstring for the references, what the classes mean and the measurements behind
+    the defaults.
 
     Parameters
     ----------
@@ -537,7 +556,7 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
     label = np.full(n, len(STRUCTURES))
     ref = None if n == 0 else reference_distributions(sigma, nn_distance, cutoff,
                                                       sigma_error=sigma_error, table=table)
-    envs = ENVIRONMENTS if ref is None else ref["structures"]
+    envs = ENVIRONMENTS if ref is None else ref["environments"]
     post = np.full((n, len(envs)), np.nan)
     if ref is not None:
         finite = np.isfinite(x[:, use]).all(axis=1)
@@ -581,23 +600,34 @@ def classify_frame(coords, *, element=None, r_min=None, cutoff=None, workers=1, 
 # reference points and ellipses for the figure
 # ----------------------------------------------------------------------------------------------
 def reference_ellipses(sigma, nn_distance, cutoff, *, planes=(("Q4", "Q6"), ("W6", "Q6")),
-                       core=CORE, n_points=73, sigma_error=SIGMA_ERROR, table=None):
+                       environments=STRUCTURES, core=CORE, n_points=73,
+                       sigma_error=SIGMA_ERROR, table=None):
     r"""Each class's centre and ellipses in planes of the classifier's features, for a figure.
 
-    For every structure of :func:`reference_distributions` (the classifier's references at
-    this noise level and cutoff) and every plane ``(x, y)``: the centre ``(m_x, m_y)``, the
-    2 x 2 marginal covariance ``S`` and two closed ellipses ``{m + r L u}`` (``S = L L^T``,
-    ``u`` on the unit circle): ``"one_sigma"`` (r = 1) and ``"core"``
-    (``r = sqrt(chi2_4(core))``: the projection onto the plane of the 4-D core that
-    :func:`classify_boo` requires; an atom outside it is outside the core, not every atom
-    inside it is inside).  Coordinates are the coarse-grained values the classifier uses
-    (``Q4``, ``Q6``, ``W4``, ``W6``, pyboo's unnormalised ``W``), not the bare ``q``/``w``.
+    For every environment in ``environments`` (default the four named structures; any of
+    :data:`ENVIRONMENTS`) of :func:`reference_distributions` (the classifier's references at
+    this noise level and cutoff) and every plane ``(x, y)`` of :data:`FEATURES`: the centre
+    ``(m_x, m_y)``, the 2 x 2 marginal covariance ``S`` and two closed ellipses
+    ``{m + r L u}`` (``S = L L^T``, ``u`` on the unit circle): ``"one_sigma"`` (r = 1) and
+    ``"core"`` (``r = sqrt(chi2_4(core))``, 3.64 for core 0.99: the projection onto the plane
+    of the 4-D core that :func:`classify_boo` requires -- an atom outside it is outside the
+    core, not every atom inside it is inside).  Coordinates are the coarse-grained values the
+    classifier uses (``Q4``, ``Q6``, ``W4``, ``W6``, pyboo's unnormalised ``W``), not the bare
+    ``q``/``w`` (the centre of a Mackay icosahedron has ``q6 = 0.663`` but ``Q6 ~ 0.30``).
+
+    Parameters
+    ----------
+    sigma, nn_distance, cutoff : floats, Angstrom (the frame's; as :func:`classify_boo`).
+    planes : pairs of feature names.
+    environments : names of :data:`ENVIRONMENTS` to return.
+    core : float in (0, 1); n_points : int, points per ellipse (closed: first = last).
+    sigma_error, table : as :func:`classify_boo`.
 
     Returns
     -------
-    dict ``structure -> {"centre": {feature: float}, (x, y): {"mean": (2,), "cov": (2, 2),
-    "one_sigma": (n_points, 2), "core": (n_points, 2)}}``, or None when the noise level or
-    cutoff is outside the table.
+    dict ``environment -> {"centre": {feature: float}, (x, y): {"mean": (2,), "cov": (2, 2),
+    "one_sigma": (n_points, 2), "core": (n_points, 2)}}`` (float64), or None when the noise
+    level or cutoff is outside the table.
     """
     ref = reference_distributions(sigma, nn_distance, cutoff, sigma_error=sigma_error,
                                   table=table)
@@ -607,7 +637,9 @@ def reference_ellipses(sigma, nn_distance, cutoff, *, planes=(("Q4", "Q6"), ("W6
     circle = np.stack([np.cos(t), np.sin(t)], axis=1)
     r_core = math.sqrt(_chi2_quantile(float(core), len(FEATURES)))
     out = {}
-    for c, name in enumerate(ref["structures"]):
+    for c, name in enumerate(ref["environments"]):
+        if name not in environments:
+            continue
         entry = {"centre": {f: float(ref["mean"][c, k]) for k, f in enumerate(FEATURES)}}
         for fx, fy in planes:
             idx = [FEATURES.index(fx), FEATURES.index(fy)]
