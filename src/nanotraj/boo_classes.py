@@ -177,7 +177,7 @@ def workflow_descriptors(coords, *, element=None, r_min=None, cutoff=None, worke
     res = boo(x, bonds, ls=(4, 6), threshold=0.8, workers=workers, products=(6,))
     res.update(cutoff=float(cutoff), bonds=bonds, distances=distances,
                cn=np.bincount(bonds.ravel(), minlength=len(x)).astype(np.int64),
-               noise=noise_estimate(x, bonds, distances) if noise else None)
+               noise=noise_estimate(x, bonds, distances, workers=workers) if noise else None)
     return res
 
 
@@ -471,16 +471,28 @@ def _chi2_quantile(p, dof=4):
     return 0.5 * (lo + hi)
 
 
-def _mahalanobis_and_logpdf(x, mean, cov):
-    """(C, N) squared Mahalanobis distances and log densities (up to a common constant) of the
-    rows of x (N, 4) under each of the C Gaussians, in the scaled units."""
-    m2 = np.empty((len(mean), len(x)))
+def _mahalanobis_and_logpdf(xt, mean, cov):
+    """(C, n) squared Mahalanobis distances and log densities (up to a common constant) of the
+    columns of ``xt`` (F, n) under each of the C Gaussians ``N(mean[c], cov[c])``.
+
+    ``z = L^-1 (x - m)`` with ``cov = L L^T``, computed row by row of the small triangular
+    ``L^-1`` on contiguous feature rows (a BLAS product of an (n, 4) array is many times slower
+    for such skinny shapes)."""
+    n_env, n_feat = mean.shape
+    m2 = np.empty((n_env, xt.shape[1]))
     lp = np.empty_like(m2)
-    for c in range(len(mean)):
+    for c in range(n_env):
         L = np.linalg.cholesky(cov[c])
-        z = np.linalg.solve(L, (x - mean[c]).T)
-        m2[c] = np.einsum("ij,ij->j", z, z)
-        lp[c] = -0.5 * m2[c] - np.log(np.diag(L)).sum()
+        inv = np.linalg.inv(L)  # lower triangular
+        acc = m2[c]
+        acc[:] = 0.0
+        for i in range(n_feat):
+            z = inv[i, 0] * (xt[0] - mean[c, 0])
+            for j in range(1, i + 1):
+                z += inv[i, j] * (xt[j] - mean[c, j])
+            z *= z
+            acc += z
+        lp[c] = -0.5 * acc - np.log(np.diag(L)).sum()
     return m2, lp
 
 
@@ -560,19 +572,20 @@ def classify_boo(Q4, Q6, W4, W6, *, sigma, nn_distance, cutoff, crystalline=None
     post = np.full((n, len(envs)), np.nan)
     if ref is not None:
         finite = np.isfinite(x[:, use]).all(axis=1)
-        xs = (x[finite] * _FEATURE_SCALE)[:, use]
+        xt = np.ascontiguousarray((x[finite][:, use] * _FEATURE_SCALE[use]).T)  # (F, n)
         mean = (ref["mean"] * _FEATURE_SCALE)[:, use]
         cov = (ref["cov"] * np.outer(_FEATURE_SCALE, _FEATURE_SCALE))[:, use][:, :, use]
-        m2, lp = _mahalanobis_and_logpdf(xs, mean, cov)
+        m2, lp = _mahalanobis_and_logpdf(xt, mean, cov)
         p = np.exp(lp - lp.max(axis=0))
         p /= p.sum(axis=0)  # (E, n) posteriors of the environments
         # class of every environment; a class's posterior is the sum over its environments
         code_of = np.array([CLASSES.index(ENVIRONMENT_CLASS[e]) for e in envs])
-        p_class = np.zeros((len(CLASSES), len(xs)))
-        np.add.at(p_class, code_of, p)
+        p_class = np.zeros((len(CLASSES), xt.shape[1]))
+        for e, k in enumerate(code_of):
+            p_class[k] += p[e]
         best = np.argmax(p, axis=0)  # the most probable environment ...
         cls = code_of[best]  # ... names the class
-        cols = np.arange(len(xs))
+        cols = np.arange(xt.shape[1])
         ok = ((cls < len(STRUCTURES)) & (p_class[cls, cols] >= float(min_posterior))
               & (m2[best, cols] <= _chi2_quantile(float(core), len(use))))
         if xtal is not None:
