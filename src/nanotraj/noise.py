@@ -36,14 +36,14 @@ every particle's values).  With the relative width :math:`\hat s = \hat\tau / (\
 .. math:: s = \hat s\,(1 + a \hat s^2), \qquad d_{nn} = \hat\mu / (1 + b s^2), \qquad
           \sigma = s\, d_{nn},
 
-``a`` = 3.81 and ``b`` = 1.52 fitted by least squares (``a`` corrects the skew of the
+``a`` = 3.85 and ``b`` = 1.51 fitted by least squares (``a`` corrects the skew of the
 non-central chi distribution and the lower flank's shape, ``b`` the outward shift of the peak).
 Everything is in units of the frame's own peak position :math:`\hat\mu`: the estimate needs no
 lattice constant and no element, and scaling the coordinates by ``c`` scales sigma by ``c``.
 
 Accuracy (``scripts/calibrate_boo_classes.py --noise-report``: mean over 3 seeds of the
 workflow's cutoff and bonds on particles of ~300, ~2,000 and ~5,000-20,000 atoms; relative
-bias averaged over the sizes): fcc (Pt, Au, Ni) -2 %, hcp +1 .. +2 %, decahedra within
+bias averaged over the sizes): fcc (Pt, Au, Ni) -2 %, hcp 0 .. +2 %, decahedra within
 +-1.5 %, from 0.05 to 0.30 A; bcc (Fe) +3 % at 0.10 A and +8 .. +12 % from 0.15 A on (its second
 shell merges with the first); Mackay icosahedra +22 % at 0.05 A and +10 % at 0.10 A (their
 radial and tangential bonds differ by 5 %: a structural width of ~0.06 A), within 4 % from
