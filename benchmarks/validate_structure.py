@@ -17,7 +17,7 @@ Interior atoms: atoms at least 2 d_nn below the convex hull of the **noise-free*
 outer two layers are left out; a coarse-grained BOO value also depends on the neighbours'
 shells).
 
-Truth: conventional CNA (``nanotraj.structure.cna``) of the **noise-free** particle with a cutoff
+Truth: conventional CNA (``nanotraj.cna.cna``) of the **noise-free** particle with a cutoff
 between the shells (1.2 d_nn; bcc: ``(1 + sqrt 2)/2 a``, between its 2nd and 3rd shells;
 amorphous: its own first minimum of g(r)).  So the tetrahedra of the icosahedron and the
 decahedron are fcc, their twin planes hcp (a coherent twin boundary is one hcp layer, as OVITO
@@ -33,7 +33,7 @@ as`` break the wrong labels down by the name given.
 Classifiers (the ``CLASSIFIERS`` table; add one with ``register``), all returning the codes 0
 other, 1 fcc, 2 hcp, 3 bcc, 4 ico:
 
-* ``cna`` -- conventional CNA on the workflow's bonds (``structure.cna``);
+* ``cna`` -- conventional CNA on the workflow's bonds (``cna.cna``);
 * ``boo-old`` -- ``structure.boo_class`` (nearest reference point, the workflow's current BOO
   classes);
 * ``boo-new`` -- ``boo_classes.classify_boo`` with the frame's own ``noise.noise_estimate``;
@@ -71,6 +71,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from nanotraj import boo_classes as bc  # noqa: E402
+from nanotraj import cna as cn_mod  # noqa: E402
 from nanotraj import lattices as lat  # noqa: E402
 from nanotraj import structure as st  # noqa: E402
 from nanotraj.bonds import find_bonds  # noqa: E402
@@ -118,7 +119,7 @@ def reference(name):
     if cut is None:  # the glass: its own first minimum
         cut = bc.workflow_descriptors(x0, element=element, noise=False)["cutoff"]
     bonds, _ = find_bonds(x0, cut)
-    _, truth = st.cna(len(x0), bonds)
+    _, truth = cn_mod.cna(len(x0), bonds)
     return x0, interior, np.asarray(truth, np.int64)
 
 
@@ -151,7 +152,7 @@ def _codes_of_names(labels):
 
 
 def _cna(x, d):
-    return np.asarray(st.cna(len(x), d["bonds"])[1], np.int64)
+    return np.asarray(cn_mod.cna(len(x), d["bonds"])[1], np.int64)
 
 
 def _boo_old(x, d):

@@ -7,7 +7,7 @@ interior atoms of a Mackay icosahedron and an Ino decahedron get at most 2 % of 
 the noise-free particle's conventional CNA does not give them (tetrahedra fcc, twin planes
 hcp, five-fold axes "other", the icosahedron's centre ico); a glass particle gets at most 2 %
 crystalline.  The classes come from the workflow's own descriptors (checked against
-``pipeline.run_frame``) and the frame's own noise estimate.  The stored table is what the
+``stages.frame.run_frame``) and the frame's own noise estimate.  The stored table is what the
 library's generator gives (one cell per environment regenerated).
 """
 
@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from nanotraj import boo_classes as bc
+from nanotraj import cna as st
 from nanotraj import lattices as lat
-from nanotraj import structure as st
+from nanotraj import structure
 from nanotraj.bonds import find_bonds
 from nanotraj.elements import lattice
 
@@ -113,7 +114,7 @@ def test_the_old_classes_did_invent_hcp():
     large part of the interior hcp (the test above could fail)."""
     _, interior, _ = particle("fcc")
     labels, d = classified("fcc", 0.15)
-    old = st.boo_class(d["Q4"], d["Q6"], d["W6"], d["crystalline"])
+    old = structure.boo_class(d["Q4"], d["Q6"], d["W6"], d["crystalline"])
     assert np.mean(old[interior] == "hcp") > 0.2
     assert np.mean(labels[interior] == "hcp") == 0.0
 
@@ -152,15 +153,15 @@ def test_shared_real_frames(shared_series):
 # the workflow's descriptors
 # ----------------------------------------------------------------------------------------------
 def test_workflow_descriptors_are_the_workflows(tmp_path):
-    """workflow_descriptors gives what pipeline.run_frame writes (cutoff, Q4, Q6, W4, W6)."""
+    """workflow_descriptors gives what stages.frame.run_frame writes (cutoff, Q4, Q6, W4, W6)."""
     from nanotraj.io import read_frame, write_values
-    from nanotraj.pipeline import frame_paths, run_frame
+    from nanotraj.stages.frame import frame_files, run_frame
 
     x = lat.fcc_sphere(11.0, noise=0.1, seed=6)
     src = tmp_path / "f.pdb"
     write_values(src, x, np.zeros(len(x)))
     run_frame(str(src), tmp_path / "res", series="s", frame="f", time=0.0, pdbs=False)
-    work, _ = frame_paths(tmp_path / "res", "s", "f")
+    work, _ = frame_files(tmp_path / "res", "s", "f")
     with np.load(work["boo"]) as boo, np.load(work["rdf"]) as rdf:
         d = bc.workflow_descriptors(read_frame(src).coords, element="Pt")
         assert float(rdf["cutoff"]) == d["cutoff"]

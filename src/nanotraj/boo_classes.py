@@ -144,7 +144,7 @@ def workflow_descriptors(coords, *, element=None, r_min=None, cutoff=None, worke
                          noise=True):
     """Bonds, BOO and noise level of a frame exactly as the workflow computes them.
 
-    The per-frame stages of :func:`nanotraj.pipeline.run_frame`: g(r)
+    The per-frame stages of :func:`nanotraj.stages.frame.run_frame`: g(r)
     (:func:`nanotraj.rdf.rdf`, ``dr = 0.02`` A, ``r_max = 15`` A, the pair counts), cutoff =
     :func:`nanotraj.rdf.first_minimum` at or beyond ``r_min`` (default
     :func:`nanotraj.elements.auto_cutoff_min` of ``element``, 0 without an element; a fixed
@@ -239,8 +239,8 @@ def _twinned_frame():
     1.2: 2 x 555 + 10 x 422) and fcc atoms next to a twin plane (CNA fcc with at least 3
     CNA-hcp neighbours)."""
     from nanotraj.bonds import find_bonds
+    from nanotraj.cna import FCC, HCP, OTHER, cna
     from nanotraj.lattices import decahedron, icosahedron
-    from nanotraj.structure import FCC, HCP, OTHER, cna
 
     parts, inner = [], []
     for k, one in enumerate([icosahedron(5, 1.0), decahedron(10, 1.0)] * 2):

@@ -459,12 +459,10 @@ def classify(
     cn,
     bulk_nn,
     *,
-    max_distance=MAX_BOO_DISTANCE,
-    reference_points=None,
+    cutoff,
+    distances,
     close_factor=0.8,
     workers=1,
-    distances=None,
-    cutoff=None,
     engine="auto",
 ):
     """All local-structure descriptors of one frame (the workflow stage's single call).
@@ -473,46 +471,44 @@ def classify(
     ----------
     coords : (N, 3) float, Angstrom.
     bonds : (B, 2) int, the frame's bond network (``nanotraj.bonds.find_bonds`` at the frame's
-        cutoff), each pair once.
-    boo_result : mapping from :func:`nanotraj.order.boo` (needs ``"Q4"``, ``"Q6"``, ``"W6"``,
-        ``"crystalline"``).
+        cutoff), each pair once; ``distances`` (B,) their lengths and ``cutoff`` the cutoff
+        (Angstrom).
+    boo_result : mapping from :func:`nanotraj.order.boo` (needs ``"Q4"``, ``"Q6"``, ``"W4"``,
+        ``"W6"``).
     cn : (N,) int, bonds per atom.
     bulk_nn : float, the element's nearest-neighbour distance in Angstrom
         (``nanotraj.elements.nn_distance``), for :func:`n_close_contacts`.
-    max_distance, reference_points : passed to :func:`boo_class`.
     close_factor : passed to :func:`n_close_contacts` as ``factor``.
-    workers : threads of the CNA (:func:`nanotraj.cna.cna`) and the adaptive CNA; the result
-        does not depend on it.
-    distances, cutoff : optional, the bond lengths (B,) and the cutoff of ``bonds`` (every
-        pair within ``cutoff``): :func:`n_close_contacts` then counts from them.
+    workers : threads of the CNA, the adaptive CNA and the noise estimate; the result does not
+        depend on it.
     engine : "auto", "numpy" or "compiled" (:mod:`nanotraj.engine`), of the CNA.
 
     Returns
     -------
     dict with per-atom ``structure_cna`` ((N,) int8 codes 0 other, 1 fcc, 2 hcp, 3 bcc,
     4 ico; :func:`nanotraj.cna.cna`), ``structure_acna`` (the same codes of the adaptive CNA,
-    :func:`nanotraj.acna.adaptive_cna`), ``structure_boo`` ((N,) ``<U10`` str;
-    :func:`boo_class`) and the per-frame ``n_close_contacts`` (int; :func:`n_close_contacts`).
-    Feed the per-atom arrays with ``cn``, ``Q6``, ``crystalline`` and the surface
-    (:func:`nanotraj.alphashape.alpha_shape`) to :func:`structure_summary`.
+    :func:`nanotraj.acna.adaptive_cna`), ``structure_boo`` ((N,) ``<U10`` str: the BOO classes
+    of :func:`nanotraj.boo_classes.classify_boo` at the frame's noise level), and per frame
+    ``sigma_estimate`` (Angstrom, :func:`nanotraj.noise.noise_estimate`; NaN with too few
+    bonds), ``nn_peak`` (Angstrom, the frame's nearest-neighbour distance from the same fit)
+    and ``n_close_contacts`` (int; :func:`n_close_contacts`).
     """
     from nanotraj.acna import adaptive_cna
+    from nanotraj.boo_classes import classify_boo
+    from nanotraj.noise import noise_estimate
 
     x = np.asarray(coords, dtype=np.float64)
     n = len(x)
-    s_cna = cna_structure(n, bonds, workers, engine=engine)
-    s_boo = boo_class(
-        boo_result["Q4"],
-        boo_result["Q6"],
-        boo_result["W6"],
-        boo_result["crystalline"],
-        reference_points,
-        max_distance,
-    )
+    noise = noise_estimate(x, bonds, distances, workers=workers)
+    s_boo = classify_boo(boo_result["Q4"], boo_result["Q6"], boo_result["W4"],
+                         boo_result["W6"], sigma=noise["sigma"],
+                         nn_distance=noise["nn_distance"], cutoff=cutoff)
     return {
-        "structure_cna": s_cna,
+        "structure_cna": cna_structure(n, bonds, workers, engine=engine),
         "structure_acna": adaptive_cna(x, workers=workers),
         "structure_boo": s_boo,
+        "sigma_estimate": float(noise["sigma"]),
+        "nn_peak": float(noise["nn_distance"]),
         "n_close_contacts": n_close_contacts(x, bulk_nn, close_factor,
                                              distances=distances, cutoff=cutoff),
     }

@@ -288,13 +288,15 @@ def compute_structure(frame_npz, rdf_npz, bonds_npz, boo_npz, coordination_npz, 
 
         res = classify(frame["coords"], bd["bonds"], bo, co["cn"], nn_distance(element),
                        workers=threads, distances=bd["distances"], cutoff=float(rd["cutoff"]))
+        lg(f"noise estimate sigma = {res['sigma_estimate']:.4f} A (nearest-neighbour peak "
+           f"{res['nn_peak']:.4f} A)")
         # per class, not np.unique: sorting 10^6 strings costs 0.1 s
         counts = {name: k for name in BOO_CLASSES
                   if (k := int((res["structure_boo"] == name).sum()))}
         lg(f"BOO classes {counts}; {res['n_close_contacts']} close contacts")
         save(output, structure_cna=res["structure_cna"], structure_acna=res["structure_acna"],
-             structure_boo=res["structure_boo"],
-             n_close_contacts=np.array(res["n_close_contacts"]))
+             structure_boo=res["structure_boo"], sigma_estimate=np.array(res["sigma_estimate"]),
+             nn_peak=np.array(res["nn_peak"]), n_close_contacts=np.array(res["n_close_contacts"]))
 
     guard(lg, on_bad_frame, frame["source"], "local structure", compute,
           lambda status: save(output, status))
@@ -405,6 +407,7 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
                                  atoms["structure_cna"], atoms["structure_boo"], atoms["surface"],
                                  structure_acna=atoms["structure_acna"]))
     row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
+    row["sigma_estimate"] = float(data["structure"]["sigma_estimate"])
     su = data["surface"]
     area, volume = float(su["area"]), float(su["volume"])
     row["surface_area"] = area
