@@ -69,8 +69,8 @@ def frame_io(d: Path):
     from nanotraj.stages.frame import frame_files
 
     work, _ = frame_files(d.parent.parent, d.parent.name, d.name)
-    inputs = {"rdf": d / "rdf.csv", "cutoff": work["rdf"], "atoms": d / "atoms.csv",
-              "summary": d / "summary.csv"}
+    inputs = {"rdf": d / "rdf.csv", "cutoff": work["rdf"], "structure": work["structure"],
+              "atoms": d / "atoms.csv", "summary": d / "summary.csv"}
     outputs = {"rdf": d / "rdf.png", "order": d / "order.png"}
     return inputs, outputs
 
@@ -100,6 +100,7 @@ def synthetic_atoms():
         "Q4": res["Q4"],
         "Q6": res["Q6"],
         "w6": res["w6"],
+        "W6": res["W6"],
         "d_center": d,
     }
 
@@ -185,30 +186,34 @@ def test_reference_rdf_size_and_cache():
     assert big["n_atoms"] <= 1.1 * plots.REFERENCE_MAX_ATOMS
 
 
-def test_plot_order_reference_points_and_axes(tmp_path, synthetic_atoms):
-    from nanotraj.lattices import reference_points
+def test_plot_order_draws_the_classes_regions_in_their_space(tmp_path, synthetic_atoms):
+    """The references are the BOO classes' regions at the frame's noise level, in the
+    coarse-grained (Q4, Q6) and (W6, Q6) planes the classifier uses (the ICO centre at
+    Q6 ~ 0.3, not the bare q6 = 0.66), and the axes are the fixed ORDER_LIMITS."""
+    from nanotraj.boo_classes import reference_ellipses
 
     out = tmp_path / "order.png"
-    info = plots.plot_order(synthetic_atoms, out, title="synthetic")
+    regions = reference_ellipses(0.08, 2.766, 3.35)
+    info = plots.plot_order(synthetic_atoms, out, regions, title="synthetic")
     check_png(out, "order")
-    expected = reference_points()
-    used = info["reference_points"]
-    assert set(used) == set(expected)
-    for name, (q4, q6, w6) in used.items():
-        assert (q4, q6, w6) == (expected[name]["q4"], expected[name]["q6"], expected[name]["w6"])
-    assert used["fcc"][0] == pytest.approx(0.1909, abs=2e-3)
-    assert used["fcc"][1] == pytest.approx(0.5745, abs=2e-3)
+    centres = info["reference_centres"]
+    assert set(centres) == {"fcc", "hcp", "bcc", "ico"}
+    for name, (q4, q6, w6) in centres.items():
+        c = regions[name]["centre"]
+        assert (q4, q6, w6) == (c["Q4"], c["Q6"], c["W6"])
+    assert 0.2 < centres["ico"][1] < 0.4  # coarse-grained, not the bare q6 of the centre
     lim = info["limits"]
-    for name, (q4, q6, w6) in used.items():  # axes include every reference point ...
+    assert {k: lim[k] for k in ("Q4", "Q6", "W6")} == plots.ORDER_LIMITS
+    for name, (q4, q6, w6) in centres.items():  # the fixed axes hold every class ...
         assert lim["Q4"][0] < q4 < lim["Q4"][1], name
         assert lim["Q6"][0] < q6 < lim["Q6"][1], name
-        assert lim["w6"][0] < w6 < lim["w6"][1], name
-    for key in ("Q4", "Q6", "w6"):  # ... and every atom
-        v = synthetic_atoms[key]
-        assert lim[key][0] < v.min() and v.max() < lim[key][1]
-    # the CN axis fits the tallest bar (not a fixed 0-500)
-    top = np.bincount(synthetic_atoms["cn"]).max()
+        assert lim["W6"][0] < w6 < lim["W6"][1], name
+    assert info["outside"] == 0  # ... and this noisy fcc particle
+    top = np.bincount(synthetic_atoms["cn"]).max()  # the CN axis fits the tallest bar
     assert lim["cn_count"][1] == pytest.approx(plots.CN_HEADROOM * top)
+    tight = {"Q4": (0.0, 0.1), "Q6": (0.0, 0.65), "W6": (-0.0085, 0.0035)}
+    info = plots.plot_order(synthetic_atoms, tmp_path / "o2.png", limits=tight)
+    assert info["outside"] == int((synthetic_atoms["Q4"] > 0.1).sum()) > 0
 
 
 def test_pngs_are_byte_identical(tmp_path, synthetic_atoms):
@@ -338,8 +343,8 @@ def test_real_stages_frame_figures(real_series):
         assert info["status"] == "ok"
         check_png(outputs["rdf"], "rdf")
         check_png(outputs["order"], "order")
-        fcc = info["order"]["reference_points"]["fcc"]
-        assert fcc[:2] == pytest.approx((0.19, 0.575), abs=5e-3)
+        fcc = info["order"]["reference_centres"]["fcc"]  # at the frame's noise level
+        assert 0.16 < fcc[0] < 0.195 and 0.45 < fcc[1] < 0.58
         # the first peak of Pt is inside the plotted range, the cutoff after it
         assert info["rdf"]["xlim"][0] < 2.77 < info["rdf"]["cutoff"] < info["rdf"]["xlim"][1]
 

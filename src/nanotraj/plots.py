@@ -36,34 +36,40 @@ from nanotraj.summary import as_float, is_ok
 FIGURE_SIZES = {
     "rdf": (8.0, 5.0),
     "order": (17.0, 5.4),
-    "timeseries": (9.0, 16.0),
+    "timeseries": (15.0, 9.0),
     "rdf_series": (9.0, 6.5),
     "cn_series": (10.0, 5.5),
 }
 
-#: Per-series quantities of :func:`plot_timeseries`: (summary column, axis label).
+#: Per-series quantities of :func:`plot_timeseries`, one panel each: (summary columns, axis
+#: label); several columns share a panel (with a legend). The last panel holds the structure
+#: fractions (:data:`STRUCTURE_CLASSIFIERS`).
 TIMESERIES_PANELS = (
-    ("n_atoms", "atoms"),
-    ("diameter", "diameter (Å)"),
-    ("cutoff", "bond cutoff (Å)"),
-    ("cn_mean", "mean CN"),
-    ("fraction_disordered", "fraction\ndisordered"),
-    ("Q6_mean", "mean $Q_6$"),
-    ("nn_distance_mean", "mean NN\ndistance (Å)"),
+    (("n_atoms",), "atoms"),
+    (("diameter", "diameter_sv"), "diameter (Å)"),
+    (("cn_mean",), "mean CN (bonds)"),
+    (("Q6_mean",), "mean $Q_6$"),
+    (("nn_distance_mean", "cutoff"), "distance (Å)"),
+    (("sigma_estimate",), "noise estimate σ (Å)"),
+    (("fraction_surface", "fraction_disordered"), "fraction of atoms"),
 )
 
-#: Structure fractions of the last time-series panel: (summary column, label, colour, style);
-#: CNA classes solid, BOO classes dashed (columns absent from the summary are left out).
-STRUCTURE_LINES = (
-    ("fraction_fcc", "fcc (CNA)", "tab:blue", "-"),
-    ("fraction_hcp", "hcp (CNA)", "tab:orange", "-"),
-    ("fraction_ico", "ico (CNA)", "tab:green", "-"),
-    ("fraction_other", "other (CNA)", "0.4", "-"),
-    ("fraction_fcc_boo", "fcc (BOO)", "tab:blue", "--"),
-    ("fraction_hcp_boo", "hcp (BOO)", "tab:orange", "--"),
-    ("fraction_ico_boo", "ico (BOO)", "tab:green", "--"),
-    ("fraction_disordered_boo", "disordered (BOO)", "tab:red", "--"),
-)
+#: Labels of the summary columns in the legends of :func:`plot_timeseries`.
+COLUMN_LABELS = {
+    "diameter": "convex hull", "diameter_sv": "6V/A of the alpha shape",
+    "nn_distance_mean": "mean NN distance", "cutoff": "bond cutoff",
+    "fraction_surface": "surface", "fraction_disordered": "not crystalline (ten Wolde)",
+}
+
+#: The classifiers whose fractions the structure panel shows, in order of preference (the first
+#: present in the summary): (column suffix, name). PTM by default: it labels noisy crystals right
+#: longest and never invents a structure (README, *Local structure*); the others are in the
+#: summary tables.
+STRUCTURE_CLASSIFIERS = (("_ptm", "PTM"), ("_acna", "adaptive CNA"), ("", "CNA"))
+
+#: Colour of each structure, the same in every figure and in the 3D viewer.
+STRUCTURE_COLOURS = {"fcc": "#1f77b4", "hcp": "#ff7f0e", "bcc": "#2ca02c", "ico": "#d62728",
+                     "sc": "#9467bd", "other": "#7f7f7f"}
 
 #: Largest perfect reference cluster (atoms) used by :func:`reference_rdf` (bounded cost).
 REFERENCE_MAX_ATOMS = 20000
@@ -270,45 +276,34 @@ def plot_rdf(
 # per frame: order maps
 
 
-def default_reference_points() -> dict[str, dict[str, float]]:
-    """The perfect-structure points of :func:`nanotraj.lattices.reference_points` (l = 4, 6)."""
-    from .lattices import reference_points
-
-    return reference_points()
-
+#: Fixed axis ranges of the (Q4, Q6) and (W6, Q6) maps of :func:`plot_order`, the same for
+#: every frame so that flipping through a series compares like with like (the published figures
+#: fixed them too). They hold the classes' reference regions of :mod:`nanotraj.boo_classes` at
+#: any noise level and the values of noisy, strained and amorphous particles; atoms outside are
+#: drawn on the border and counted in the panel's title. Config ``figures.order_limits``
+#: overrides them.
+ORDER_LIMITS = {"Q4": (0.0, 0.30), "Q6": (0.0, 0.65), "W6": (-0.0085, 0.0035)}
 
 _REF_MARKERS = {"fcc": "o", "hcp": "s", "bcc": "D", "ico": "^", "sc": "v"}
-#: Label offsets (points) that keep the labels of nearby markers apart.
-_REF_LABEL_OFFSETS = {"fcc": (7, 6), "hcp": (-9, -14), "bcc": (8, 2), "ico": (8, 4)}
 
 
-def _draw_reference_points(ax, points, xkey, ykey):
-    for name, p in sorted(points.items()):
-        if xkey not in p or ykey not in p:
+def _draw_reference_regions(ax, regions, xkey, ykey):
+    """Each class's centre (marker) and 1-sigma ellipse (line) of :func:`nanotraj.boo_classes.
+    reference_ellipses` in the (``xkey``, ``ykey``) plane, in the class's colour."""
+    for name, entry in regions.items():
+        plane = entry.get((xkey, ykey))
+        if plane is None:
             continue
-        x, y = float(p[xkey]), float(p[ykey])
-        ax.scatter(
-            [x],
-            [y],
-            s=90,
-            marker=_REF_MARKERS.get(name.lower(), "P"),
-            facecolors="none",
-            edgecolors="crimson",
-            linewidths=1.8,
-            zorder=5,
-        )
-        dx, dy = _REF_LABEL_OFFSETS.get(name.lower(), (7, 5))
-        ax.annotate(
-            name.upper(),
-            (x, y),
-            xytext=(dx, dy),
-            textcoords="offset points",
-            ha="right" if dx < 0 else "left",
-            fontsize=FONT["note"] + 1,
-            color="crimson",
-            fontweight="bold",
-            zorder=6,
-        )
+        colour = STRUCTURE_COLOURS.get(name, "crimson")
+        ax.plot(plane["one_sigma"][:, 0], plane["one_sigma"][:, 1], color=colour, lw=1.6,
+                zorder=5)
+        ax.plot(plane["core"][:, 0], plane["core"][:, 1], color=colour, lw=0.9, ls=":",
+                zorder=5)
+        x, y = (float(v) for v in plane["mean"])
+        ax.scatter([x], [y], s=70, marker=_REF_MARKERS.get(name, "P"), facecolors="white",
+                   edgecolors=colour, linewidths=1.8, zorder=6)
+        ax.annotate(name.upper(), (x, y), xytext=(7, 5), textcoords="offset points",
+                    fontsize=FONT["note"] + 1, color=colour, fontweight="bold", zorder=7)
 
 
 #: Top of the CN histogram's y axis, relative to its tallest bar (room for the legend).
@@ -364,47 +359,40 @@ def _limits(values: Sequence[np.ndarray], frac=0.06, min_span=1e-3):
 
 
 def plot_order(
-    atoms: Mapping[str, np.ndarray], out_png, reference_points=None, *, title=None
+    atoms: Mapping[str, np.ndarray], out_png, reference_regions=None, *, title=None,
+    limits=None, reference_note=None,
 ) -> dict:
-    """Three panels: CN histogram, (Q4, Q6) map, (w6, Q6) map, atoms coloured by ``d_center``.
+    """Three panels: CN histogram, (Q4, Q6) map, (W6, Q6) map, atoms coloured by ``d_center``.
 
     Parameters
     ----------
-    atoms : per-atom arrays (N,): ``cn`` (bonds within the cutoff), ``Q4``, ``Q6``, ``w6``,
-        ``d_center`` (A); optional ``cn_lattice`` (neighbours closer than 1.2 x the element's
-        nearest-neighbour distance, the CN of the published figure), drawn as an outline.
-    reference_points : mapping structure -> dict(q4=, q6=, w6=, ...) (perfect lattices; for them
-        Q_l = q_l). ``None`` -> :func:`nanotraj.lattices.reference_points`.
+    atoms : per-atom arrays (N,): ``cn`` (bonds within the cutoff), ``Q4``, ``Q6``, ``W6``
+        (coarse-grained, the values the BOO classes use), ``d_center`` (A); optional
+        ``cn_lattice`` (neighbours closer than 1.2 x the element's nearest-neighbour distance,
+        the CN of the published figure), drawn as an outline.
+    reference_regions : :func:`nanotraj.boo_classes.reference_ellipses` at the frame's noise
+        level and cutoff (planes ``("Q4", "Q6")`` and ``("W6", "Q6")``): each class's centre,
+        1-sigma ellipse (solid) and the projection of its 99 % core (dotted) are drawn in the
+        class's colour -- the regions the classifier assigns, in its own space. None: none.
+    limits : mapping ``"Q4"``, ``"Q6"``, ``"W6"`` -> (lo, hi); default :data:`ORDER_LIMITS`
+        (fixed for every frame). Atoms outside are drawn on the border and counted.
+    reference_note : text under the maps' titles (e.g. the noise level of the references).
 
-    The CN histogram's y axis fits the tallest bar; the maps' axes fit the atoms and the reference
-    points. The colour scale (distance from the centre, A) is shared by both maps. Up to
-    :data:`SCATTER_MAX_ATOMS` atoms the maps are scatter plots (fixed pseudo-random drawing
+    Up to :data:`SCATTER_MAX_ATOMS` atoms the maps are scatter plots (fixed pseudo-random drawing
     order); above, 2D histograms coloured by the mean distance of each cell's atoms
-    (see ``_atom_map``).
-    Returns ``{"reference_points": {name: (q4, q6, w6)}, "limits": {"Q4": (lo, hi), "Q6": ...,
-    "w6": ..., "cn_count": ...}}``: what was drawn (the perfect structures' q_l, which equal Q_l
-    for a perfect crystal; for ICO, q_l of the central atom of an icosahedron).
+    (see ``_atom_map``). The colour scale (distance from the centre, A) is shared by both maps.
+    Returns ``{"reference_centres": {name: (Q4, Q6, W6)}, "limits": {...}, "outside": n}``.
     """
-    if reference_points is None:
-        reference_points = default_reference_points()
+    lim = {k: tuple(float(v) for v in (limits or ORDER_LIMITS)[k]) for k in ("Q4", "Q6", "W6")}
+    regions = reference_regions or {}
     cn = np.asarray(atoms["cn"]).astype(np.int64)
-    Q4 = np.asarray(atoms["Q4"], dtype=np.float64)
-    Q6 = np.asarray(atoms["Q6"], dtype=np.float64)
-    w6 = np.asarray(atoms["w6"], dtype=np.float64)
     d = np.asarray(atoms["d_center"], dtype=np.float64)
+    vals = {k: np.asarray(atoms[k], dtype=np.float64) for k in ("Q4", "Q6", "W6")}
+    outside = np.zeros(len(cn), bool)
+    for k, (lo, hi) in lim.items():
+        outside |= (vals[k] < lo) | (vals[k] > hi)
+        vals[k] = np.clip(vals[k], lo, hi)
     n = len(cn)
-    refs = {
-        str(k): {kk: float(vv) for kk, vv in v.items() if isinstance(vv, int | float | np.number)}
-        for k, v in reference_points.items()
-    }
-    ref_q4 = [p["q4"] for p in refs.values() if "q4" in p]
-    ref_q6 = [p["q6"] for p in refs.values() if "q6" in p]
-    ref_w6 = [p["w6"] for p in refs.values() if "w6" in p]
-    lim = {
-        "Q4": _limits([Q4, ref_q4]),
-        "Q6": _limits([Q6, ref_q6]),
-        "w6": _limits([w6, ref_w6]),
-    }
     with DRAW_LOCK:
         fig = _new_figure("order")
         ax1, ax2, ax3 = fig.subplots(1, 3, width_ratios=[1.0, 1.1, 1.1])
@@ -413,13 +401,8 @@ def plot_order(
         cn_max = int(cn.max(initial=0))
         bins = np.arange(-0.5, cn_max + 1.5)
         counts = np.bincount(cn, minlength=cn_max + 1) if n else np.zeros(1, int)
-        ax1.bar(
-            np.arange(cn_max + 1),
-            counts,
-            width=0.8,
-            color="tab:blue",
-            label="bonds within cutoff (cn)",
-        )
+        ax1.bar(np.arange(cn_max + 1), counts, width=0.8, color="tab:blue",
+                label="bonds within cutoff (cn)")
         top = int(counts.max(initial=0))
         if "cn_lattice" in atoms and len(atoms["cn_lattice"]):
             cnl = np.asarray(atoms["cn_lattice"]).astype(np.int64)
@@ -427,13 +410,8 @@ def plot_order(
             if cnl_max > cn_max:
                 bins = np.arange(-0.5, cnl_max + 1.5)
             hl = np.bincount(cnl, minlength=len(bins) - 1)
-            ax1.stairs(
-                hl,
-                np.arange(-0.5, len(hl) + 0.5),
-                color="black",
-                lw=1.4,
-                label="neighbours < 1.2 $d_{nn}$ (cn_lattice)",
-            )
+            ax1.stairs(hl, np.arange(-0.5, len(hl) + 0.5), color="black", lw=1.4,
+                       label="neighbours < 1.2 $d_{nn}$ (cn_lattice)")
             top = max(top, int(hl.max(initial=0)))
         ax1.set_xlim(bins[0] - 0.3, bins[-1] + 0.3)
         ax1.set_ylim(0, max(1, top) * CN_HEADROOM)
@@ -441,49 +419,47 @@ def plot_order(
         ax1.set_xticks(np.arange(0, len(bins) - 1, step))
         ax1.legend(fontsize=FONT["legend"], loc="upper left")
         mean_cn = float(cn.mean()) if n else float("nan")
-        fs.style(
-            ax1,
-            xlabel="coordination number",
-            ylabel="atoms",
-            title=f"Coordination numbers (N = {n}, mean cn = {mean_cn:.2f})",
-        )
+        fs.style(ax1, xlabel="coordination number", ylabel="atoms",
+                 title=f"Coordination numbers (N = {n}, mean cn = {mean_cn:.2f})")
 
-        # 2., 3. maps
+        # 2., 3. maps in the classifier's space
         from matplotlib.colors import Normalize
 
-        norm = Normalize(
-            vmin=float(np.nanmin(d)) if n else 0.0, vmax=float(np.nanmax(d)) if n else 1.0
-        )
-        sc = _atom_map(ax2, Q4, Q6, d, norm, lim["Q4"], lim["Q6"])
-        _atom_map(ax3, w6, Q6, d, norm, lim["w6"], lim["Q6"])
-        _draw_reference_points(ax2, refs, "q4", "q6")
-        _draw_reference_points(ax3, refs, "w6", "q6")
+        norm = Normalize(vmin=float(np.nanmin(d)) if n else 0.0,
+                         vmax=float(np.nanmax(d)) if n else 1.0)
+        sc = _atom_map(ax2, vals["Q4"], vals["Q6"], d, norm, lim["Q4"], lim["Q6"])
+        _atom_map(ax3, vals["W6"], vals["Q6"], d, norm, lim["W6"], lim["Q6"])
+        _draw_reference_regions(ax2, regions, "Q4", "Q6")
+        _draw_reference_regions(ax3, regions, "W6", "Q6")
         ax2.set_xlim(*lim["Q4"])
         ax2.set_ylim(*lim["Q6"])
-        ax3.set_xlim(*lim["w6"])
+        ax3.set_xlim(*lim["W6"])
         ax3.set_ylim(*lim["Q6"])
         ax3.axvline(0.0, color="0.6", lw=0.8, zorder=1)
         for ax in (ax2, ax3):
             ax.grid(True, color="0.9", lw=0.6, zorder=0)
-        how = "" if n <= SCATTER_MAX_ATOMS else "\ncells coloured by their atoms' mean distance"
-        fs.style(
-            ax2,
-            xlabel="$Q_4$",
-            ylabel="$Q_6$",
-            title=f"($Q_4$, $Q_6$), reference structures in red{how}",
-        )
-        fs.style(ax3, xlabel="$w_6$", ylabel="$Q_6$", title=f"($w_6$, $Q_6$){how}")
+        how = "" if n <= SCATTER_MAX_ATOMS else "; cells coloured by their atoms' mean distance"
+        if outside.any():
+            how += f"; {int(outside.sum())} atom(s) beyond the axes drawn on the border"
+        fs.style(ax2, xlabel="$Q_4$", ylabel="$Q_6$", title="($Q_4$, $Q_6$)")
+        fs.style(ax3, xlabel="$W_6$ (coarse-grained, not normalised)", ylabel="$Q_6$",
+                 title="($W_6$, $Q_6$)")
+        if how:
+            ax3.text(0.0, -0.16, how.lstrip("; "), transform=ax3.transAxes,
+                     fontsize=FONT["note"], color="0.3")
         cb = fig.colorbar(sc, ax=[ax2, ax3], pad=0.01, aspect=30)
         cb.set_alpha(1.0)
         cb.solids.set(alpha=1.0)
         cb.set_label("distance from centre (Å)", fontsize=FONT["label"])
         cb.ax.tick_params(labelsize=FONT["tick"])
-        if title:
-            fig.suptitle(title, fontsize=FONT["title"] + 1)
+        head = "\n".join(t for t in (title, reference_note) if t)
+        if head:
+            fig.suptitle(head, fontsize=FONT["title"] + 1)
         save_png(fig, out_png)
-    used = {name: (p.get("q4"), p.get("q6"), p.get("w6")) for name, p in refs.items()}
+    centres = {name: tuple(e["centre"][k] for k in ("Q4", "Q6", "W6"))
+               for name, e in regions.items()}
     lim["cn_count"] = (0.0, max(1, top) * CN_HEADROOM)
-    return {"reference_points": used, "limits": lim}
+    return {"reference_centres": centres, "limits": lim, "outside": int(outside.sum())}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -497,75 +473,116 @@ def time_label(time_unit: str) -> str:
 def plot_timeseries(
     rows: Sequence[Mapping[str, str]], out_png, *, time_unit="s", title=None
 ) -> dict:
-    """Summary quantities of a series against time, one panel per :data:`TIMESERIES_PANELS`.
+    """Summary quantities of a series against time: :data:`TIMESERIES_PANELS` and a panel of
+    structure fractions (:data:`STRUCTURE_CLASSIFIERS`, PTM by default), in two columns.
 
     ``rows`` are the series' summary rows (``nanotraj.tables.read_rows`` of ``summary.csv``).
     Accepted frames are drawn as points joined by lines; each rejected frame is a vertical red
-    band on every panel (no values) and breaks the line. Shared time axis labelled
-    ``time (<time_unit>)``.
-    Returns ``{"times": accepted times, "rejected_times": ...}``.
+    band on every panel (no values) and breaks the line. The structure fractions carry their
+    binomial standard error ``sqrt(p (1 - p) / N)`` as a band; frames whose noise estimate is
+    beyond what the classifiers handle (summary ``noise_warning``) are shaded grey. Shared time
+    axis labelled ``time (<time_unit>)``.
+    Returns ``{"times": accepted times, "rejected_times": ..., "classifier": its name}``.
     """
     ok = [r for r in rows if is_ok(r)]
     bad = [r for r in rows if not is_ok(r)]
     t = np.array([as_float(r.get("time")) for r in ok])
     order = np.argsort(t, kind="stable")
     t = t[order]
+    ok = [ok[i] for i in order]
     t_bad = np.array([as_float(r.get("time")) for r in bad])
     # the joining line breaks at rejected frames (NaN), so nothing is interpolated across them
     t_line = np.concatenate([t, t_bad])
     line_order = np.argsort(t_line, kind="stable")
+    markers = 3 if len(t) > 50 else 5
     with DRAW_LOCK:
         fig = _new_figure("timeseries")
-        axes = fig.subplots(len(TIMESERIES_PANELS) + 1, 1, sharex=True)
-        _structure_panel(axes[-1], ok, order, t, t_bad)
-        for ax, (col, label) in zip(axes[:-1], TIMESERIES_PANELS, strict=True):
-            y = np.array([as_float(ok[i].get(col)) for i in order])
+        n_rows = (len(TIMESERIES_PANELS) + 2) // 2
+        grid = fig.subplots(n_rows, 2, sharex=True, squeeze=False)
+        axes = list(grid.T.ravel())  # down the left column, then the right one
+        panels = [*TIMESERIES_PANELS, None]
+        for ax, panel in zip(axes, panels, strict=False):
             for tb in t_bad:
                 ax.axvline(tb, color="firebrick", alpha=0.35, lw=3, zorder=1)
-            y_line = np.concatenate([y, np.full(t_bad.size, np.nan)])[line_order]
-            ax.plot(t_line[line_order], y_line, "-", color="tab:blue", lw=1.4, zorder=2)
-            ax.plot(t, y, "o", color="tab:blue", ms=4 if len(t) > 50 else 6, zorder=3)
-            finite = y[np.isfinite(y)]
+            ax.grid(True, color="0.9", lw=0.6)
+            if panel is None:
+                classifier = _structure_panel(ax, ok, t, markers)
+                continue
+            cols, label = panel
+            values = []
+            for k, col in enumerate(cols):
+                y = np.array([as_float(r.get(col)) for r in ok])
+                if not np.isfinite(y).any():
+                    continue
+                values.append(y)
+                colour = f"C{k}" if len(cols) > 1 else "tab:blue"
+                y_line = np.concatenate([y, np.full(t_bad.size, np.nan)])[line_order]
+                ax.plot(t_line[line_order], y_line, "-", color=colour, lw=1.4, zorder=2)
+                ax.plot(t, y, "o", color=colour, ms=markers, zorder=3,
+                        label=COLUMN_LABELS.get(col, col) if len(cols) > 1 else None)
+            finite = np.concatenate(values)[np.isfinite(np.concatenate(values))] if values \
+                else np.zeros(0)
             if finite.size:
                 lo, hi = float(finite.min()), float(finite.max())
                 span = hi - lo
                 if span <= 1e-12 * max(1.0, abs(hi)):
                     span = max(abs(hi) * 0.05, 1e-3)
                 ax.set_ylim(lo - 0.12 * span, hi + 0.12 * span)
-            ax.grid(True, color="0.9", lw=0.6)
+            if len(values) > 1:
+                ax.legend(fontsize=FONT["legend"] - 1, loc="best", frameon=False)
             fs.style(ax, ylabel=label)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
         all_t = np.concatenate([t, t_bad]) if t_bad.size else t
         if all_t.size:
             lo, hi = float(np.nanmin(all_t)), float(np.nanmax(all_t))
-            axes[-1].set_xlim(*fs.padded(lo, hi, 0.04, 1.0))
-        fs.style(axes[-1], xlabel=time_label(time_unit))
+            axes[0].set_xlim(*fs.padded(lo, hi, 0.04, 1.0))
+        for ax in (grid[-1, 0], grid[-1, 1]):
+            fs.style(ax, xlabel=time_label(time_unit))
         head = title or "Series summary"
         note = f"{len(ok)} frames"
         if bad:
             note += f", {len(bad)} rejected frame(s) = red bands"
-        axes[0].set_title(f"{head} ({note})", fontsize=FONT["title"])
+        fig.suptitle(f"{head} ({note})", fontsize=FONT["title"])
         fig.align_ylabels(axes)
         save_png(fig, out_png)
-    return {"times": t, "rejected_times": t_bad}
+    return {"times": t, "rejected_times": t_bad, "classifier": classifier}
 
 
-def _structure_panel(ax, ok, order, t, t_bad) -> None:
-    """Last time-series panel: fractions of atoms per local structure class (CNA and BOO)."""
-    for tb in t_bad:
-        ax.axvline(tb, color="firebrick", alpha=0.35, lw=3, zorder=1)
-    drawn = 0
-    for col, label, colour, style in STRUCTURE_LINES:
-        if not ok or col not in ok[0]:
+def _structure_panel(ax, ok, t, markers) -> str | None:
+    """Fractions of atoms per structure of the first classifier of
+    :data:`STRUCTURE_CLASSIFIERS` present in the rows, with binomial standard-error bands;
+    frames with a ``noise_warning`` shaded grey. Returns the classifier's name."""
+    present = [(suffix, name) for suffix, name in STRUCTURE_CLASSIFIERS
+               if ok and any(np.isfinite(as_float(r.get(f"fraction_fcc{suffix}"))) for r in ok)]
+    if not present:
+        fs.style(ax, ylabel="fraction of atoms")
+        return None
+    suffix, name = present[0]
+    n = np.array([as_float(r.get("n_atoms")) for r in ok])
+    for tw, row in zip(t, ok, strict=True):
+        if str(row.get("noise_warning", "")).strip():
+            ax.axvspan(tw - 0.5 * _spacing(t), tw + 0.5 * _spacing(t), color="0.85", zorder=0)
+    for struct, colour in STRUCTURE_COLOURS.items():
+        col = f"fraction_{struct}{suffix}"
+        if col not in ok[0]:
             continue
-        y = np.array([as_float(ok[i].get(col)) for i in order])
-        ax.plot(t, y, style, marker="o", ms=3, color=colour, lw=1.3, label=label)
-        drawn += 1
+        p = np.array([as_float(r.get(col)) for r in ok])
+        if not np.isfinite(p).any() or (struct != "other" and np.nanmax(p) <= 0):
+            continue
+        err = np.sqrt(np.clip(p * (1 - p), 0, None) / np.maximum(n, 1))
+        ax.fill_between(t, p - err, p + err, color=colour, alpha=0.2, lw=0)
+        ax.plot(t, p, "-o", ms=markers, color=colour, lw=1.3, label=struct)
     ax.set_ylim(-0.03, 1.03)
-    ax.grid(True, color="0.9", lw=0.6)
-    if drawn:
-        ax.legend(fontsize=FONT["legend"], ncol=4, loc="upper center",
-                  bbox_to_anchor=(0.5, -0.32), frameon=False)
-    fs.style(ax, ylabel="fraction of\natoms")
+    ax.legend(fontsize=FONT["legend"] - 1, ncol=3, loc="best", frameon=False,
+              title=f"{name} (band: ±1 s.e.)", title_fontsize=FONT["legend"] - 1)
+    fs.style(ax, ylabel=f"fraction of atoms\n({name})")
+    return name
+
+
+def _spacing(t) -> float:
+    """Typical spacing of the times (for the width of a shaded frame)."""
+    return float(np.median(np.diff(np.unique(t)))) if len(np.unique(t)) > 1 else 1.0
 
 
 def _stack_offset(peaks: Sequence[float], n: int) -> float:

@@ -18,6 +18,7 @@ rule plot_frame:
     input:
         rdf=rules.compute_rdf.output.rdf,
         cutoff=rules.compute_rdf.output.npz,
+        structure=rules.compute_structure.output.structure,
         atoms=rules.write_frame_table.output.atoms,
         summary=rules.write_frame_table.output.summary,
     output:
@@ -43,6 +44,7 @@ rule plot_frame:
         version=VERSION,
         element=get_element,
         time_unit=config["time_unit"],
+        order_limits=config["figures"]["order_limits"],
     run:
         from nanotraj.stages import figures
 
@@ -51,6 +53,7 @@ rule plot_frame:
             output,
             element=params.element,
             time_unit=params.time_unit,
+            order_limits=params.order_limits,
             log=log[0],
         )
 

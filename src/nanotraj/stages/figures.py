@@ -34,7 +34,7 @@ def _frame_title(row: Mapping[str, str], time_unit: str) -> str:
     return f"{series} / {frame}{when}"
 
 
-ORDER_COLUMNS = ("cn", "cn_lattice", "Q4", "Q6", "w6", "d_center")
+ORDER_COLUMNS = ("cn", "cn_lattice", "Q4", "Q6", "W6", "d_center")
 
 
 def plot_frame(
@@ -44,15 +44,19 @@ def plot_frame(
     element: str,
     time_unit: str = "s",
     reference: bool = True,
+    order_limits=None,
     log=None,
 ) -> dict:
     """Rule ``plot_frame``: ``rdf.png`` and ``order.png`` of one frame from its outputs.
 
     ``inputs`` keys: ``rdf`` (rdf.csv), ``cutoff`` (the rdf stage's ``rdf.npz``: the cutoff used
-    and how it was chosen), ``atoms`` (atoms.csv), ``summary`` (summary.csv: status, n_atoms,
+    and how it was chosen), ``structure`` (the structure stage's ``structure.npz``: the noise
+    estimate and nearest-neighbour peak, for the BOO classes' reference regions at the frame's
+    own noise level), ``atoms`` (atoms.csv), ``summary`` (summary.csv: status, n_atoms,
     identity); ``outputs`` keys: ``rdf``, ``order`` (PNG). A rejected frame gets placeholders
     stating ``rejected: <reason>``. ``dr`` and ``r_max`` of the reference curve are those of the
-    frame's rdf.csv; ``reference=False`` leaves the perfect cluster out.
+    frame's rdf.csv; ``reference=False`` leaves the perfect cluster out; ``order_limits``: the
+    fixed axis ranges of the order maps (:data:`nanotraj.plots.ORDER_LIMITS`).
     Returns the info dicts of :func:`plot_rdf` / :func:`plot_order`.
     """
     lg = Log(log)
@@ -99,7 +103,15 @@ def plot_frame(
         header_cols = fh.readline().strip().split(",")
     wanted = [c for c in ORDER_COLUMNS if c in header_cols]
     atoms = read_columns(inputs["atoms"], wanted)
-    info_order = plot_order(atoms, outputs["order"], title=f"Bond-orientational order: {title}")
+    from nanotraj.boo_classes import reference_ellipses
+
+    st = load_arrays(inputs["structure"])
+    sigma, peak = float(st["sigma_estimate"]), float(st["nn_peak"])
+    regions = reference_ellipses(sigma, peak, cutoff) if np.isfinite(sigma) else None
+    note = (f"classes' regions at the frame's noise σ = {sigma:.3f} Å (1σ, dotted: 99 % core)"
+            if regions else "no class regions: noise level outside the classifier's table")
+    info_order = plot_order(atoms, outputs["order"], regions, limits=order_limits,
+                            reference_note=note, title=f"Bond-orientational order: {title}")
     lg(f"{len(atoms['cn'])} atoms plotted; cutoff {cutoff:.4f} A")
     lg.close(OK)
     return {"status": status, "rdf": info_rdf, "order": info_order}
