@@ -120,7 +120,10 @@ def _alive(pid: int) -> bool:
 
 
 def snakemake_cmd(workdir, *args):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir)]
+    """Snakemake with job descriptions shown (``--quiet host`` replaces the default profile's
+    quiet list), which the checks below read."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+           "--quiet", "host"]
     return [*cmd, *args]
 
 

@@ -36,8 +36,9 @@ def snakemake(workdir, *args, check=True, env=None, python_prefix=None):
 
 
 def planned_jobs(workdir, *args, **kw) -> set[tuple[str, str]]:
-    """(rule, frame) pairs that a dry run plans; frame is '' for whole-series/run rules."""
-    proc = snakemake(workdir, "-n", *args, **kw)
+    """(rule, frame) pairs that a dry run plans; frame is '' for whole-series/run rules (the
+    job descriptions, which the default profile hides: ``--quiet host`` shows them)."""
+    proc = snakemake(workdir, "-n", "--quiet", "host", *args, **kw)
     jobs = set()
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
         m = re.match(r"(?:local)?rule (\w+):", block.strip())
@@ -304,16 +305,24 @@ def test_structure_columns_in_demo_outputs(demo_run):
     row = _demo_frames()[0]
     out = demo_run / "results" / row["series"] / row["frame"]
     header, atoms = read_csv(out / "atoms.csv")
-    assert header[len(ATOM_COLUMNS) : len(ATOM_COLUMNS) + 3] == list(STRUCTURE_COLUMNS)
+    n = len(STRUCTURE_COLUMNS)
+    assert header[len(ATOM_COLUMNS) : len(ATOM_COLUMNS) + n] == list(STRUCTURE_COLUMNS)
     assert {a["structure_boo"] for a in atoms} <= set(BOO_CLASSES)
     assert {a["structure_cna"] for a in atoms} <= {"0", "1", "2", "3", "4"}
+    assert {a["structure_acna"] for a in atoms} <= {"0", "1", "2", "3", "4"}
     # the first demo frame is a perfect truncated octahedron with 0.04 A noise: mostly fcc
     assert sum(a["structure_cna"] == "1" for a in atoms) > 0.4 * len(atoms)
     sheader, summary = read_csv(out / "summary.csv")
-    for col in (*STRUCTURE_SUMMARY, "n_close_contacts"):
+    for col in (*STRUCTURE_SUMMARY, "n_close_contacts", "sigma_estimate", "surface_area",
+                "volume", "diameter_sv"):
         assert col in sheader
-    fractions = [float(summary[0][f"fraction_{k}"]) for k in ("fcc", "hcp", "bcc", "ico", "other")]
-    assert abs(sum(fractions) - 1) < 1e-9
+    for suffix in ("", "_acna"):
+        fractions = [float(summary[0][f"fraction_{k}{suffix}"])
+                     for k in ("fcc", "hcp", "bcc", "ico", "other")]
+        assert abs(sum(fractions) - 1) < 1e-9
+    s = summary[0]  # the alpha shape: 6V/A below the hull's sphere, 0.03-0.06 A of noise
+    assert 0 < float(s["diameter_sv"]) < float(s["diameter"])
+    assert 0.0 < float(s["sigma_estimate"]) < 0.08
 
 
 def test_report_embeds_every_figure_and_table(demo_run):
@@ -365,7 +374,8 @@ def test_large_frames_get_threads_small_frames_one(tmp_path):
                 [("s", "big", 1, "big.pdb"), ("s", "small", 0, "small.pdb")])
 
     def threads(*args):
-        out = snakemake(tmp_path, "-n", "--config", "frames=frames.tsv", *args).stdout
+        out = snakemake(tmp_path, "-n", "--quiet", "host", "--config", "frames=frames.tsv",
+                        *args).stdout
         found = {}
         for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
             m = re.match(r"(?:local)?rule (\w+):", block.strip())
