@@ -49,7 +49,7 @@ HULL_TOL = 1e-12
 #: Maximum number of hull facets (2 * 16 - 4).
 MAX_FACETS = 28
 
-_MAXV = 192  # Voronoi cell vertices
+_MAXV = 512  # Voronoi cell vertices (created; dead ones are not reused)
 _MAXF = 32  # Voronoi cell faces (6 box + 18)
 _MAXFV = 64  # vertices of one face
 _MAXP = MAX_NEIGHBOURS + 1
@@ -84,18 +84,30 @@ def _solid_angle(a, b, c):
 
 
 @nb.njit(**_JIT)
-def voronoi_solid_angles(P, n, area, V, F, FL, FI, s, cls, newid, ein, eout, enew, w, ang, u):
+def _pseudo_angle(x, y):
+    """A monotonic function of ``atan2(y, x)`` in [0, 4) (the order of directions around a
+    point without trigonometry)."""
+    d = abs(x) + abs(y)
+    if d == 0.0:
+        return 0.0
+    t = y / d
+    return 1.0 - t if x >= 0.0 else 3.0 + t
+
+
+@nb.njit(**_JIT)
+def voronoi_solid_angles(P, n, area, V, F, FL, FI, live, s, cls, poly, ein, eout, enew, w, ang, u):
     """Solid angle (sr) of the Voronoi face of each of the ``n`` neighbour vectors ``P[:n]``
     (Angstrom, the atom at the origin) in ``area[:n]``; 0 for a neighbour without a face.
 
     The cell starts as the cube ``[-10 r, 10 r]^3`` (``r`` the largest neighbour distance) and
     is cut by the bisector plane ``2 v . p = |p|^2`` of every neighbour ``p`` in the given
-    order.  A plane cuts only if some vertex lies beyond it by more than :data:`VORONOI_TOL`;
-    vertices within the tolerance stay (on the new face).  The new face's vertices are ordered
-    by angle around the plane normal.  A face's solid angle is the sum over a fan of triangles
-    of its vertices projected on the unit sphere.  The other arguments are work arrays
-    (``V`` (2, _MAXV, 3) holds twice the vertex coordinates).  Returns 0, or -1 when a work
-    array overflowed (then the areas are 0).
+    order.  A plane cuts only if some vertex lies beyond it by more than :data:`VORONOI_TOL`
+    (on ``2 v . p - |p|^2``); vertices within the tolerance stay and join the new face, whose
+    vertices are ordered by angle around the plane normal.  A face's solid angle is the sum
+    over a fan of triangles of its vertices projected on the unit sphere.  The other arguments
+    are work arrays (``V`` (_MAXV, 3) holds twice the vertex coordinates; faces are vertex
+    cycles ``F[f, :FL[f]]`` of the plane ``FI[f]``, -1 for the box).  Returns 0, or -1 when a
+    work array overflowed (then the areas are 0).
     """
     for j in range(n):
         area[j] = 0.0
@@ -107,17 +119,18 @@ def voronoi_solid_angles(P, n, area, V, F, FL, FI, s, cls, newid, ein, eout, ene
     k2 = 2.0 * (10.0 * math.sqrt(r2max))
     if not (k2 > 0.0 and k2 < np.inf):
         return 0
-    c = 0
     for b in range(8):
-        V[0, b, 0] = k2 if b & 1 else -k2
-        V[0, b, 1] = k2 if b & 2 else -k2
-        V[0, b, 2] = k2 if b & 4 else -k2
+        V[b, 0] = k2 if b & 1 else -k2
+        V[b, 1] = k2 if b & 2 else -k2
+        V[b, 2] = k2 if b & 4 else -k2
+        live[b] = b
     nv = 8
+    nlive = 8
     for f in range(6):
         for k in range(4):
-            F[0, f, k] = _BOX_FACES[f, k]
-        FL[0, f] = 4
-        FI[0, f] = -1
+            F[f, k] = _BOX_FACES[f, k]
+        FL[f] = 4
+        FI[f] = -1
     nf = 6
     for j in range(n):
         px = P[j, 0]
@@ -125,10 +138,11 @@ def voronoi_solid_angles(P, n, area, V, F, FL, FI, s, cls, newid, ein, eout, ene
         pz = P[j, 2]
         rsq = px * px + py * py + pz * pz
         nout = 0
-        for v in range(nv):
-            t = V[c, v, 0] * px
-            t += V[c, v, 1] * py
-            t += V[c, v, 2] * pz - rsq
+        for q in range(nlive):
+            v = live[q]
+            t = V[v, 0] * px
+            t += V[v, 1] * py
+            t += V[v, 2] * pz - rsq
             s[v] = t
             if t > VORONOI_TOL:
                 cls[v] = 1
@@ -139,29 +153,26 @@ def voronoi_solid_angles(P, n, area, V, F, FL, FI, s, cls, newid, ein, eout, ene
                 cls[v] = 0
         if nout == 0:
             continue
-        d = 1 - c
-        nv2 = 0
-        for v in range(nv):
-            if cls[v] <= 0:
-                newid[v] = nv2
-                V[d, nv2, 0] = V[c, v, 0]
-                V[d, nv2, 1] = V[c, v, 1]
-                V[d, nv2, 2] = V[c, v, 2]
-                nv2 += 1
-            else:
-                newid[v] = -1
         ne = 0
-        nf2 = 0
-        for f in range(nf):
-            L = FL[c, f]
+        f = 0
+        while f < nf:
+            L = FL[f]
+            cut = False
+            for k in range(L):
+                if cls[F[f, k]] > 0:
+                    cut = True
+                    break
+            if not cut:
+                f += 1
+                continue
             k2 = 0
             for k in range(L):
-                a = F[c, f, k]
-                b = F[c, f, k + 1 if k + 1 < L else 0]
+                a = F[f, k]
+                b = F[f, k + 1 if k + 1 < L else 0]
                 if cls[a] <= 0:
                     if k2 >= _MAXFV:
                         return -1
-                    F[d, nf2, k2] = newid[a]
+                    poly[k2] = a
                     k2 += 1
                 if (cls[a] < 0 and cls[b] > 0) or (cls[a] > 0 and cls[b] < 0):
                     vi = a if cls[a] < 0 else b
@@ -172,44 +183,60 @@ def voronoi_solid_angles(P, n, area, V, F, FL, FI, s, cls, newid, ein, eout, ene
                             idx = enew[e]
                             break
                     if idx < 0:
-                        if nv2 >= _MAXV or ne >= _MAXV:
+                        if nv >= _MAXV or ne >= _MAXFV:
                             return -1
                         r = s[vo] / (s[vo] - s[vi])
                         for x in range(3):
-                            V[d, nv2, x] = r * V[c, vi, x] + (1.0 - r) * V[c, vo, x]
+                            V[nv, x] = r * V[vi, x] + (1.0 - r) * V[vo, x]
                         ein[ne] = vi
                         eout[ne] = vo
-                        enew[ne] = nv2
-                        idx = nv2
+                        enew[ne] = nv
+                        idx = nv
                         ne += 1
-                        nv2 += 1
+                        nv += 1
                     if k2 >= _MAXFV:
                         return -1
-                    F[d, nf2, k2] = idx
+                    poly[k2] = idx
                     k2 += 1
             if k2 >= 3:
-                FL[d, nf2] = k2
-                FI[d, nf2] = FI[c, f]
-                nf2 += 1
+                for k in range(k2):
+                    F[f, k] = poly[k]
+                FL[f] = k2
+                f += 1
+            else:  # the face is gone: move the last face here
+                nf -= 1
+                if f < nf:
+                    for k in range(FL[nf]):
+                        F[f, k] = F[nf, k]
+                    FL[f] = FL[nf]
+                    FI[f] = FI[nf]
         # the new face: vertices on the plane, by angle around its normal
         nw = 0
-        for v in range(nv):
+        q2 = 0
+        for q in range(nlive):
+            v = live[q]
             if cls[v] == 0:
-                w[nw] = newid[v]
+                w[nw] = v
                 nw += 1
+            if cls[v] <= 0:
+                live[q2] = v
+                q2 += 1
+        nlive = q2
         for e in range(ne):
             w[nw] = enew[e]
             nw += 1
+            live[nlive] = enew[e]
+            nlive += 1
         if nw >= 3:
-            if nf2 >= _MAXF or nw > _MAXFV:
+            if nf >= _MAXF or nw > _MAXFV:
                 return -1
             cx = 0.0
             cy = 0.0
             cz = 0.0
             for k in range(nw):
-                cx += V[d, w[k], 0]
-                cy += V[d, w[k], 1]
-                cz += V[d, w[k], 2]
+                cx += V[w[k], 0]
+                cy += V[w[k], 1]
+                cz += V[w[k], 2]
             cx /= nw
             cy /= nw
             cz /= nw
@@ -224,10 +251,12 @@ def voronoi_solid_angles(P, n, area, V, F, FL, FI, s, cls, newid, ein, eout, ene
             e2y = pz * e1x - px * e1z
             e2z = px * e1y - py * e1x
             for k in range(nw):
-                dx = V[d, w[k], 0] - cx
-                dy = V[d, w[k], 1] - cy
-                dz = V[d, w[k], 2] - cz
-                ang[k] = math.atan2(dx * e2x + dy * e2y + dz * e2z, dx * e1x + dy * e1y + dz * e1z)
+                dx = V[w[k], 0] - cx
+                dy = V[w[k], 1] - cy
+                dz = V[w[k], 2] - cz
+                ang[k] = _pseudo_angle(
+                    dx * e1x + dy * e1y + dz * e1z, dx * e2x + dy * e2y + dz * e2z
+                )
             for k in range(1, nw):  # insertion sort by angle
                 a_k = ang[k]
                 w_k = w[k]
@@ -239,24 +268,21 @@ def voronoi_solid_angles(P, n, area, V, F, FL, FI, s, cls, newid, ein, eout, ene
                 ang[m + 1] = a_k
                 w[m + 1] = w_k
             for k in range(nw):
-                F[d, nf2, k] = w[k]
-            FL[d, nf2] = nw
-            FI[d, nf2] = j
-            nf2 += 1
-        nv = nv2
-        nf = nf2
-        c = d
+                F[nf, k] = w[k]
+            FL[nf] = nw
+            FI[nf] = j
+            nf += 1
     # solid angles of the faces
     for f in range(nf):
-        j = FI[c, f]
+        j = FI[f]
         if j < 0:
             continue
-        L = FL[c, f]
+        L = FL[f]
         for k in range(L):
-            v = F[c, f, k]
-            x = V[c, v, 0]
-            y = V[c, v, 1]
-            z = V[c, v, 2]
+            v = F[f, k]
+            x = V[v, 0]
+            y = V[v, 1]
+            z = V[v, 2]
             nrm = math.sqrt(x * x + y * y + z * z)
             u[k, 0] = x / nrm
             u[k, 1] = y / nrm
@@ -291,7 +317,9 @@ def _facet_normal(P, a, b, c, out):
 @nb.njit(**_JIT)
 def _height(P, w, a, nrm):
     """Signed distance of point w above the facet plane through point a (unit normal nrm)."""
-    return nrm[0] * (P[w, 0] - P[a, 0]) + nrm[1] * (P[w, 1] - P[a, 1]) + nrm[2] * (P[w, 2] - P[a, 2])
+    return (
+        nrm[0] * (P[w, 0] - P[a, 0]) + nrm[1] * (P[w, 1] - P[a, 1]) + nrm[2] * (P[w, 2] - P[a, 2])
+    )
 
 
 @nb.njit(**_JIT)
@@ -321,12 +349,10 @@ def _new_facet(P, a, b, c, bc, facets, normals, nfac):
 
 
 @nb.njit(**_JIT)
-def _hull_init(P, n, facets, normals, processed, bc):
+def _hull_init(P, n, facets, normals, processed, bc, lo, hi, nrm):
     """Initial tetrahedron: the extreme pair along the axis of largest extent, the point
     farthest from their line, the point farthest from that plane.  Returns 0 or a negative
     code for a degenerate point set."""
-    lo = np.empty(3, np.int64)
-    hi = np.empty(3, np.int64)
     for ax in range(3):
         dmin = np.inf
         dmax = -np.inf
@@ -379,7 +405,6 @@ def _hull_init(P, n, facets, normals, processed, bc):
     if not dbest > HULL_TOL:
         return -2
     # fourth point: farthest from the plane abc
-    nrm = np.empty(3)
     _facet_normal(P, a, b, c, nrm)
     d = -1
     dbest = 0.0
@@ -413,11 +438,12 @@ def _hull_init(P, n, facets, normals, processed, bc):
 
 
 @nb.njit(**_JIT)
-def hull_extend(P, n, hs, facets, normals, processed, bc, vis, edge, out):
+def hull_extend(P, n, hs, facets, normals, processed, bc, vis, edge, hor, scratch, out):
     """Convex hull of points ``P[:n]`` (point 0 the central atom), extending the hull of a
     previous call when ``hs[0]`` (ok flag) is set: points are added one at a time in index
     order; a point is outside a facet when its height above it exceeds :data:`HULL_TOL`.
-    ``hs`` = (ok, number of points already processed, number of facets).
+    ``hs`` = (ok, number of points already processed, number of facets); ``vis``, ``edge``
+    (zero on entry and exit), ``hor`` and ``scratch`` (int64, >= 7) are work arrays.
 
     Returns 0 with the facets (indices of ``P`` minus 1, counter-clockwise seen from outside)
     in ``out[:hs[2]]``; 1 when the central atom is a vertex of the hull; negative for a
@@ -427,7 +453,9 @@ def hull_extend(P, n, hs, facets, normals, processed, bc, vis, edge, out):
     n_prev = hs[1]
     hs[1] = n
     if hs[0] == 0:
-        ret = _hull_init(P, n, facets, normals, processed, bc)
+        ret = _hull_init(
+            P, n, facets, normals, processed, bc, scratch[0:3], scratch[3:6], normals[MAX_FACETS]
+        )
         if ret != 0:
             return ret
         hs[0] = 1
@@ -438,9 +466,6 @@ def hull_extend(P, n, hs, facets, normals, processed, bc, vis, edge, out):
         if processed[i]:
             continue
         processed[i] = True
-        for a in range(n):
-            for b in range(n):
-                edge[a, b] = 0
         anyvis = False
         for f in range(nfac):
             h = _height(P, i, facets[f, 0], normals[f])
@@ -450,11 +475,8 @@ def hull_extend(P, n, hs, facets, normals, processed, bc, vis, edge, out):
             edge[facets[f, 0], facets[f, 1]] = flag
             edge[facets[f, 1], facets[f, 2]] = flag
             edge[facets[f, 2], facets[f, 0]] = flag
-        if not anyvis:
-            continue
         # horizon: directed edges a -> b of visible facets whose twin b -> a is invisible
         nh = 0
-        hor = np.empty((3 * MAX_FACETS, 2), np.int64)
         for f in range(nfac):
             if not vis[f]:
                 continue
@@ -465,6 +487,12 @@ def hull_extend(P, n, hs, facets, normals, processed, bc, vis, edge, out):
                     hor[nh, 0] = a
                     hor[nh, 1] = b
                     nh += 1
+        for f in range(nfac):
+            edge[facets[f, 0], facets[f, 1]] = 0
+            edge[facets[f, 1], facets[f, 2]] = 0
+            edge[facets[f, 2], facets[f, 0]] = 0
+        if not anyvis:
+            continue
         # drop the visible facets (order kept), then add the cone to point i
         m = 0
         for f in range(nfac):
@@ -675,20 +703,19 @@ def top_eigenvalue(S, K, start):
         for b in range(3):
             c2 += S[a, b] * S[a, b]
     c2 = -2.0 * c2
-    c1 = -8.0 * _det3(S[0, 0], S[0, 1], S[0, 2], S[1, 0], S[1, 1], S[1, 2], S[2, 0], S[2, 1], S[2, 2])
+    c1 = -8.0 * _det3(
+        S[0, 0], S[0, 1], S[0, 2], S[1, 0], S[1, 1], S[1, 2], S[2, 0], S[2, 1], S[2, 2]
+    )
     # c0 = det(K), Laplace expansion along the first row
     c0 = 0.0
     for j in range(4):
-        cols = [0, 0, 0]
-        q = 0
-        for jj in range(4):
-            if jj != j:
-                cols[q] = jj
-                q += 1
+        c_0 = 1 if j == 0 else 0
+        c_1 = 2 if j <= 1 else 1
+        c_2 = 3 if j <= 2 else 2
         minor = _det3(
-            K[1, cols[0]], K[1, cols[1]], K[1, cols[2]],
-            K[2, cols[0]], K[2, cols[1]], K[2, cols[2]],
-            K[3, cols[0]], K[3, cols[1]], K[3, cols[2]],
+            K[1, c_0], K[1, c_1], K[1, c_2],
+            K[2, c_0], K[2, c_1], K[2, c_2],
+            K[3, c_0], K[3, c_1], K[3, c_2],
         )  # fmt: skip
         c0 += (-1.0 if j & 1 else 1.0) * K[0, j] * minor
     lam = start
@@ -708,10 +735,12 @@ def top_eigenvalue(S, K, start):
 
 
 @nb.njit(**_JIT)
-def top_eigenvector(K, q):
+def top_eigenvector(K, q, Vm):
     """Unit eigenvector ``q`` of the largest eigenvalue of the symmetric 4x4 ``K`` (cyclic
-    Jacobi rotations; ``K`` is overwritten)."""
-    Vm = np.eye(4)
+    Jacobi rotations; ``K`` and the work array ``Vm`` (4, 4) are overwritten)."""
+    for a in range(4):
+        for b in range(4):
+            Vm[a, b] = 1.0 if a == b else 0.0
     for _sweep in range(30):
         off = 0.0
         diag = 0.0
@@ -797,16 +826,17 @@ def ptm_range(
     nidx = np.empty(MAX_NEIGHBOURS, np.int64)
     area = np.empty(MAX_NEIGHBOURS)
     vo_order = np.empty(MAX_NEIGHBOURS, np.int64)
-    V = np.empty((2, _MAXV, 3))
-    F = np.empty((2, _MAXF, _MAXFV), np.int32)
-    FL = np.empty((2, _MAXF), np.int32)
-    FI = np.empty((2, _MAXF), np.int32)
+    V = np.empty((_MAXV, 3))
+    F = np.empty((_MAXF, _MAXFV), np.int32)
+    FL = np.empty(_MAXF, np.int32)
+    FI = np.empty(_MAXF, np.int32)
+    live = np.empty(_MAXV, np.int32)
     sv = np.empty(_MAXV)
     cls = np.empty(_MAXV, np.int8)
-    newid = np.empty(_MAXV, np.int32)
-    ein = np.empty(_MAXV, np.int32)
-    eout = np.empty(_MAXV, np.int32)
-    enew = np.empty(_MAXV, np.int32)
+    poly = np.empty(_MAXFV, np.int32)
+    ein = np.empty(_MAXFV, np.int32)
+    eout = np.empty(_MAXFV, np.int32)
+    enew = np.empty(_MAXFV, np.int32)
     wv = np.empty(_MAXV, np.int32)
     ang = np.empty(_MAXV)
     uvec = np.empty((_MAXFV, 3))
@@ -815,11 +845,14 @@ def ptm_range(
     ch = np.empty((_MAXP, 3))
     hs = np.zeros(3, np.int64)
     hfac = np.empty((MAX_FACETS, 3), np.int64)
-    hnrm = np.empty((MAX_FACETS, 3))
+    hnrm = np.empty((MAX_FACETS + 1, 3))
+    hhor = np.empty((3 * MAX_FACETS, 2), np.int64)
+    hscr = np.empty(8, np.int64)
+    Vm = np.empty((4, 4))
     processed = np.zeros(_MAXP, np.bool_)
     hbc = np.empty(3)
     hvis = np.empty(MAX_FACETS, np.bool_)
-    hedge = np.empty((_MAXP, _MAXP), np.int8)
+    hedge = np.zeros((_MAXP, _MAXP), np.int8)
     gfac = np.empty((MAX_FACETS, 3), np.int64)
     succ = np.empty((_MAXM, _MAXM), np.int64)
     deg = np.empty(_MAXM, np.int64)
@@ -838,7 +871,6 @@ def ptm_range(
     nmap = np.empty(_MAXP, np.int64)
     q = np.empty(4)
     qg = np.empty(4)
-    R = np.empty((3, 3))
     for i in range(a0, a1):
         row = i - row0
         # ---- neighbours: the 18 nearest, by |r_j - r_i|^2 computed component-wise ----
@@ -883,7 +915,7 @@ def ptm_range(
                     o_F[i, a, b] = np.nan
         # ---- order by Voronoi solid angle (largest first), then distance ----
         ok = voronoi_solid_angles(
-            D, n, area, V, F, FL, FI, sv, cls, newid, ein, eout, enew, wv, ang, uvec
+            D, n, area, V, F, FL, FI, live, sv, cls, poly, ein, eout, enew, wv, ang, uvec
         )
         if ok != 0:
             continue
@@ -955,7 +987,9 @@ def ptm_range(
                 m = 14
             if npts < m + 1:
                 continue
-            ret = hull_extend(ch, m + 1, hs, hfac, hnrm, processed, hbc, hvis, hedge, gfac)
+            ret = hull_extend(
+                ch, m + 1, hs, hfac, hnrm, processed, hbc, hvis, hedge, hhor, hscr, gfac
+            )
             if ret != 0:
                 continue
             nfac = hs[2]
@@ -1044,7 +1078,7 @@ def ptm_range(
                 S[a, b] = acc
         lam = top_eigenvalue(S, K, 0.5 * (t_g1[s] + best_g2))
         _horn(S, K)
-        top_eigenvector(K, q)
+        top_eigenvector(K, q, Vm)
         # fundamental zone: q g with the largest |w| over the symmetry group, then w >= 0
         gbest = -1
         wmax = 0.0
