@@ -194,7 +194,7 @@ def _rotation_group(points, tol=1e-8):
             R = frame(p[a], p[b]) @ ref.T
             img = p @ R.T
             d = np.linalg.norm(img[:, None, :] - p[None, :, :], axis=2)
-            if np.all(d.min(axis=1) < tol) and not any(np.allclose(R, M) for M in mats):
+            if np.all(d.min(axis=1) < tol) and not any(np.abs(R - M).max() < tol for M in mats):
                 mats.append(R)
     return mats
 
@@ -265,15 +265,22 @@ def _triangulations(points):
     quads = [f for f in faces if len(f) == 4]
     if any(len(f) > 4 for f in faces):
         raise AssertionError("template faces are triangles and squares")
+    fixed = [_oriented(points, *t) for t in tris]
+    options = []  # per square: (diagonal, its two triangles) for both diagonals
+    for quad in quads:
+        opts = []
+        for ch in (0, 1):
+            v = quad[ch:] + quad[:ch]
+            tri2 = [_oriented(points, v[0], v[1], v[2]), _oriented(points, v[0], v[2], v[3])]
+            opts.append((tuple(sorted((v[0], v[2]))), tri2))
+        options.append(opts)
     out = []
     for choice in itertools.product((0, 1), repeat=len(quads)):
-        facets = [_oriented(points, *t) for t in tris]
+        facets = list(fixed)
         diagonals = []
-        for quad, ch in zip(quads, choice, strict=True):
-            v = quad[ch:] + quad[:ch]
-            facets.append(_oriented(points, v[0], v[1], v[2]))
-            facets.append(_oriented(points, v[0], v[2], v[3]))
-            diagonals.append(tuple(sorted((v[0], v[2]))))
+        for opts, ch in zip(options, choice, strict=True):
+            diagonals.append(opts[ch][0])
+            facets.extend(opts[ch][1])
         out.append((frozenset(diagonals), np.array(facets, np.int64)))
     return out
 
