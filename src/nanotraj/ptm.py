@@ -68,6 +68,7 @@ __all__ = [
     "SC",
     "STRUCTURE_NAMES",
     "STRUCTURE_CODES",
+    "CRYSTAL_CODES",
     "DEFAULT_STRUCTURES",
     "DEFAULT_RMSD_CUTOFF",
     "MAX_NEIGHBOURS",
@@ -92,6 +93,8 @@ SC = 5
 STRUCTURE_NAMES = ("other", "fcc", "hcp", "bcc", "ico", "sc")
 #: Codes by name.
 STRUCTURE_CODES = {name: code for code, name in enumerate(STRUCTURE_NAMES)}
+#: Codes of the crystal lattices (icosahedral order is not a lattice).
+CRYSTAL_CODES = (FCC, HCP, BCC, SC)
 #: Structures matched by default (OVITO enables only fcc, hcp and bcc by default).
 DEFAULT_STRUCTURES = ("fcc", "hcp", "bcc", "ico", "sc")
 #: Default RMSD cutoff (OVITO's default; see ``benchmarks/validate_ptm.py``).
