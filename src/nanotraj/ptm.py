@@ -585,8 +585,10 @@ def ptm(
     Notes
     -----
     Edge cases: atoms with fewer than 6 (12, 14) neighbours cannot match sc (fcc/hcp/ico,
-    bcc); surface atoms (central atom on the hull), coplanar or collinear neighbour shells and
-    duplicate positions give no match (code 0), never an error.  Neighbours come from
+    bcc); surface atoms (central atom on the hull) and coplanar or collinear neighbour shells
+    give no match (code 0), never an error.  A duplicate position is a neighbour at distance 0
+    without a Voronoi face: it comes after every neighbour with a face, so an atom with a
+    complete shell is matched as if the duplicate were absent (OVITO does the same).  Neighbours come from
     :class:`scipy.spatial.cKDTree`; when several atoms are exactly equidistant at the 18th
     place the k-d trees of scipy and OVITO may keep different ones (only possible for ideal
     lattices, and only relevant for atoms with fewer than 12 (14) Voronoi faces).
