@@ -56,12 +56,13 @@ an Ino decahedron and an amorphous particle (2,000-2,300 atoms each) with 0.05-0
 for RMSD cutoffs 0, 0.1 and 0.2; on the matched atoms the same RMSD (1e-13), orientation (3e-8,
 OVITO stores float32), interatomic distance and deformation gradient (1e-14) and neighbours.
 Ideal lattices (noise 0, and the ideal truncated octahedron of the shared data) agree on every
-atom with cutoff 0.1, and on 94-100 % of the atoms without a cutoff: the others are atoms whose
-result is decided by floating-point rounding in both programs -- exactly equal Voronoi face
-areas or distances at the 6th/12th/14th/18th neighbour, coplanar hull points, orientations on
-the boundary of the fundamental zone (mostly surface atoms matched with RMSD > 0.2).  Which way
-such a tie goes depends on the last bits of each program's arithmetic; it is not reproducible
-between implementations (nor, in either program, under a rotation of the particle).
+atom with cutoff 0.1, on 98.9-100 % with 0.2 and on 94.4-99.4 % without a cutoff: the others
+are atoms whose result is decided by floating-point rounding in both programs -- exactly equal
+Voronoi face areas or distances at the 6th/12th/14th/18th neighbour, coplanar hull points,
+orientations on the boundary of the fundamental zone (surface atoms matched with RMSD > 0.1).
+Which way such a tie goes depends on the last bits of each program's arithmetic; it is not
+reproducible between implementations (nor, in either program, under a rotation of the
+particle).
 
 Choosing the RMSD cutoff (``benchmarks/validate_ptm.py``)
 --------------------------------------------------------
@@ -588,10 +589,10 @@ def ptm(
     bcc); surface atoms (central atom on the hull) and coplanar or collinear neighbour shells
     give no match (code 0), never an error.  A duplicate position is a neighbour at distance 0
     without a Voronoi face: it comes after every neighbour with a face, so an atom with a
-    complete shell is matched as if the duplicate were absent (OVITO does the same).  Neighbours come from
-    :class:`scipy.spatial.cKDTree`; when several atoms are exactly equidistant at the 18th
-    place the k-d trees of scipy and OVITO may keep different ones (only possible for ideal
-    lattices, and only relevant for atoms with fewer than 12 (14) Voronoi faces).
+    complete shell is matched as if the duplicate were absent (OVITO does the same).
+    Neighbours come from :class:`scipy.spatial.cKDTree`.  On ideal lattices, exact ties
+    (equal distances or Voronoi face areas, coplanar points) are broken by floating-point
+    rounding, differently from OVITO (module docstring).
     """
     x = np.ascontiguousarray(coords, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != 3:
