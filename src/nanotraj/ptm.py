@@ -595,6 +595,8 @@ def ptm(
     rounding, differently from OVITO (module docstring).
     """
     x = np.ascontiguousarray(coords, dtype=np.float64)
+    if not x.flags.writeable:  # one compiled specialisation (read-only arrays need another)
+        x = x.copy()
     if x.ndim != 2 or x.shape[1] != 3:
         raise ValueError(f"coords must have shape (N, 3), got {x.shape}")
     if not np.all(np.isfinite(x)):
