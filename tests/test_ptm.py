@@ -413,3 +413,12 @@ def test_symmetry_groups():
     np.testing.assert_allclose(np.linalg.norm(tab["gens"], axis=1), 1.0, atol=1e-12)
     for s in (FCC, HCP, BCC, ICO, SC):
         np.testing.assert_allclose(tab["gens"][tab["gen_start"][s]], [1, 0, 0, 0], atol=1e-12)
+
+
+def test_read_only_input(noisy):
+    x = noisy.copy()
+    x.setflags(write=False)
+    a = ptm(x)
+    b = ptm(noisy)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
