@@ -542,7 +542,7 @@ def ptm(
     structures : iterable of str
         Structures to match, any of ``"fcc", "hcp", "bcc", "ico", "sc"`` (default all five;
         OVITO's default is fcc, hcp and bcc only).  Matching more structures can change the
-        result of an atom (a lower RMSD elsewhere), never make it unmatched.
+        result of an atom (a lower RMSD with another template).
     rmsd_cutoff : float >= 0
         Atoms whose best RMSD exceeds it get ``structure`` 0 (their other outputs are kept, as
         OVITO does).  ``0`` means no cutoff (OVITO's convention).  Default 0.1 (OVITO's).
