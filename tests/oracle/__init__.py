@@ -1,0 +1,1 @@
+"""Tests against OVITO (run where ``ovito`` is importable; skipped otherwise)."""
