@@ -57,6 +57,10 @@ def write_atoms(path, coords, *, rng, extra=None):
     cols["structure_boo"] = rng.choice(["fcc", "hcp", "bcc", "ico", "disordered"], n)
     cols["surface"] = rng.integers(0, 2, n)
     cols["structure_acna"] = rng.integers(0, 5, n)
+    cols["structure_ptm"] = rng.integers(0, 6, n)
+    cols["ptm_rmsd"] = rng.uniform(0.0, 0.2, n)
+    for axis in "xyzw":
+        cols[f"orientation_{axis}"] = rng.uniform(-1.0, 1.0, n)
     cols = {c: cols[c] for c in (*ATOM_COLUMNS, *STRUCTURE_COLUMNS)} | (extra or {})
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:

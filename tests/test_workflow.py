@@ -179,8 +179,8 @@ def small_series(tmp_path):
 
 FRAME_RULES = {
     "parse_frame", "compute_rdf", "find_bonds", "compute_boo", "compute_coordination",
-    "compute_neighbour_distance", "compute_structure", "write_frame_table", "write_frame_pdbs",
-    "plot_frame", "track_pair",
+    "compute_neighbour_distance", "compute_structure", "compute_surface", "compute_ptm",
+    "write_frame_table", "write_frame_pdbs", "plot_frame", "track_pair",
 }  # fmt: skip
 AGGREGATES = {
     ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
@@ -217,7 +217,9 @@ def test_new_cutoff_reruns_every_frame(small_series):
     jobs = planned_jobs(work, "--config", "frames=frames.tsv", "cutoff=3.3")
     # every track_pair too: each reads its own frame's rdf.npz (a frame rejected by its g(r)
     # has no pair)
-    expected = {(r, row[1]) for r in FRAME_RULES - {"parse_frame"} for row in rows}
+    # not the surface and PTM, which read only the atoms
+    independent = {"parse_frame", "compute_surface", "compute_ptm"}
+    expected = {(r, row[1]) for r in FRAME_RULES - independent for row in rows}
     assert jobs == expected | AGGREGATES
 
 

@@ -1118,12 +1118,3 @@ def ptm_range(
                     for k in range(1, m + 1):
                         acc += t_pen[s, tidx, k, b] * X[nmap[k], a]
                     o_F[i, a, b] = acc * sc
-
-
-def warm_up():
-    """Compile the kernels (numba's cache beside this file) and derive the tables, so that the
-    first frame after an install does not wait for the compiler (~10-20 s once)."""
-    from nanotraj.lattices import fcc_sphere
-    from nanotraj.ptm import ptm
-
-    ptm(fcc_sphere(6.0, noise=0.05), deformation_gradient=True)

@@ -10,9 +10,13 @@ ATOM_COLUMNS = (
     "crystalline", "d_center", "nn_distance",
 )  # fmt: skip
 
-#: Local-structure columns appended to ``atoms.csv`` (CNA and adaptive-CNA codes 0 other, 1 fcc,
-#: 2 hcp, 3 bcc, 4 ico; BOO class fcc/hcp/bcc/ico/disordered; surface 0/1 of the alpha shape).
-STRUCTURE_COLUMNS = ("structure_cna", "structure_boo", "surface", "structure_acna")
+#: Local-structure columns appended to ``atoms.csv``: CNA and adaptive-CNA codes (0 other, 1 fcc,
+#: 2 hcp, 3 bcc, 4 ico), the BOO class (fcc/hcp/bcc/ico/disordered), surface 0/1 (alpha shape),
+#: PTM code (0 other, 1 fcc, 2 hcp, 3 bcc, 4 ico, 5 sc: OVITO's numbering), its RMSD and the
+#: lattice orientation as a unit quaternion (x, y, z, w; nan where PTM classified nothing).
+STRUCTURE_COLUMNS = ("structure_cna", "structure_boo", "surface", "structure_acna",
+                     "structure_ptm", "ptm_rmsd", "orientation_x", "orientation_y",
+                     "orientation_z", "orientation_w")
 
 #: Last column of ``atoms.csv``: the element each atom is written with in the frame's PDB/mmCIF
 #: files (the frame's configured element; each atom's own for a file with several elements,
@@ -23,7 +27,8 @@ ELEMENT_COLUMNS = ("element",)
 BOND_COLUMNS = ("i", "j", "distance", "s6")
 
 #: Quantities written as ``pdb/{quantity}.pdb`` with the value in the B-factor column.
-PDB_QUANTITIES = ("Q6", "Q4", "cn", "C6", "crystalline", "nn_distance", "structure_cna")
+PDB_QUANTITIES = ("Q6", "Q4", "cn", "C6", "crystalline", "nn_distance", "structure_cna",
+                  "structure_ptm")
 
 #: Summary columns (per frame, per series, whole run), in order.
 SUMMARY_COLUMNS = (

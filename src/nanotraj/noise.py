@@ -71,6 +71,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "NOISE_LIMITS",
+    "classification_warning",
     "CALIBRATION_FILE",
     "MIN_BONDS",
     "INTERIOR_RADIUS",
@@ -400,3 +402,30 @@ def sigma_estimate(coords, bonds, distances, *, interior=None, workers=1) -> flo
     ``noise_estimate(coords, bonds, distances, ...)["sigma"]``, see :func:`noise_estimate`
     (NaN with fewer than :data:`MIN_BONDS` usable bonds)."""
     return noise_estimate(coords, bonds, distances, interior=interior, workers=workers)["sigma"]
+
+
+#: Relative noise levels ``sigma / d_nn`` at which the classifiers stop labelling crystals right,
+#: measured on the interior atoms of noisy fcc, hcp, bcc, icosahedral and decahedral particles
+#: (``benchmarks/validate_structure.py``, README *Local structure*): conventional and adaptive
+#: CNA fall below ~90 % right above 0.055 (0.15 A for Pt); PTM (RMSD cutoff 0.15) holds ~99 % up
+#: to 0.075 (0.21 A) and loses 15-30 % by 0.09; the BOO classes' calibration ends at 0.12.
+NOISE_LIMITS = (("CNA", 0.055), ("PTM", 0.08), ("BOO", 0.12))
+
+
+def classification_warning(sigma: float, nn_distance: float) -> str:
+    """A short warning when the noise level ``sigma`` (Angstrom) of a frame with
+    nearest-neighbour distance ``nn_distance`` (Angstrom) is beyond what some classifiers
+    handle (:data:`NOISE_LIMITS`); ``""`` when every classifier is reliable or the level is
+    unknown (NaN)."""
+    if not (math.isfinite(sigma) and math.isfinite(nn_distance) and nn_distance > 0):
+        return ""
+    s = sigma / nn_distance
+    head = f"noise {sigma:.3f} A ({100 * s:.1f} % of d_nn)"
+    (_, cna), (_, ptm), (_, boo) = NOISE_LIMITS
+    if s > boo:
+        return f"{head}: beyond every classifier's range, structure fractions unreliable"
+    if s > ptm:
+        return f"{head}: CNA, a-CNA and PTM miss many crystalline atoms; BOO classes hold"
+    if s > cna:
+        return f"{head}: CNA and a-CNA miss crystalline atoms; PTM and BOO classes hold"
+    return ""

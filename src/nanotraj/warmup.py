@@ -12,11 +12,12 @@ import numpy as np
 
 def warm_up() -> None:
     """Run every compiled kernel once on a small FCC cluster (``engine="compiled"``)."""
-    from nanotraj import _csvfmt, _kernels, acna, alphashape, cna, order, structure
+    from nanotraj import _csvfmt, _kernels, acna, alphashape, cna, order, ptm, structure
     from nanotraj.lattices import fcc_sphere
 
     acna.warm_up()
     alphashape.warm_up()
+    ptm.ptm(fcc_sphere(6.0, noise=0.05), deformation_gradient=True)
     _csvfmt.csv_bytes([np.array([1.5]), np.array([1]), np.array(["a"])])
 
     x = fcc_sphere(8.0)

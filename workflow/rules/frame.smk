@@ -245,6 +245,33 @@ rule compute_surface:
         )
 
 
+rule compute_ptm:
+    input:
+        frame=rules.parse_frame.output.frame,
+    output:
+        ptm=layout.intermediate("ptm"),
+    log:
+        layout.log("compute_ptm"),
+    benchmark:
+        layout.benchmark("compute_ptm")
+    threads: get_frame_threads
+    params:
+        version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
+        rmsd_cutoff=config["structure"]["ptm_rmsd_cutoff"],
+    run:
+        from nanotraj.stages import frame as stage
+
+        stage.compute_ptm(
+            input.frame,
+            output.ptm,
+            rmsd_cutoff=params.rmsd_cutoff,
+            threads=threads,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
+        )
+
+
 rule write_frame_table:
     input:
         **stage_files(
@@ -256,6 +283,7 @@ rule write_frame_table:
             "neighbour_distance",
             "structure",
             "surface",
+            "ptm",
         ),
     output:
         atoms=layout.frame_file("atoms.csv"),
@@ -289,7 +317,9 @@ rule write_frame_table:
 
 rule write_frame_pdbs:
     input:
-        **stage_files("frame", "boo", "coordination", "neighbour_distance", "structure"),
+        **stage_files(
+            "frame", "boo", "coordination", "neighbour_distance", "structure", "ptm"
+        ),
     output:
         **{q: layout.frame_file(f"pdb/{q}.pdb") for q in PDB_QUANTITIES},
         **{f"{q}_cif": layout.frame_file(f"pdb/{q}.cif") for q in PDB_QUANTITIES},

@@ -334,7 +334,39 @@ def compute_surface(frame_npz, output, *, element="Pt", probe_radius="auto", thr
           lambda status: save(output, status))
 
 
-def _atom_table(frame, bo, co, nd, st, su) -> dict[str, np.ndarray]:
+def compute_ptm(frame_npz, output, *, rmsd_cutoff=0.15, threads=1, log=None,
+                on_bad_frame="fail"):
+    """Stage ``ptm``: polyhedral template matching per atom (:func:`nanotraj.ptm.ptm`;
+    Larsen, Schmidt & Schiotz, MSMSE 24, 055007 (2016)), OVITO's conventions.
+
+    ``rmsd_cutoff``: 0 = none (OVITO's convention); the workflow's default 0.15 (README, *Local
+    structure*). Output ``.npz``: ``structure`` (N,) int8 (0 other, 1 fcc, 2 hcp, 3 bcc, 4 ico,
+    5 sc), ``rmsd`` (N,), ``orientation`` (N, 4) quaternion (x, y, z, w), NaN rows where the
+    atom is not classified, ``interatomic_distance`` (N,) A, ``neighbours`` (N, 14) and
+    ``template_index`` (N,) (the correspondence, for lattice fits), ``rmsd_cutoff``.
+    """
+    lg = Log(log)
+    if (loaded := inputs_or_reject(lg, output, frame_npz)) is None:
+        return
+    (frame,) = loaded
+
+    def compute():
+        from nanotraj.ptm import STRUCTURE_NAMES, ptm
+
+        res = ptm(frame["coords"], rmsd_cutoff=float(rmsd_cutoff), workers=threads)
+        orientation = res["orientation"].copy()
+        orientation[res["structure"] == 0] = np.nan  # only classified atoms have one
+        counts = np.bincount(res["structure"], minlength=len(STRUCTURE_NAMES))
+        lg(f"PTM (RMSD cutoff {float(rmsd_cutoff):g}): " + ", ".join(
+            f"{n} {name}" for name, n in zip(STRUCTURE_NAMES, counts, strict=True) if n))
+        save(output, structure=res["structure"], rmsd=res["rmsd"], orientation=orientation,
+             interatomic_distance=res["interatomic_distance"], neighbours=res["neighbours"],
+             template_index=res["template_index"], rmsd_cutoff=np.array(float(rmsd_cutoff)))
+
+    guard(lg, on_bad_frame, frame["source"], "PTM", compute, lambda status: save(output, status))
+
+
+def _atom_table(frame, bo, co, nd, st, su, pt) -> dict[str, np.ndarray]:
     coords = frame["coords"]
     cols = {"x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2], "cn": co["cn"],
             "cn_lattice": co["cn_lattice"]}
@@ -347,6 +379,10 @@ def _atom_table(frame, bo, co, nd, st, su) -> dict[str, np.ndarray]:
     cols["structure_boo"] = st["structure_boo"].astype(str)
     cols["surface"] = su["surface"].astype(bool)
     cols["structure_acna"] = st["structure_acna"].astype(np.int64)
+    cols["structure_ptm"] = pt["structure"].astype(np.int64)
+    cols["ptm_rmsd"] = pt["rmsd"]
+    for k, axis in enumerate("xyzw"):
+        cols[f"orientation_{axis}"] = pt["orientation"][:, k]
     return cols
 
 
@@ -366,7 +402,7 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
             ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
-             "surface")}
+             "surface", "ptm")}
 
     def reject(status):
         write_columns(outputs["atoms"],
@@ -390,7 +426,8 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
     from nanotraj.tables import write_summary
 
     atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
-                        data["neighbour_distance"], data["structure"], data["surface"])
+                        data["neighbour_distance"], data["structure"], data["surface"],
+                        data["ptm"])
     symbols = frame_elements(data["frame"], element, lg, warn=True)
     write_columns(outputs["atoms"], atoms | {
         ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols) if isinstance(symbols, str)
@@ -405,9 +442,16 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
                         s6=data["boo"]["s6"])
     row.update(structure_summary(atoms["cn"], atoms["Q6"], atoms["crystalline"],
                                  atoms["structure_cna"], atoms["structure_boo"], atoms["surface"],
-                                 structure_acna=atoms["structure_acna"]))
+                                 structure_acna=atoms["structure_acna"],
+                                 structure_ptm=atoms["structure_ptm"]))
     row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
-    row["sigma_estimate"] = float(data["structure"]["sigma_estimate"])
+    sigma = float(data["structure"]["sigma_estimate"])
+    row["sigma_estimate"] = sigma
+    from nanotraj.noise import classification_warning
+
+    row["noise_warning"] = classification_warning(sigma, float(data["structure"]["nn_peak"]))
+    if row["noise_warning"]:
+        lg.warn(f"{data['frame']['source']}: {row['noise_warning']}")
     su = data["surface"]
     area, volume = float(su["area"]), float(su["volume"])
     row["surface_area"] = area
@@ -429,7 +473,7 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
     """
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
-            ("frame", "boo", "coordination", "neighbour_distance", "structure")}
+            ("frame", "boo", "coordination", "neighbour_distance", "structure", "ptm")}
 
     def reject(status):
         for q in PDB_QUANTITIES:
@@ -455,6 +499,7 @@ def _write_pdbs(data, outputs, lg, *, element):
         "crystalline": data["boo"]["crystalline"].astype(np.float64),
         "nn_distance": data["neighbour_distance"]["nn_distance"],
         "structure_cna": data["structure"]["structure_cna"],
+        "structure_ptm": data["ptm"]["structure"],
     }
     coords = data["frame"]["coords"]
     too_big = pdb_limits(coords)
@@ -488,7 +533,8 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 
 def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
               r_max=15.0, max_centres=20000, threshold=0.8, probe_radius="auto",
-              on_bad_frame="fail", pdbs=True, threads=1) -> dict[str, Path]:
+              ptm_rmsd_cutoff=0.15, on_bad_frame="fail", pdbs=True,
+              threads=1) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
@@ -509,6 +555,7 @@ def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="aut
                       w["structure"], element=element, threads=threads, **mode)
     compute_surface(w["frame"], w["surface"], element=element, probe_radius=probe_radius,
                     threads=threads, **mode)
+    compute_ptm(w["frame"], w["ptm"], rmsd_cutoff=ptm_rmsd_cutoff, threads=threads, **mode)
     write_frame_table(w, f, series=series, frame=frame, time=time, element=element,
                       threads=threads, **mode)
     if pdbs:
