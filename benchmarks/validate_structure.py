@@ -38,7 +38,8 @@ other, 1 fcc, 2 hcp, 3 bcc, 4 ico:
   classes);
 * ``boo-new`` -- ``boo_classes.classify_boo`` with the frame's own ``noise.noise_estimate``;
 * ``boo-new+xtal`` -- the same, fcc/hcp/bcc also requiring ``crystalline``;
-* ``ptm`` -- ``nanotraj.ptm.ptm(coords)["structure"]``, ``acna`` --
+* ``ptm`` -- ``nanotraj.ptm.ptm(coords, rmsd_cutoff=0.13)["structure"]`` (the workflow's
+  default cutoff, ``structure.ptm_rmsd_cutoff``; sc counted as other), ``acna`` --
   ``nanotraj.acna.adaptive_cna(coords)``: only when those modules are importable;
 * ``ovito-acna``, ``ovito-ptm`` -- OVITO's ``CommonNeighborAnalysisModifier`` (adaptive) and
   ``PolyhedralTemplateMatchingModifier`` (defaults): only when ``ovito`` is importable.  With
@@ -195,7 +196,7 @@ def _optional():
         from nanotraj import ptm as _ptm
 
         def ptm_codes(x, d):
-            res = _ptm.ptm(x)
+            res = _ptm.ptm(x, rmsd_cutoff=0.13)  # the workflow's structure.ptm_rmsd_cutoff
             s = res["structure"] if isinstance(res, dict) else res
             s = np.asarray(s, np.int64)
             return np.where(s <= 4, s, 0)

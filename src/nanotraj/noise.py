@@ -407,8 +407,9 @@ def sigma_estimate(coords, bonds, distances, *, interior=None, workers=1) -> flo
 #: Relative noise levels ``sigma / d_nn`` at which the classifiers stop labelling crystals right,
 #: measured on the interior atoms of noisy fcc, hcp, bcc, icosahedral and decahedral particles
 #: (``benchmarks/validate_structure.py``, README *Local structure*): conventional and adaptive
-#: CNA fall below ~90 % right above 0.055 (0.15 A for Pt); PTM (RMSD cutoff 0.15) holds ~99 % up
-#: to 0.075 (0.21 A) and loses 15-30 % by 0.09; the BOO classes' calibration ends at 0.12.
+#: CNA fall below ~90 % right above 0.055 (0.15 A for Pt); PTM (RMSD cutoff 0.13) holds ~88 %
+#: at 0.072 (0.2 A) and loses most of a crystal by 0.09; the BOO classes' calibration ends at
+#: 0.12.
 NOISE_LIMITS = (("CNA", 0.055), ("PTM", 0.08), ("BOO", 0.12))
 
 

@@ -334,12 +334,12 @@ def compute_surface(frame_npz, output, *, element="Pt", probe_radius="auto", thr
           lambda status: save(output, status))
 
 
-def compute_ptm(frame_npz, output, *, rmsd_cutoff=0.15, threads=1, log=None,
+def compute_ptm(frame_npz, output, *, rmsd_cutoff=0.13, threads=1, log=None,
                 on_bad_frame="fail"):
     """Stage ``ptm``: polyhedral template matching per atom (:func:`nanotraj.ptm.ptm`;
     Larsen, Schmidt & Schiotz, MSMSE 24, 055007 (2016)), OVITO's conventions.
 
-    ``rmsd_cutoff``: 0 = none (OVITO's convention); the workflow's default 0.15 (README, *Local
+    ``rmsd_cutoff``: 0 = none (OVITO's convention); the workflow's default 0.13 (README, *Local
     structure*). Output ``.npz``: ``structure`` (N,) int8 (0 other, 1 fcc, 2 hcp, 3 bcc, 4 ico,
     5 sc), ``rmsd`` (N,), ``orientation`` (N, 4) quaternion (x, y, z, w), NaN rows where the
     atom is not classified, ``interatomic_distance`` (N,) A, ``neighbours`` (N, 14) and
@@ -533,7 +533,7 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 
 def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
               r_max=15.0, max_centres=20000, threshold=0.8, probe_radius="auto",
-              ptm_rmsd_cutoff=0.15, on_bad_frame="fail", pdbs=True,
+              ptm_rmsd_cutoff=0.13, on_bad_frame="fail", pdbs=True,
               threads=1) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
