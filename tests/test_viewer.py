@@ -371,6 +371,21 @@ def test_bad_input_gives_clear_errors(tmp_path):
     (tmp_path / "h.csv").write_text("x,y,z\n1,2,3\n1,two,3\n")
     with pytest.raises(ValueError, match="'y' holds values that are not numbers"):
         viewer.build_viewer("s", [("h", 0, tmp_path / "h.csv", None)], tmp_path / "v.html")
+    # text from the files reaches the page escaped (plotly shows labels and hover as HTML)
+    (tmp_path / "k.csv").write_text('x,y,z,<img src=x onerror=alert(1)>,phase\n'
+                                    '0,0,0,1,<b>core</b>\n1,1,1,2,</script><script>x\n')
+    viewer.build_viewer("s", [("k", 0, tmp_path / "k.csv", None)], tmp_path / "k.html")
+    text = (tmp_path / "k.html").read_text(encoding="utf-8")
+    body = text.split("<script", 1)[0]  # the page's HTML before plotly.js
+    data = text.split("var NT = ", 1)[1].split("\nvar base", 1)[0]
+    assert "<img" not in body and "</script" not in data.lower() and "x" in data
+    spec = {c["key"]: c for c in page_data(text)["columns"]}["<img src=x onerror=alert(1)>"]
+    assert spec["label"] == spec["colorbar"]["title"]["text"] == (
+        "&lt;img src=x onerror=alert(1)&gt;")
+    nt = page_data(text)
+    assert nt["columns"][nt["keys"].index("phase")]["categories"] == [
+        "&lt;/script&gt;&lt;script&gt;x", "&lt;b&gt;core&lt;/b&gt;"]
+    assert "&lt;img src=x onerror=alert(1)&gt;</option>" in text
     # a table without atoms, or only coordinates: a working page with what there is
     (tmp_path / "i.csv").write_text("x,y,z\n0,0,0\n")
     (tmp_path / "j.csv").write_text("")

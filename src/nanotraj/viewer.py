@@ -413,7 +413,8 @@ def _names(key: str, raw) -> np.ndarray:
                 names.append(f"{u:g}")
         out[ok] = np.array(names, dtype=object)[inv] if len(uniq) else out[ok]
         return out
-    out = np.array([str(v).strip() for v in raw], dtype=object)
+    # text from the file is shown by plotly as (a subset of) HTML: escaped
+    out = np.array([html.escape(str(v).strip(), quote=False) for v in raw], dtype=object)
     if key.startswith("structure_"):
         out = np.array([v.lower() for v in out], dtype=object)
     out[out == ""] = MISSING
@@ -468,7 +469,8 @@ def _encode(values: np.ndarray, decimals: int) -> list:
 
 
 def _label(key: str) -> tuple[str, str]:
-    return COLUMN_INFO.get(key, (key, ""))
+    """Label and unit of a column (an unknown column: its name, escaped, without unit)."""
+    return COLUMN_INFO.get(key, (html.escape(key, quote=False), ""))
 
 
 def _colorbar(label: str, unit: str, integer: bool, lo: float, hi: float) -> dict:
@@ -837,7 +839,7 @@ def _options(specs) -> str:
     out = []
     for group, kind in (("classes", "categorical"), ("values", "continuous")):
         items = [f'<option value="{j}" title="column {html.escape(s["key"])}">'
-                 f'{html.escape(s["label"])}</option>'
+                 f'{s["label"]}</option>'
                  for j, s in enumerate(specs) if s["kind"] == kind]
         if items:
             out.append(f'<optgroup label="{group}">' + "".join(items) + "</optgroup>")
