@@ -4,9 +4,10 @@
 :func:`nanotraj.stages.figures.build_viewer`) shows the atoms of one frame at a time as spheres (a
 plotly ``scatter3d`` scene, WebGL) and offers
 
-- a slider over the frames in time order and a play/pause button; the camera (rotation, zoom) is
-  kept when the frame changes (``uirevision``), and the axes are fixed for the whole series, so a
-  shrinking particle is seen to shrink;
+- a slider over the frames in time order and a play/pause button, below the scene (nothing is
+  drawn over the scene: title above, colour bar or legend to the right); the camera (rotation,
+  zoom) is kept when the frame, the colour or the cut changes, and the axes are fixed for the
+  whole series, so a shrinking particle is seen to shrink;
 - a menu (``colour by``) of every per-atom column of the frames' ``atoms.csv``, discovered from
   their headers (a new column appears by itself), plus the atoms' fate when fate files are given:
 
@@ -37,7 +38,12 @@ column's values times ``10**decimals``; coordinates to 0.001 A as in PDB files, 
 four significant digits of the column's largest magnitude, integer columns exactly, classes as
 codes). A script written here switches frames, colours and cuts with ``Plotly.react``. The output
 is deterministic: fixed element ids, no timestamps, a deterministic subsample; two builds of the
-same inputs are byte-identical.
+same inputs are byte-identical. Text from the tables (column names, classes) is HTML-escaped.
+
+Speed: for a frame of 20,000 drawn atoms the page's own work for a new cut (selection and traces)
+takes 0.1-5 ms; plotly's redraw dominates (headless Chromium with software WebGL on this VM:
+about 1.2 s for all 20,000 atoms, as for the previous viewer's frame change, and 0.12 s for a
+2.8 A slab of them); with a GPU it is faster. Changes while a redraw runs are merged into one.
 
 Fates
 -----
