@@ -221,3 +221,15 @@ def get_tracking_outputs():
             for n in ("tracking.csv", "removal_cn.png", "displacements.png")
         ]
     return outs
+
+
+def get_series_next_fate_files(wildcards):
+    """The fate of each frame's atoms but the last, for the viewer: frame k's atoms are described
+    by results/{series}/{frame k+1}/fate.csv (whether each is retained in frame k+1 or removed),
+    so this lists the fate.csv of frames 2..n in time order, one fewer than the frames; the
+    script appends None for the last frame (nanotraj.stages.figures.build_viewer, fates=).
+    """
+    return [
+        layout.frame_file("fate.csv", series=wildcards.series, frame=r["frame"])
+        for r in frames_of(wildcards.series)[1:]
+    ]

@@ -1,7 +1,8 @@
 # Interactive 3D view of every frame of a series: one self-contained HTML page (plotly.js inlined,
-# works offline), listed in the Snakemake report. The script only calls nanotraj.stages.figures (page: nanotraj.viewer), which
-# imports plotly itself (only this job pays for it); a process of its own (see plots.smk). Cheap:
-# a local rule on a cluster.
+# works offline), listed in the Snakemake report, with the atoms' fates from the tracking rule.
+# The script only calls nanotraj.stages.figures (page: nanotraj.viewer), which imports plotly
+# itself (only this job pays for it); a process of its own (see plots.smk). Cheap: a local rule
+# on a cluster.
 
 
 localrules:
@@ -12,6 +13,8 @@ rule build_viewer:
     input:
         atoms=get_series_frame_files("atoms.csv"),
         summaries=get_series_frame_files("summary.csv"),
+        # frame k's fates are in frame k+1's fate.csv: n-1 files for n frames (see common.smk)
+        fates=get_series_next_fate_files,
     output:
         html=report(
             layout.series_file("viewer.html"),

@@ -9,6 +9,8 @@ figures.build_viewer(
     sm.input.summaries,
     sm.output.html,
     series=sm.wildcards.series,
+    # fate.csv of frame k+1 describes frame k's atoms; the last frame has none
+    fates=[*sm.input.fates, None],
     time_unit=sm.params.time_unit,
     log=sm.log[0],
 )

@@ -250,20 +250,33 @@ def read_summary(path) -> dict[str, str]:
 
 
 def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series: str,
-                 time_unit: str = "s", max_atoms: int | None = None,
-                 max_total_atoms: int | None = None, log=None) -> dict:
+                 fates: Sequence | None = None, time_unit: str = "s",
+                 max_atoms: int | None = None, max_total_atoms: int | None = None,
+                 log=None) -> dict:
     """Rule ``build_viewer``: :func:`nanotraj.viewer.build_viewer` from the frames'
     ``atoms.csv`` and ``summary.csv`` files (same order; frame names and times are read from the
-    summaries). ``max_atoms``, ``max_total_atoms``: the viewer's limits (None: its defaults)."""
+    summaries). ``max_atoms``, ``max_total_atoms``: the viewer's limits (None: its defaults).
+
+    ``fates`` (optional): one entry per frame, aligned with ``atoms_csvs``: the ``fate.csv`` that
+    describes frame k's atoms, which is the one written for the *next* frame in time,
+    ``results/{series}/{frame k+1}/fate.csv`` (it holds, per atom of frame k, whether it is
+    retained in frame k+1 or removed), or ``None`` where there is none (the last frame, always).
+    The page then offers colouring by fate (removed / retained / unknown)."""
     from nanotraj import viewer
 
     if len(atoms_csvs) != len(summaries):
         raise ValueError("one summary.csv per atoms.csv is needed")
+    if fates is None:
+        fates = [None] * len(atoms_csvs)
+    if len(fates) != len(atoms_csvs):
+        raise ValueError(f"{len(fates)} fate files for {len(atoms_csvs)} frames: give one per "
+                         "frame (None where absent; the last frame has none)")
     lg = Log(log)
     frames = []
-    for atoms, summary in zip(atoms_csvs, summaries, strict=True):
+    for atoms, summary, fate in zip(atoms_csvs, summaries, fates, strict=True):
         row = read_summary(summary)
-        frames.append((row["frame"], float(row["time"]), str(atoms), row))
+        frames.append((row["frame"], float(row["time"]), str(atoms), row,
+                       None if fate is None else str(fate)))
     limits = {k: v for k, v in (("max_atoms", max_atoms), ("max_total_atoms", max_total_atoms))
               if v is not None}
     info = viewer.build_viewer(series, frames, out_html, time_unit=time_unit, log=lg, **limits)
