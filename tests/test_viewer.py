@@ -171,9 +171,10 @@ def test_page_is_self_contained_and_ordered_by_time(synthetic):
     assert early["idx"] is None, "all rows drawn: hover index = position = row of atoms.csv"
     # every column of the header is in the menu: classes first, then values, coordinates last
     assert nt["keys"] == [
-        "element", "structure_cna", "structure_acna", "structure_boo", "crystalline",
-        "surface", "cn", "Q6", "Q4", "C6", "nn_distance", "cn_lattice", "q6", "q4", "W6", "W4",
-        "w6", "w4", "d_center", "x", "y", "z"]
+        "element", "structure_cna", "structure_acna", "structure_ptm", "structure_boo",
+        "crystalline", "surface", "cn", "Q6", "Q4", "C6", "nn_distance", "cn_lattice", "q6", "q4",
+        "W6", "W4", "w6", "w4", "d_center", "ptm_rmsd", "orientation_x", "orientation_y",
+        "orientation_z", "orientation_w", "x", "y", "z"]
     assert info["quantities"] == nt["keys"]
     assert nt["keys"][nt["defaultQuantity"]] == viewer.DEFAULT_QUANTITY
     specs = {c["key"]: c for c in nt["columns"]}
