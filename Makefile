@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m nanotraj.warmup  # compile the numba kernels into numba's cache, once
 	touch $@
 
-# The SLURM executor plugin, for `snakemake --profile profiles/slurm` (README, cluster section).
+# The SLURM executor plugin, for `snakemake --profile profiles/slurm` (docs/cluster.md).
 slurm: $(VENV)/.slurm
 
 $(VENV)/.slurm: $(VENV)/.installed

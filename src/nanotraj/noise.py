@@ -406,7 +406,7 @@ def sigma_estimate(coords, bonds, distances, *, interior=None, workers=1) -> flo
 
 #: Relative noise levels ``sigma / d_nn`` at which the classifiers stop labelling crystals right,
 #: measured on the interior atoms of noisy fcc, hcp, bcc, icosahedral and decahedral particles
-#: (``benchmarks/validate_structure.py``, README *Local structure*): conventional and adaptive
+#: (``benchmarks/validate_structure.py``, docs/methods.md): conventional and adaptive
 #: CNA fall below ~90 % right above 0.055 (0.15 A for Pt); PTM (RMSD cutoff 0.13) holds ~88 %
 #: at 0.072 (0.2 A) and loses most of a crystal by 0.09; the BOO classes' calibration ends at
 #: 0.12.

@@ -63,7 +63,7 @@ COLUMN_LABELS = {
 
 #: The classifiers whose fractions the structure panel shows, in order of preference (the first
 #: present in the summary): (column suffix, name). PTM by default: it labels noisy crystals right
-#: longest and never invents a structure (README, *Local structure*); the others are in the
+#: longest and never invents a structure (docs/methods.md); the others are in the
 #: summary tables.
 STRUCTURE_CLASSIFIERS = (("_ptm", "PTM"), ("_acna", "adaptive CNA"), ("", "CNA"))
 

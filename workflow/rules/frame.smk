@@ -4,7 +4,7 @@
 # Why `run:` and not `script:`: a `script:` job starts a new Python process (0.10 s, 0.33 s with
 # numpy + scipy.spatial) for milliseconds of work; a `run:` job executes inside the Snakemake
 # process when --force-use-threads is set (profiles/default sets it), where the library is imported
-# once for the whole run (~0.02 s per job). See README "Performance" for the measured numbers.
+# once for the whole run (~0.02 s per job). See docs/performance.md for the measured numbers.
 
 
 rule parse_frame:

@@ -339,8 +339,8 @@ def compute_ptm(frame_npz, output, *, rmsd_cutoff=0.13, threads=1, log=None,
     """Stage ``ptm``: polyhedral template matching per atom (:func:`nanotraj.ptm.ptm`;
     Larsen, Schmidt & Schiotz, MSMSE 24, 055007 (2016)), OVITO's conventions.
 
-    ``rmsd_cutoff``: 0 = none (OVITO's convention); the workflow's default 0.13 (README, *Local
-    structure*). Output ``.npz``: ``structure`` (N,) int8 (0 other, 1 fcc, 2 hcp, 3 bcc, 4 ico,
+    ``rmsd_cutoff``: 0 = none (OVITO's convention); the workflow's default 0.13 (measured:
+    docs/methods.md). Output ``.npz``: ``structure`` (N,) int8 (0 other, 1 fcc, 2 hcp, 3 bcc, 4 ico,
     5 sc), ``rmsd`` (N,), ``orientation`` (N, 4) quaternion (x, y, z, w), NaN rows where the
     atom is not classified, ``interatomic_distance`` (N,) A, ``neighbours`` (N, 14) and
     ``template_index`` (N,) (the correspondence, for lattice fits), ``rmsd_cutoff``.
