@@ -11,7 +11,6 @@ import pytest
 from scipy.spatial import ConvexHull
 
 from nanotraj import lattices as lat
-from nanotraj.acna import adaptive_cna
 from nanotraj.bonds import bond_counts, find_bonds
 from nanotraj.cna import cna_structure
 from nanotraj.order import boo
