@@ -15,8 +15,8 @@ where its RMSD is below 0.1 (fcc inside the strained tetrahedral grains, RMSD 0.
 hcp on the twin planes; ico at the centre), else other (the five-fold axes, whose best match,
 bcc, has RMSD 0.27-0.28).  For every RMSD cutoff (0 = none, 0.1, 0.12, 0.13, 0.15, 0.2, 0.25,
 0.3) the table gives the % of interior atoms labelled right (= reference) and wrong (another
-structure than the reference, "other" excluded); for the amorphous particles the % labelled crystalline (fcc,
-hcp, bcc or sc) and ico.  All five structures are matched (the default of
+structure than the reference, "other" excluded); for the amorphous particles the % labelled
+crystalline (fcc, hcp, bcc or sc) and ico.  All five structures are matched (the default of
 :func:`nanotraj.ptm.ptm`).
 """
 
