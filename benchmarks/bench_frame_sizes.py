@@ -54,12 +54,14 @@ from _common import (  # noqa: E402
 A = 3.912
 NOISE = 0.05
 STAGES = ("parse", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
-          "table", "pdb")
-COMPUTE = ("rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure")
+          "surface", "ptm", "table", "pdb")
+COMPUTE = ("rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure", "surface",
+           "ptm")
 RULE_OF = {"parse": "parse_frame", "rdf": "compute_rdf", "bonds": "find_bonds",
            "boo": "compute_boo", "coordination": "compute_coordination",
            "neighbour_distance": "compute_neighbour_distance", "structure": "compute_structure",
-           "table": "write_frame_table", "pdb": "write_frame_pdbs"}
+           "surface": "compute_surface", "ptm": "compute_ptm", "table": "write_frame_table",
+           "pdb": "write_frame_pdbs"}
 
 
 def radius_for(n_atoms: float, a: float = A) -> float:
@@ -108,7 +110,11 @@ def child_library(path: str, folder: str, threads: int = 1) -> None:
         "structure": lambda: stage.compute_structure(
             w["frame"], w["rdf"], w["bonds"], w["boo"], w["coordination"], w["structure"],
             element="Pt", threads=threads),
-        "table": lambda: stage.write_frame_table(w, f, series="bench", frame="f", time=0.0),
+        "surface": lambda: stage.compute_surface(w["frame"], w["surface"], element="Pt",
+                                                 threads=threads),
+        "ptm": lambda: stage.compute_ptm(w["frame"], w["ptm"], threads=threads),
+        "table": lambda: stage.write_frame_table(w, f, series="bench", frame="f", time=0.0,
+                                                 threads=threads),
         "pdb": lambda: stage.write_frame_pdbs(w, f, element="Pt"),
     }
     out = {"rss_start": status_mb("VmRSS")}
