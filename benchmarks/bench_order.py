@@ -1,4 +1,4 @@
-"""Benchmark of nanotraj.order.boo (engine "native") on noisy FCC spheres.
+"""Benchmark of nanotraj.order.boo (the default engine, "auto") on noisy FCC spheres.
 
 For N = 1e3, 1e4, 1e5, 1e6 atoms: an FCC sphere (a = 3.912 A, Gaussian noise 0.05 A per
 coordinate, :func:`nanotraj.lattices.fcc_sphere`), bonds = pairs closer than

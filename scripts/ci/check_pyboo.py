@@ -11,7 +11,7 @@ virtual environment, e.g.::
 
 For every case it compares, column by column (max |difference| over atoms or bonds):
 
-* ``native`` -- ``nanotraj.order.boo(..., engine="native")``
+* ``native`` -- ``nanotraj.order.boo(...)`` (the default engine "auto": numpy or compiled)
 * ``engine`` -- ``nanotraj.order.boo(..., engine="pyboo")``
 * ``direct`` -- the published analysis' own calls: ``boo.bonds2qlm``, ``boo.coarsegrain_qlm``,
   ``boo.ql``, ``boo.wl``, ``boo.crystallinity``, ``boo.x_particles``, normalised
