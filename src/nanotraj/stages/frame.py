@@ -390,9 +390,8 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
                       time, element="Pt", threads=1, log=None, on_bad_frame="fail"):
     """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
 
-    ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure``
-    (.npz);
-    ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``: threads of the compiled
+    ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure,
+    surface, ptm`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``: threads of the compiled
     table writer of large frames (:func:`nanotraj.tables.write_columns`; the bytes do not
     depend on it).
     """
