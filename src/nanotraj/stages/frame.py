@@ -391,9 +391,9 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure,
-    surface, ptm`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``: threads of the compiled
-    table writer of large frames (:func:`nanotraj.tables.write_columns`; the bytes do not
-    depend on it).
+    surface, ptm`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
+    threads of the compiled table writer of large frames (:func:`nanotraj.tables.write_columns`;
+    the bytes do not depend on it).
     """
     from nanotraj.summary import rejected_summary
     from nanotraj.tables import write_summary
