@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nanotraj.contract import SUMMARY_COLUMNS
 from nanotraj.stages.series import aggregate
@@ -171,3 +172,16 @@ def test_stages_on_mapped_inputs_write_the_same_files(tmp_path, monkeypatch):
     assert outputs["read"].keys() == outputs["mapped"].keys() and len(outputs["read"]) > 5
     for key, data in outputs["read"].items():
         assert outputs["mapped"][key] == data, key
+
+
+def test_scale_changes_between_accepted_frames():
+    from nanotraj.summary import scale_changes
+
+    rows = [{"status": "ok", "nn_distance_mean": "2.80"},
+            {"status": "rejected: x", "nn_distance_mean": ""},
+            {"status": "ok", "nn_distance_mean": "2.688"},
+            {"status": "ok", "nn_distance_mean": "nan"},
+            {"status": "ok", "nn_distance_mean": "2.688"}]
+    got = scale_changes(rows)
+    assert got[0] is None and got[1] is None and got[3] is None
+    assert got[2] == pytest.approx(-0.04) and got[4] == pytest.approx(0.0)

@@ -51,17 +51,25 @@ def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, 
 
     ``tracking``: the series' ``tracking.csv``
     (:func:`nanotraj.stages.tracking.aggregate_tracking`); its pair columns are added to each
-    accepted frame's row (a rejected frame's stay empty).
+    accepted frame's row (a rejected frame's stay empty), and so is ``scale_change``
+    (:func:`nanotraj.summary.scale_changes`), with a warning where it exceeds
+    :data:`nanotraj.summary.SCALE_CHANGE_WARN`.
     """
     lg = Log(log)
     rows = aggregate(list(inputs), output, sort_by_series=sort_by_series)
     if tracking:
+        from nanotraj.summary import SCALE_CHANGE_WARN, scale_changes
         from nanotraj.tracking import SUMMARY_COLUMNS as TRACKING_COLUMNS
 
         by_frame = {(r["series"], r["frame"]): r for r in read_rows(tracking)[1]}
-        for row in rows:
+        for row, change in zip(rows, scale_changes(rows), strict=True):
             if row.get("status", "ok") != "ok":
                 continue
+            row["scale_change"] = change
+            if change is not None and abs(change) > SCALE_CHANGE_WARN:
+                lg.warn(f"series {row.get('series')}, frame {row.get('frame')}: the mean "
+                        f"nearest-neighbour distance changed by {100 * change:+.1f} % from the "
+                        "previous frame: do the reconstructions share one length scale?")
             pair = by_frame.get((row.get("series"), row.get("frame")), {})
             row.update({c: pair.get(c, "") for c in TRACKING_COLUMNS})
         write_summary(output, rows)
