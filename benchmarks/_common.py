@@ -174,3 +174,22 @@ def write_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 
     sheet = folder / "frames.tsv"
     sheet.write_text("\n".join(lines) + "\n")
     return sheet
+
+
+def ovito_collection(x):
+    """An ``ovito.data.DataCollection`` holding the (N, 3) positions ``x`` (Angstrom) in a
+    non-periodic cell enclosing them with a 10 A margin: how every benchmark hands atoms to
+    OVITO (no file reader involved)."""
+    import numpy as np
+    from ovito.data import DataCollection
+
+    x = np.asarray(x, dtype=np.float64)
+    data = DataCollection()
+    lo = x.min(axis=0) - 10.0
+    hi = x.max(axis=0) + 10.0
+    cell = np.zeros((3, 4))
+    cell[:, :3] = np.diag(hi - lo)
+    cell[:, 3] = lo
+    data.create_cell(cell, pbc=(False, False, False))
+    data.create_particles(count=len(x)).create_property("Position", data=x)
+    return data

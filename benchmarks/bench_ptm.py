@@ -33,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
-from _common import median  # noqa: E402
+from _common import median, ovito_collection  # noqa: E402
 from bench_frame_sizes import NOISE, A, radius_for  # noqa: E402
 
 STRUCTURES = ("fcc", "hcp", "bcc", "ico", "sc")
@@ -42,7 +42,6 @@ CUTOFF = 0.1
 
 def ovito_child(path: str) -> None:
     """Child process: load the coordinates, answer every "run" line with one timed PTM."""
-    from ovito.data import DataCollection
     from ovito.modifiers import PolyhedralTemplateMatchingModifier as PTM
 
     x = np.load(path)
@@ -50,13 +49,7 @@ def ovito_child(path: str) -> None:
     for line in sys.stdin:
         if line.strip() != "run":
             break
-        data = DataCollection()
-        lo, hi = x.min(axis=0) - 10.0, x.max(axis=0) + 10.0
-        cell = np.zeros((3, 4))
-        cell[:, :3] = np.diag(hi - lo)
-        cell[:, 3] = lo
-        data.create_cell(cell, pbc=(False, False, False))
-        data.create_particles(count=len(x)).create_property("Position", data=x)
+        data = ovito_collection(x)
         mod = PTM(rmsd_cutoff=CUTOFF)
         for st in mod.structures:
             st.enabled = st.id in wanted

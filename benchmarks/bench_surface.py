@@ -34,6 +34,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from _common import ovito_collection  # noqa: E402
+
 from nanotraj import lattices as lat  # noqa: E402
 from nanotraj.acna import adaptive_cna  # noqa: E402
 from nanotraj.alphashape import alpha_shape, alpha_shape_reference  # noqa: E402
@@ -45,25 +47,10 @@ def sphere_of(n_atoms, noise, seed=0):
     return lat.fcc_sphere(radius, noise=noise, seed=seed)
 
 
-def _collection(x):
-    from ovito.data import DataCollection
-
-    data = DataCollection()
-    lo = x.min(axis=0) - 10.0
-    hi = x.max(axis=0) + 10.0
-    cell = np.zeros((3, 4))
-    cell[:, :3] = np.diag(hi - lo)
-    cell[:, 3] = lo
-    data.create_cell(cell, pbc=(False, False, False))
-    particles = data.create_particles(count=len(x))
-    particles.create_property("Position", data=x)
-    return data
-
-
 def ovito_surface(x, alpha):
     from ovito.modifiers import ConstructSurfaceModifier as CS
 
-    data = _collection(x)
+    data = ovito_collection(x)
     data.apply(CS(method=CS.Method.AlphaShape, radius=alpha, select_surface_particles=True,
                   smoothing_level=0))
     return (np.asarray(data.particles["Selection"][...]).astype(bool),
@@ -73,7 +60,7 @@ def ovito_surface(x, alpha):
 def ovito_acna(x):
     from ovito.modifiers import CommonNeighborAnalysisModifier as CNA
 
-    data = _collection(x)
+    data = ovito_collection(x)
     data.apply(CNA(mode=CNA.Mode.AdaptiveCutoff))
     return np.asarray(data.particles["Structure Type"][...])
 

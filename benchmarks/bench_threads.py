@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     from nanotraj.lattices import fcc_sphere
     from nanotraj.order import boo
     from nanotraj.rdf import first_minimum, rdf
-    from nanotraj.structure import cna
+    from nanotraj.cna import cna
 
     x = fcc_sphere(radius_for(args.atoms), A, noise=NOISE, seed=0)
     cutoff = first_minimum(*rdf(x, workers=args.threads))

@@ -4,7 +4,7 @@ For every shared real frame (``../shared/data/single-pt-series/*.pdb``: the four
 ideal truncated octahedron ``COM_trunc-octa-3_2.7nm.pdb``) this runs
 
 * OVITO 3.17.2, ``CommonNeighborAnalysisModifier(mode=FixedCutoff, cutoff=3.41)``, and
-* :func:`nanotraj.structure.cna` on ``nanotraj.bonds``-style bonds (all pairs with
+* :func:`nanotraj.cna.cna` on ``nanotraj.bonds``-style bonds (all pairs with
   ``|r_i - r_j| <= 3.41`` A, ``scipy.spatial.cKDTree.query_pairs``),
 
 on the same coordinates (columns 7-9 of every ATOM/HETATM line, CRLF tolerated; OVITO gets a
@@ -41,7 +41,9 @@ CUTOFF = 3.41
 CLASSES = ("other", "fcc", "hcp", "bcc", "ico")  # OVITO's CNA Type numbering 0..4
 
 sys.path.insert(0, str(REPO / "src"))
-from nanotraj.structure import cna  # noqa: E402
+from _common import ovito_collection  # noqa: E402
+
+from nanotraj.cna import cna  # noqa: E402
 
 
 def read_coords(path):
@@ -65,18 +67,9 @@ def bonds_within(coords, cutoff):
 def ovito_cna(coords, cutoff):
     """OVITO's per-atom CNA structure types (fixed cutoff) and its version string."""
     import ovito
-    from ovito.data import DataCollection
     from ovito.modifiers import CommonNeighborAnalysisModifier
 
-    data = DataCollection()
-    lo = coords.min(axis=0) - 10.0
-    hi = coords.max(axis=0) + 10.0
-    cell = np.zeros((3, 4))
-    cell[:, :3] = np.diag(hi - lo)
-    cell[:, 3] = lo
-    data.create_cell(cell, pbc=(False, False, False))
-    particles = data.create_particles(count=len(coords))
-    particles.create_property("Position", data=coords)
+    data = ovito_collection(coords)
     data.apply(
         CommonNeighborAnalysisModifier(
             mode=CommonNeighborAnalysisModifier.Mode.FixedCutoff, cutoff=cutoff

@@ -71,6 +71,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from _common import ovito_collection  # noqa: E402
+
 from nanotraj import boo_classes as bc  # noqa: E402
 from nanotraj import cna as cn_mod  # noqa: E402
 from nanotraj import lattices as lat  # noqa: E402
@@ -226,18 +228,9 @@ def _optional():
 
 def _ovito(coords, which):
     """OVITO's per-atom structure types on a DataCollection built here (non-periodic cell)."""
-    from ovito.data import DataCollection
     from ovito.modifiers import CommonNeighborAnalysisModifier, PolyhedralTemplateMatchingModifier
 
-    data = DataCollection()
-    lo = coords.min(axis=0) - 10.0
-    hi = coords.max(axis=0) + 10.0
-    cell = np.zeros((3, 4))
-    cell[:, :3] = np.diag(hi - lo)
-    cell[:, 3] = lo
-    data.create_cell(cell, pbc=(False, False, False))
-    particles = data.create_particles(count=len(coords))
-    particles.create_property("Position", data=coords)
+    data = ovito_collection(coords)
     if which == "acna":
         data.apply(CommonNeighborAnalysisModifier())  # adaptive (the default mode)
     else:

@@ -168,3 +168,23 @@ def test_installed_wheel_finds_its_data(tmp_path):
                          text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
                          check=True)
     assert out.stdout.split() == ["True", "2.7662"]
+
+
+def test_benchmarks_and_scripts_import_names_that_exist():
+    """Every ``from nanotraj... import name`` of the benchmarks, scripts and workflow scripts
+    names something the library has (they are not run by the tests, so a moved function
+    would otherwise break them silently)."""
+    import importlib
+
+    files = [*(REPO / "benchmarks").glob("*.py"), *(REPO / "scripts").rglob("*.py"),
+             *(REPO / "workflow" / "scripts").glob("*.py")]
+    checked = 0
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nanotraj"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name) or importlib.util.find_spec(
+                        f"{node.module}.{alias.name}") is not None, (path.name, alias.name)
+                    checked += 1
+    assert checked > 40

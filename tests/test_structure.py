@@ -563,17 +563,13 @@ def test_cna_equals_ovito_committed_counts():
 
 def test_cna_equals_ovito_atom_for_atom():
     pytest.importorskip("ovito")
-    from ovito.data import DataCollection
     from ovito.modifiers import CommonNeighborAnalysisModifier
+
+    from .oracle.ovito_data import collection
 
     for f in _shared_frames():
         x = _read_columns(f)
-        data = DataCollection()
-        cell = np.zeros((3, 4))
-        cell[:, :3] = np.diag(x.max(0) - x.min(0) + 20.0)
-        cell[:, 3] = x.min(0) - 10.0
-        data.create_cell(cell, pbc=(False, False, False))
-        data.create_particles(count=len(x)).create_property("Position", data=x)
+        data = collection(x)
         mode = CommonNeighborAnalysisModifier.Mode.FixedCutoff
         data.apply(CommonNeighborAnalysisModifier(mode=mode, cutoff=3.41))
         ref = np.asarray(data.particles["Structure Type"][...])

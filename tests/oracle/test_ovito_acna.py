@@ -19,20 +19,13 @@ ovito = pytest.importorskip("ovito")
 from nanotraj import lattices as lat  # noqa: E402
 from nanotraj.acna import adaptive_cna  # noqa: E402
 
+from .ovito_data import collection  # noqa: E402
+
 
 def ovito_acna(x):
-    from ovito.data import DataCollection
     from ovito.modifiers import CommonNeighborAnalysisModifier as CNA
 
-    data = DataCollection()
-    lo = x.min(axis=0) - 10.0
-    hi = x.max(axis=0) + 10.0
-    cell = np.zeros((3, 4))
-    cell[:, :3] = np.diag(hi - lo)
-    cell[:, 3] = lo
-    data.create_cell(cell, pbc=(False, False, False))
-    particles = data.create_particles(count=len(x))
-    particles.create_property("Position", data=x)
+    data = collection(x)
     data.apply(CNA(mode=CNA.Mode.AdaptiveCutoff))
     return np.asarray(data.particles["Structure Type"][...], dtype=np.int64)
 

@@ -27,6 +27,8 @@ ovito = pytest.importorskip("ovito")
 from nanotraj import lattices as lat  # noqa: E402
 from nanotraj.alphashape import alpha_shape, alpha_shape_reference  # noqa: E402
 
+from .ovito_data import collection  # noqa: E402
+
 NN = lat.PT_NN
 RADII = (2.5, 4.0, 6.0)
 
@@ -34,18 +36,9 @@ RADII = (2.5, 4.0, 6.0)
 def ovito_surface(x, alpha, identify_regions=True):
     """OVITO's surface particles (bool), surface area and solid volume (nan without
     ``identify_regions``)."""
-    from ovito.data import DataCollection
     from ovito.modifiers import ConstructSurfaceModifier as CS
 
-    data = DataCollection()
-    lo = x.min(axis=0) - 10.0
-    hi = x.max(axis=0) + 10.0
-    cell = np.zeros((3, 4))
-    cell[:, :3] = np.diag(hi - lo)
-    cell[:, 3] = lo
-    data.create_cell(cell, pbc=(False, False, False))
-    particles = data.create_particles(count=len(x))
-    particles.create_property("Position", data=x)
+    data = collection(x)
     data.apply(CS(method=CS.Method.AlphaShape, radius=alpha, select_surface_particles=True,
                   smoothing_level=0, identify_regions=identify_regions))
     sel = np.asarray(data.particles["Selection"][...]).astype(bool)

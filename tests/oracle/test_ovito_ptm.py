@@ -33,6 +33,8 @@ ovito = pytest.importorskip("ovito")
 from nanotraj import lattices as lat  # noqa: E402
 from nanotraj.ptm import ptm  # noqa: E402
 
+from .ovito_data import collection  # noqa: E402
+
 STRUCTURES = ("fcc", "hcp", "bcc", "ico", "sc")
 OVITO_TYPES = {"fcc": "FCC", "hcp": "HCP", "bcc": "BCC", "ico": "ICO", "sc": "SC"}
 NOISES = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25)
@@ -47,18 +49,9 @@ TIE_SEEDS = 48
 # ----------------------------------------------------------------------------------------------
 def ovito_ptm(coords, cutoff, structures=STRUCTURES):
     """OVITO's PTM outputs for ``coords`` (N, 3), as numpy arrays."""
-    from ovito.data import DataCollection
     from ovito.modifiers import PolyhedralTemplateMatchingModifier as PTM
 
-    data = DataCollection()
-    lo = coords.min(axis=0) - 10.0
-    hi = coords.max(axis=0) + 10.0
-    cell = np.zeros((3, 4))
-    cell[:, :3] = np.diag(hi - lo)
-    cell[:, 3] = lo
-    data.create_cell(cell, pbc=(False, False, False))
-    particles = data.create_particles(count=len(coords))
-    particles.create_property("Position", data=coords)
+    data = collection(coords)
     mod = PTM(
         rmsd_cutoff=cutoff,
         output_rmsd=True,
