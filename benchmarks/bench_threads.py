@@ -40,10 +40,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from nanotraj.bonds import find_bonds
+    from nanotraj.cna import cna
     from nanotraj.lattices import fcc_sphere
     from nanotraj.order import boo
     from nanotraj.rdf import first_minimum, rdf
-    from nanotraj.cna import cna
 
     x = fcc_sphere(radius_for(args.atoms), A, noise=NOISE, seed=0)
     cutoff = first_minimum(*rdf(x, workers=args.threads))
