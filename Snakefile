@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 from nanotraj.console import closing_message, quiet_scheduler
+from nanotraj.project import compare as compare_with_recorded_run
+from nanotraj.project import write_record as record_run
 
 # The user's config/config.yaml in the working directory wins; otherwise the shipped one (demo).
 USER_CONFIG = Path("config/config.yaml")
@@ -35,6 +37,27 @@ include: "workflow/rules/tracking.smk"
 
 # Progress without the scheduler's four lines per job (profiles/default hides job descriptions).
 quiet_scheduler()
+
+# results/run.json records the configuration of the run that wrote results/: a report of another
+# configuration is refused (it would describe files that another run made), and a run of another
+# sheet says that it writes beside another run's results.
+_other_run = compare_with_recorded_run(config)
+if _other_run and any(a == "--report" or a.startswith("--report=") for a in sys.argv):
+    raise WorkflowError(
+        f"{_other_run}: this report would describe another run's results. Give the run's "
+        "configuration (e.g. --config frames=...), or rerun the workflow with this one first."
+    )
+if _other_run and "sheet" in _other_run:
+    print(
+        f"nanotraj warning: {_other_run}; this run adds its own series to results/ and "
+        "rewrites results/summary.csv with its frames only (use --directory for a "
+        "separate project, or nanotraj-init)",
+        file=sys.stderr,
+    )
+
+
+onstart:
+    record_run(config, version=VERSION)
 
 
 onsuccess:

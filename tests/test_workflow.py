@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nanotraj
 from nanotraj.contract import ATOM_COLUMNS, BOND_COLUMNS, PDB_QUANTITIES, SUMMARY_COLUMNS
 from nanotraj.io import read_frame, write_values
 
@@ -394,3 +396,19 @@ def test_large_frames_get_threads_small_frames_one(tmp_path):
     assert found[("compute_coordination", "big")] == 1
     found = threads("large_frame_threads=1")
     assert found[("compute_boo", "big")] == 1
+
+
+def test_report_of_another_configuration_is_refused(small_series):
+    """results/ were made with --config frames=frames.tsv: a report without it would describe
+    the shipped demo's configuration, not the files; it is refused with one message. With the
+    run's configuration it is built."""
+    work, _, _ = small_series
+    record = json.loads((work / "results" / "run.json").read_text())
+    assert record["frames"] == "frames.tsv" and record["version"] == nanotraj.__version__
+    proc = snakemake(work, "--report", "report.html", check=False)
+    assert proc.returncode != 0
+    assert ("written by a run of the sheet 'frames.tsv', not 'config/frames.tsv': this report "
+            "would describe another run's results") in proc.stderr
+    assert not (work / "report.html").exists()
+    snakemake(work, "--report", "report.html", "--config", "frames=frames.tsv")
+    assert (work / "report.html").stat().st_size > 100_000
