@@ -6,6 +6,7 @@ run through the pipeline stages into a temporary folder and plotted (skipped whe
 
 from __future__ import annotations
 
+import math
 import struct
 import subprocess
 import sys
@@ -175,6 +176,39 @@ def test_plot_rdf_with_reference(tmp_path, synthetic_atoms):
     assert info["xlim"][0] < r[np.flatnonzero(g)[0]] and info["xlim"][0] >= 0
     assert info["xlim"][0] <= 3.35 <= info["xlim"][1]
     assert 0 < info["reference_scale"] < 1  # the perfect cluster's peaks are taller
+
+
+def test_broadened_reference_matches_a_noisy_cluster():
+    """Analytic: a single-bin peak of pair counts becomes a Gaussian of the pair distance's
+    spread sqrt(2) sigma. Physical: a perfect Pt sphere with Gaussian noise sigma on every
+    coordinate has the g(r) of the perfect sphere broadened by that sigma (first peak height
+    and position within tolerances), while the unbroadened curve is several times taller."""
+    from nanotraj import lattices
+    from nanotraj.rdf import rdf
+
+    dr = 0.01
+    r = (np.arange(2000) + 0.5) * dr
+    g = np.zeros_like(r)
+    g[1000] = 1.0 / r[1000] ** 2  # pair counts n = g r^2: one unit at r = 10.005 A
+    b = plots.broadened(r, g, 0.1)
+    n = b * r * r
+    assert n.sum() == pytest.approx(1.0, rel=1e-9)  # pairs conserved
+    mean = (n * r).sum()
+    std = math.sqrt((n * (r - mean) ** 2).sum())
+    assert mean == pytest.approx(r[1000], abs=1e-9)
+    assert std == pytest.approx(math.sqrt(2.0) * 0.1, rel=0.01)
+    assert np.array_equal(plots.broadened(r, g, 0.0), g)
+
+    sigma = 0.12
+    coords = np.asarray(lattices.fcc_sphere(14.0, a=3.924), dtype=np.float64)
+    rng = np.random.default_rng(7)
+    rn, gn = rdf(coords + rng.normal(0.0, sigma, coords.shape), dr=0.02, r_max=12.0)
+    rp, gp = rdf(coords, dr=0.02, r_max=12.0)
+    gb = plots.broadened(rp, gp, sigma)
+    first = (rp > 2.3) & (rp < 3.2)
+    assert gb[first].max() == pytest.approx(gn[first].max(), rel=0.12)
+    assert abs(rp[first][gb[first].argmax()] - rn[first][gn[first].argmax()]) <= 0.06
+    assert gp[first].max() > 2.5 * gn[first].max()
 
 
 def test_reference_rdf_size_and_cache():

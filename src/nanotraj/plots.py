@@ -181,6 +181,25 @@ def reference_rdf(element: str, n_atoms: int, dr: float = 0.02, r_max: float = 1
     return {"r": r, "g": g, "n_atoms": n_ref, "structure": structure, "element": element}
 
 
+def broadened(r, g, sigma: float) -> np.ndarray:
+    """A g(r) as it would be measured with Gaussian noise ``sigma`` (A, per coordinate) on every
+    atom: the pair counts ``n(r) ~ g(r) r^2`` convolved with a Gaussian of the pair distance's
+    spread ``sqrt(2) sigma``, divided by ``r^2`` again (bins of ``r``, equally spaced; the
+    kernel truncated at 4 standard deviations and normalised). ``sigma <= 0``: ``g`` as is."""
+    r = np.asarray(r, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    if not sigma > 0 or len(r) < 2:
+        return g.copy()
+    dr = float(r[1] - r[0])
+    width = math.sqrt(2.0) * float(sigma) / dr
+    half = max(1, int(math.ceil(4.0 * width)))
+    k = np.arange(-half, half + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (k / width) ** 2)
+    kernel /= kernel.sum()
+    n = np.convolve(g * r * r, kernel, mode="same")
+    return n / (r * r)
+
+
 def plot_rdf(
     r,
     g,
@@ -191,6 +210,7 @@ def plot_rdf(
     reference_label=None,
     title=None,
     cutoff_auto: bool | None = None,
+    reference_scaled: bool = True,
 ) -> dict:
     """Draw g(r) with the bond cutoff and, optionally, a perfect-cluster reference curve.
 
@@ -199,8 +219,10 @@ def plot_rdf(
     r, g : (M,) bin centres (A) and g(r) of the frame (seed normalisation, see :mod:`nanotraj.rdf`).
     cutoff : bond cutoff (A), drawn as a vertical dashed line and labelled with its value.
     reference : ``(r_ref, g_ref)`` or ``None``. A perfect cluster's g(r) has sharp peaks far higher
-        than a measured one; it is scaled so that its highest peak below ``r.max()`` matches the
-        frame's highest peak, and the legend states the factor.
+        than a measured one; unless ``reference_scaled`` is False (a reference already broadened
+        by the frame's noise, :func:`broadened`, drawn as it is) it is scaled so that its highest
+        peak below ``r.max()`` matches the frame's highest peak, and the legend states the
+        factor.
     reference_label : legend text of the reference (the factor is appended).
     cutoff_auto : if given, the cutoff label says "first minimum" (True) or "fixed" (False).
 
@@ -226,6 +248,9 @@ def plot_rdf(
             inside = r_ref <= (r.max() if r.size else r_ref.max())
             peak_ref = float(np.max(g_ref[inside], initial=0.0))
             scale = (y_hi / peak_ref) if peak_ref > 0 and y_hi > 0 else 1.0
+            if not reference_scaled:
+                scale = 1.0
+                y_hi = max(y_hi, peak_ref)
             info["reference_scale"] = scale
             label = reference_label or "perfect cluster"
             ax.plot(
@@ -234,7 +259,7 @@ def plot_rdf(
                 color="tab:orange",
                 lw=1.0,
                 alpha=0.9,
-                label=f"{label}, scaled ×{scale:.3g}",
+                label=f"{label}, scaled ×{scale:.3g}" if reference_scaled else label,
                 zorder=2,
             )
             nzr = np.flatnonzero(g_ref > 0)

@@ -14,6 +14,7 @@ import numpy as np
 from nanotraj import trackplots
 from nanotraj.figstyle import plain
 from nanotraj.plots import (
+    broadened,
     plot_cn_series,
     plot_order,
     plot_placeholder,
@@ -75,17 +76,26 @@ def plot_frame(
     used = load_arrays(inputs["cutoff"])
     cutoff = float(used["cutoff"])
     n_atoms = int(as_float(row.get("n_atoms")))
-    ref, ref_label = None, None
+    st = load_arrays(inputs["structure"])
+    sigma, peak = float(st["sigma_estimate"]), float(st["nn_peak"])
+    ref, ref_label, ref_scaled = None, None, True
     if reference and r.size > 1:
         dr = round(float(r[1] - r[0]), 9)
         r_max = float(round(len(r) * dr, 6))
         ref_data = reference_rdf(element, n_atoms, dr=dr, r_max=r_max)
         if ref_data is not None:
-            ref = (ref_data["r"], ref_data["g"])
             ref_label = (
                 f"perfect {ref_data['structure'].upper()} {element} sphere, "
                 f"{ref_data['n_atoms']} atoms"
             )
+            if np.isfinite(sigma) and sigma > 0:
+                # what the perfect cluster would look like measured with this frame's noise:
+                # comparable peak for peak, without an arbitrary scale factor
+                ref = (ref_data["r"], broadened(ref_data["r"], ref_data["g"], sigma))
+                ref_label += f", broadened by the frame's noise σ = {sigma:.3f} Å"
+                ref_scaled = False
+            else:
+                ref = (ref_data["r"], ref_data["g"])
             lg(f"reference: {ref_label}")
         else:
             lg(f"no perfect-cluster reference for {element}")
@@ -96,6 +106,7 @@ def plot_frame(
         outputs["rdf"],
         reference=ref,
         reference_label=ref_label,
+        reference_scaled=ref_scaled,
         title=f"g(r): {title}",
         cutoff_auto=str(used["cutoff_method"]) == "auto",
     )
@@ -105,8 +116,6 @@ def plot_frame(
     atoms = read_columns(inputs["atoms"], wanted)
     from nanotraj.boo_classes import reference_ellipses
 
-    st = load_arrays(inputs["structure"])
-    sigma, peak = float(st["sigma_estimate"]), float(st["nn_peak"])
     regions = reference_ellipses(sigma, peak, cutoff) if np.isfinite(sigma) else None
     note = (f"classes' regions at the frame's noise σ = {sigma:.3f} Å (1σ, dotted: 99 % core)"
             if regions else "no class regions: noise level outside the classifier's table")
