@@ -43,7 +43,7 @@ quiet_scheduler()
 # sheet says that it writes beside another run's results.
 _other_run = compare_with_recorded_run(config)
 if _other_run and any(a == "--report" or a.startswith("--report=") for a in sys.argv):
-    raise WorkflowError(
+    startup_error(
         f"{_other_run}: this report would describe another run's results. Give the run's "
         "configuration (e.g. --config frames=...), or rerun the workflow with this one first."
     )

@@ -526,6 +526,11 @@ STARTUP = {
                           "cutoff, rdf.dr must be a finite number", ""),
     "nan minimum distance": ("s\ta\t0\ta.pdb\n", ["min_distance=nan"],
                              "min_distance must be a finite number", ""),
+    # the config schema's failures: the key and the reason, not the schema excerpt
+    "config value not in the schema's list": ("s\ta\t0\ta.pdb\n", ["on_bad_frame=maybe"],
+                                              "key on_bad_frame: 'maybe' is not one of", ""),
+    "config value below the schema's bound": ("s\ta\t0\ta.pdb\n", ["rdf={dr: -1}"],
+                                              "key rdf.dr: -1 is less than or equal to", "bin"),
 }
 
 
@@ -543,6 +548,9 @@ def test_sheet_problems_are_startup_errors(tmp_path, kind):
     assert line is not None, out
     assert detail in line
     assert "Traceback (most recent call last)" not in out
+    # one line: no Snakemake "in file .../common.smk, line N" nor schema excerpt around it
+    assert line.startswith("Error: "), out
+    assert ".smk" not in out and "Snakefile" not in out and "Failed validating" not in out, out
     assert not (tmp_path / "results").exists(), "nothing may run after a start-up error"
 
 

@@ -1,6 +1,7 @@
 """The frames-sheet builder (nanotraj-sheet)."""
 
 import csv
+import json
 
 import pytest
 
@@ -165,3 +166,35 @@ def test_config_prepare_types_values_and_refuses_nan():
                    "element": "1", "cutoff": "auto", "time_unit": "3"}
     with pytest.raises(ConfigError, match="cutoff, rdf.dr must be a finite number"):
         prepare({"cutoff": "nan", "rdf": {"dr": "inf"}})
+
+
+def test_schema_message_is_one_line_naming_the_key(tmp_path):
+    """The config schema's failure, as Snakemake raises it (a WorkflowError whose text is the
+    schema excerpt, the ValidationError on its chain), becomes one line with the dotted key,
+    jsonschema's reason and the key's description; without a ValidationError, the first line."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from nanotraj.config import schema_message
+
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "rdf": {
+                "type": "object",
+                "properties": {
+                    "dr": {"type": "number", "exclusiveMinimum": 0, "description": "bin width"}
+                },
+            }
+        },
+    }
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    with pytest.raises(WorkflowError) as info:
+        validate({"rdf": {"dr": -1}}, str(path))
+    assert len(str(info.value).splitlines()) > 3  # what Snakemake would print
+    msg = schema_message(info.value, "config")
+    assert msg == "config: key rdf.dr: -1 is less than or equal to the minimum of 0 (bin width)"
+    plain = WorkflowError("first line\nsecond line")
+    assert schema_message(plain, "config") == "config: first line"

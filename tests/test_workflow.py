@@ -334,7 +334,7 @@ def test_report_embeds_every_figure_and_table(demo_run):
     html = (demo_run / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
     for name in ("timeseries.png", "rdf_series.png", "cn_series.png", "rdf.png", "order.png",
-                 "summary.csv"):  # fmt: skip
+                 "summary.html", "tracking.html"):  # fmt: skip
         assert name in html, name
 
 

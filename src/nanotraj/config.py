@@ -13,7 +13,14 @@ import math
 
 from nanotraj.errors import ConfigError
 
-__all__ = ["STRING_KEYS", "typed_scalars", "non_finite_keys", "prepare", "check"]
+__all__ = [
+    "STRING_KEYS",
+    "typed_scalars",
+    "non_finite_keys",
+    "prepare",
+    "check",
+    "schema_message",
+]
 
 #: Keys whose values stay strings whatever they look like.
 STRING_KEYS = frozenset({"frames", "element", "time_unit"})
@@ -72,3 +79,25 @@ def check(cfg: dict) -> dict:
         raise ConfigError(f"config: rdf.r_max / rdf.dr = {bins:.3g} bins of g(r); at most "
                           f"{MAX_BINS:,}: raise rdf.dr or lower rdf.r_max")
     return cfg
+
+
+def schema_message(err: BaseException, what: str = "configuration") -> str:
+    """One line for a schema validation failure raised by ``snakemake.utils.validate``.
+
+    Snakemake wraps jsonschema's ``ValidationError`` in a WorkflowError whose text is the whole
+    schema excerpt (15 lines or more); the original error is found on the exception's chain
+    (``__cause__`` / ``__context__``) and told as ``<what>: key rdf.dr: -1 is less than or
+    equal to the minimum of 0 (histogram bin width of g(r), Angstrom)``. Without a
+    ValidationError on the chain, the first line of ``err``.
+    """
+    seen, e = set(), err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if hasattr(e, "absolute_path") and hasattr(e, "message") and hasattr(e, "schema"):
+            key = ".".join(str(p) for p in e.absolute_path)
+            where = f"key {key}" if key else "top level"
+            desc = e.schema.get("description") if isinstance(e.schema, dict) else None
+            return f"{what}: {where}: {e.message}" + (f" ({desc})" if desc else "")
+        e = e.__cause__ or e.__context__
+    first = str(err).strip().splitlines()
+    return f"{what}: {first[0] if first else type(err).__name__}"

@@ -12,8 +12,9 @@ rule aggregate_series:
         summaries=get_series_frame_files("summary.csv"),
         tracking=layout.series_file("tracking.csv"),
     output:
-        summary=report(
-            layout.series_file("summary.csv"),
+        summary=layout.series_file("summary.csv"),
+        html=report(
+            layout.series_file("summary.html"),
             caption="../report/summary_series.rst",
             category="{series}",
             subcategory="Series",
@@ -29,7 +30,12 @@ rule aggregate_series:
         from nanotraj.stages import series as stage
 
         stage.aggregate_summaries(
-            input.summaries, output.summary, tracking=input.tracking, log=log[0]
+            input.summaries,
+            output.summary,
+            tracking=input.tracking,
+            html=output.html,
+            title=f"Series {wildcards.series}: summary, one row per frame",
+            log=log[0],
         )
 
 
@@ -37,8 +43,9 @@ rule aggregate_all:
     input:
         [layout.series_file("summary.csv", series=s) for s in SERIES],
     output:
-        summary=report(
-            layout.run_file("summary.csv"),
+        summary=layout.run_file("summary.csv"),
+        html=report(
+            layout.run_file("summary.html"),
             caption="../report/summary_all.rst",
             category="All series",
             labels={"result": "summary table of every series"},
@@ -53,7 +60,12 @@ rule aggregate_all:
         from nanotraj.stages import series as stage
 
         stage.aggregate_summaries(
-            input, output.summary, sort_by_series=True, log=log[0]
+            input,
+            output.summary,
+            sort_by_series=True,
+            html=output.html,
+            title="Summary of every series, one row per frame",
+            log=log[0],
         )
 
 
@@ -61,8 +73,9 @@ rule list_rejected:
     input:
         summary=rules.aggregate_all.output.summary,
     output:
-        rejected=report(
-            layout.run_file("rejected.csv"),
+        rejected=layout.run_file("rejected.csv"),
+        html=report(
+            layout.run_file("rejected.html"),
             caption="../report/rejected.rst",
             category="All series",
             labels={"result": "rejected frames"},
@@ -76,4 +89,6 @@ rule list_rejected:
     run:
         from nanotraj.stages import series as stage
 
-        stage.list_rejected(input.summary, output.rejected, log=log[0])
+        stage.list_rejected(
+            input.summary, output.rejected, html=output.html, log=log[0]
+        )

@@ -12,6 +12,7 @@ import nanotraj
 from nanotraj import layout
 from nanotraj.config import check as check_config
 from nanotraj.config import prepare as prepare_config
+from nanotraj.config import schema_message
 from nanotraj.contract import PDB_QUANTITIES
 from nanotraj.elements import check_elements
 from nanotraj.errors import ConfigError
@@ -25,12 +26,22 @@ SCHEMAS = WORKFLOW_DIR / "workflow" / "schemas"
 # so a new release of nanotraj reruns what it may change (rerun trigger "params").
 VERSION = nanotraj.__version__
 
+
+def startup_error(message):
+    """Stop before anything runs with one line on stderr, ``Error: <file>: <reason>``, and exit
+    status 1: a WorkflowError would add Snakemake's "in file ..., line ..." and traceback lines
+    pointing into the workflow, which say nothing about the user's input."""
+    raise SystemExit(f"Error: {message}")
+
+
 try:
     prepare_config(config)
     validate(config, str(SCHEMAS / "config.schema.yaml"))  # also fills in the defaults
     check_config(config)
 except ConfigError as err:
-    raise WorkflowError(str(err)) from None
+    startup_error(err)
+except WorkflowError as err:  # the schema's: one line, not the schema excerpt
+    startup_error(schema_message(err, "configuration (config file and --config)"))
 
 try:
     FRAMES = read_frames(
@@ -44,7 +55,7 @@ try:
         {config["element"]} | {r["element"] for r in FRAMES if "element" in r}
     )
 except (SheetError, ConfigError) as err:
-    raise WorkflowError(str(err)) from None
+    startup_error(err)
 FRAME_INDEX = {(r["series"], r["frame"]): r for r in FRAMES}
 SERIES = sorted({r["series"] for r in FRAMES})
 

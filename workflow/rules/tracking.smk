@@ -101,8 +101,9 @@ rule aggregate_tracking:
     input:
         get_series_intermediate("tracking"),
     output:
-        tracking=report(
-            layout.series_file("tracking.csv"),
+        tracking=layout.series_file("tracking.csv"),
+        html=report(
+            layout.series_file("tracking.html"),
             caption="../report/tracking_table.rst",
             category="{series}",
             subcategory="Series",
@@ -125,5 +126,6 @@ rule aggregate_tracking:
             series=wildcards.series,
             frames=params.frames,
             times=params.times,
+            html=output.html,
             log=log[0],
         )

@@ -92,11 +92,11 @@ def plot_frame(
                 # what the perfect cluster would look like measured with this frame's noise:
                 # comparable peak for peak, without an arbitrary scale factor
                 ref = (ref_data["r"], broadened(ref_data["r"], ref_data["g"], sigma))
-                ref_label += f", broadened by the frame's noise σ = {sigma:.3f} Å"
+                ref_label += f",\nbroadened by the frame's noise σ = {sigma:.3f} Å"
                 ref_scaled = False
             else:
                 ref = (ref_data["r"], ref_data["g"])
-            lg(f"reference: {ref_label}")
+            lg("reference: " + ref_label.replace("\n", " "))
         else:
             lg(f"no perfect-cluster reference for {element}")
     info_rdf = plot_rdf(

@@ -46,8 +46,12 @@ def aggregate(
     return rows
 
 
-def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, log=None):
+def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, html=None,
+                        title="Summary", log=None):
     """Stage ``aggregate``: concatenate per-frame summaries, ordered by time (and series).
+
+    ``html``: also write the table as an HTML page titled ``title`` for the report
+    (:func:`nanotraj.htmltable.write_html`).
 
     ``tracking``: the series' ``tracking.csv``
     (:func:`nanotraj.stages.tracking.aggregate_tracking`); its pair columns are added to each
@@ -73,14 +77,19 @@ def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, 
             pair = by_frame.get((row.get("series"), row.get("frame")), {})
             row.update({c: pair.get(c, "") for c in TRACKING_COLUMNS})
         write_summary(output, rows)
+    if html:
+        from nanotraj.htmltable import write_html
+
+        write_html(output, html, title=title)
     n_rej = sum(1 for r in rows if r.get("status", "ok") != "ok")
     lg(f"{len(rows)} frames, {n_rej} rejected")
     lg.close(OK)
 
 
-def list_rejected(summary_csv, output, *, log=None):
+def list_rejected(summary_csv, output, *, html=None, log=None):
     """Stage ``rejected``: the run's rejected frames (``series, frame, time, reason``), one row
-    each, from the run's summary (only the header when every frame was analysed)."""
+    each, from the run's summary (only the header when every frame was analysed); ``html``:
+    also as an HTML page for the report."""
 
     lg = Log(log)
     _, rows = read_rows(summary_csv)
@@ -90,5 +99,9 @@ def list_rejected(summary_csv, output, *, log=None):
         for r in rows if r.get("status", OK) != OK
     ]
     write_rows(output, ("series", "frame", "time", "reason"), rejected)
+    if html:
+        from nanotraj.htmltable import write_html
+
+        write_html(output, html, title="Rejected frames")
     lg(f"{len(rejected)} rejected frame(s) of {len(rows)}")
     lg.close(OK)

@@ -170,13 +170,15 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
     return summary
 
 
-def aggregate_tracking(tracking_npzs, output, *, series: str, frames, times, log=None) -> list:
+def aggregate_tracking(tracking_npzs, output, *, series: str, frames, times, html=None,
+                       log=None) -> list:
     """Rule ``aggregate_tracking``: ``results/{series}/tracking.csv``, one row per frame.
 
     ``tracking_npzs``, ``frames`` and ``times`` are per frame of the series in time order.
     Columns :data:`SERIES_COLUMNS`: identity, ``previous_frame``, ``pair_status`` (``ok``, the
     first-frame note, ``previous frame rejected: ...`` or the frame's own rejection) and the pair's
-    values (empty without a pair). Returns the rows.
+    values (empty without a pair). ``html``: also as an HTML page for the report
+    (:func:`nanotraj.htmltable.write_html`). Returns the rows.
     """
 
     if not (len(tracking_npzs) == len(frames) == len(times)):
@@ -190,6 +192,10 @@ def aggregate_tracking(tracking_npzs, output, *, series: str, frames, times, log
         row.update(summary_row(tr))
         rows.append(row)
     write_rows(output, SERIES_COLUMNS, rows)
+    if html:
+        from nanotraj.htmltable import write_html
+
+        write_html(output, html, title=f"Series {series}: tracking, one row per frame")
     n_pairs = sum(1 for r in rows if r["pair_status"] == OK)
     lg(f"{len(rows)} frames, {n_pairs} tracked pairs")
     lg.close(OK)
