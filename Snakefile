@@ -4,7 +4,7 @@ import re
 import sys
 from pathlib import Path
 
-from nanotraj.console import closing_message, quiet_scheduler
+from nanotraj.console import closing_message, quiet_scheduler, short_errors
 from nanotraj.project import compare as compare_with_recorded_run
 from nanotraj.project import write_record as record_run
 
@@ -37,6 +37,7 @@ include: "workflow/rules/tracking.smk"
 
 # Progress without the scheduler's four lines per job (profiles/default hides job descriptions).
 quiet_scheduler()
+short_errors()  # a bad frame's error as its one line, without traceback lines
 
 # results/run.json records the configuration of the run that wrote results/: a report of another
 # configuration is refused (it would describe files that another run made), and a run of another

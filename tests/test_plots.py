@@ -416,3 +416,20 @@ def test_threads_give_the_same_files(tmp_path, real_series):
     assert not errors
     for d in frames[:2]:
         assert (tmp_path / f"{d.name}.png").read_bytes() == serial[d.name]
+
+
+@pytest.mark.parametrize("times, integer", [([1, 2, 3, 4], True), ([0.0, 0.5, 1.5], False)])
+def test_time_ticks_are_whole_numbers_for_whole_number_times(times, integer):
+    """Stages 1-4 get ticks 1, 2, 3, 4 (matplotlib alone puts them at 1.5, 2.5, ...); other
+    times keep matplotlib's ticks."""
+    fig = figstyle.new_figure((4.0, 3.0))
+    ax = fig.add_subplot()
+    ax.plot(times, np.ones(len(times)))
+    ax.set_xlim(min(times) - 0.1, max(times) + 0.1)
+    figstyle.time_ticks(ax.xaxis, times)
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert len(ticks) >= 2
+    assert all(float(t).is_integer() for t in ticks) == integer, ticks
+    assert figstyle.time_label("min") == "time (min)"
+    assert figstyle.time_label("$", "time of frame t") == r"time of frame t (\$)"

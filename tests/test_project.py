@@ -59,3 +59,25 @@ def test_nanotraj_init_command(tmp_path):
     again = subprocess.run([sys.executable, "-m", "nanotraj.project", str(tmp_path / "p"),
                             str(DEMO[0]), "--time-unit", "s"], capture_output=True, text=True)
     assert again.returncode == 2 and "already has a configuration" in again.stderr
+
+
+def test_a_job_failing_on_an_own_error_is_one_line():
+    """Snakemake's report of a job that raised a FrameError (as its format_exception_to_string
+    writes it) becomes the error's line and the rule; any other exception keeps its stack."""
+    from nanotraj.console import one_line_error
+
+    text = (
+        "RuleException:\n"
+        'FrameError in file "/x/workflow/rules/frame.smk", line 27:\n'
+        "data/bad.pdb: line 3: x field is not a number\n"
+        '  File "/x/workflow/rules/frame.smk", line 27, in __rule_parse_frame\n'
+        '  File "/x/src/nanotraj/stages/frame.py", line 75, in parse_frame\n'
+    )
+    assert one_line_error(text) == (
+        "Error: data/bad.pdb: line 3: x field is not a number  [rule parse_frame]"
+    )
+    analysis = text.replace("FrameError", "AnalysisError")  # subclasses are known too
+    assert one_line_error(analysis).startswith("Error: data/bad.pdb")
+    bug = text.replace("FrameError", "ZeroDivisionError")
+    assert one_line_error(bug) is None
+    assert one_line_error("At least one job did not complete successfully.") is None

@@ -80,3 +80,21 @@ def plain(text: str) -> str:
     """User text (a time unit, a name) as literal figure text: a ``$`` would start matplotlib's
     mathtext and a bad expression fails the whole figure."""
     return str(text).replace("$", r"\$")
+
+
+def time_label(time_unit: str, what: str = "time") -> str:
+    """Axis label of a time axis, ``time (<unit>)`` (the unit as literal text)."""
+    return f"{what} ({plain(time_unit)})" if time_unit else what
+
+
+def time_ticks(axis, times) -> None:
+    """Ticks of a time ``axis`` (a matplotlib XAxis/YAxis, e.g. ``ax.xaxis`` or a colour bar's
+    ``cb.ax.yaxis``) only at whole numbers when every frame's time is one: stages 1-4 read
+    1, 2, 3, 4, not 1.5, 2.5. Other times keep matplotlib's ticks."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    t = np.asarray(times, dtype=np.float64)
+    t = t[np.isfinite(t)]
+    if t.size and np.all(t == np.round(t)):
+        axis.set_major_locator(MaxNLocator(integer=True))

@@ -491,10 +491,6 @@ def plot_order(
 # per series
 
 
-def time_label(time_unit: str) -> str:
-    return f"time ({fs.plain(time_unit)})" if time_unit else "time"
-
-
 def plot_timeseries(
     rows: Sequence[Mapping[str, str]], out_png, *, time_unit="s", title=None
 ) -> dict:
@@ -562,8 +558,9 @@ def plot_timeseries(
         if all_t.size:
             lo, hi = float(np.nanmin(all_t)), float(np.nanmax(all_t))
             axes[0].set_xlim(*fs.padded(lo, hi, 0.04, 1.0))
+            fs.time_ticks(axes[0].xaxis, all_t)  # the panels share the time axis
         for ax in (grid[-1, 0], grid[-1, 1]):
-            fs.style(ax, xlabel=time_label(time_unit))
+            fs.style(ax, xlabel=fs.time_label(time_unit))
         head = title or "Series summary"
         note = f"{len(ok)} frames"
         if bad:
@@ -659,8 +656,9 @@ def plot_rdf_series(
             ax.set_xlim(max(0.0, math.floor(2.0 * x_lo) / 2.0 - 0.5), x_hi * 1.02 + 0.1)
         ax.set_ylim(0.0, (top if top > 0 else 1.0) * 1.05)
         cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
-        cb.set_label(time_label(time_unit), fontsize=FONT["label"])
+        cb.set_label(fs.time_label(time_unit), fontsize=FONT["label"])
         cb.ax.tick_params(labelsize=FONT["tick"])
+        fs.time_ticks(cb.ax.yaxis, [c["time"] for c in curves])
         fs.style(ax, xlabel="r (Å)", ylabel="g(r) + offset")
         note = f"{len(curves)} frames, each raised by {offset:.3g}; | = bond cutoff"
         if n_rejected:
@@ -773,9 +771,10 @@ def plot_cn_series(frames: Sequence[Mapping], out_png, *, time_unit="s", title=N
         ax.set_yticks(np.arange(0, cn_max + 1, step))
         n_bad = sum(c is None for c in cns)
         note = f"{len(frames) - n_bad} frames" + (f", {n_bad} rejected = hatched" if n_bad else "")
+        fs.time_ticks(ax.xaxis, times)
         fs.style(
             ax,
-            xlabel=time_label(time_unit),
+            xlabel=fs.time_label(time_unit),
             ylabel="coordination number (bonds)",
             title=f"{title or 'Coordination numbers over time'} ({note})",
         )

@@ -52,10 +52,6 @@ def placeholder(out_png, message: str, kind: str) -> None:
         fs.save_png(fig, out_png)
 
 
-def _time_label(time_unit: str) -> str:
-    return f"time of frame t ({fs.plain(time_unit)})"
-
-
 def removal_by_cn(pairs: Sequence[Mapping]) -> dict[str, np.ndarray]:
     """Pooled counts per coordination number: ``cn`` (0..max), ``total``, ``removed``,
     ``fraction`` (removed / total, NaN where total = 0)."""
@@ -120,7 +116,8 @@ def plot_removal_cn(pairs: Sequence[Mapping], out_png, *, time_unit: str = "s",
 
             sm = ScalarMappable(norm=norm, cmap=fs.cmap())
             cb = fig.colorbar(sm, ax=ax, pad=0.01)
-            cb.set_label(_time_label(time_unit), fontsize=font["label"])
+            cb.set_label(fs.time_label(time_unit, "time of frame t"), fontsize=font["label"])
+            fs.time_ticks(cb.ax.yaxis, times)
         lo = int(cn[has].min()) if has.any() else 0
         shown = cn[lo:]
         ax.set_xlim(lo - 0.7, float(cn.max()) + 0.7)
@@ -199,7 +196,8 @@ def plot_displacements(pairs: Sequence[Mapping], out_png, *, max_distance: float
             ax2.plot(times, [p[key] for p in pairs], color=colour, marker=marker, lw=1.2,
                      label=label)
         ax2.set_ylim(bottom=0)
-        fs.style(ax2, xlabel=_time_label(time_unit), ylabel="atoms")
+        fs.time_ticks(ax2.xaxis, times)  # shared with the displacements' axis
+        fs.style(ax2, xlabel=fs.time_label(time_unit, "time of frame t"), ylabel="atoms")
         ax2.legend(fontsize=font["legend"], loc="best")
         fs.save_png(fig, out_png)
     return {"times": times, "percentiles": q}
