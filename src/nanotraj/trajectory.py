@@ -87,7 +87,7 @@ from nanotraj.io import (
 from nanotraj.io import read_frame as _read_pdb_or_cif
 
 __all__ = ["FrameIndex", "frame_index", "read_frame", "frame_label", "parse_type_map",
-           "extxyz_header", "extxyz_type", "FORMATS"]
+           "extxyz_header", "extxyz_type", "write_extxyz", "append_extxyz", "FORMATS"]
 
 #: Formats told apart by :func:`sniff`.
 FORMATS = ("pdb", "mmcif", "xyz", "lammps")
@@ -1207,3 +1207,37 @@ def extxyz_header(n_atoms: int, columns, *, info=None) -> str:
             text = str(value).replace("\\", "\\\\").replace('"', '\\"')
             parts.append(f'{key}="{text}"')
     return f"{int(n_atoms)}\n{' '.join(parts)}\n"
+
+
+def write_extxyz(path, csv_path, columns, *, info=None, block: int = 1 << 24) -> None:
+    """Write ``atoms.extxyz`` from the frame's ``atoms.csv`` (``csv_path``, written by
+    :func:`nanotraj.tables.write_columns` from ``columns``): the header of
+    :func:`extxyz_header` and the CSV's rows with spaces for commas, so every value is the same
+    text in both files (the CSV's cells hold no spaces or commas: numbers, ``nan`` and labels).
+    Streamed in ``block``-byte pieces and written atomically."""
+    from nanotraj.tables import atomic_path
+
+    n = len(next(iter(columns.values()))) if columns else 0
+    with open(csv_path, "rb") as src, atomic_path(path) as tmp, open(tmp, "wb") as out:
+        header = src.readline().rstrip(b"\r\n").decode("utf-8").split(",")
+        if header != list(columns):
+            raise ValueError(f"{csv_path}: columns {header} differ from the table's "
+                             f"{list(columns)}")
+        out.write(extxyz_header(n, columns, info=info).encode("utf-8"))
+        while chunk := src.read(block):
+            out.write(chunk.replace(b",", b" "))
+
+
+def append_extxyz(out, path) -> int:
+    """Copy the one frame of the extended-XYZ file ``path`` (an ``atoms.extxyz``) into the
+    open binary file ``out``; a frame of 0 atoms (a rejected frame) is left out.  Returns the
+    number of atoms copied."""
+    with open(path, "rb") as src:
+        first = src.readline()
+        count = int(first.strip() or b"0")
+        if count == 0:
+            return 0
+        out.write(first)
+        while chunk := src.read(1 << 24):
+            out.write(chunk)
+    return count
