@@ -472,7 +472,7 @@ def _read_mmcif(path: str, text: str, model: int | None = None):
     models = list(dict.fromkeys(table.column(5))) if table.has_column(5) else []
     if model is not None and model >= max(len(models), 1):
         raise FrameError(path, f"frame_index {model}: the file holds {max(len(models), 1)} "
-                               f"model(s) (frame_index counts from 0)")
+                               "model(s) (frame_index counts from 0)")
     if len(models) > 1:
         if model is None:
             raise FrameError(path, f"{len(models)} models; one model per frame expected"

@@ -512,8 +512,8 @@ def _index_xyz(path, cur: _Lines, whole) -> FrameIndex:
         got = cur.skip(n)
         if got < n or (cur.last_unterminated and n):
             last = "" if got < n else ", the last one without a line end"
-            problem = (f"XYZ header (line {line0}) says {n} atoms, file has {got} coordinate "
-                       f"lines{last}: truncated file?")
+            problem = (f"XYZ header says {n} atoms, file has {got} coordinate lines{last} "
+                       f"(header at line {line0}): truncated file?")
             break
         starts.append(offset)
         ends.append(cur.offset)
@@ -753,8 +753,8 @@ def _read_indexed(path, label, fmt, frame_index, scale, type_map, min_atoms, min
         if idx.problem and k == len(idx):
             raise FrameError(label, idx.problem)
         more = f" (then: {idx.problem})" if idx.problem else ""
-        raise FrameError(label, f"frame_index {k}: the file holds {len(idx)} complete frame(s)"
-                                f"{more} (frame_index counts from 0)")
+        raise FrameError(label, f"the file holds {len(idx)} complete frame(s){more} "
+                                "(frame_index counts from 0)")
     start, end = int(idx.starts[k]), int(idx.ends[k])
     if end - start > max_bytes:
         raise FrameError(label, f"frame larger than max_frame_bytes ({_size_text(max_bytes)}): "
