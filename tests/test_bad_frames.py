@@ -533,7 +533,9 @@ def test_huge_mmcif_frame_is_read_and_bonded(big_frames):
 def test_frames_beyond_pdb_limits_complete_in_the_workflow(big_frames):
     """Frames the PDB format cannot hold get full mmCIF files and REMARK-only PDB files."""
     work = big_frames[0]
-    (work / "config.yaml").write_text("cutoff: 3.41\nrdf:\n  dr: 0.02\n  r_max: 5.0\n")
+    # per_value_pdb: true writes the 200,000-atom frame's files (auto stops at 100,000 atoms)
+    (work / "config.yaml").write_text("cutoff: 3.41\nrdf:\n  dr: 0.02\n  r_max: 5.0\n"
+                                      "outputs:\n  per_value_pdb: true\n")
     (work / "frames.tsv").write_text(
         "series\tframe\ttime\tpath\nb\tfar\t0\tfar.cif\nb\thuge\t1\thuge.cif\n")
     targets = [f"results/b/{f}/{name}" for f in ("far", "huge")

@@ -369,7 +369,8 @@ def frame_index(path, *, max_bytes: int = MAX_FRAME_BYTES, cache_dir=None) -> Fr
     and (``cache_dir``, optional) on disk.
 
     One pass over the file (16 MiB blocks); per frame only the header lines are parsed, atom
-    lines are counted with numpy.  Measured: ~0.35 s per GiB... see docs/inputs.md.  Raises
+    lines are counted with numpy (measured: docs/inputs.md, ``benchmarks/bench_formats.py``).
+    Raises
     :class:`~nanotraj.errors.FrameError` for a file that cannot be read at all (missing, not a
     regular file, empty, binary, its first frame's header broken); a file whose later frames
     are broken gets an index of the complete ones and ``problem``.
@@ -983,7 +984,7 @@ def _parse_xyz(label, data: bytes, line0: int):
         table = np.array([r.split()[:4] for r in rows], dtype="S")
     coords = _numbers(label, table[:, pos_col:pos_col + 3], lines, ("x", "y", "z"))
     if species is not None and species[1] == "S":
-        elements = np.char.decode(table[:, species[0]], "ascii")
+        elements = table[:, species[0]].astype("U")
     elif species is not None:  # an atomic-number column (Z:I:1)
         elements = np.full(n, "", dtype="U2")
     else:
@@ -1116,7 +1117,7 @@ def _parse_lammps(label, data: bytes, line0: int, type_map):
             xyz, table, lines = xyz[order], table[order], lines[order]
         where = lambda i: f"line {int(lines[i])}, atom id {int(ids[order][i])}"  # noqa: E731
     if "element" in columns:
-        elements = np.char.decode(table[:, columns.index("element")], "ascii")
+        elements = table[:, columns.index("element")].astype("U")
     elif "type" in columns:
         types = table[:, columns.index("type")].tolist()
         try:
@@ -1139,7 +1140,7 @@ def _parse_lammps(label, data: bytes, line0: int, type_map):
                     notes.append(f"LAMMPS types {', '.join(map(str, kinds.tolist()))} without a "
                                  "type_map: every atom is analysed as the frame's element")
         else:  # type labels (LAMMPS labelmap): the label is the element
-            elements = np.char.decode(np.array(types, dtype="S"), "ascii")
+            elements = np.array(types, dtype="S").astype("U")
     else:
         elements = np.full(n, "", dtype="U2")
     return xyz, elements, where, notes
