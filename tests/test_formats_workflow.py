@@ -265,3 +265,25 @@ def test_per_value_pdb_auto_writes_a_remark_above_the_limit(run, tmp_path, monke
     stage.write_frame_pdbs(inputs, outputs, element="Pt", per_value_pdb=True)
     assert sum(ln.startswith("HETATM") for ln in Path(outputs["Q6"]).read_text().splitlines()) \
         == len(read_frame(DEMO / "demo_t00.pdb").coords)
+
+
+def test_snapshot_figure_draws_the_frames_numbers(run, tmp_path):
+    from nanotraj.stages.figures import plot_snapshot
+
+    work = run[0] / "results"
+    info = plot_snapshot(work / "pdb" / "summary.csv", work / "pdb" / "a" / "rdf.csv",
+                         work / "pdb" / "a" / "atoms.csv", tmp_path / "s.png")
+    _, (row,) = read_csv(work / "pdb" / "summary.csv")
+    for name, suffix in (("CNA", ""), ("adaptive CNA", "_acna"), ("PTM", "_ptm")):
+        for struct in ("fcc", "hcp", "ico", "other"):
+            assert info["classifiers"][name][struct] == float(row[f"fraction_{struct}{suffix}"])
+    assert info["classifiers"]["BOO classes"]["other"] == float(row["fraction_disordered_boo"])
+    core, surface = info["cn_counts"]
+    assert core.sum() + surface.sum() == int(row["n_atoms"])
+    assert surface.sum() == round(float(row["fraction_surface"]) * int(row["n_atoms"]))
+    assert info["numbers"]["atoms"] == row["n_atoms"]
+    # a rejected snapshot: a placeholder naming the reason
+    bad = tmp_path / "summary.csv"
+    bad.write_text("series,frame,time,status\ns,f,0,rejected: no atoms\n")
+    assert plot_snapshot(bad, None, None, tmp_path / "r.png") == {"status": "rejected: no atoms"}
+    assert (tmp_path / "r.png").stat().st_size > 5_000

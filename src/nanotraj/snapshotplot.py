@@ -108,6 +108,7 @@ def plot_snapshot(row: Mapping[str, str], r, g, cn, surface, out_png, *, time_un
         ax.bar(k, core_counts, color="tab:blue", label="interior")
         ax.bar(k, surf_counts, bottom=core_counts, color="tab:orange", label="surface")
         ax.set_xticks(k[:: max(1, (top + 1) // 16)])
+        ax.set_ylim(0.0, 1.12 * max(1, int((core_counts + surf_counts).max(initial=1))))
         ax.legend(fontsize=FONT["legend"], loc="upper left")
         fs.style(ax, xlabel="coordination number (bonds)", ylabel="atoms",
                  title="Coordination numbers")

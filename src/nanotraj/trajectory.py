@@ -34,13 +34,15 @@ frames before it and records the problem; reading a frame at or after it raises 
 
 Why an own parser for XYZ and LAMMPS
 ------------------------------------
-Measured (``benchmarks/bench_formats.py``): ASE 3.29's extended-XYZ reader takes ~4 ms for a
-300-atom frame and ~1 s for 10^5 atoms, this module ~0.5 ms and ~0.15 s; ASE's ``read(...,
-index=k)`` scans the file from its start for every frame (10,000 frames: quadratic), its LAMMPS
-reader reads the whole file into memory, maps LAMMPS types to elements by atomic number (type 1
--> hydrogen), and Python's ``float()`` behind it takes ``1_000`` and non-ASCII digits; neither
-tells which line is wrong.  ASE is the test oracle instead (files written by ASE are read here;
-the ``atoms.extxyz`` written here is read back by ASE and by OVITO).
+Measured (``benchmarks/bench_formats.py``, docs/inputs.md): one frame costs about the same as
+with ASE 3.29 (300 atoms: 0.5-0.9 ms either way; 10^5 atoms: extended XYZ 0.21 s here, 0.28 s
+ASE; LAMMPS 0.20 s here, 0.12 s ASE), but ASE's ``read(path, index=k)`` scans the file from its
+start for every frame (0.26-0.29 s per frame of a 10,000-frame file, against 0.6 ms through the
+index here), its LAMMPS reader reads the whole file into memory and maps LAMMPS types to
+elements by atomic number (type 1 -> hydrogen), and Python's ``float()`` behind it takes
+``1_000`` and non-ASCII digits; its errors do not name the line.  ASE is the test oracle
+instead (files written by ASE are read here; the ``atoms.extxyz`` written here is read back by
+ASE and by OVITO).
 
 Numbers are read strictly, as in :mod:`nanotraj.io`: ASCII decimal numbers (``nan``/``inf``
 are read and then refused as non-finite by the geometry check); anything else names its line.
@@ -849,6 +851,25 @@ def _split_rows(label, body: bytes, line0: int, n: int, what: str):
     return rows, tokens, per_line
 
 
+def _whole_numbers(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, ok)``: an (n,) bytes array of fields as int64 and whether each is a plain
+    whole number (ASCII digits only; at most 18), vectorised over the characters."""
+    n = len(column)
+    width = column.dtype.itemsize
+    if n == 0 or width == 0:
+        return np.zeros(n, np.int64), np.ones(n, bool)
+    chars = np.ascontiguousarray(column).view(np.uint8).reshape(n, width)
+    used = chars != 0
+    digit = (chars >= 48) & (chars <= 57)
+    ok = (digit | ~used).all(axis=1) & used[:, 0] & (used.sum(axis=1) <= 18)
+    # fields are left-aligned and NUL-padded: no used character after a NUL
+    ok &= (used[:, :-1] | ~used[:, 1:]).all(axis=1) if width > 1 else True
+    values = np.zeros(n, np.int64)
+    for j in range(width):
+        values = np.where(used[:, j], values * 10 + (chars[:, j].astype(np.int64) - 48), values)
+    return values, ok
+
+
 def _numbers(label, fields: np.ndarray, lines: np.ndarray, names) -> np.ndarray:
     """Strictly parse an (n, k) bytes array of fields to float64 (``names[j]``: column j's name
     for messages; ``lines``: each row's line number)."""
@@ -1100,11 +1121,11 @@ def _parse_lammps(label, data: bytes, line0: int, type_map):
         xyz = _unscale(xyz, np.array([b[:3] if tilt else b[:2] + [0.0] for b in box]), tilt)
     if "id" in columns:
         ids_raw = table[:, columns.index("id")]
-        if not all(v.isdigit() for v in ids_raw.tolist()):
-            i = next(i for i, v in enumerate(ids_raw.tolist()) if not v.isdigit())
+        ids, ok = _whole_numbers(ids_raw)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
             raise FrameError(label, f"line {first + i}: atom id {ids_raw[i].decode()!r} is not a "
                                     "whole number")
-        ids = ids_raw.astype(np.int64)
         order = np.argsort(ids, kind="stable")
         sorted_ids = ids[order]
         same = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
@@ -1119,20 +1140,22 @@ def _parse_lammps(label, data: bytes, line0: int, type_map):
     if "element" in columns:
         elements = table[:, columns.index("element")].astype("U")
     elif "type" in columns:
-        types = table[:, columns.index("type")].tolist()
+        types = table[:, columns.index("type")]
         try:
             tmap = parse_type_map(type_map)
         except ValueError as err:
             raise FrameError(label, str(err)) from None
-        if all(t.isdigit() for t in types):
-            tv = np.array(types, dtype="S").astype(np.int64)
+        tv, numeric = _whole_numbers(types)
+        if numeric.all():
             if tmap:
                 missing = sorted(set(np.unique(tv).tolist()) - set(tmap))
                 if missing:
                     have = ", ".join(f"{k}:{v}" for k, v in sorted(tmap.items()))
                     raise FrameError(label, f"LAMMPS type(s) {', '.join(map(str, missing))} not "
                                             f"in type_map ({have})")
-                elements = np.array([tmap[t] for t in tv.tolist()], dtype="U2")
+                kinds = np.unique(tv)
+                table_of = np.array([tmap[int(t)] for t in kinds], dtype="U2")
+                elements = table_of[np.searchsorted(kinds, tv)]
             else:
                 elements = np.full(n, "", dtype="U2")
                 kinds = np.unique(tv)
@@ -1140,7 +1163,7 @@ def _parse_lammps(label, data: bytes, line0: int, type_map):
                     notes.append(f"LAMMPS types {', '.join(map(str, kinds.tolist()))} without a "
                                  "type_map: every atom is analysed as the frame's element")
         else:  # type labels (LAMMPS labelmap): the label is the element
-            elements = np.array(types, dtype="S").astype("U")
+            elements = types.astype("U")
     else:
         elements = np.full(n, "", dtype="U2")
     return xyz, elements, where, notes
