@@ -88,21 +88,21 @@ def get_element(wildcards):
     return frame_row(wildcards).get("element", config["element"]).capitalize()
 
 
-def get_frame_index(wildcards):
-    """The frame's 0-based index in a multi-frame file (None: the file is one frame)."""
-    return frame_row(wildcards).get("frame_index")
-
-
-def get_length_unit(wildcards):
-    return frame_row(wildcards).get("length_unit", config["length_unit"])
-
-
-def get_type_map(wildcards):
-    """LAMMPS type -> element of the frame's file: the sheet row's, else the config's."""
-    return frame_row(wildcards).get("type_map") or ",".join(
+def get_frame_reading(wildcards):
+    """How parse_frame reads the frame's file: its 0-based ``frame_index`` in a multi-frame file
+    (None: the file is one frame), ``length_unit`` and LAMMPS ``type_map`` (the sheet row's, else
+    the config's), and the folder of the cached frame indexes."""
+    row = frame_row(wildcards)
+    type_map = row.get("type_map") or ",".join(
         f"{k}:{v}"
         for k, v in sorted(config["type_map"].items(), key=lambda kv: int(kv[0]))
     )
+    return {
+        "frame_index": row.get("frame_index"),
+        "length_unit": row.get("length_unit", config["length_unit"]),
+        "type_map": type_map,
+        "index_cache": layout.frame_index_cache(),
+    }
 
 
 #: Rows naming each multi-frame file, and the largest frame_index named (for the threads).

@@ -21,9 +21,8 @@ rule parse_frame:
         on_bad_frame=config["on_bad_frame"],
         min_distance=config["min_distance"],
         max_bytes=config["max_frame_bytes"],
-        frame_index=get_frame_index,
-        length_unit=get_length_unit,
-        type_map=get_type_map,
+        # frame_index, length_unit, type_map, index_cache (common.smk)
+        reading=get_frame_reading,
     run:
         from nanotraj.stages import frame as stage
 
@@ -34,10 +33,7 @@ rule parse_frame:
             on_bad_frame=params.on_bad_frame,
             min_distance=params.min_distance,
             max_bytes=params.max_bytes,
-            frame_index=params.frame_index,
-            length_unit=params.length_unit,
-            type_map=params.type_map,
-            index_cache=layout.frame_index_cache(),
+            **params.reading,
         )
 
 
