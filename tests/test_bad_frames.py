@@ -165,6 +165,50 @@ def build_corpus(work: Path):
     for frame, (name, content, reason) in files.items():
         (data / name).write_bytes(content)
         bad.append(Bad(frame, name, reason))
+    # XYZ, extended XYZ, LAMMPS dumps and frames of trajectories: format-specific reasons
+    n = len(base)
+    xyz_lines = [f"Pt {x:.3f} {y:.3f} {z:.3f}" for x, y, z in base]
+
+    def xyz(lines, count=None, comment="made by the tests"):
+        return f"{len(lines) if count is None else count}\n{comment}\n" + "".join(
+            f"{ln}\n" for ln in lines)
+
+    def lammps(lines, count=None, columns="id type x y z"):
+        return (f"ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n{n if count is None else count}\n"
+                "ITEM: BOX BOUNDS pp pp pp\n-50 50\n-50 50\n-50 50\n"
+                f"ITEM: ATOMS {columns}\n" + "".join(f"{ln}\n" for ln in lines))
+
+    lmp_lines = [f"{k + 1} 1 {x:.3f} {y:.3f} {z:.3f}" for k, (x, y, z) in enumerate(base)]
+    bad_y = list(xyz_lines)
+    bad_y[4] = bad_y[4].replace(bad_y[4].split()[2], "19.2x9")
+    nan_z = list(xyz_lines)
+    nan_z[6] = " ".join([*nan_z[6].split()[:3], "nan"])
+    three = list(xyz_lines)
+    three[2] = " ".join(three[2].split()[:3])
+    traj3 = xyz(xyz_lines) * 3
+    cut = xyz(xyz_lines) * 2 + xyz(xyz_lines[:100], count=n)
+    other = {  # frame: (file, content, frame_index, reason)
+        "xyzshort": ("short.xyz", xyz(xyz_lines[:-2], count=n), None,
+                     f"XYZ header says {n} atoms, file has {n - 2} coordinate lines"),
+        "xyznonnum": ("nonnum.xyz", xyz(bad_y), None, "line 7: y is not a number: '19.2x9'"),
+        "xyznan": ("nan.xyz", xyz(nan_z), None, "non-finite coordinate"),
+        "xyzfields": ("fields.xyz", xyz(three), None,
+                      "line 5: 3 field(s) in an atom line of XYZ, at least 4 (element x y z)"),
+        "extnopos": ("nopos.extxyz", xyz(xyz_lines, comment="Properties=species:S:1:xyz:R:3"),
+                     None, "extended XYZ Properties has no pos:R:3 column"),
+        "lmpshort": ("short.dump", lammps(lmp_lines[:-1]), None,
+                     f"LAMMPS dump says {n} atoms (ITEM: NUMBER OF ATOMS"),
+        "lmpnocoord": ("nocoord.dump", lammps(lmp_lines, columns="id type vx vy vz"), None,
+                       "ITEM: ATOMS has no complete set of coordinates"),
+        "trajbeyond": ("traj3.xyz", traj3, 5, "the file holds 3 complete frame"),
+        "trajmulti": ("traj3.xyz", traj3, None, "3 complete frames; one frame per row expected"),
+        "trajcut": ("cut.xyz", cut, 2, f"XYZ header says {n} atoms, file has 100 coordinate"),
+    }
+    for frame, (name, content, index, reason) in other.items():
+        (data / name).write_text(content)
+        label = name if index is None else f"{name} (frame {index})"
+        bad.append(Bad(frame, label, reason))
+        FRAME_INDEX[frame] = (name, index)
     # an unreadable file: permissions stop everyone but root; root gets a file that exists and
     # cannot be read by anyone (/proc/self/mem at offset 0: EIO)
     unreadable = data / "unreadable.pdb"
@@ -176,7 +220,10 @@ def build_corpus(work: Path):
         unreadable.symlink_to("/proc/self/mem")
         bad.append(Bad("unreadable", unreadable.name, "cannot read: Input/output error"))
 
-    good = {"lf": "lf.pdb", "crlf": "crlf.pdb", "lonely": "lonely.pdb"}
+    good = {"lf": "lf.pdb", "crlf": "crlf.pdb", "lonely": "lonely.pdb", "xyz": "lf.xyz",
+            "trajok": "cut.xyz"}
+    FRAME_INDEX["trajok"] = ("cut.xyz", 1)  # the complete frame before a truncated one
+    (data / "lf.xyz").write_text(xyz(xyz_lines))
     (data / "lf.pdb").write_bytes(_pdb(base))
     (data / "crlf.pdb").write_bytes(_pdb(base, "\r\n"))
     (data / "lonely.pdb").write_bytes(_pdb(np.vstack([base, isolated_sites(base)])))
@@ -184,12 +231,19 @@ def build_corpus(work: Path):
     # unsorted, non-monotonic sheet: times are distinct but the rows are shuffled
     frames = [(b.frame, b.file) for b in bad] + list(good.items())
     order = np.random.default_rng(3).permutation(len(frames))
-    rows = ["series\tframe\ttime\tpath"]
+    rows = ["series\tframe\ttime\tpath\tframe_index"]
     for k in order:
         frame, name = frames[k]
-        rows.append(f"{SERIES}\t{frame}\t{10 * k + 5}\tdata/{name}")
+        name, index = FRAME_INDEX.get(frame, (name, None))
+        index = "" if index is None else index
+        rows.append(f"{SERIES}\t{frame}\t{10 * k + 5}\tdata/{name}\t{index}")
     (work / "frames.tsv").write_text("\n".join(rows) + "\n")
     return bad, good
+
+
+#: Frames whose sheet row names a file other than their Bad.file, or a frame_index: frame ->
+#: (file, frame_index or None) (filled by build_corpus).
+FRAME_INDEX: dict[str, tuple[str, int | None]] = {}
 
 
 def frame_files(work, frame):
@@ -236,7 +290,7 @@ def skip_run(tmp_path_factory):
 def test_corpus_is_large_enough(fail_run):
     _, bad, good, _, _ = fail_run
     # with the sheet errors, the element, the mmCIF-only and 2e5-atom frames below: > 20 kinds
-    assert len(bad) >= 16 and len(good) == 3
+    assert len(bad) >= 26 and len(good) == 5
 
 
 # ----------------------------------------------------------------------------------------------
@@ -479,7 +533,9 @@ def test_huge_mmcif_frame_is_read_and_bonded(big_frames):
 def test_frames_beyond_pdb_limits_complete_in_the_workflow(big_frames):
     """Frames the PDB format cannot hold get full mmCIF files and REMARK-only PDB files."""
     work = big_frames[0]
-    (work / "config.yaml").write_text("cutoff: 3.41\nrdf:\n  dr: 0.02\n  r_max: 5.0\n")
+    # per_value_pdb: true writes the 200,000-atom frame's files (auto stops at 100,000 atoms)
+    (work / "config.yaml").write_text("cutoff: 3.41\nrdf:\n  dr: 0.02\n  r_max: 5.0\n"
+                                      "outputs:\n  per_value_pdb: true\n")
     (work / "frames.tsv").write_text(
         "series\tframe\ttime\tpath\nb\tfar\t0\tfar.cif\nb\thuge\t1\thuge.cif\n")
     targets = [f"results/b/{f}/{name}" for f in ("far", "huge")

@@ -273,7 +273,8 @@ def test_frame_in_nanometres_gets_a_hint(tmp_path):
     xyz = fcc_points(200) / 10.0
     write_values(tmp_path / "nm.pdb", xyz, np.zeros(len(xyz)))
     msg = assert_frame_error(tmp_path / "nm.pdb", "closer than 0.5 A")
-    assert msg.endswith("coordinates in nm? nanotraj reads Angstrom (1 nm = 10 A)")
+    assert msg.endswith("coordinates in nm? nanotraj reads Angstrom (1 nm = 10 A; "
+                        "set length_unit: nm)")
 
 
 def test_missing_file(tmp_path):

@@ -198,3 +198,98 @@ def test_schema_message_is_one_line_naming_the_key(tmp_path):
     assert msg == "config: key rdf.dr: -1 is less than or equal to the minimum of 0 (bin width)"
     plain = WorkflowError("first line\nsecond line")
     assert schema_message(plain, "config") == "config: first line"
+
+
+# ------------------------------------------------------------------------------------------
+# trajectories: a row per frame, frame_index, length_unit, type_map
+
+
+def _xyz_frames(path, times=(0.0, 0.5, 1.0), n=5):
+    text = ""
+    for k, t in enumerate(times):
+        comment = "Properties=species:S:1:pos:R:3" + ("" if t is None else f" time={t}")
+        text += f"{n}\n{comment}\n" + "".join(f"Pt {3.0 * i} {k} 0.0\n" for i in range(n))
+    path.write_text(text)
+    return path
+
+
+def test_trajectory_gives_a_row_per_frame_with_the_files_times(tmp_path):
+    traj = _xyz_frames(tmp_path / "growth.extxyz", times=(0.0, 0.5, 1.0, 1.5, 2.0))
+    rows = build_rows([traj], series="g")
+    assert [(r["frame"], r["frame_index"], r["time"]) for r in rows] == [
+        ("growth_0", 0, 0.0), ("growth_1", 1, 0.5), ("growth_2", 2, 1.0), ("growth_3", 3, 1.5),
+        ("growth_4", 4, 2.0)]
+    rows = build_rows([traj], series="g", frames=slice(1, None, 2), length_unit="nm")
+    assert [(r["frame_index"], r["time"], r["length_unit"]) for r in rows] == [
+        (1, 0.5, "nm"), (3, 1.5, "nm")]
+    rows = build_rows([traj], series="g", time="index")
+    assert [r["time"] for r in rows] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    notes = []
+    rows = build_rows([_xyz_frames(tmp_path / "t.xyz", times=(None, None))], series="h",
+                      notes=notes)
+    assert [r["time"] for r in rows] == [0.0, 1.0] and "no time" in notes[0]
+
+
+def test_two_files_at_the_same_time_are_refused_naming_both(tmp_path):
+    a = _xyz_frames(tmp_path / "a.extxyz", times=(0.0, 1.0))
+    b = _xyz_frames(tmp_path / "b.extxyz", times=(1.0, 2.0))
+    with pytest.raises(SheetError) as err:
+        build_rows([a, b], series="s")
+    msg = str(err.value)
+    assert f"{b} (frame 0) and {a} (frame 1) map to the same time 1 of series s" in msg
+    _touch(tmp_path / "p", ["x_t1.pdb", "y_t1.pdb"])
+    with pytest.raises(SheetError, match=r"y_t1.pdb and .*x_t1.pdb map to the same time 1"):
+        build_rows(sorted((tmp_path / "p").glob("*.pdb")), series="s",
+                   pattern=r"(?P<frame>\w)_t(?P<time>\d+)")
+
+
+def test_cli_trajectory_and_expand(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _xyz_frames(tmp_path / "run.extxyz", times=(0.0, 0.5, 1.0, 1.5))
+    assert main(["run.extxyz", "--series", "r", "--frames", "::2", "--type-map", "1:Pt",
+                 "-o", "f.tsv"]) == 0
+    with open("f.tsv", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert [(r["frame"], r["frame_index"], r["time"], r["type_map"]) for r in rows] == [
+        ("run_0", "0", "0", "1:Pt"), ("run_2", "2", "1", "1:Pt")]
+    (tmp_path / "sel.tsv").write_text("series\tframe\ttime\tpath\tframe_index\tlength_unit\n"
+                                      "r\tpart\t\trun.extxyz\t1:4\tnm\n")
+    assert main(["--expand", "sel.tsv", "-o", "x.tsv"]) == 0
+    with open("x.tsv", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert [(r["frame"], r["frame_index"], r["time"], r["length_unit"]) for r in rows] == [
+        ("part_1", "1", "0.5", "nm"), ("part_2", "2", "1", "nm"), ("part_3", "3", "1.5", "nm")]
+    assert _read(tmp_path / "x.tsv")[0]["frame_index"] == 1
+    assert main(["run.extxyz", "--type-map", "Pt"]) == 2
+    assert "type_map" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("extra", "values", "message"), [
+    ("frame_index", "0:10:2", "frame_index '0:10:2' selects several frames: expand it"),
+    ("frame_index", "x", "frame_index 'x' is not a whole number"),
+    ("length_unit", "pm", "length_unit 'pm' is not one of A, nm"),
+    ("type_map", "1=Pt", "type_map '1=Pt': expected type:element pairs"),
+])
+def test_read_frames_optional_columns_errors(tmp_path, monkeypatch, extra, values, message):
+    monkeypatch.chdir(tmp_path)
+    text = f"series\tframe\ttime\tpath\t{extra}\ns\ta\t1\ta.pdb\t{values}\n"
+    with pytest.raises(SheetError, match=__import__("re").escape(message)) as err:
+        _read(_sheet(tmp_path, text))
+    assert "line 2" in str(err.value)
+
+
+def test_read_frames_types_the_optional_columns(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = ("series\tframe\ttime\tpath\tframe_index\tlength_unit\ttype_map\n"
+            "s\ta\t1\ta.pdb\t3\tnm\t2:ni, 1:Pt\ns\tb\t2\tb.pdb\t\t\t\n")
+    rows = _read(_sheet(tmp_path, text))
+    assert rows[0] | {} == {"series": "s", "frame": "a", "time": 1.0, "path": "a.pdb",
+                            "frame_index": 3, "length_unit": "nm", "type_map": "1:Pt,2:Ni"}
+    assert rows[1] == {"series": "s", "frame": "b", "time": 2.0, "path": "b.pdb"}
+
+
+def test_config_prepare_keeps_the_type_map_as_strings():
+    from nanotraj.config import prepare
+
+    cfg = prepare({"type_map": {1: "Pt", "2": "Ni"}, "cutoff": "3.3", "length_unit": "nm"})
+    assert cfg == {"type_map": {"1": "Pt", "2": "Ni"}, "cutoff": 3.3, "length_unit": "nm"}

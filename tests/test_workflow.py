@@ -187,6 +187,7 @@ FRAME_RULES = {
 AGGREGATES = {
     ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
     ("aggregate_tracking", ""), ("plot_tracking", ""), ("list_rejected", ""),
+    ("write_trajectory", ""),
 }  # fmt: skip
 
 

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: Keys whose values stay strings whatever they look like.
-STRING_KEYS = frozenset({"frames", "element", "time_unit"})
+STRING_KEYS = frozenset({"frames", "element", "time_unit", "length_unit"})
 
 
 def typed_scalars(cfg: dict) -> dict:
@@ -58,8 +58,15 @@ def non_finite_keys(cfg: dict, prefix: str = "") -> list[str]:
 
 
 def prepare(cfg: dict) -> dict:
-    """:func:`typed_scalars`, then a :class:`ConfigError` naming every non-finite key."""
+    """:func:`typed_scalars`, then a :class:`ConfigError` naming every non-finite key.
+    ``type_map`` keys (LAMMPS types, YAML reads ``{1: Pt}`` with integer keys) become strings,
+    its values stay strings."""
+    type_map = cfg.pop("type_map", None)
     typed_scalars(cfg)
+    if isinstance(type_map, dict):
+        type_map = {str(k).strip(): str(v).strip() for k, v in type_map.items()}
+    if type_map is not None:
+        cfg["type_map"] = type_map
     bad = non_finite_keys(cfg)
     if bad:
         raise ConfigError(f"config: {', '.join(bad)} must be a finite number")

@@ -48,7 +48,8 @@ import numpy as np
 
 from nanotraj.errors import FrameError
 
-__all__ = ["Frame", "read_frame", "write_values", "write_values_many"]
+__all__ = ["Frame", "LENGTH_UNITS", "frame_from_text", "length_scale", "read_frame",
+           "write_values", "write_values_many"]
 
 PDB_MAX_ATOMS = 99_999
 #: Coordinates at or beyond this (Angstrom, 0.1 mm) are refused: no particle is that large, and
@@ -77,6 +78,9 @@ class Frame:
     notes : tuple of str
         What the reader left out, one sentence each (records after ``END``, alternate
         locations); empty for an ordinary file.
+    time : float
+        The frame's time as the file gives it (extended XYZ ``time=``, LAMMPS ``ITEM: TIME``
+        or ``ITEM: TIMESTEP``); NaN where it gives none (PDB, mmCIF, plain XYZ).
     """
 
     path: str
@@ -84,6 +88,7 @@ class Frame:
     elements: np.ndarray
     b_factors: np.ndarray
     notes: tuple = ()
+    time: float = float("nan")
 
     @property
     def n_atoms(self) -> int:
@@ -243,7 +248,8 @@ def _check_geometry(path, coords, where, *, min_atoms, min_distance):
                 order = np.lexsort((pairs[:, 1], pairs[:, 0]))
                 i, j = (int(v) for v in pairs[order[0]])
                 # most atoms in such pairs: a whole frame too small by ~10, not a few duplicates
-                hint = ("; coordinates in nm? nanotraj reads Angstrom (1 nm = 10 A)"
+                hint = ("; coordinates in nm? nanotraj reads Angstrom (1 nm = 10 A; "
+                        "set length_unit: nm)"
                         if len(np.unique(pairs)) > n / 2 else "")
                 raise FrameError(
                     path,
@@ -312,7 +318,7 @@ def _parse_fields(path, block, cols, lineno, what, *, optional=False):
     raise FrameError(path, f"cannot parse the {what} columns")  # pragma: no cover
 
 
-def _truncated_pdb(path: str, lines: list[str]) -> None:
+def _truncated_pdb(path: str, lines: list[str], line_offset: int = 0) -> None:
     """A file cut off inside its last record (an interrupted copy or download) whose last line,
     without a line end, is the start of an ``ATOM``/``HETATM`` keyword (a record cut inside its
     coordinates is caught by the record-length check of :func:`_read_pdb`)."""
@@ -321,15 +327,15 @@ def _truncated_pdb(path: str, lines: list[str]) -> None:
         return  # the text ends with a line end
     head = last[:6].upper()
     if len(last) < 6 and ("ATOM  ".startswith(head) or "HETATM".startswith(head)):
-        raise FrameError(path, f"line {len(lines)}: the file ends inside a record (column "
-                               f"{len(last)}, no line end): truncated file?")
+        raise FrameError(path, f"line {len(lines) + line_offset}: the file ends inside a record "
+                               f"(column {len(last)}, no line end): truncated file?")
 
 
-def _read_pdb(path: str, text: str):
+def _read_pdb(path: str, text: str, line_offset: int = 0):
     import gemmi
 
     lines = text.split("\n")
-    _truncated_pdb(path, lines)
+    _truncated_pdb(path, lines, line_offset)
     # an atom record too short to hold x, y, z (a truncated upload, a clipped line): say so before
     # gemmi does (its message spans two lines)
     for k, ln in enumerate(lines):
@@ -339,15 +345,15 @@ def _read_pdb(path: str, text: str):
         if (head.startswith("ATOM") or head == "HETATM") and len(ln.rstrip("\r")) < 54:
             raise FrameError(
                 path,
-                f"line {k + 1}: {ln[:6].strip()} record truncated ({len(ln)} columns; "
-                f"x, y, z need columns 31-54)",
+                f"line {k + 1 + line_offset}: {ln[:6].strip()} record truncated ({len(ln)} "
+                f"columns; x, y, z need columns 31-54)",
             )
     try:
         st = gemmi.read_pdb_string(text)
     except Exception as exc:  # gemmi raises RuntimeError / ValueError
         raise FrameError(path, f"not a valid PDB file: {_first_line(exc)}") from None
     if len(st) > 1:
-        raise FrameError(path, f"{len(st)} models; one model per frame expected")
+        raise FrameError(path, f"{len(st)} models; one model per frame expected{_MODELS_HINT}")
     n_gemmi = st[0].count_atom_sites() if len(st) else 0
 
     atom_lines: list[str] = []
@@ -357,16 +363,17 @@ def _read_pdb(path: str, text: str):
         head = ln[:6].upper()
         if head.startswith("ATOM") or head == "HETATM":
             atom_lines.append(ln)
-            lineno.append(k + 1)
+            lineno.append(k + 1 + line_offset)
         elif head.startswith("END") and not head.startswith("ENDMDL"):
             after = sum(1 for x in lines[k + 1:]
                         if x[:4].upper() == "ATOM" or x[:6].upper() == "HETATM")
             if after:
-                notes.append(f"{after} ATOM/HETATM record(s) after END (line {k + 1}) ignored")
+                notes.append(f"{after} ATOM/HETATM record(s) after END (line "
+                             f"{k + 1 + line_offset}) ignored")
             break  # gemmi stops at END too
     n = len(atom_lines)
     if n == 0:
-        raise FrameError(path, "no atoms (no ATOM/HETATM records)")
+        raise FrameError(path, "no atoms (no ATOM/HETATM records)" + _other_format_hint(lines))
     if n != n_gemmi:
         raise FrameError(
             path,
@@ -434,7 +441,7 @@ def _truncated_mmcif(path: str, text: str) -> None:
                                "truncated file?")
 
 
-def _read_mmcif(path: str, text: str):
+def _read_mmcif(path: str, text: str, model: int | None = None):
     import gemmi
 
     _truncated_mmcif(path, text)
@@ -461,10 +468,16 @@ def _read_mmcif(path: str, text: str):
                 if fract else "")
         raise FrameError(path, f"no atoms (no _atom_site loop with Cartn_x/y/z){hint}")
     n = len(table)
-    if table.has_column(5):
-        models = list(dict.fromkeys(table.column(5)))
-        if len(models) > 1:
-            raise FrameError(path, f"{len(models)} models; one model per frame expected")
+    rows = None  # the rows of the chosen model (all rows when there is one model)
+    models = list(dict.fromkeys(table.column(5))) if table.has_column(5) else []
+    if model is not None and model >= max(len(models), 1):
+        raise FrameError(path, f"frame_index {model}: the file holds {max(len(models), 1)} "
+                               "model(s) (frame_index counts from 0)")
+    if len(models) > 1:
+        if model is None:
+            raise FrameError(path, f"{len(models)} models; one model per frame expected"
+                                   f"{_MODELS_HINT}")
+        rows = np.flatnonzero(np.array(list(table.column(5)), dtype=object) == models[model])
 
     def col(i, what, optional=False):
         vals = list(table.column(i))
@@ -502,6 +515,9 @@ def _read_mmcif(path: str, text: str):
         )
     else:
         elements = np.full(n, "", dtype="U2")
+    if rows is not None:  # one model of several: its rows, in file order
+        coords, b, elements = coords[rows], b[rows], elements[rows]
+        return coords, elements, b, lambda k: f"_atom_site row {rows[k] + 1}", ()
     notes = ()
     alt_ids = list(table.column(6)) if table.has_column(6) else []
     if any(v not in ("?", ".") for v in alt_ids):  # only then the sites are worth reading
@@ -519,8 +535,12 @@ def _read_mmcif(path: str, text: str):
 
 
 def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5,
-               max_bytes: int = MAX_FRAME_BYTES) -> Frame:
+               max_bytes: int = MAX_FRAME_BYTES, length_unit: str = "A",
+               model: int | None = None) -> Frame:
     """Read one frame (one model) from a PDB or mmCIF file, plain or compressed.
+
+    (XYZ, extended XYZ, LAMMPS dumps and the frames of multi-frame files:
+    :func:`nanotraj.trajectory.read_frame`, which calls this for PDB and mmCIF.)
 
     Parameters
     ----------
@@ -540,6 +560,13 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5,
     max_bytes : int
         Largest file, and largest decompressed content, read (default :data:`MAX_FRAME_BYTES`,
         1 GiB); beyond it an error (a decompression bomb, a wrong file).
+    length_unit : {"A", "nm"}
+        The file's length unit; coordinates are converted to Angstrom (x 10 for nm) before the
+        geometry checks (:data:`LENGTH_UNITS`).
+    model : int, optional
+        0-based model of a multi-model file to read (``None``: the file must hold one model).
+        mmCIF: the k-th distinct ``_atom_site.pdbx_PDB_model_num``.  PDB: the k-th
+        ``MODEL``/``ENDMDL`` block (:func:`nanotraj.trajectory.read_frame` reads only its bytes).
 
     Returns
     -------
@@ -563,12 +590,79 @@ def read_frame(path, *, min_atoms: int = 4, min_distance: float = 0.5,
     G. Wojdyr, GEMMI: a library for structural biology, JOSS 7 (2022) 4200.
     """
     path = os.fspath(path)
+    scale = length_scale(path, length_unit)
     data = _read_bytes(path, max_bytes)
     text = _decode(path, data)
+    if model is not None and not _is_mmcif(text):
+        text, line_offset = pdb_model_text(path, text, model)
+        return frame_from_text(path, text, min_atoms=min_atoms, min_distance=min_distance,
+                               length_unit=length_unit, line_offset=line_offset)
+    return frame_from_text(path, text, min_atoms=min_atoms, min_distance=min_distance,
+                           length_unit=length_unit, model=model, _scale=scale)
+
+
+#: Length units a frame file may be written in, and their factor to Angstrom.
+LENGTH_UNITS = {"A": 1.0, "nm": 10.0}
+
+_MODELS_HINT = (" (name one with the sheet's frame_index column; nanotraj-sheet writes a row per "
+                "model)")
+
+
+def length_scale(path, length_unit) -> float:
+    """The factor from ``length_unit`` to Angstrom (:data:`LENGTH_UNITS`); a FrameError for an
+    unknown unit."""
+    try:
+        return LENGTH_UNITS[str(length_unit)]
+    except KeyError:
+        raise FrameError(path, f"length_unit {length_unit!r} is not one of "
+                               f"{', '.join(LENGTH_UNITS)}") from None
+
+
+def _other_format_hint(lines) -> str:
+    """A hint when a text without atom records looks like another format (an XYZ file handed
+    to the PDB reader)."""
+    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    if first.isdigit():
+        return ("; the first line is a number: an XYZ file? (nanotraj.trajectory.read_frame "
+                "reads XYZ)")
+    if first.startswith("ITEM:"):
+        return "; a LAMMPS dump? (nanotraj.trajectory.read_frame reads LAMMPS dumps)"
+    return ""
+
+
+_MODEL_RE = re.compile(r"^MODEL\b.*$", re.MULTILINE)
+
+
+def pdb_model_text(path: str, text: str, model: int) -> tuple[str, int]:
+    """``(text, line_offset)``: the ``MODEL`` .. ``ENDMDL`` block number ``model`` (0-based) of a
+    PDB text and the number of lines before it (a file without ``MODEL`` records is model 0)."""
+    starts = [m.start() for m in _MODEL_RE.finditer(text)]
+    if not starts:
+        if model == 0:
+            return text, 0
+        raise FrameError(path, f"frame_index {model}: the file holds 1 model "
+                               "(frame_index counts from 0)")
+    if model >= len(starts):
+        raise FrameError(path, f"frame_index {model}: the file holds {len(starts)} models "
+                               "(frame_index counts from 0)")
+    end = starts[model + 1] if model + 1 < len(starts) else len(text)
+    return text[starts[model]:end], text.count("\n", 0, starts[model])
+
+
+def frame_from_text(path, text: str, *, min_atoms: int = 4, min_distance: float = 0.5,
+                    length_unit: str = "A", model: int | None = None, line_offset: int = 0,
+                    _scale=None) -> Frame:
+    """:func:`read_frame` of a decoded PDB or mmCIF text (``line_offset``: lines of the file
+    before ``text``, for the line numbers of messages; ``model``: see :func:`read_frame`,
+    mmCIF only)."""
+    path = os.fspath(path)
+    scale = length_scale(path, length_unit) if _scale is None else _scale
     if _is_mmcif(text):
-        coords, elements, b, where, notes = _read_mmcif(path, text)
+        coords, elements, b, where, notes = _read_mmcif(path, text, model)
     else:
-        coords, elements, b, where, notes = _read_pdb(path, text)
+        coords, elements, b, where, notes = _read_pdb(path, text, line_offset)
+    if scale != 1.0:
+        coords = coords * scale
     _check_geometry(path, coords, where, min_atoms=min_atoms, min_distance=min_distance)
     return Frame(
         path=path,

@@ -28,6 +28,7 @@ __all__ = [
     "run_file",
     "log",
     "benchmark",
+    "frame_index_cache",
 ]
 
 #: The folder of every output, relative to the working directory.
@@ -41,6 +42,13 @@ FRAME_STAGES = ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_dista
 def intermediate(stage: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
     """``results/intermediate/{series}/{frame}/{stage}.npz`` (tracking too: ``tracking``)."""
     return f"{root}/intermediate/{series}/{frame}/{stage}.npz"
+
+
+def frame_index_cache(*, root=RESULTS) -> str:
+    """The folder of the cached frame indexes of multi-frame input files
+    (:func:`nanotraj.trajectory.frame_index`), ``results/intermediate/_index``: no series can be
+    named ``_index`` (series names start with a letter or digit)."""
+    return f"{root}/intermediate/_index"
 
 
 def frame_file(name: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:

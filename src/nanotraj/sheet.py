@@ -13,6 +13,18 @@ required unless ``--time index``), ``frame`` (default: the file name without its
 ``series`` (default: ``--series``, else the folder name) and ``element`` (optional). Rows are
 written ordered by series and time; paths are written as the glob gives them (relative to the
 working directory when the glob is).
+
+A file of several frames (an XYZ / extended XYZ or LAMMPS trajectory, a multi-model PDB or
+mmCIF) becomes one row per frame, ``frame_index`` 0, 1, ... (``--frames start:stop:step``
+selects some, as a Python slice), named ``{file name}_{index}``, with the time the file gives
+(extended XYZ ``time=``, LAMMPS ``ITEM: TIME`` or ``ITEM: TIMESTEP``; the frame index where it
+gives none, or with ``--time index``)::
+
+    nanotraj-sheet traj.extxyz --series growth --frames 0:1000:10 -o config/frames.tsv
+
+``nanotraj-sheet --expand rows.tsv`` expands a sheet whose rows name a trajectory and a
+``frame_index`` selection ``start:stop:step`` (a blank ``time``: the file's times) into one row
+per frame. Two frames that would have the same time in a series are refused, naming both files.
 """
 
 from __future__ import annotations
@@ -47,18 +59,92 @@ def _clean(name: str) -> str:
     return cleaned
 
 
-def build_rows(paths, *, pattern=None, series=None, time="pattern", element=None):
-    """Rows (dicts with series, frame, time, path[, element]) for ``paths``.
+def _frame_slice(text) -> slice:
+    """``start:stop:step`` (any part may be empty) as a slice; SheetError otherwise."""
+    parts = str(text).strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.strip().lstrip("-").isdigit() or not p.strip()
+                                           for p in parts):
+        raise SheetError(f"frame selection {text!r}: expected start:stop:step, e.g. 0:1000:10")
+    values = [int(p) if p.strip() else None for p in parts]
+    if len(values) == 3 and values[2] == 0:
+        raise SheetError(f"frame selection {text!r}: the step cannot be 0")
+    return slice(*values)
+
+
+def trajectory_rows(path, *, series, frame_prefix=None, frames=None, time="file",
+                    notes=None, **extra) -> list[dict]:
+    """One row per selected frame of a multi-frame file (``frames``: a slice or
+    ``"start:stop:step"``; all by default): ``frame_index``, the frame named
+    ``{frame_prefix}_{index}`` (zero-padded), the time the file gives (``time="file"``; the
+    index where the file gives none) or the index (``time="index"``); ``extra`` (element,
+    length_unit, type_map) copied into every row. A file whose end is broken gives the
+    complete frames; ``notes`` (a list) receives why the rest was left out."""
+    from nanotraj.errors import FrameError
+    from nanotraj.trajectory import frame_index
+
+    try:
+        idx = frame_index(path)
+    except FrameError as err:
+        raise SheetError(str(err)) from None
+    if idx.problem and notes is not None:
+        notes.append(f"{path}: {len(idx)} complete frame(s); the rest is left out: "
+                     f"{idx.problem}")
+    chosen = range(len(idx))
+    if frames is not None:
+        chosen = chosen[frames if isinstance(frames, slice) else _frame_slice(frames)]
+    width = len(str(max(len(idx) - 1, 0)))
+    prefix = frame_prefix or _clean(_stem(Path(path)))
+    times = idx.times
+    from_file = time != "index" and len(chosen) and all(math.isfinite(times[k]) for k in chosen)
+    if time != "index" and not from_file and notes is not None and len(chosen):
+        notes.append(f"{path}: the file gives no time for every frame: the times are the "
+                     "frame indexes")
+    rows = []
+    for k in chosen:
+        row = {"series": series, "frame": f"{prefix}_{k:0{width}d}",
+               "time": float(times[k]) if from_file else float(k), "path": str(path),
+               "frame_index": k}
+        row.update({key: v for key, v in extra.items() if v})
+        rows.append(row)
+    return rows
+
+
+def _multi_frame(path) -> bool:
+    """Whether ``path`` holds more than one frame (False when it cannot be indexed: the
+    workflow names the problem)."""
+    from nanotraj.errors import FrameError
+    from nanotraj.trajectory import frame_index
+
+    try:
+        return len(frame_index(path)) > 1
+    except (FrameError, OSError):
+        return False
+
+
+def build_rows(paths, *, pattern=None, series=None, time="pattern", element=None, frames=None,
+               length_unit=None, type_map=None, notes=None):
+    """Rows (dicts with series, frame, time, path[, element, frame_index, length_unit,
+    type_map]) for ``paths``.
 
     ``time="pattern"`` takes the time from the pattern's ``time`` group (default pattern: the last
     number in the file name); ``time="index"`` numbers the files 0, 1, 2... in natural name order.
+    A file of several frames gives a row per frame (:func:`trajectory_rows`, ``frames``: the
+    selection), timed by the file (or by index with ``time="index"``). Two frames of a series
+    at the same time are an error naming both files.
     """
     regex = re.compile(pattern) if pattern else re.compile(r"(?P<time>\d+(?:\.\d+)?)(?!.*\d)")
     rows = []
     paths = sorted((Path(p) for p in paths), key=lambda p: _natural_key(str(p)))
+    extra = {"length_unit": length_unit, "type_map": type_map}
     for index, path in enumerate(paths):
         m = regex.search(path.name)
         groups = m.groupdict() if m else {}
+        if frames is not None or _multi_frame(path):
+            name = _clean(groups.get("series") or series or path.parent.name or "series")
+            rows += trajectory_rows(path, series=name, frames=frames,
+                                    time="index" if time == "index" else "file", notes=notes,
+                                    element=groups.get("element") or element, **extra)
+            continue
         if time == "index":
             t = float(index)
         else:
@@ -82,22 +168,81 @@ def build_rows(paths, *, pattern=None, series=None, time="pattern", element=None
         el = groups.get("element") or element
         if el:
             row["element"] = el
+        row.update({key: v for key, v in extra.items() if v})
         rows.append(row)
     if not rows:
         raise SheetError("no files match")
-    seen = {}
-    for row in rows:
-        key = (row["series"], row["frame"])
-        if key in seen:
-            other = seen[key]
-            raise SheetError(f"{row['path']}: frame name {row['frame']!r} also given to {other}")
-        seen[key] = row["path"]
+    check_rows(rows)
     rows.sort(key=lambda r: (r["series"], r["time"], r["frame"]))
     return rows
 
 
-#: Columns of the frames sheet (``element`` optional).
-SHEET_COLUMNS = ("series", "frame", "time", "path", "element")
+def _where(row) -> str:
+    k = row.get("frame_index")
+    return str(row["path"]) if k in (None, "") else f"{row['path']} (frame {k})"
+
+
+def check_rows(rows) -> None:
+    """SheetError for two rows of a series with the same frame name or the same time, naming
+    both files (and frame indexes)."""
+    names, times = {}, {}
+    for row in rows:
+        key = (row["series"], row["frame"])
+        if key in names:
+            raise SheetError(f"{_where(row)}: frame name {row['frame']!r} also given to "
+                             f"{_where(names[key])}")
+        names[key] = row
+        tkey = (row["series"], float(row["time"]))
+        if tkey in times:
+            raise SheetError(f"{_where(row)} and {_where(times[tkey])} map to the same time "
+                             f"{float(row['time']):g} of series {row['series']}: times order "
+                             "the frames (use --time index, or another --pattern)")
+        times[tkey] = row
+
+
+def expand_sheet(sheet_path, *, notes=None) -> list[dict]:
+    """The rows of a sheet with every ``frame_index`` selection (``start:stop:step``) expanded
+    into one row per frame (:func:`trajectory_rows`, the row's ``frame`` as the names' prefix;
+    a blank ``time``: the file's times). Other rows are kept as they are."""
+    import csv
+
+    numbered = _sheet_lines(str(sheet_path))
+    reader = csv.reader([ln for _, ln in numbered], delimiter="\t")
+    header = [h.strip() for h in next(reader, [])]
+    out = []
+    for (lineno, _), fields in zip(numbered[1:], reader, strict=True):
+        row = {k: (fields[c].strip() if c < len(fields) else "") for c, k in enumerate(header)}
+        row = {k: v for k, v in row.items() if v != "" or k in REQUIRED_COLUMNS}
+        sel = row.get("frame_index", "")
+        if ":" not in sel:
+            if not _TIME_RE.fullmatch(row.get("time", "")):
+                raise SheetError(f"{sheet_path}: line {lineno}: time {row.get('time', '')!r} is "
+                                 "not a number")
+            row["time"] = float(row["time"])
+            out.append(row)
+            continue
+        if row.get("time", "") not in ("", "file"):
+            raise SheetError(f"{sheet_path}: line {lineno}: a frame_index selection takes its "
+                             "times from the file: leave time blank (or write 'file')")
+        extra = {k: row[k] for k in ("element", "length_unit", "type_map") if row.get(k)}
+        try:
+            out += trajectory_rows(row["path"], series=row["series"],
+                                   frame_prefix=row.get("frame") or None, frames=sel,
+                                   notes=notes, **extra)
+        except SheetError as err:
+            raise SheetError(f"{sheet_path}: line {lineno}: {err}") from None
+    check_rows(out)
+    out.sort(key=lambda r: (r["series"], float(r["time"]), r["frame"]))
+    return out
+
+
+#: Columns of the frames sheet (``element``, ``frame_index``, ``length_unit``, ``type_map``
+#: optional).
+SHEET_COLUMNS = ("series", "frame", "time", "path", "element", "frame_index", "length_unit",
+                 "type_map")
+OPTIONAL_COLUMNS = SHEET_COLUMNS[4:]
+#: Length units a sheet row (or the config) may give (see :data:`nanotraj.io.LENGTH_UNITS`).
+LENGTH_UNITS = ("A", "nm")
 REQUIRED_COLUMNS = ("series", "frame", "time", "path")
 
 #: Suffixes of the workflow's own files, which sit next to the series' and frames' folders
@@ -202,8 +347,10 @@ def read_frames(sheet_path, *, schema=None, workflow_dir=None, results="results"
                 f"{sheet}: line {lineno} has {len(fields)} fields, the header {len(header)} "
                 "(a tab inside a name or path?)")
         row = {k: (fields[c].strip() if c < len(fields) else "") for c, k in enumerate(header)}
-        if not row.get("element"):
-            row.pop("element", None)
+        for key in OPTIONAL_COLUMNS:
+            if not row.get(key):
+                row.pop(key, None)
+        _type_optional(sheet, lineno, row)
         text = row["time"]
         if not _TIME_RE.fullmatch(text):
             raise SheetError(f"{sheet}: line {lineno}: time {text!r} is not a number "
@@ -227,15 +374,48 @@ def read_frames(sheet_path, *, schema=None, workflow_dir=None, results="results"
         if key in seen:
             dups.append(f"{'/'.join(key)} (line {lineno})")
         seen.add(key)
-        times.setdefault(row["series"], []).append(row["time"])
     if dups:
         raise SheetError(f"{sheet}: duplicate frame(s) within a series: {', '.join(dups)}")
-    for series, ts in times.items():
-        if len(set(ts)) != len(ts):
-            raise SheetError(f"{sheet}: series {series} has several frames at the same time; "
-                             "times order the frames")
+    for lineno, row in rows:
+        tkey = (row["series"], row["time"])
+        if tkey in times:
+            other_line, other = times[tkey]
+            raise SheetError(f"{sheet}: series {row['series']} has several frames at the same "
+                             f"time {row['time']:g}: {row['frame']} (line {lineno}, "
+                             f"{_where(row)}) and {other['frame']} (line {other_line}, "
+                             f"{_where(other)}); times order the frames")
+        times[tkey] = (lineno, row)
     _check_frame_files(sheet, rows, results)
     return [row for _, row in rows]
+
+
+def _type_optional(sheet, lineno, row) -> None:
+    """Type and check a row's optional columns in place: ``frame_index`` a whole number (a
+    selection must be expanded first), ``length_unit`` one of :data:`LENGTH_UNITS`,
+    ``type_map`` ``type:element`` pairs (written back normalised, ``1:Pt,2:Ni``)."""
+    text = row.get("frame_index")
+    if text is not None:
+        if ":" in text:
+            raise SheetError(f"{sheet}: line {lineno}: frame_index {text!r} selects several "
+                             "frames: expand it into one row per frame with "
+                             f"nanotraj-sheet --expand {sheet} -o <new sheet>")
+        if not text.isdigit():
+            raise SheetError(f"{sheet}: line {lineno}: frame_index {text!r} is not a whole "
+                             "number (0 is the file's first frame)")
+        row["frame_index"] = int(text)
+    unit = row.get("length_unit")
+    if unit is not None and unit not in LENGTH_UNITS:
+        raise SheetError(f"{sheet}: line {lineno}: length_unit {unit!r} is not one of "
+                         f"{', '.join(LENGTH_UNITS)}")
+    tmap = row.get("type_map")
+    if tmap is not None:
+        from nanotraj.trajectory import parse_type_map
+
+        try:
+            parsed = parse_type_map(tmap)
+        except ValueError as err:
+            raise SheetError(f"{sheet}: line {lineno}: {err}") from None
+        row["type_map"] = ",".join(f"{k}:{v}" for k, v in sorted(parsed.items()))
 
 
 def _check_frame_files(sheet, rows, results):
@@ -281,7 +461,8 @@ def _validate_rows(sheet, rows, schema):
     for lineno, row in rows:
         error = next(iter(row_validator.iter_errors(row)), None)
         if error is not None:
-            bad = {k: row.get(k) for k in ("series", "frame", "path", "element") if k in row}
+            bad = {k: row.get(k) for k in ("series", "frame", "path", *OPTIONAL_COLUMNS)
+                   if k in row}
             raise SheetError(f"{sheet}: line {lineno} is invalid {bad}: {error.message}")
 
 
@@ -290,10 +471,9 @@ def _natural_key(text: str):
 
 
 def format_sheet(rows) -> str:
-    """The TSV text of ``rows`` (an ``element`` column only when some row has one)."""
+    """The TSV text of ``rows`` (the optional columns only when some row has them)."""
     cols = ["series", "frame", "time", "path"]
-    if any("element" in r for r in rows):
-        cols.append("element")
+    cols += [c for c in OPTIONAL_COLUMNS if any(r.get(c) not in (None, "") for r in rows)]
     lines = ["\t".join(cols)]
     for r in rows:
         t = r["time"]
@@ -306,32 +486,59 @@ def format_sheet(rows) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="nanotraj-sheet",
-        description="Write a nanotraj frames sheet (TSV) from PDB/mmCIF files.",
+        description="Write a nanotraj frames sheet (TSV) from frame files (PDB, mmCIF, XYZ, "
+                    "extended XYZ, LAMMPS dumps); a file of several frames gives a row per "
+                    "frame.",
     )
-    parser.add_argument("globs", nargs="+", help="file globs, e.g. 'data/*.pdb' (quote them)")
+    parser.add_argument("globs", nargs="*", help="file globs, e.g. 'data/*.pdb' (quote them)")
     parser.add_argument("--pattern", help="regex searched in each file name, with named groups "
                         "time (required), frame, series, element; default: the last number")
     parser.add_argument("--series", help="series name (default: the folder name)")
     parser.add_argument("--time", choices=("pattern", "index"), default="pattern",
                         help="take the time from the pattern (default) or number files 0,1,2...")
     parser.add_argument("--element", help="element column for every row (e.g. Au)")
+    parser.add_argument("--frames", help="frames of multi-frame files, start:stop:step "
+                        "(a Python slice; default all)")
+    parser.add_argument("--length-unit", choices=LENGTH_UNITS,
+                        help="length_unit column for every row (default: the config's, A)")
+    parser.add_argument("--type-map", help="LAMMPS type -> element for every row, e.g. 1:Pt,2:Ni")
+    parser.add_argument("--expand", metavar="SHEET", help="expand the frame_index selections "
+                        "(start:stop:step) of this sheet into one row per frame")
     parser.add_argument("-o", "--output", help="sheet to write (default: standard output)")
     args = parser.parse_args(argv)
+    if bool(args.expand) == bool(args.globs):
+        parser.error("give file globs or --expand SHEET")
     paths = []
     for g in args.globs:
         matched = glob.glob(g)
         if not matched and Path(g).is_file():
             matched = [g]
         paths += [p for p in matched if Path(p).is_file()]
+    notes = []
     try:
-        rows = build_rows(sorted(set(paths)), pattern=args.pattern, series=args.series,
-                          time=args.time, element=args.element)
+        if args.type_map:
+            from nanotraj.trajectory import parse_type_map
+
+            try:
+                parse_type_map(args.type_map)
+            except ValueError as err:
+                raise SheetError(str(err)) from None
+        if args.expand:
+            rows = expand_sheet(args.expand, notes=notes)
+        else:
+            rows = build_rows(sorted(set(paths)), pattern=args.pattern, series=args.series,
+                              time=args.time, element=args.element,
+                              frames=_frame_slice(args.frames) if args.frames else None,
+                              length_unit=args.length_unit, type_map=args.type_map,
+                              notes=notes)
     except SheetError as err:
         print(f"nanotraj-sheet: {err}", file=sys.stderr)
         return 2
     except re.error as err:
         print(f"nanotraj-sheet: bad --pattern: {err}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(f"nanotraj-sheet: note: {note}", file=sys.stderr)
     text = format_sheet(rows)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 
 localrules:
     aggregate_series,
+    write_trajectory,
     aggregate_all,
     list_rejected,
 
@@ -92,3 +93,22 @@ rule list_rejected:
         stage.list_rejected(
             input.summary, output.rejected, html=output.html, log=log[0]
         )
+
+
+# Every frame of a series in one multi-frame extended XYZ file, for playback in OVITO / ASE.
+rule write_trajectory:
+    input:
+        get_series_frame_files("atoms.extxyz"),
+    output:
+        # not a report item: the report would embed the whole file
+        trajectory=layout.series_file("trajectory.extxyz"),
+    log:
+        layout.log("write_trajectory", per="series"),
+    benchmark:
+        layout.benchmark("write_trajectory", per="series")
+    params:
+        version=VERSION,
+    run:
+        from nanotraj.stages import series as stage
+
+        stage.write_trajectory(input, output.trajectory, log=log[0])

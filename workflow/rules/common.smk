@@ -88,6 +88,32 @@ def get_element(wildcards):
     return frame_row(wildcards).get("element", config["element"]).capitalize()
 
 
+def get_frame_reading(wildcards):
+    """How parse_frame reads the frame's file: its 0-based ``frame_index`` in a multi-frame file
+    (None: the file is one frame), ``length_unit`` and LAMMPS ``type_map`` (the sheet row's, else
+    the config's), and the folder of the cached frame indexes."""
+    row = frame_row(wildcards)
+    type_map = row.get("type_map") or ",".join(
+        f"{k}:{v}"
+        for k, v in sorted(config["type_map"].items(), key=lambda kv: int(kv[0]))
+    )
+    return {
+        "frame_index": row.get("frame_index"),
+        "length_unit": row.get("length_unit", config["length_unit"]),
+        "type_map": type_map,
+        "index_cache": layout.frame_index_cache(),
+    }
+
+
+#: Rows naming each multi-frame file, and the largest frame_index named (for the threads).
+_FRAMES_PER_FILE = {}
+for _r in FRAMES:
+    if "frame_index" in _r:
+        _FRAMES_PER_FILE[_r["path"]] = max(
+            _FRAMES_PER_FILE.get(_r["path"], 0), _r["frame_index"] + 1
+        )
+
+
 #: Frames whose file is larger than this get config["large_frame_threads"] threads in the heavy
 #: per-frame jobs (a PDB line is 81 bytes: ~25,000 atoms).
 LARGE_FRAME_BYTES = 2_000_000
@@ -96,10 +122,13 @@ LARGE_FRAME_BYTES = 2_000_000
 def get_frame_threads(wildcards):
     """Threads of a heavy per-frame job: more for a large frame, 1 for a small one (small
     frames gain nothing from threads and run side by side instead)."""
+    path = get_frame_path(wildcards)
     try:
-        size = os.path.getsize(get_frame_path(wildcards))
+        size = os.path.getsize(path)
     except OSError:
         return 1
+    # a frame of a trajectory: the file's bytes per frame (at least as many frames as named)
+    size /= _FRAMES_PER_FILE.get(path, 1)
     return config["large_frame_threads"] if size > LARGE_FRAME_BYTES else 1
 
 
@@ -112,29 +141,42 @@ def stage_files(*stages):
     return {s: layout.intermediate(s) for s in stages}
 
 
+def is_snapshot(series):
+    """A series of one frame (the usual atomic electron tomography case): one summary figure
+    (snapshot.png) instead of time panels, no tracking figures."""
+    return len(frames_of(series)) == 1
+
+
 def get_final_outputs():
     outs = [layout.run_file("summary.csv"), layout.run_file("rejected.csv")]
+    per_value_pdb = config["outputs"]["per_value_pdb"] is not False
     for r in FRAMES:
         where = {"series": r["series"], "frame": r["frame"]}
         outs += [
             layout.frame_file(name, **where)
-            for name in ("atoms.csv", "bonds.csv", "rdf.csv", "rdf.png", "order.png")
+            for name in (
+                "atoms.csv",
+                "atoms.extxyz",
+                "bonds.csv",
+                "rdf.csv",
+                "rdf.png",
+                "order.png",
+            )
         ]
-        outs += [
-            layout.frame_file(f"pdb/{q}.{ext}", **where)
-            for q in PDB_QUANTITIES
-            for ext in ("pdb", "cif")
-        ]
+        if per_value_pdb:
+            outs += [
+                layout.frame_file(f"pdb/{q}.{ext}", **where)
+                for q in PDB_QUANTITIES
+                for ext in ("pdb", "cif")
+            ]
     for s in SERIES:
+        if is_snapshot(s):
+            figures = ("snapshot.png",)
+        else:
+            figures = ("timeseries.png", "rdf_series.png", "cn_series.png")
         outs += [
             layout.series_file(name, series=s)
-            for name in (
-                "summary.csv",
-                "timeseries.png",
-                "rdf_series.png",
-                "cn_series.png",
-                "viewer.html",
-            )
+            for name in ("summary.csv", *figures, "viewer.html", "trajectory.extxyz")
         ]
     return outs
 
@@ -227,10 +269,8 @@ def get_tracking_outputs():
                 layout.frame_file(n, series=s, frame=r["frame"])
                 for n in ("fate.csv", "fate.pdb", "fate.cif", "new.csv")
             ]
-        outs += [
-            layout.series_file(n, series=s)
-            for n in ("tracking.csv", "removal_cn.png", "displacements.png")
-        ]
+        figures = () if is_snapshot(s) else ("removal_cn.png", "displacements.png")
+        outs += [layout.series_file(n, series=s) for n in ("tracking.csv", *figures)]
     return outs
 
 

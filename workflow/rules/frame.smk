@@ -21,6 +21,8 @@ rule parse_frame:
         on_bad_frame=config["on_bad_frame"],
         min_distance=config["min_distance"],
         max_bytes=config["max_frame_bytes"],
+        # frame_index, length_unit, type_map, index_cache (common.smk)
+        reading=get_frame_reading,
     run:
         from nanotraj.stages import frame as stage
 
@@ -31,6 +33,7 @@ rule parse_frame:
             on_bad_frame=params.on_bad_frame,
             min_distance=params.min_distance,
             max_bytes=params.max_bytes,
+            **params.reading,
         )
 
 
@@ -289,6 +292,7 @@ rule write_frame_table:
         atoms=layout.frame_file("atoms.csv"),
         bonds=layout.frame_file("bonds.csv"),
         summary=layout.frame_file("summary.csv"),
+        extxyz=layout.frame_file("atoms.extxyz"),
     log:
         layout.log("write_frame_table"),
     benchmark:
@@ -331,6 +335,7 @@ rule write_frame_pdbs:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
         element=get_element,
+        per_value_pdb=config["outputs"]["per_value_pdb"],
     run:
         from nanotraj.stages import frame as stage
 
@@ -340,4 +345,5 @@ rule write_frame_pdbs:
             element=params.element,
             log=log[0],
             on_bad_frame=params.on_bad_frame,
+            per_value_pdb=params.per_value_pdb,
         )

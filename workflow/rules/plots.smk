@@ -12,6 +12,7 @@
 
 localrules:
     plot_series,
+    plot_snapshot,
 
 
 rule plot_frame:
@@ -96,3 +97,31 @@ rule plot_series:
         time_unit=config["time_unit"],
     script:
         "../scripts/plot_series.py"
+
+
+# A series of one frame (a snapshot) gets this one page instead of plot_series' time panels and
+# the tracking figures (common.smk: is_snapshot).
+rule plot_snapshot:
+    input:
+        summary=rules.aggregate_series.output.summary,
+        rdf=get_series_frame_files("rdf.csv"),
+        atoms=get_series_frame_files("atoms.csv"),
+    output:
+        snapshot=report(
+            layout.series_file("snapshot.png"),
+            caption="../report/snapshot.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "snapshot summary (one frame)"},
+        ),
+    log:
+        layout.log("plot_snapshot", per="series"),
+    benchmark:
+        layout.benchmark("plot_snapshot", per="series")
+    conda:
+        "../../envs/nanotraj.yaml"
+    params:
+        version=VERSION,
+        time_unit=config["time_unit"],
+    script:
+        "../scripts/plot_snapshot.py"

@@ -291,3 +291,34 @@ def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series:
     info = viewer.build_viewer(series, frames, out_html, time_unit=time_unit, log=lg, **limits)
     lg.close(OK)
     return info
+
+
+def plot_snapshot(summary_csv, rdf_csv, atoms_csv, out_png, *, time_unit: str = "s",
+                  log=None) -> dict:
+    """Rule ``plot_snapshot``: ``snapshot.png`` of a series of one frame
+    (:func:`nanotraj.snapshotplot.plot_snapshot`) from the series' ``summary.csv`` (one row),
+    the frame's ``rdf.csv`` and ``atoms.csv`` (columns ``cn`` and ``surface``). A rejected frame
+    gets a placeholder stating why."""
+    from nanotraj.snapshotplot import plot_snapshot as draw
+
+    lg = Log(log)
+    _, rows = read_rows(summary_csv)
+    row = rows[0] if rows else {"status": "rejected: empty summary"}
+    if len(rows) > 1:
+        raise ValueError(f"{summary_csv}: a snapshot has one frame, found {len(rows)} rows")
+    title = _frame_title(row, time_unit)
+    if not is_ok(row):
+        # the placeholder of the time series has the snapshot's size (SIZE)
+        plot_placeholder(out_png, str(row.get("status")), kind="timeseries", title=title)
+        lg(f"{row.get('status')}: placeholder figure")
+        lg.close(OK)
+        return {"status": row.get("status")}
+    rd = read_columns(rdf_csv, ["r", "g"])
+    with open(atoms_csv, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    atoms = read_columns(atoms_csv, [c for c in ("cn", "surface") if c in header])
+    info = draw(row, rd["r"], rd["g"], atoms["cn"], atoms.get("surface"), out_png,
+                time_unit=time_unit, title=f"Snapshot: {title}")
+    lg(f"{len(atoms['cn'])} atoms; one frame: summary figure instead of time series")
+    lg.close(OK)
+    return info

@@ -45,35 +45,47 @@ from nanotraj.tables import load_arrays, write_columns, write_text
 
 
 def parse_frame(source, output, *, log=None, on_bad_frame="fail", min_atoms=4, min_distance=0.5,
-                max_bytes=None):
-    """Stage ``parse``: read a PDB/mmCIF frame and its whole-particle geometry.
+                max_bytes=None, frame_index=None, length_unit="A", type_map=None,
+                index_cache=None):
+    """Stage ``parse``: read a frame (PDB, mmCIF, XYZ, extended XYZ, LAMMPS dump; frame
+    ``frame_index`` of a multi-frame file; :func:`nanotraj.trajectory.read_frame`) and its
+    whole-particle geometry.
 
-    Output ``.npz``: ``coords`` (N, 3) A, ``elements`` (N,), ``b_factors`` (N,),
-    ``d_center`` (N,) A, ``diameter`` A (sphere of the convex hull's volume), ``source``,
-    ``status``.
+    ``length_unit``: the file's (``A`` or ``nm``; converted to Angstrom); ``type_map``: LAMMPS
+    type -> element; ``index_cache``: folder of the multi-frame files' cached frame indexes
+    (:func:`nanotraj.layout.frame_index_cache`).  Output ``.npz``: ``coords`` (N, 3) A,
+    ``elements`` (N,), ``b_factors`` (N,), ``d_center`` (N,) A, ``diameter`` A (sphere of the
+    convex hull's volume), ``source`` (the file, ``"<file> (frame k)"`` for a frame of a
+    multi-frame file: the name later stages' messages use), ``file_time`` (the time the file
+    gives, NaN if none), ``status``.
     """
     from nanotraj.geometry import check_3d, distance_to_centre, hull_diameter
-    from nanotraj.io import MAX_FRAME_BYTES, read_frame
+    from nanotraj.io import MAX_FRAME_BYTES
+    from nanotraj.trajectory import frame_label, read_frame
 
     lg = Log(log)
+    label = frame_label(source, frame_index)
 
     def compute():
-        frame = read_frame(source, min_atoms=min_atoms, min_distance=min_distance,
-                           max_bytes=max_bytes or MAX_FRAME_BYTES)
+        frame = read_frame(source, frame_index=frame_index, length_unit=length_unit,
+                           type_map=type_map, min_atoms=min_atoms, min_distance=min_distance,
+                           max_bytes=max_bytes or MAX_FRAME_BYTES, cache_dir=index_cache)
         try:
             check_3d(frame.coords)
             diameter = hull_diameter(frame.coords)
         except FrameError as err:  # re-attach the frame's path to geometry errors
-            raise type(err)(source, err.reason) from None
-        lg(f"read {len(frame.coords)} atoms from {source}; diameter {diameter:.3f} A")
+            raise type(err)(label, err.reason) from None
+        unit = "" if length_unit == "A" else f" (converted from {length_unit})"
+        lg(f"read {len(frame.coords)} atoms from {label}{unit}; diameter {diameter:.3f} A")
         for note in frame.notes:
-            lg.warn(f"{source}: {note}")
+            lg.warn(f"{label}: {note}")
         save(output, coords=frame.coords, elements=np.asarray(frame.elements, dtype=str),
              b_factors=frame.b_factors, d_center=distance_to_centre(frame.coords),
-             diameter=np.array(diameter), source=np.array(str(source)))
+             diameter=np.array(diameter), source=np.array(label),
+             file_time=np.array(frame.time))
 
-    guard(lg, on_bad_frame, source, "parse", compute,
-          lambda status: save(output, status, source=np.array(str(source))))
+    guard(lg, on_bad_frame, label, "parse", compute,
+          lambda status: save(output, status, source=np.array(label)))
 
 
 def compute_rdf(frame_npz, rdf_csv, rdf_npz, *, element="Pt", cutoff="auto", dr=0.02,
@@ -388,7 +400,9 @@ def _atom_table(frame, bo, co, nd, st, su, pt) -> dict[str, np.ndarray]:
 
 def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, series, frame,
                       time, element="Pt", threads=1, log=None, on_bad_frame="fail"):
-    """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
+    """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame,
+    and (``outputs["extxyz"]``, optional) ``atoms.extxyz``: element, position and every
+    ``atoms.csv`` column as typed extended XYZ (:func:`nanotraj.trajectory.write_extxyz`).
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure,
     surface, ptm`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
@@ -404,8 +418,15 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
              "surface", "ptm")}
 
     def reject(status):
-        write_columns(outputs["atoms"],
-                      {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS + ELEMENT_COLUMNS})
+        empty = {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS}
+        empty[ELEMENT_COLUMNS[0]] = np.array([], dtype=str)
+        write_columns(outputs["atoms"], empty)
+        if outputs.get("extxyz"):
+            from nanotraj.trajectory import write_extxyz
+
+            write_extxyz(outputs["extxyz"], outputs["atoms"], empty,
+                         info={"series": series, "frame": frame, "time": float(time),
+                               "status": status, "pbc": "F F F"})
         write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
         write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
                                                             reason=reject_reason(status))])
@@ -428,9 +449,16 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
                         data["neighbour_distance"], data["structure"], data["surface"],
                         data["ptm"])
     symbols = frame_elements(data["frame"], element, lg, warn=True)
-    write_columns(outputs["atoms"], atoms | {
-        ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols) if isinstance(symbols, str)
-        else symbols}, workers=threads)
+    table = atoms | {ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols)
+                     if isinstance(symbols, str) else symbols}
+    write_columns(outputs["atoms"], table, workers=threads)
+    if outputs.get("extxyz"):
+        from nanotraj.trajectory import write_extxyz
+
+        # every atoms.csv column, typed (the same text: the CSV's rows with spaces)
+        write_extxyz(outputs["extxyz"], outputs["atoms"], table,
+                     info={"series": series, "frame": frame, "time": float(time),
+                           "pbc": "F F F"})
     bonds = data["bonds"]["bonds"]
     write_columns(outputs["bonds"], {"i": bonds[:, 0], "j": bonds[:, 1],
                                      "distance": data["bonds"]["distances"],
@@ -460,15 +488,21 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
     lg(f"{len(atoms['x'])} atoms, {len(bonds)} bonds, {row['n_disordered']} disordered")
 
 
+#: ``outputs.per_value_pdb: auto`` writes the single-value PDB/mmCIF files up to this many atoms.
+PER_VALUE_PDB_MAX_ATOMS = 100_000
+
+
 def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, element, log=None,
-                     on_bad_frame="fail"):
+                     on_bad_frame="fail", per_value_pdb="auto"):
     """Stage ``pdb``: for each quantity of :data:`PDB_QUANTITIES`, the frame's atoms with the value
     in the B-factor column, as PDB (``outputs[q]``) and as mmCIF (``outputs[q + "_cif"]``).
 
     The PDB format holds at most 99,999 atoms and coordinates within -999.999 .. 9999.999 A; a
     frame beyond that gets a PDB file holding only a REMARK that names the reason and the mmCIF
     file (which ChimeraX, PyMOL and OVITO read). A rejected frame gets files holding only the
-    reason.
+    reason. ``per_value_pdb="auto"`` (the config's ``outputs.per_value_pdb``): a frame of more
+    than :data:`PER_VALUE_PDB_MAX_ATOMS` atoms gets files holding only a remark pointing to
+    ``atoms.extxyz`` (every value in one file); ``True``: always written.
     """
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
@@ -482,6 +516,17 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
     if (status := upstream_status(*data.values())) != OK:
         reject(status)
         lg.close(status)
+        return
+    n = len(data["frame"]["coords"])
+    if per_value_pdb == "auto" and n > PER_VALUE_PDB_MAX_ATOMS:
+        note = (f"{n:,} atoms: per_value_pdb auto writes these files up to "
+                f"{PER_VALUE_PDB_MAX_ATOMS:,} atoms; every value is in atoms.extxyz and atoms.csv "
+                "(set outputs.per_value_pdb: true to write them)")
+        for q in PDB_QUANTITIES:
+            write_text(outputs[q], remark_pdb(note))
+            write_text(outputs[f"{q}_cif"], f"data_not_written\n# nanotraj: {note}\n")
+        lg(note)
+        lg.close(OK)
         return
     guard(lg, on_bad_frame, data["frame"]["source"], "PDB/mmCIF files",
           lambda: _write_pdbs(data, outputs, lg, element=element), reject)
@@ -525,6 +570,7 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
     work = {s: layout.intermediate(s, **where) for s in layout.FRAME_STAGES}
     files = {k: layout.frame_file(f"{k}.csv", **where) for k in ("atoms", "bonds", "rdf",
                                                                   "summary")}
+    files["extxyz"] = layout.frame_file("atoms.extxyz", **where)
     files.update({q: layout.frame_file(f"pdb/{q}.pdb", **where) for q in PDB_QUANTITIES})
     files.update({f"{q}_cif": layout.frame_file(f"pdb/{q}.cif", **where) for q in PDB_QUANTITIES})
     return ({k: Path(v) for k, v in work.items()}, {k: Path(v) for k, v in files.items()})

@@ -105,3 +105,25 @@ def list_rejected(summary_csv, output, *, html=None, log=None):
         write_html(output, html, title="Rejected frames")
     lg(f"{len(rejected)} rejected frame(s) of {len(rows)}")
     lg.close(OK)
+
+
+def write_trajectory(extxyz_files: Sequence[str | os.PathLike], output, *, log=None) -> int:
+    """Rule ``write_trajectory``: the series' ``trajectory.extxyz``, its frames' ``atoms.extxyz``
+    one after the other (``extxyz_files`` in time order), for playback in OVITO or ASE; the atom
+    count may change from frame to frame.  Rejected frames (0 atoms) are left out and counted
+    in the log.  Written atomically; returns the number of frames written."""
+    from nanotraj.tables import atomic_path
+    from nanotraj.trajectory import append_extxyz
+
+    lg = Log(log)
+    written, left_out = 0, []
+    with atomic_path(output) as tmp, open(tmp, "wb") as out:
+        for path in extxyz_files:
+            if append_extxyz(out, path):
+                written += 1
+            else:
+                left_out.append(os.path.basename(os.path.dirname(os.fspath(path))))
+    lg(f"{written} frames written" + (f"; rejected, left out: {', '.join(left_out)}"
+                                      if left_out else ""))
+    lg.close(OK)
+    return written

@@ -1,0 +1,15 @@
+# The one-page figure of a series of one frame (rule plot_snapshot) in its own process, for the
+# reason in plot_series.py.
+from nanotraj.stages import figures
+from nanotraj.stages.jobs import end_with_snakemake
+
+sm = snakemake  # noqa: F821 (injected by the script directive)
+end_with_snakemake()  # a killed run does not leave this process writing
+figures.plot_snapshot(
+    sm.input.summary,
+    sm.input.rdf[0],
+    sm.input.atoms[0],
+    sm.output.snapshot,
+    time_unit=sm.params.time_unit,
+    log=sm.log[0],
+)
