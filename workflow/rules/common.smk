@@ -118,7 +118,15 @@ def get_final_outputs():
         where = {"series": r["series"], "frame": r["frame"]}
         outs += [
             layout.frame_file(name, **where)
-            for name in ("atoms.csv", "bonds.csv", "rdf.csv", "rdf.png", "order.png")
+            for name in (
+                "atoms.csv",
+                "bonds.csv",
+                "rdf.csv",
+                "rdf.png",
+                "order.png",
+                "strain_profile.csv",
+                "facets.csv",
+            )
         ]
         outs += [
             layout.frame_file(f"pdb/{q}.{ext}", **where)
@@ -133,6 +141,8 @@ def get_final_outputs():
                 "timeseries.png",
                 "rdf_series.png",
                 "cn_series.png",
+                "strain_series.png",
+                "facets_series.png",
                 "viewer.html",
             )
         ]
@@ -162,6 +172,12 @@ def get_series_frame_files(name):
         ]
 
     return files
+
+
+def get_series_element(wildcards):
+    """Element of a series' first frame (the lattice constant drawn in strain_series.png)."""
+    row = frames_of(wildcards.series)[0]
+    return row.get("element", config["element"]).capitalize()
 
 
 def get_series_intermediate(stage):
