@@ -266,13 +266,13 @@ def facet_planes(coords, facets, normals, grain=None, rotations=None, *, cubic=T
     plane[label < 0] = rest[label < 0] + n_planes
     n_planes += n_rest
     # per-plane values
-    p_area = np.bincount(plane, weights=area, minlength=n_planes)
+    p_area = np.bincount(plane, weights=area, minlength=n_planes).astype(np.float64)
     wn = nrm * area[:, None]
     mean_n = np.column_stack([np.bincount(plane, weights=wn[:, c], minlength=n_planes)
-                              for c in range(3)])
+                              for c in range(3)]).reshape(n_planes, 3).astype(np.float64)
     mean_n /= np.maximum(np.linalg.norm(mean_n, axis=1, keepdims=True), 1e-300)
     corners = np.unique(np.column_stack([np.repeat(plane, 3), f.ravel()]), axis=0)
-    p_atoms = np.bincount(corners[:, 0], minlength=n_planes)
+    p_atoms = np.bincount(corners[:, 0], minlength=n_planes) if nf else np.zeros(0, np.int64)
     hkl = np.full((n_planes, 3), np.nan)
     family = np.full(n_planes, 3, np.int64)
     first = np.full(n_planes, -1, np.int64)

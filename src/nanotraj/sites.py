@@ -13,10 +13,10 @@ Int. Ed. 53, 8316 (2014):
 
 over the atom's bonded neighbours ``N(i)`` (the frame's bond network), ``cn_j`` their numbers of
 bonds, ``cn_max`` the bulk coordination on that network (:data:`BULK_CN`: 12 for fcc and hcp, 14
-for bcc, whose bond network holds the first and second shells, 6 for sc).  On perfect fcc: bulk
-12, {111} terrace 7.5, {100} terrace 6.67, the edge between {111} and {100} of a truncated
-octahedron 5.17 ... 5.5, its vertices 4.0 ... 4.25 (depending on the size).  An atom without
-bonds has 0.
+for bcc, whose bond network holds the first and second shells, 6 for sc; 4 for diamond).  On a
+perfect fcc truncated octahedron: bulk 12, the middle of a {111} terrace 7.5 (6.92 - 7.17 next
+to its edges), of a {100} terrace 6.67 (6.5 next to its edges), edges 5.08 - 5.33, vertices
+4.25.  An atom without bonds has 0.
 
 Surface site classes (:func:`site_classes`)
 -------------------------------------------
@@ -37,8 +37,8 @@ in the crystal frame (the area-weighted mean normal of the surface triangles at 
 The coordination numbers are those of an fcc surface (Calle-Vallejo et al. 2014: terrace {111}
 9, {100} 8, edges 7, vertices 6 and fewer); for other lattices every surface atom is ``other``.
 On a perfect truncated octahedron with ``n`` atoms per edge this gives exactly its 24 vertices,
-``36 (n - 2)`` edge atoms, ``6 (n - 2)^2`` {100} and ``8 (3 (n - 2)^2 - 3 (n - 2) + 1 - ...)``
-{111} terrace atoms in any orientation (``tests/test_sites.py``).  Under noise a bond can
+``36 (n - 2)`` edge atoms, ``6 (n - 2)^2`` {100} and ``8 (3 n^2 - 9 n + 7)`` {111} terrace
+atoms in any orientation, also with 0.1 A of noise (``tests/test_sites.py``).  Under noise a bond can
 appear or vanish at the cutoff, which moves an atom between classes: measured in
 docs/methods.md.
 
