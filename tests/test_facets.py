@@ -38,9 +38,10 @@ def _rotation(seed):
     ])
 
 
-def _planes(x, rotation=np.eye(3)):
+def _planes(x, rotation=None):
     s = alpha_shape(x, 1.45 * NN)
-    res = fc.facet_planes(x, s["facets"], s["normals"], None, rotation)
+    res = fc.facet_planes(x, s["facets"], s["normals"], None,
+                          np.eye(3) if rotation is None else rotation)
     return res, s
 
 

@@ -14,9 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from nanotraj import crystal
+from nanotraj import crystal, sites
 from nanotraj import lattices as lat
-from nanotraj import sites
 from nanotraj.alphashape import alpha_shape
 from nanotraj.bonds import find_bonds
 from nanotraj.contract import SITE_CLASSES

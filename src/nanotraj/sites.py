@@ -38,8 +38,8 @@ The coordination numbers are those of an fcc surface (Calle-Vallejo et al. 2014:
 9, {100} 8, edges 7, vertices 6 and fewer); for other lattices every surface atom is ``other``.
 On a perfect truncated octahedron with ``n`` atoms per edge this gives exactly its 24 vertices,
 ``36 (n - 2)`` edge atoms, ``6 (n - 2)^2`` {100} and ``8 (3 n^2 - 9 n + 7)`` {111} terrace
-atoms in any orientation, also with 0.1 A of noise (``tests/test_sites.py``).  Under noise a bond can
-appear or vanish at the cutoff, which moves an atom between classes: measured in
+atoms in any orientation, also with 0.1 A of noise (``tests/test_sites.py``).  Under more noise
+a bond can appear or vanish at the cutoff, which moves an atom between classes: measured in
 docs/methods.md.
 
 Only numpy.  Angles in degrees.
