@@ -207,7 +207,7 @@ def test_lattice_constant_of_noisy_au_particle(noise):
 
 def test_ptm_interatomic_distance_is_biased_by_noise():
     """Why the fit regresses the data on the template: PTM's interatomic distance (template on
-    data) is biased upwards by ~3 sigma^2 / d^2 (0.4 % at 0.1 A), the fit is not."""
+    data) is biased upwards by ~3 sigma^2 / d^2 (0.36 % at 0.1 A), the fit is not."""
     x = _noisy(lat.fcc_sphere(22.0), 0.1, 4)
     r = ptm(x, rmsd_cutoff=0.13)
     fit = st.lattice_fit(x, r, "fcc", nn_factor=FCC_FACTOR)

@@ -279,20 +279,24 @@ def facet_planes(coords, facets, normals, grain=None, rotations=None, *, cubic=T
     first[plane[::-1]] = np.arange(nf)[::-1]  # the lowest triangle of each plane
     hi_dirs, hi_hkl = _high_index_directions()
     cos_hi = math.cos(math.radians(HIGH_INDEX_TOLERANCE))
-    for p in range(n_planes):
-        t = first[p]
-        if label[t] >= 0:
-            hkl[p] = hkl_dirs[label[t]]
-            family[p] = fam_dirs[label[t]]
-        elif framed[t]:
-            members = plane == p
-            m = np.einsum("fji,fj->i", R[members], nrm[members] * area[members, None])
-            m /= max(np.linalg.norm(m), 1e-300)
-            c = hi_dirs @ m
-            b = int(np.argmax(c))
-            if c[b] > cos_hi:
-                hkl[p] = hi_hkl[b]
-                family[p] = _family_of(hi_hkl[b])
+    lab_first = label[first] if nf else np.zeros(0, np.int64)
+    indexed = lab_first >= 0
+    hkl[indexed] = hkl_dirs[lab_first[indexed]]
+    family[indexed] = fam_dirs[lab_first[indexed]]
+    # unindexed planes in a crystal frame: the area-weighted mean crystal-frame normal
+    other = ~indexed & (framed[first] if nf else np.zeros(0, bool))
+    if other.any():
+        sel = framed & other[plane]
+        m_t = np.einsum("fji,fj->fi", R[sel], nrm[sel] * area[sel, None])
+        m = np.column_stack([np.bincount(plane[sel], weights=m_t[:, c], minlength=n_planes)
+                             for c in range(3)])[other]
+        m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-300)
+        c = m @ hi_dirs.T
+        b = np.argmax(c, axis=1)
+        ok = c[np.arange(len(b)), b] > cos_hi
+        rows = np.flatnonzero(other)[ok]
+        hkl[rows] = hi_hkl[b[ok]]
+        family[rows] = [_family_of(v) for v in hi_hkl[b[ok]]]
     key = np.lexsort((np.round(mean_n[:, 2], 9), np.round(mean_n[:, 1], 9),
                       np.round(mean_n[:, 0], 9), -p_atoms, -np.round(p_area, 9)))
     new = np.empty(n_planes, np.int64)

@@ -123,6 +123,14 @@ def misorientation(q_ref, q, structure: str) -> np.ndarray:
     return np.degrees(2.0 * np.arccos(np.clip(c, 0.0, 1.0)))
 
 
+def _within(ref, Q, idx, sym, cmax, chunk=1 << 16):
+    """The atoms ``idx`` whose orientation (rows of ``Q``, (w, x, y, z)) is within the angle
+    of ``cmax = cos(angle / 2)`` of ``ref`` (in blocks: (n, 24) temporaries)."""
+    keep = [idx[a : a + chunk][_best_cos(_conj_mul(ref, Q[idx[a : a + chunk]]), sym)[0] > cmax]
+            for a in range(0, len(idx), chunk)]
+    return np.concatenate(keep) if keep else idx[:0]
+
+
 def _mean_orientation(ref, members, sym):
     """Mean of the orientations ``members`` (M, 4) (w, x, y, z) near ``ref`` (4,): each is
     replaced by its symmetry-equivalent ``m g`` closest to ``ref`` with ``w(ref^-1 m g) > 0``,
@@ -184,9 +192,9 @@ def grains(q, mask, structure: str, *, max_angle: float = GRAIN_ANGLE,
         counts = [int((_best_cos(_conj_mul(Q[c], Q[voters]), sym)[0] > cmax).sum())
                   for c in cand]
         best = Q[cand[int(np.argmax(counts))]]
-        near = remaining[_best_cos(_conj_mul(best, Q[remaining]), sym)[0] > cmax]
+        near = _within(best, Q, remaining, sym, cmax)
         mean = _mean_orientation(best, Q[near], sym)
-        near = remaining[_best_cos(_conj_mul(mean, Q[remaining]), sym)[0] > cmax]
+        near = _within(mean, Q, remaining, sym, cmax)
         if len(near) < min_atoms:
             break
         mean = _mean_orientation(mean, Q[near], sym)

@@ -26,17 +26,19 @@ atoms of the frame's lattice family (:data:`FAMILY`), ``lattice_constant = mean(
 with ``f`` the element's ``d_nn / a`` (fcc ``1/sqrt(2)``, bcc ``sqrt(3)/2``, hcp and sc 1);
 ``lattice_constant_err = std(d_i) / sqrt(n) / f`` (the standard error of the mean, treating the
 atoms as independent: each bond enters two atoms' fits, but the noise of a bond enters their
-``d_i`` with opposite directions ``t_k``, so for noise it is an upper bound; it does not contain
-the calibration of the length scale).  The noise does not bias ``d_i`` to first order (it is a
+``d_i`` with opposite directions ``t_k`` and partly cancels: up to 0.15 A of noise it is about
+twice the scatter between noise samples, measured; it does not contain the calibration of the
+length scale).  The noise does not bias ``d_i`` to first order (it is a
 regression of the data on the template); PTM's own ``interatomic_distance`` regresses the
-template on the data and is biased upwards by about ``3 sigma^2 / d_nn^2`` (0.4 % at 0.1 A for
-Pt), which is why it is not used.
+template on the data and is biased upwards by about ``3 sigma^2 / d_nn^2`` (0.36 % at 0.1 A
+for Pt), which is why it is not used.
 
 Elastic strain (:func:`deformation_gradients`, :func:`green_lagrange`)
 ----------------------------------------------------------------------
 The deformation gradient ``F_i`` that maps the reference template (nearest-neighbour distance
 ``d_0``, the reference lattice) onto the neighbour vectors, least squares as OVITO's
-``ElasticStrainModifier`` (Stukowski & Arsenlis, MSMSE 20, 035012 (2012)) and PTM do:
+``ElasticStrainModifier`` (A. Stukowski, A. Arsenlis, Modelling Simul. Mater. Sci. Eng. 20,
+035012 (2012)) and PTM do (agreement with OVITO 3.17.2 to 1e-15: ``tests/oracle``):
 
 .. math::  F_i = \Big(\sum_k dx_{ik}\, t_k^T\Big) \Big(\sum_k t_k t_k^T\Big)^{-1} / d_0
 
@@ -53,10 +55,10 @@ first order.  ``strain_volumetric = tr(E) / 3`` (OVITO's definition); ``strain_r
 with ``n`` the unit vector from the particle's centre (the mean position) to the atom.
 
 Noise: ``F`` is a sum over 12 (bcc 14) neighbours, so Gaussian noise ``sigma`` per coordinate
-gives each diagonal component of ``E`` a scatter of ``sigma / (2 d_nn)`` (fcc; 0.036 / 2.77 A
-x ... = 0.0036 at 0.02 A on Pt) and each shear component ``sigma / (2 sqrt(2) d_nn)``; means over
-many atoms are unbiased to first order, the volumetric mean is biased by ``+(sigma/d)^2``
-terms (docs/methods.md has the measured table).
+gives each diagonal component of ``E`` a scatter of ``sigma / (2 d_nn)`` (fcc; 0.0036 at 0.02 A
+on Pt) and each shear component ``sigma / (2 sqrt(2) d_nn)``; means over many atoms are
+unbiased to first order, but ``F F^T`` adds about ``3 sigma^2 / (8 d_nn^2)`` to each diagonal
+component (+4.5e-4 at 0.1 A).  Measured in docs/methods.md (``benchmarks/validate_lattice.py``).
 
 Which atoms (:data:`FAMILY`)
 ----------------------------
