@@ -8,14 +8,16 @@ Inputs: :func:`nanotraj.lattices.fcc_sphere` with a = 3.912 A (Pt), Gaussian noi
 coordinate, written as PDB (<= 99,999 atoms) or mmCIF (above) by :func:`nanotraj.io.write_values`.
 
 Library: every size runs in a fresh Python process that calls the stage functions of
-:mod:`nanotraj.pipeline` one after the other, exactly as ``pipeline.run_frame`` does (parse ->
-rdf -> bonds -> boo -> coordination -> neighbour_distance -> structure -> table -> pdb), each
+:mod:`nanotraj.stages` one after the other, exactly as ``stages.frame.run_frame`` does (parse ->
+rdf -> bonds -> boo -> coordination -> neighbour_distance -> structure -> surface -> ptm ->
+lattice -> table -> pdb), each
 reading and writing its ``.npz``/CSV/PDB files.  Per stage: wall time and the process's peak
 resident memory during the stage (``VmHWM``, reset before the stage; includes ~150 MB of imported
 libraries and memory allocated in C, e.g. kd-trees).  gemmi, scipy and numba are imported before
 the first stage, as in the workflow's process after its first frame; the loading of the compiled
 kernels from numba's cache (~0.1 s per stage that uses them) is measured.  "compute" is the sum
-of the descriptor stages rdf + bonds + boo + coordination + neighbour_distance + structure.
+of the compute stages rdf + bonds + boo + coordination + neighbour_distance + structure + surface
++ ptm + lattice.
 Medians over ``--repeat`` processes (1 process at 1e6 atoms unless ``--repeat-large``).
 
 Workflow: ``snakemake --cores 2`` on a one-frame sheet in a fresh directory (the default profile,
@@ -54,13 +56,14 @@ from _common import (  # noqa: E402
 A = 3.912
 NOISE = 0.05
 STAGES = ("parse", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
-          "surface", "ptm", "table", "pdb")
+          "surface", "ptm", "lattice", "table", "pdb")
 COMPUTE = ("rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure", "surface",
-           "ptm")
+           "ptm", "lattice")
 RULE_OF = {"parse": "parse_frame", "rdf": "compute_rdf", "bonds": "find_bonds",
            "boo": "compute_boo", "coordination": "compute_coordination",
            "neighbour_distance": "compute_neighbour_distance", "structure": "compute_structure",
-           "surface": "compute_surface", "ptm": "compute_ptm", "table": "write_frame_table",
+           "surface": "compute_surface", "ptm": "compute_ptm", "lattice": "compute_lattice",
+           "table": "write_frame_table",
            "pdb": "write_frame_pdbs"}
 
 
@@ -93,6 +96,7 @@ def child_library(path: str, folder: str, threads: int = 1) -> None:
 
     from nanotraj.elements import nn_distance
     from nanotraj.stages import frame as stage
+    from nanotraj.stages import lattice as lattice_stage
     from nanotraj.structure import boo_reference_points
 
     boo_reference_points()  # cached reference clusters (computed once per process)
@@ -113,6 +117,9 @@ def child_library(path: str, folder: str, threads: int = 1) -> None:
         "surface": lambda: stage.compute_surface(w["frame"], w["surface"], element="Pt",
                                                  threads=threads),
         "ptm": lambda: stage.compute_ptm(w["frame"], w["ptm"], threads=threads),
+        "lattice": lambda: lattice_stage.compute_lattice(
+            w["frame"], w["bonds"], w["surface"], w["ptm"], w["lattice"],
+            f["strain_profile"], f["facets"], element="Pt"),
         "table": lambda: stage.write_frame_table(w, f, series="bench", frame="f", time=0.0,
                                                  threads=threads),
         "pdb": lambda: stage.write_frame_pdbs(w, f, element="Pt"),

@@ -95,8 +95,10 @@ def child_loop(sheet: str, results: str) -> None:
         figures.plot_series(summary, [b / "rdf.csv" for b in bases],
                           [b / "atoms.csv" for b in bases],
                           {k: results / series / f"{k}.png"
-                           for k in ("timeseries", "rdf_series", "cn_series")},
-                          time_unit="s")
+                           for k in ("timeseries", "rdf_series", "cn_series", "strain_series",
+                                     "facets_series")},
+                          profile_csvs=[b / "strain_profile.csv" for b in bases],
+                          element="Pt", time_unit="s")
         figures.plot_tracking([b / "fate.csv" for b in bases],
                                  [fr["tracking"] for fr in frames],
                                  {"removal_cn": results / series / "removal_cn.png",

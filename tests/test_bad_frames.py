@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanotraj.contract import ATOM_COLUMNS, PDB_QUANTITIES, SUMMARY_COLUMNS
+from nanotraj.contract import (
+    ATOM_COLUMNS,
+    FACET_COLUMNS,
+    PDB_QUANTITIES,
+    STRAIN_PROFILE_COLUMNS,
+    SUMMARY_COLUMNS,
+)
 from nanotraj.errors import FrameError
 from nanotraj.io import read_frame, write_values
 
@@ -374,6 +380,9 @@ def test_skip_mode_rejected_frame_files(skip_run):
         header, atoms = read_csv(out / "atoms.csv")
         assert header[: len(ATOM_COLUMNS)] == list(ATOM_COLUMNS) and atoms == []
         assert (out / "rdf.png").stat().st_size > 0 and (out / "order.png").stat().st_size > 0
+        for name, columns in (("strain_profile.csv", STRAIN_PROFILE_COLUMNS),
+                              ("facets.csv", FACET_COLUMNS)):
+            assert read_csv(out / name) == (list(columns), []), name
         text = (out / "pdb" / "Q6.pdb").read_text()
         assert "rejected" in text
         assert not [ln for ln in text.splitlines() if ln.startswith(("ATOM", "HETATM"))]

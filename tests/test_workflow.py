@@ -182,7 +182,7 @@ def small_series(tmp_path):
 FRAME_RULES = {
     "parse_frame", "compute_rdf", "find_bonds", "compute_boo", "compute_coordination",
     "compute_neighbour_distance", "compute_structure", "compute_surface", "compute_ptm",
-    "write_frame_table", "write_frame_pdbs", "plot_frame", "track_pair",
+    "compute_lattice", "write_frame_table", "write_frame_pdbs", "plot_frame", "track_pair",
 }  # fmt: skip
 AGGREGATES = {
     ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
@@ -224,6 +224,14 @@ def test_new_cutoff_reruns_every_frame(small_series):
     independent = {"parse_frame", "compute_surface", "compute_ptm"}
     expected = {(r, row[1]) for r in FRAME_RULES - independent for row in rows}
     assert jobs == expected | AGGREGATES
+
+
+def test_new_lattice_reference_reruns_the_lattice_and_the_tables(small_series):
+    work, rows, _ = small_series
+    jobs = planned_jobs(work, "--config", "frames=frames.tsv", "lattice={reference: element}")
+    downstream = {"compute_lattice", "write_frame_table", "write_frame_pdbs", "plot_frame"}
+    tracking = {("aggregate_tracking", ""), ("plot_tracking", "")}  # read no lattice value
+    assert jobs == {(r, row[1]) for r in downstream for row in rows} | (AGGREGATES - tracking)
 
 
 def test_new_library_version_reruns_everything(small_series):
@@ -330,12 +338,59 @@ def test_structure_columns_in_demo_outputs(demo_run):
     assert 0.0 < float(s["sigma_estimate"]) < 0.08
 
 
+def test_lattice_outputs_of_the_demo(demo_run):
+    """The first demo frame is a perfect 586-atom truncated octahedron with 0.04 A of noise:
+    its lattice constant, sites and facets are known (tests/test_sites.py, test_facets.py)."""
+    import gemmi
+
+    from nanotraj.contract import (
+        FACET_COLUMNS,
+        LATTICE_COLUMNS,
+        LATTICE_SUMMARY_COLUMNS,
+        SITE_CLASSES,
+        STRAIN_PROFILE_COLUMNS,
+        STRUCTURE_COLUMNS,
+    )
+
+    row = _demo_frames()[0]
+    out = demo_run / "results" / row["series"] / row["frame"]
+    header, atoms = read_csv(out / "atoms.csv")
+    start = len(ATOM_COLUMNS) + len(STRUCTURE_COLUMNS)
+    assert header[start : start + len(LATTICE_COLUMNS)] == list(LATTICE_COLUMNS)
+    site = [a["site"] for a in atoms]
+    assert {s: site.count(s) for s in SITE_CLASSES} == {
+        "bulk": 314, "vertex": 24, "edge": 72, "terrace111": 152, "terrace100": 24, "other": 0}
+    vol = np.array([float(a["strain_volumetric"]) for a in atoms])
+    fcc = np.array([a["structure_ptm"] in ("1", "2") for a in atoms])
+    assert np.isfinite(vol[fcc]).all() and np.isnan(vol[~fcc]).all()
+    sheader, summary = read_csv(out / "summary.csv")
+    assert set(LATTICE_SUMMARY_COLUMNS) <= set(sheader)
+    s = summary[0]
+    assert abs(float(s["lattice_constant"]) / 3.912 - 1) < 0.003
+    assert int(s["n_facets"]) == 14
+    f111 = 12 * math.sqrt(3) / (12 * math.sqrt(3) + 6)
+    assert abs(float(s["facet_fraction_111"]) - f111) < 0.005
+    pheader, profile = read_csv(out / "strain_profile.csv")
+    assert pheader == list(STRAIN_PROFILE_COLUMNS) and len(profile) >= 4
+    fheader, planes = read_csv(out / "facets.csv")
+    assert fheader == list(FACET_COLUMNS) and len(planes) == 14
+    for q in ("strain_volumetric", "gcn"):
+        pdb = gemmi.read_structure(str(out / "pdb" / f"{q}.pdb"))
+        b = np.array([cra.atom.b_iso for cra in pdb[0].all()])
+        v = np.array([float(a[q]) for a in atoms])
+        assert np.allclose(b, np.round(np.nan_to_num(v), 3), atol=1e-6), q
+    series = demo_run / "results" / row["series"]
+    assert (series / "strain_series.png").stat().st_size > 10_000
+    assert (series / "facets_series.png").stat().st_size > 10_000
+
+
 def test_report_embeds_every_figure_and_table(demo_run):
     snakemake(demo_run, "--report", "report.html")
     html = (demo_run / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
     for name in ("timeseries.png", "rdf_series.png", "cn_series.png", "rdf.png", "order.png",
-                 "summary.html", "tracking.html"):  # fmt: skip
+                 "summary.html", "tracking.html", "strain_series.png",
+                 "facets_series.png"):  # fmt: skip
         assert name in html, name
 
 

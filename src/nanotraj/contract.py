@@ -18,6 +18,33 @@ STRUCTURE_COLUMNS = ("structure_cna", "structure_boo", "surface", "structure_acn
                      "structure_ptm", "ptm_rmsd", "orientation_x", "orientation_y",
                      "orientation_z", "orientation_w")
 
+#: Lattice columns appended to ``atoms.csv`` after :data:`STRUCTURE_COLUMNS`: the elastic strain
+#: tensor (Green-Lagrangian, sample axes, tensor components; nan where the atom is not of the
+#: frame's lattice: :mod:`nanotraj.strain`), its volumetric part tr/3 and the strain along the
+#: direction from the centre, the generalised coordination number and the surface site class
+#: (:data:`SITE_CLASSES`; :mod:`nanotraj.sites`).
+LATTICE_COLUMNS = ("strain_xx", "strain_yy", "strain_zz", "strain_xy", "strain_xz", "strain_yz",
+                   "strain_volumetric", "strain_radial", "gcn", "site")
+
+#: Values of ``site``: ``bulk`` for atoms that are not at the surface.
+SITE_CLASSES = ("bulk", "vertex", "edge", "terrace111", "terrace100", "other")
+
+#: Summary columns of the lattice stage (per frame, after the structure columns).
+LATTICE_SUMMARY_COLUMNS = (
+    "lattice_constant", "lattice_constant_err", "lattice_n_atoms", "strain_reference",
+    "strain_volumetric_mean_core", "strain_volumetric_mean_surface", "gcn_mean_surface",
+    "fraction_vertex", "fraction_edge", "fraction_terrace111", "fraction_terrace100",
+    "facet_fraction_111", "facet_fraction_100", "facet_fraction_110", "facet_fraction_other",
+    "n_facets",
+)  # fmt: skip
+
+#: Columns of the per-frame ``strain_profile.csv`` (radial shells of the distance to the centre).
+STRAIN_PROFILE_COLUMNS = ("r_min", "r_max", "n_atoms", "strain_radial_mean",
+                          "strain_volumetric_mean")
+
+#: Columns of the per-frame ``facets.csv`` (one row per plane of the surface).
+FACET_COLUMNS = ("facet", "h", "k", "l", "area", "n_atoms", "normal_x", "normal_y", "normal_z")
+
 #: Last column of ``atoms.csv``: the element each atom is written with in the frame's PDB/mmCIF
 #: files (the frame's configured element; each atom's own for a file with several elements,
 #: see :func:`nanotraj.elements.atom_elements`).
@@ -28,7 +55,7 @@ BOND_COLUMNS = ("i", "j", "distance", "s6")
 
 #: Quantities written as ``pdb/{quantity}.pdb`` with the value in the B-factor column.
 PDB_QUANTITIES = ("Q6", "Q4", "cn", "C6", "crystalline", "nn_distance", "structure_cna",
-                  "structure_ptm")
+                  "structure_ptm", "strain_volumetric", "gcn")
 
 #: Summary columns (per frame, per series, whole run), in order.
 SUMMARY_COLUMNS = (

@@ -36,7 +36,7 @@ RESULTS = "results"
 
 #: The per-frame stages whose arrays are kept as ``{stage}.npz`` between jobs, in DAG order.
 FRAME_STAGES = ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance",
-                "structure", "surface", "ptm")
+                "structure", "surface", "ptm", "lattice")
 
 
 def intermediate(stage: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:

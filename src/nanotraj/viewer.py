@@ -173,12 +173,16 @@ COLUMN_INFO = {
     "surface": ("surface (alpha shape)", ""),
     "new": ("new atom", ""),
     "fate": ("fate in the next frame", ""),
+    "strain_volumetric": ("volumetric strain", "tr(E)/3"),
+    "strain_radial": ("radial strain", "along the direction from the centre"),
+    "gcn": ("generalised coordination", "sum of the neighbours' CN / 12"),
+    "site": ("surface site", ""),
 }  # fmt: skip
 
 #: Menu order: these classes and values first (when present), then the other columns in the order
 #: of the header, the coordinates last.
 CLASS_ORDER = ("element", "structure_cna", "structure_acna", "structure_ptm", "structure_boo",
-               "crystalline", "surface", "fate", "new")
+               "crystalline", "surface", "site", "fate", "new")
 VALUE_ORDER = ("cn", "Q6", "Q4", "C6", "nn_distance", "cn_lattice", "q6", "q4", "W6", "W4",
                "w6", "w4", "d_center")
 COORDINATES = ("x", "y", "z")
@@ -519,6 +523,10 @@ def _discover(parsed: Sequence[Mapping[str, object]], order: Sequence[str], log)
                 canonical = BINARY_COLUMNS[key][0]
             elif key == "fate":
                 canonical = FATE_NAMES
+            elif key == "site":
+                from nanotraj.contract import SITE_CLASSES
+
+                canonical = SITE_CLASSES
             names = _order(present, canonical)
             colours = _category_colours(key, names, True)
             specs.append({"key": key, "label": label, "unit": unit, "kind": "categorical",

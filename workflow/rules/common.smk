@@ -161,6 +161,8 @@ def get_final_outputs():
                 "rdf.csv",
                 "rdf.png",
                 "order.png",
+                "strain_profile.csv",
+                "facets.csv",
             )
         ]
         if per_value_pdb:
@@ -173,7 +175,13 @@ def get_final_outputs():
         if is_snapshot(s):
             figures = ("snapshot.png",)
         else:
-            figures = ("timeseries.png", "rdf_series.png", "cn_series.png")
+            figures = (
+                "timeseries.png",
+                "rdf_series.png",
+                "cn_series.png",
+                "strain_series.png",
+                "facets_series.png",
+            )
         outs += [
             layout.series_file(name, series=s)
             for name in ("summary.csv", *figures, "viewer.html", "trajectory.extxyz")
@@ -204,6 +212,12 @@ def get_series_frame_files(name):
         ]
 
     return files
+
+
+def get_series_element(wildcards):
+    """Element of a series' first frame (the lattice constant drawn in strain_series.png)."""
+    row = frames_of(wildcards.series)[0]
+    return row.get("element", config["element"]).capitalize()
 
 
 def get_series_intermediate(stage):

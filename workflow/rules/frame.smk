@@ -275,6 +275,45 @@ rule compute_ptm:
         )
 
 
+rule compute_lattice:
+    input:
+        frame=rules.parse_frame.output.frame,
+        bonds=rules.find_bonds.output.bonds,
+        surface=rules.compute_surface.output.surface,
+        ptm=rules.compute_ptm.output.ptm,
+    output:
+        lattice=layout.intermediate("lattice"),
+        profile=layout.frame_file("strain_profile.csv"),
+        facets=layout.frame_file("facets.csv"),
+    log:
+        layout.log("compute_lattice"),
+    benchmark:
+        layout.benchmark("compute_lattice")
+    params:
+        version=VERSION,
+        on_bad_frame=config["on_bad_frame"],
+        element=get_element,
+        reference=config["lattice"]["reference"],
+        profile_bin=config["lattice"]["profile_bin"],
+    run:
+        from nanotraj.stages import lattice as stage
+
+        stage.compute_lattice(
+            input.frame,
+            input.bonds,
+            input.surface,
+            input.ptm,
+            output.lattice,
+            output.profile,
+            output.facets,
+            element=params.element,
+            reference=params.reference,
+            profile_bin=params.profile_bin,
+            log=log[0],
+            on_bad_frame=params.on_bad_frame,
+        )
+
+
 rule write_frame_table:
     input:
         **stage_files(
@@ -287,6 +326,7 @@ rule write_frame_table:
             "structure",
             "surface",
             "ptm",
+            "lattice",
         ),
     output:
         atoms=layout.frame_file("atoms.csv"),
@@ -322,7 +362,13 @@ rule write_frame_table:
 rule write_frame_pdbs:
     input:
         **stage_files(
-            "frame", "boo", "coordination", "neighbour_distance", "structure", "ptm"
+            "frame",
+            "boo",
+            "coordination",
+            "neighbour_distance",
+            "structure",
+            "ptm",
+            "lattice",
         ),
     output:
         **{q: layout.frame_file(f"pdb/{q}.pdb") for q in PDB_QUANTITIES},

@@ -64,6 +64,7 @@ rule plot_series:
         summary=rules.aggregate_series.output.summary,
         rdf=get_series_frame_files("rdf.csv"),
         atoms=get_series_frame_files("atoms.csv"),
+        profiles=get_series_frame_files("strain_profile.csv"),
     output:
         timeseries=report(
             layout.series_file("timeseries.png"),
@@ -86,6 +87,20 @@ rule plot_series:
             subcategory="Series",
             labels={"result": "coordination numbers against time"},
         ),
+        strain_series=report(
+            layout.series_file("strain_series.png"),
+            caption="../report/strain_series.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "lattice constant and strain against time"},
+        ),
+        facets_series=report(
+            layout.series_file("facets_series.png"),
+            caption="../report/facets_series.rst",
+            category="{series}",
+            subcategory="Series",
+            labels={"result": "facets and surface sites against time"},
+        ),
     log:
         layout.log("plot_series", per="series"),
     benchmark:
@@ -95,6 +110,7 @@ rule plot_series:
     params:
         version=VERSION,
         time_unit=config["time_unit"],
+        element=get_series_element,
     script:
         "../scripts/plot_series.py"
 

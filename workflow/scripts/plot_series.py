@@ -10,6 +10,8 @@ figures.plot_series(
     sm.input.rdf,
     sm.input.atoms,
     sm.output,
+    profile_csvs=sm.input.profiles,
+    element=sm.params.element,
     time_unit=sm.params.time_unit,
     log=sm.log[0],
 )

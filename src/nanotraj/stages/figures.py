@@ -132,23 +132,34 @@ def plot_series(
     atoms_csvs: Sequence[str],
     outputs: Mapping[str, str],
     *,
+    profile_csvs: Sequence[str] = (),
+    element: str | None = None,
     time_unit: str = "s",
     log=None,
 ) -> dict:
-    """Rule ``plot_series``: ``timeseries.png``, ``rdf_series.png``, ``cn_series.png`` of a series.
+    """Rule ``plot_series``: ``timeseries.png``, ``rdf_series.png``, ``cn_series.png`` of a series,
+    and ``strain_series.png`` and ``facets_series.png`` when ``outputs`` names them
+    (:mod:`nanotraj.latticeplots`).
 
-    ``summary_csv`` is the series' summary (one row per frame, with status); ``rdf_csvs`` and
-    ``atoms_csvs`` are the frames' ``results/{series}/{frame}/rdf.csv`` / ``atoms.csv`` (matched to
-    summary rows by their folder name = frame). Only the ``cn`` column of atoms.csv is read.
+    ``summary_csv`` is the series' summary (one row per frame, with status); ``rdf_csvs``,
+    ``atoms_csvs`` and ``profile_csvs`` are the frames' ``results/{series}/{frame}/rdf.csv`` /
+    ``atoms.csv`` / ``strain_profile.csv`` (matched to summary rows by their folder name =
+    frame). Only the ``cn`` column of atoms.csv is read. ``element``: the series' element (its
+    table lattice constant is drawn in ``strain_series.png``).
     """
+    from nanotraj import latticeplots
+
     lg = Log(log)
     _, rows = read_rows(summary_csv)
     by_frame_rdf = {Path(p).parent.name: p for p in rdf_csvs}
     by_frame_atoms = {Path(p).parent.name: p for p in atoms_csvs}
+    by_frame_profile = {Path(p).parent.name: p for p in profile_csvs}
     series = rows[0].get("series", "") if rows else ""
     ok_rows = [r for r in rows if is_ok(r)]
     n_bad = len(rows) - len(ok_rows)
     info = {}
+    names = set(outputs.keys())  # a dict, or Snakemake's output (whose `in` tests values)
+    lattice_figures = [k for k in ("strain_series", "facets_series") if k in names]
     if not ok_rows:
         msg = f"series {series}: no accepted frame ({len(rows)} rejected)"
         for key, kind in (
@@ -157,6 +168,8 @@ def plot_series(
             ("cn_series", "cn_series"),
         ):
             plot_placeholder(outputs[key], msg, kind=kind)
+        for key in lattice_figures:
+            latticeplots.placeholder(outputs[key], msg, key)
         lg(msg)
         lg.close(OK)
         return {"status": msg}
@@ -193,6 +206,25 @@ def plot_series(
         time_unit=time_unit,
         title=f"Series {series}: coordination numbers",
     )
+    if "strain_series" in names:
+        element_a = None
+        if element:
+            from nanotraj.elements import lattice
+
+            element_a = float(lattice(element)["a"])
+        ok_sorted = sorted(ok_rows, key=lambda r: as_float(r.get("time")))
+        profiles = []
+        for r in ok_sorted:
+            path = by_frame_profile.get(r["frame"])
+            profiles.append(read_columns(path) if path else None)
+        info["strain_series"] = latticeplots.plot_strain_series(
+            rows, profiles, outputs["strain_series"], time_unit=time_unit,
+            element=element or "", element_a=element_a,
+            title=f"Series {series}: lattice constant and strain")
+    if "facets_series" in names:
+        info["facets_series"] = latticeplots.plot_facets_series(
+            rows, outputs["facets_series"], time_unit=time_unit,
+            title=f"Series {series}: facets and surface sites")
     lg(f"{len(rows)} frames ({n_bad} rejected)")
     lg.close(OK)
     return info

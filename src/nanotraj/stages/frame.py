@@ -25,7 +25,9 @@ from nanotraj.contract import (
     ATOM_COLUMNS,
     BOND_COLUMNS,
     ELEMENT_COLUMNS,
+    LATTICE_COLUMNS,
     PDB_QUANTITIES,
+    SITE_CLASSES,
     STRUCTURE_COLUMNS,
 )
 from nanotraj.errors import FrameError
@@ -378,7 +380,7 @@ def compute_ptm(frame_npz, output, *, rmsd_cutoff=0.13, threads=1, log=None,
     guard(lg, on_bad_frame, frame["source"], "PTM", compute, lambda status: save(output, status))
 
 
-def _atom_table(frame, bo, co, nd, st, su, pt) -> dict[str, np.ndarray]:
+def _atom_table(frame, bo, co, nd, st, su, pt, la) -> dict[str, np.ndarray]:
     coords = frame["coords"]
     cols = {"x": coords[:, 0], "y": coords[:, 1], "z": coords[:, 2], "cn": co["cn"],
             "cn_lattice": co["cn_lattice"]}
@@ -395,6 +397,11 @@ def _atom_table(frame, bo, co, nd, st, su, pt) -> dict[str, np.ndarray]:
     cols["ptm_rmsd"] = pt["rmsd"]
     for k, axis in enumerate("xyzw"):
         cols[f"orientation_{axis}"] = pt["orientation"][:, k]
+    for k, name in enumerate(LATTICE_COLUMNS[:6]):
+        cols[name] = la["strain"][:, k]
+    for name in ("strain_volumetric", "strain_radial", "gcn"):
+        cols[name] = la[name]
+    cols["site"] = np.asarray(SITE_CLASSES)[la["site"].astype(np.int64)]
     return cols
 
 
@@ -405,7 +412,7 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     ``atoms.csv`` column as typed extended XYZ (:func:`nanotraj.trajectory.write_extxyz`).
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure,
-    surface, ptm`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
+    surface, ptm, lattice`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
     threads of the compiled table writer of large frames (:func:`nanotraj.tables.write_columns`;
     the bytes do not depend on it).
     """
@@ -415,10 +422,10 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
             ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
-             "surface", "ptm")}
+             "surface", "ptm", "lattice")}
 
     def reject(status):
-        empty = {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS}
+        empty = {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS + LATTICE_COLUMNS}
         empty[ELEMENT_COLUMNS[0]] = np.array([], dtype=str)
         write_columns(outputs["atoms"], empty)
         if outputs.get("extxyz"):
@@ -447,7 +454,7 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
 
     atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
                         data["neighbour_distance"], data["structure"], data["surface"],
-                        data["ptm"])
+                        data["ptm"], data["lattice"])
     symbols = frame_elements(data["frame"], element, lg, warn=True)
     table = atoms | {ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols)
                      if isinstance(symbols, str) else symbols}
@@ -484,6 +491,10 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
     row["surface_area"] = area
     row["volume"] = volume
     row["diameter_sv"] = 6.0 * volume / area if area > 0 else float("nan")
+    la = data["lattice"]
+    for name, value in zip(la["summary_names"].tolist(), la["summary_values"].tolist(),
+                           strict=True):
+        row[name] = int(value) if name in ("lattice_n_atoms", "n_facets") else value
     write_summary(outputs["summary"], [row])
     lg(f"{len(atoms['x'])} atoms, {len(bonds)} bonds, {row['n_disordered']} disordered")
 
@@ -506,7 +517,7 @@ def write_frame_pdbs(inputs: Mapping[str, str], outputs: Mapping[str, str], *, e
     """
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
-            ("frame", "boo", "coordination", "neighbour_distance", "structure", "ptm")}
+            ("frame", "boo", "coordination", "neighbour_distance", "structure", "ptm", "lattice")}
 
     def reject(status):
         for q in PDB_QUANTITIES:
@@ -544,6 +555,8 @@ def _write_pdbs(data, outputs, lg, *, element):
         "nn_distance": data["neighbour_distance"]["nn_distance"],
         "structure_cna": data["structure"]["structure_cna"],
         "structure_ptm": data["ptm"]["structure"],
+        "strain_volumetric": data["lattice"]["strain_volumetric"],
+        "gcn": data["lattice"]["gcn"],
     }
     coords = data["frame"]["coords"]
     too_big = pdb_limits(coords)
@@ -564,12 +577,13 @@ def _write_pdbs(data, outputs, lg, *, element):
 
 def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path]]:
     """The files of one frame under ``results`` (:mod:`nanotraj.layout`): (intermediate .npz by
-    stage, user-facing files by key: ``atoms, bonds, rdf, summary``, each PDB quantity and
-    ``{quantity}_cif``)."""
+    stage, user-facing files by key: ``atoms, bonds, rdf, summary, strain_profile, facets``,
+    each PDB quantity and ``{quantity}_cif``)."""
     where = {"series": series, "frame": frame, "root": str(results)}
     work = {s: layout.intermediate(s, **where) for s in layout.FRAME_STAGES}
     files = {k: layout.frame_file(f"{k}.csv", **where) for k in ("atoms", "bonds", "rdf",
-                                                                  "summary")}
+                                                                  "summary", "strain_profile",
+                                                                  "facets")}
     files["extxyz"] = layout.frame_file("atoms.extxyz", **where)
     files.update({q: layout.frame_file(f"pdb/{q}.pdb", **where) for q in PDB_QUANTITIES})
     files.update({f"{q}_cif": layout.frame_file(f"pdb/{q}.cif", **where) for q in PDB_QUANTITIES})
@@ -578,8 +592,8 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 
 def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
               r_max=15.0, max_centres=20000, threshold=0.8, probe_radius="auto",
-              ptm_rmsd_cutoff=0.13, on_bad_frame="fail", pdbs=True,
-              threads=1) -> dict[str, Path]:
+              ptm_rmsd_cutoff=0.13, lattice_reference="frame", profile_bin="auto",
+              on_bad_frame="fail", pdbs=True, threads=1) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
@@ -601,6 +615,11 @@ def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="aut
     compute_surface(w["frame"], w["surface"], element=element, probe_radius=probe_radius,
                     threads=threads, **mode)
     compute_ptm(w["frame"], w["ptm"], rmsd_cutoff=ptm_rmsd_cutoff, threads=threads, **mode)
+    from nanotraj.stages.lattice import compute_lattice
+
+    compute_lattice(w["frame"], w["bonds"], w["surface"], w["ptm"], w["lattice"],
+                    f["strain_profile"], f["facets"], element=element,
+                    reference=lattice_reference, profile_bin=profile_bin, **mode)
     write_frame_table(w, f, series=series, frame=frame, time=time, element=element,
                       threads=threads, **mode)
     if pdbs:
