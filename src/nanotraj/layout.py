@@ -35,11 +35,12 @@ RESULTS = "results"
 
 #: The per-frame stages whose arrays are kept as ``{stage}.npz`` between jobs, in DAG order.
 FRAME_STAGES = ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance",
-                "structure", "surface", "ptm")
+                "structure", "surface", "ptm", "domains")
 
 
 def intermediate(stage: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
-    """``results/intermediate/{series}/{frame}/{stage}.npz`` (tracking too: ``tracking``)."""
+    """``results/intermediate/{series}/{frame}/{stage}.npz`` (pairs too: ``tracking``,
+    ``domainlinks``)."""
     return f"{root}/intermediate/{series}/{frame}/{stage}.npz"
 
 

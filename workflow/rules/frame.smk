@@ -284,6 +284,7 @@ rule write_frame_table:
             "structure",
             "surface",
             "ptm",
+            "domains",
         ),
     output:
         atoms=layout.frame_file("atoms.csv"),

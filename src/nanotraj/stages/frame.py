@@ -24,6 +24,7 @@ from nanotraj import layout
 from nanotraj.contract import (
     ATOM_COLUMNS,
     BOND_COLUMNS,
+    DOMAIN_ATOM_COLUMNS,
     ELEMENT_COLUMNS,
     PDB_QUANTITIES,
     STRUCTURE_COLUMNS,
@@ -391,7 +392,9 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     """Stage ``table``: ``atoms.csv``, ``bonds.csv`` and the one-row ``summary.csv`` of a frame.
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure,
-    surface, ptm`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
+    surface, ptm`` and optionally ``domains`` (.npz; adds the atoms' ``domain``, ``boundary``
+    and the summary's domain columns, :mod:`nanotraj.stages.domains`); ``outputs`` keys:
+    ``atoms, bonds, summary`` (.csv). ``threads``:
     threads of the compiled table writer of large frames (:func:`nanotraj.tables.write_columns`;
     the bytes do not depend on it).
     """
@@ -401,11 +404,12 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
             ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
-             "surface", "ptm")}
+             "surface", "ptm", "domains") if k in set(inputs.keys())}
+    extra = DOMAIN_ATOM_COLUMNS if "domains" in data else ()
 
     def reject(status):
-        write_columns(outputs["atoms"],
-                      {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS + ELEMENT_COLUMNS})
+        columns = ATOM_COLUMNS + STRUCTURE_COLUMNS + extra + ELEMENT_COLUMNS
+        write_columns(outputs["atoms"], {c: np.array([]) for c in columns})
         write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
         write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
                                                             reason=reject_reason(status))])
@@ -427,6 +431,10 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
     atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
                         data["neighbour_distance"], data["structure"], data["surface"],
                         data["ptm"])
+    if "domains" in data:
+        from nanotraj.stages.domains import domain_columns
+
+        atoms.update(domain_columns(data["domains"], len(atoms["x"])))
     symbols = frame_elements(data["frame"], element, lg, warn=True)
     write_columns(outputs["atoms"], atoms | {
         ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols) if isinstance(symbols, str)
@@ -444,6 +452,10 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
                                  structure_acna=atoms["structure_acna"],
                                  structure_ptm=atoms["structure_ptm"]))
     row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
+    if "domains" in data:
+        from nanotraj.stages.domains import domain_summary
+
+        row.update(domain_summary(data["domains"]))
     sigma = float(data["structure"]["sigma_estimate"])
     row["sigma_estimate"] = sigma
     from nanotraj.noise import classification_warning
@@ -524,7 +536,8 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
     where = {"series": series, "frame": frame, "root": str(results)}
     work = {s: layout.intermediate(s, **where) for s in layout.FRAME_STAGES}
     files = {k: layout.frame_file(f"{k}.csv", **where) for k in ("atoms", "bonds", "rdf",
-                                                                  "summary")}
+                                                                  "summary", "domains",
+                                                                  "boundaries")}
     files.update({q: layout.frame_file(f"pdb/{q}.pdb", **where) for q in PDB_QUANTITIES})
     files.update({f"{q}_cif": layout.frame_file(f"pdb/{q}.cif", **where) for q in PDB_QUANTITIES})
     return ({k: Path(v) for k, v in work.items()}, {k: Path(v) for k, v in files.items()})
@@ -533,12 +546,14 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
               r_max=15.0, max_centres=20000, threshold=0.8, probe_radius="auto",
               ptm_rmsd_cutoff=0.13, on_bad_frame="fail", pdbs=True,
-              threads=1) -> dict[str, Path]:
+              threads=1, domain_options=None) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
     the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond,
-    BOO and structure stages (the results do not depend on it). Returns the user-facing paths.
+    BOO and structure stages (the results do not depend on it). ``domain_options``: keyword
+    arguments of :func:`nanotraj.stages.domains.find_domains` (``method``,
+    ``max_misorientation``, ...; its defaults when None). Returns the user-facing paths.
     """
     w, f = frame_files(results, series, frame)
     parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
@@ -555,6 +570,10 @@ def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="aut
     compute_surface(w["frame"], w["surface"], element=element, probe_radius=probe_radius,
                     threads=threads, **mode)
     compute_ptm(w["frame"], w["ptm"], rmsd_cutoff=ptm_rmsd_cutoff, threads=threads, **mode)
+    from nanotraj.stages.domains import find_domains
+
+    find_domains(w["frame"], w["bonds"], w["boo"], w["ptm"], w["domains"], f["domains"],
+                 f["boundaries"], **(domain_options or {}), **mode)
     write_frame_table(w, f, series=series, frame=frame, time=time, element=element,
                       threads=threads, **mode)
     if pdbs:
