@@ -61,7 +61,9 @@ orientations; ``nan`` for domains of different structures or without orientation
 ``twin_tolerance`` of 60 degrees about <111>, :func:`sigma3_deviation`; Brandon's criterion
 15 / sqrt(3) = 8.66 degrees by default, D. G. Brandon, Acta Metall. 14, 1479 (1966)),
 ``n_atoms`` (boundary atoms attributed to the pair), ``kind`` (``twin``, ``low_angle`` below 15
-degrees, ``high_angle``, ``interphase`` for different structures) and ``sigma3_deviation``.
+degrees, ``high_angle``, ``interphase`` for two lattices of different structures, ``undefined``
+when a domain has no lattice orientation -- a nucleus of the ``order`` method made of atoms PTM
+does not classify) and ``sigma3_deviation`` (degrees; NaN unless both are cubic).
 
 Summary (:data:`SUMMARY_COLUMNS`): ``n_domains``, ``largest_domain_fraction`` (atoms of the
 largest domain / atoms of the frame; 0 without domains), ``fraction_boundary`` (boundary atoms /
@@ -656,9 +658,11 @@ def _describe(x, b, st, q, q6, psi, domain, k, method, twin_tolerance, n_planar)
             twin = bool(dev <= twin_tolerance)
             if twin:
                 kind = "twin"
+            elif not (ca and cb) or (ca == cb and not math.isfinite(mis)):
+                kind = "undefined"  # a domain without a lattice orientation (method order)
             elif ca != cb:
                 kind = "interphase"
-            elif math.isfinite(mis) and mis < LOW_ANGLE:
+            elif mis < LOW_ANGLE:
                 kind = "low_angle"
             else:
                 kind = "high_angle"
