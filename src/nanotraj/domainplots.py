@@ -50,10 +50,6 @@ def _f(value) -> float:
         return math.nan
 
 
-def _time_label(time_unit: str) -> str:
-    return f"time ({fs.plain(time_unit)})"
-
-
 def placeholder(out_png, message: str, kind: str) -> None:
     """A figure of ``kind`` that only says ``message``."""
     with fs.DRAW_LOCK:
@@ -143,7 +139,9 @@ def plot_domain_series(domains: Sequence[Mapping], events: Sequence[Mapping], ou
         ts = [t for _, t in frames]
         ax2.plot(ts, [counts.get(f, 0) for f, _ in frames], "-s", color="0.25", ms=4)
         ax2.set_ylim(bottom=0)
-        fs.style(ax2, xlabel=_time_label(time_unit), ylabel="domains")
+        ax2.yaxis.get_major_locator().set_params(integer=True)
+        fs.time_ticks(ax2.xaxis, ts)  # shared with the sizes' axis
+        fs.style(ax2, xlabel=fs.time_label(time_unit), ylabel="domains")
         fs.save_png(fig, out_png)
     return {"n_tracks": len(by_track), "n_events": len(events)}
 
@@ -183,7 +181,8 @@ def plot_survival(rows: Sequence[Mapping], out_png, *, time_unit: str = "s",
         ax2.plot(t, surv, "-o", color="tab:blue", ms=4, lw=1.2, label="from the first frame")
         ax2.plot(t, new, "-^", color="tab:green", ms=4, lw=1.2, label="arrived later")
         ax2.set_ylim(bottom=0)
-        fs.style(ax2, xlabel=_time_label(time_unit), ylabel="atoms")
+        fs.time_ticks(ax2.xaxis, t)
+        fs.style(ax2, xlabel=fs.time_label(time_unit), ylabel="atoms")
         ax2.legend(fontsize=font["legend"], loc="best")
         fs.save_png(fig, out_png)
     return {"time": t, "survival": s}
@@ -218,7 +217,7 @@ def plot_rmsd_matrix(rows: Sequence[Mapping], out_png, *, time_unit: str = "s",
         ax.set_yticks(ticks, [f"{times[k]:g}" for k in ticks])
         cb = fig.colorbar(im, ax=ax, pad=0.02)
         cb.set_label("RMSD after superposition (Å)", fontsize=font["label"])
-        fs.style(ax, xlabel=_time_label(time_unit), ylabel=_time_label(time_unit),
+        fs.style(ax, xlabel=fs.time_label(time_unit), ylabel=fs.time_label(time_unit),
                  title=title or "RMSD between frames on their shared atoms")
         fs.save_png(fig, out_png)
     return {"times": times, "rmsd": m}
