@@ -290,3 +290,50 @@ def test_rmsd_matrix_of_the_etched_series(tmp_path):
         assert float(r["rmsd_raw"]) == pytest.approx(math.sqrt(6) * 0.03, rel=0.12)
         assert float(r["rmsd"]) <= float(r["rmsd_raw"]) + 1e-12
         assert rows[(b, a)]["rmsd"] == r["rmsd"]
+
+
+# ----------------------------------------------------------------------------------------------
+# the stages on frames without pairs
+
+
+def test_links_of_rejected_frames_and_old_tracking_files(tmp_path):
+    from nanotraj.stages.jobs import save
+    from nanotraj.tables import load_arrays
+
+    dom = tmp_path / "d.npz"
+    save(dom, domain=np.array([0, 0, -1]), d_n_atoms=np.array([2]))
+    rej = tmp_path / "rejected.npz"
+    save(rej, "rejected: empty file")
+    tr_old = tmp_path / "t_old.npz"
+    save(tr_old, has_pair=np.array(True), new=np.zeros(3, dtype=np.int8))
+    out = tmp_path / "links.npz"
+    # the frame itself rejected: its status is passed on
+    stage.link_domains({"domains": rej, "tracking": tr_old, "prev_domains": dom}, out)
+    assert str(load_arrays(out)["status"]) == "rejected: empty file"
+    # its predecessor rejected: no pair
+    tr_none = tmp_path / "t_none.npz"
+    save(tr_none, has_pair=np.array(False), pair_status=np.array("previous frame rejected: x"))
+    stage.link_domains({"domains": dom, "tracking": tr_none, "prev_domains": rej}, out)
+    links = load_arrays(out)
+    assert not bool(links["has_pair"]) and str(links["status"]) == "ok"
+    assert links["parent"].tolist() == [-1]
+    # a tracking.npz of an older release (no 'previous'): no pair, with a warning
+    stage.link_domains({"domains": dom, "tracking": tr_old, "prev_domains": dom}, out)
+    assert str(load_arrays(out)["pair_status"]) == stage.OLD_TRACKING
+    # the first frame
+    stage.link_domains({"domains": dom, "tracking": tr_none}, out)
+    assert str(load_arrays(out)["pair_status"]) == stage.NO_PAIR
+
+
+def test_find_domains_passes_a_rejection_on(tmp_path):
+    from nanotraj.stages.jobs import save
+    from nanotraj.tables import load_arrays
+
+    rej = tmp_path / "rejected.npz"
+    save(rej, "rejected: no first minimum")
+    out = tmp_path / "domains.npz"
+    stage.find_domains(rej, rej, rej, rej, out, tmp_path / "domains.csv",
+                       tmp_path / "boundaries.csv")
+    assert str(load_arrays(out)["status"]) == "rejected: no first minimum"
+    assert read_rows(tmp_path / "domains.csv") == (list(stage.DOMAIN_COLUMNS), [])
+    assert read_rows(tmp_path / "boundaries.csv") == (list(stage.BOUNDARY_COLUMNS), [])

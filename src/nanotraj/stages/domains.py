@@ -34,6 +34,8 @@ from nanotraj.tables import load_arrays, write_columns, write_rows
 
 #: Pair status of a frame whose link has no previous frame.
 NO_PAIR = "no pair"
+#: Pair status when the pair's tracking.npz predates the atom indices (``previous``).
+OLD_TRACKING = "tracking.npz without matched-atom indices (rerun track_pair)"
 
 
 def _empty(columns) -> dict[str, np.ndarray]:
@@ -138,7 +140,7 @@ def link_domains(inputs: Mapping[str, str], output, *, link_fraction=0.2, size_c
     tr = load_arrays(inputs["tracking"])
     prev = load_arrays(inputs["prev_domains"]) if inputs.get("prev_domains") else None
     status = status_of(nxt)
-    n_next = len(nxt["d_domain"]) if "d_domain" in nxt else 0
+    n_next = len(nxt["d_n_atoms"]) if "d_n_atoms" in nxt else 0
     common = {"previous_frame": np.array(previous_frame or "")}
 
     def no_pair(reason: str) -> dict:
@@ -155,6 +157,10 @@ def link_domains(inputs: Mapping[str, str], output, *, link_fraction=0.2, size_c
         return no_pair(str(tr.get("pair_status", NO_PAIR)) if prev is not None else NO_PAIR)
     if status_of(prev) != OK:
         return no_pair(f"previous frame {status_of(prev)}")
+    if "previous" not in tr:  # written by a release before the atom identities
+        lg.warn(f"{inputs['tracking']}: no matched-atom indices (an older tracking.npz); rerun "
+                "the pairs (snakemake -R track_pair) to link the domains")
+        return no_pair(OLD_TRACKING)
     previous = np.asarray(tr["previous"], dtype=np.int64)
     a, b, count = shared_atoms(prev["domain"], nxt["domain"], previous)
     prev_sizes = np.asarray(prev["d_n_atoms"], dtype=np.int64)
@@ -270,7 +276,11 @@ def aggregate_atom_ids(tracking_npzs: Sequence[str], frame_npzs: Sequence[str],
         fr, tr = load_arrays(frp), load_arrays(trp)
         ok = status_of(fr) == OK and status_of(tr) == OK
         x = np.asarray(fr["coords"], dtype=np.float64) if ok else np.zeros((0, 3))
-        pair = ok and bool(tr.get("has_pair", False)) and "previous" in tr
+        pair = ok and bool(tr.get("has_pair", False))
+        if pair and "previous" not in tr:  # written by a release before the atom identities
+            lg.warn(f"{trp}: no matched-atom indices (an older tracking.npz): the chains break "
+                    "here; rerun the pairs (snakemake -R track_pair)")
+            pair = False
         coords.append(x)
         previous.append(np.asarray(tr["previous"], dtype=np.int64) if pair else None)
         has_pair.append(pair)
