@@ -33,6 +33,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/viewer.smk"
 include: "workflow/rules/tracking.smk"
+include: "workflow/rules/domains.smk"
 
 
 # Progress without the scheduler's four lines per job (profiles/default hides job descriptions).
@@ -70,3 +71,4 @@ rule all:
     input:
         get_final_outputs(),
         get_tracking_outputs(),
+        get_domain_outputs(),

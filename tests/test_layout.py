@@ -94,7 +94,8 @@ def test_science_modules_do_not_depend_on_the_stages():
     graph = import_graph()
     science = ("rdf", "bonds", "order", "cna", "structure", "coordination", "geometry",
                "tracking", "lattices", "summary", "elements", "engine", "_kernels", "_sph",
-               "_boo_numpy", "_boo_compiled", "_boo_pyboo", "plots", "trackplots", "viewer")
+               "_boo_numpy", "_boo_compiled", "_boo_pyboo", "plots", "trackplots", "viewer",
+               "domains", "domaintrack", "identities", "domainplots")
     for name in science:
         deps = graph[f"nanotraj.{name}"]
         assert not any(d.startswith("nanotraj.stages") for d in deps), (name, deps)

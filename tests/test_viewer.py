@@ -292,6 +292,42 @@ def test_columns_are_discovered_from_the_header(tmp_path):
     assert values(nt, 0, "element") == els.tolist()
 
 
+def test_domains_and_atom_ids_colour_the_atoms(tmp_path):
+    """``domain`` and ``boundary`` of atoms.csv are classes (none = -1, light grey); the series'
+    atom_ids.csv and domains.csv add ``atom_id`` (values) and ``domain_track`` (classes, the
+    same track in both frames) through figures.build_viewer."""
+    rng = np.random.default_rng(8)
+    frames = []
+    doms = {"a": np.array([0, 0, 1, -1, 1]), "b": np.array([1, 0, 0, -1])}
+    for name, time in (("a", 0.0), ("b", 10.0)):
+        n = len(doms[name])
+        write_atoms(tmp_path / name / "atoms.csv", rng.normal(0, 4, (n, 3)), rng=rng,
+                    extra={"domain": doms[name], "boundary": (doms[name] < 0).astype(int)})
+        frames.append((name, time, tmp_path / name / "atoms.csv", summary_row(name, time, n)))
+    # frame b: its domain 1 continues track 0 of frame a, its domain 0 is a new track 2
+    (tmp_path / "domains.csv").write_text(
+        "series,frame,time,domain,track\ns,a,0,0,0\ns,a,0,1,1\ns,b,10,0,2\ns,b,10,1,0\n")
+    (tmp_path / "atom_ids.csv").write_text(
+        "series,frame,time,index,atom_id\n" + "".join(f"s,a,0,{i},{i}\n" for i in range(5))
+        + "s,b,10,0,4\ns,b,10,1,1\ns,b,10,2,5\ns,b,10,3,0\n")
+    out = tmp_path / "viewer.html"
+    for name, _time, _, row in frames:
+        write_columns(tmp_path / name / "summary.csv", {k: [v] for k, v in row.items()})
+    figures.build_viewer([f[2] for f in frames], [tmp_path / f[0] / "summary.csv" for f in frames],
+                         out, series="s", atom_ids=tmp_path / "atom_ids.csv",
+                         domains=tmp_path / "domains.csv")
+    nt = page_data(out.read_text(encoding="utf-8"))
+    assert values(nt, "a", "domain") == ["domain 0", "domain 0", "domain 1", "none", "domain 1"]
+    col = nt["columns"][nt["keys"].index("domain")]
+    assert col["kind"] == "categorical" and col["categories"][0] == "none"
+    assert col["colours"][0] == viewer.NONE_COLOUR
+    assert values(nt, "b", "domain_track") == ["track 0", "track 2", "track 2", "none"]
+    assert values(nt, "a", "domain_track") == ["track 0", "track 0", "track 1", "none", "track 1"]
+    assert values(nt, "b", "atom_id") == [4.0, 1.0, 5.0, 0.0]
+    assert nt["columns"][nt["keys"].index("atom_id")]["kind"] == "continuous"
+    assert values(nt, "a", "boundary")[3] == "domain boundary"
+
+
 def test_element_colours_are_fixed_visible_and_distinct():
     # OVITO's default colours; the pale ones darkened to a luma of 0.65
     # Ni (80, 208, 80): luma 171.55 / 255 = 0.6727, times 0.65 / 0.6727 -> (77.3, 200.98,

@@ -183,11 +183,13 @@ FRAME_RULES = {
     "parse_frame", "compute_rdf", "find_bonds", "compute_boo", "compute_coordination",
     "compute_neighbour_distance", "compute_structure", "compute_surface", "compute_ptm",
     "compute_lattice", "write_frame_table", "write_frame_pdbs", "plot_frame", "track_pair",
+    "find_domains", "link_domains",
 }  # fmt: skip
 AGGREGATES = {
     ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
     ("aggregate_tracking", ""), ("plot_tracking", ""), ("list_rejected", ""),
     ("write_trajectory", ""),
+    ("aggregate_domains", ""), ("aggregate_atom_ids", ""), ("plot_domains", ""),
 }  # fmt: skip
 
 
@@ -201,9 +203,18 @@ def test_editing_one_frame_reruns_only_that_frame(small_series):
     st = path.stat()
     os.utime(path, (st.st_atime + 2, st.st_mtime + 2))
     jobs = planned_jobs(work, "--config", "frames=frames.tsv")
-    # that frame's jobs, the pairs (t-1, t) and (t, t+1), and the aggregates
-    next_pair = {("track_pair", rows[2][1])}
+    # that frame's jobs (its find_domains among them), the pairs and domain links (t-1, t) and
+    # (t, t+1), and the series aggregates (domain tracks, atom ids): nothing of frames t-1, t+1
+    next_pair = {("track_pair", rows[2][1]), ("link_domains", rows[2][1])}
     assert jobs == {(r, rows[1][1]) for r in FRAME_RULES} | next_pair | AGGREGATES
+
+
+def test_new_link_threshold_reruns_only_the_links_and_the_aggregates(small_series):
+    """domains.link_fraction is a parameter of the links only: the frames' domains stay."""
+    work, rows, _ = small_series
+    jobs = planned_jobs(work, "--config", "frames=frames.tsv", "domains={link_fraction: 0.5}")
+    domain_aggregates = {("aggregate_domains", ""), ("plot_domains", ""), ("build_viewer", "")}
+    assert jobs == {("link_domains", r[1]) for r in rows} | domain_aggregates
 
 
 def test_new_row_runs_only_the_new_frame(small_series):
@@ -310,6 +321,54 @@ def test_unsorted_sheet_is_analysed_in_time_order(one_frame):
     assert not math.isnan(float(rows[0]["Q6_mean"]))
 
 
+def test_domain_outputs_in_demo_run(demo_run):
+    """The contract of issue 21 on the demo: atoms.csv's domain and boundary, the frames'
+    domains.csv and boundaries.csv, the summary columns, the series' tables and figures."""
+    from nanotraj.contract import (
+        ATOM_ID_COLUMNS,
+        BOUNDARY_COLUMNS,
+        DOMAIN_ATOM_COLUMNS,
+        DOMAIN_COLUMNS,
+        DOMAIN_EVENT_COLUMNS,
+        DOMAIN_SUMMARY_COLUMNS,
+        RMSD_COLUMNS,
+        SERIES_DOMAIN_COLUMNS,
+        SURVIVAL_COLUMNS,
+    )
+
+    frames = _demo_frames()
+    series = frames[0]["series"]
+    out = demo_run / "results" / series
+    n_atoms = {}
+    for row in frames:
+        header, atoms = read_csv(out / row["frame"] / "atoms.csv")
+        assert set(DOMAIN_ATOM_COLUMNS) <= set(header) and header[-1] == "element"
+        dheader, doms = read_csv(out / row["frame"] / "domains.csv")
+        assert dheader == list(DOMAIN_COLUMNS)
+        assert read_csv(out / row["frame"] / "boundaries.csv")[0] == list(BOUNDARY_COLUMNS)
+        dom = np.array([int(a["domain"]) for a in atoms])
+        assert sorted(set(dom.tolist()) - {-1}) == list(range(len(doms)))
+        assert [int(d["n_atoms"]) for d in doms] == [int((dom == k).sum())
+                                                    for k in range(len(doms))]
+        n_atoms[row["frame"]] = len(atoms)
+    sheader, summary = read_csv(out / "summary.csv")
+    assert set(DOMAIN_SUMMARY_COLUMNS) <= set(sheader)
+    assert all(int(r["n_domains"]) >= 1 for r in summary)  # the demo particle is crystalline
+    assert read_csv(out / "domains.csv")[0] == list(SERIES_DOMAIN_COLUMNS)
+    assert read_csv(out / "domain_events.csv")[0] == list(DOMAIN_EVENT_COLUMNS)
+    iheader, ids = read_csv(out / "atom_ids.csv")
+    assert iheader == list(ATOM_ID_COLUMNS)
+    assert len(ids) == sum(n_atoms.values())
+    _, surv = read_csv(out / "survival.csv")
+    assert read_csv(out / "survival.csv")[0] == list(SURVIVAL_COLUMNS)
+    s = [float(r["survival"]) for r in surv]
+    assert s[0] == 1.0 and s == sorted(s, reverse=True)  # etched: the first atoms leave
+    assert read_csv(out / "rmsd_matrix.csv")[0] == list(RMSD_COLUMNS)
+    for png in ("domains_series.png", "survival.png", "rmsd_matrix.png"):
+        assert (out / png).stat().st_size > 10_000
+    assert "atom_id" in (out / "viewer.html").read_text(encoding="utf-8")
+
+
 def test_structure_columns_in_demo_outputs(demo_run):
     from nanotraj.contract import STRUCTURE_COLUMNS
     from nanotraj.structure import BOO_CLASSES
@@ -390,7 +449,8 @@ def test_report_embeds_every_figure_and_table(demo_run):
     assert len(html) > 100_000
     for name in ("timeseries.png", "rdf_series.png", "cn_series.png", "rdf.png", "order.png",
                  "summary.html", "tracking.html", "strain_series.png",
-                 "facets_series.png"):  # fmt: skip
+                 "facets_series.png", "domains_series.png", "survival.png",
+                 "rmsd_matrix.png"):  # fmt: skip
         assert name in html, name
 
 

@@ -63,3 +63,47 @@ SUMMARY_COLUMNS = (
     "cn_lattice_mean", "q4_mean", "q6_mean", "Q4_mean", "Q6_mean", "w6_mean", "W6_mean",
     "C6_mean", "s6_mean", "n_disordered", "fraction_disordered", "nn_distance_mean", "status",
 )  # fmt: skip
+
+#: Crystalline domains (issue 21; :mod:`nanotraj.domains`). Columns appended to ``atoms.csv``:
+#: ``domain`` (index into the frame's domains.csv, -1 = none) and ``boundary`` (0/1). The atoms'
+#: persistent ``atom_id`` is not in atoms.csv but in the series' atom_ids.csv (joined on
+#: ``frame, index``): it depends on every earlier frame, atoms.csv only on its own frame.
+DOMAIN_ATOM_COLUMNS = ("domain", "boundary")
+
+#: A frame's ``domains.csv`` (one row per domain).
+DOMAIN_COLUMNS = (
+    "domain", "n_atoms", "structure", "orientation_x", "orientation_y", "orientation_z",
+    "orientation_w", "centroid_x", "centroid_y", "centroid_z", "radius_gyration", "Q6_mean",
+    "order_mean", "d_center",
+)  # fmt: skip
+
+#: A frame's ``boundaries.csv`` (one row per pair of neighbouring domains).
+BOUNDARY_COLUMNS = ("domain_a", "domain_b", "misorientation", "sigma3", "n_atoms", "kind",
+                    "sigma3_deviation")
+
+#: Summary columns of the domains (frame, series and run summaries).
+DOMAIN_SUMMARY_COLUMNS = ("n_domains", "largest_domain_fraction", "fraction_boundary",
+                          "n_twin_boundaries", "fraction_twin_boundary")
+
+#: The series' ``domains.csv``: one row per domain and frame, with its track.
+SERIES_DOMAIN_COLUMNS = ("series", "frame", "time", "domain", "track", "event",
+                         *DOMAIN_COLUMNS[1:])
+
+#: The series' ``domain_events.csv``: one row per event between consecutive frames.
+DOMAIN_EVENT_COLUMNS = ("time", "event", "track", "tracks_before", "tracks_after", "n_atoms",
+                        "series", "frame", "previous_frame", "n_atoms_before", "domains_before",
+                        "domains_after")
+
+#: The series' ``atom_ids.csv``: one row per atom and frame.
+ATOM_ID_COLUMNS = ("series", "frame", "time", "index", "atom_id")
+
+#: The series' ``lifetimes.csv``: one row per atom_id.
+LIFETIME_COLUMNS = ("atom_id", "first_frame", "last_frame", "first_time", "last_time",
+                    "n_frames", "lifetime", "in_first_frame", "in_last_frame", "core")
+
+#: The series' ``survival.csv``: one row per frame.
+SURVIVAL_COLUMNS = ("series", "frame", "time", "n_atoms", "n_survivors", "survival", "n_core",
+                    "n_new", "tracked")
+
+#: The series' ``rmsd_matrix.csv``: one row per ordered pair of frames.
+RMSD_COLUMNS = ("frame_a", "frame_b", "time_a", "time_b", "n_shared", "rmsd", "rmsd_raw")

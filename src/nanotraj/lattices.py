@@ -42,6 +42,9 @@ __all__ = [
     "decahedron",
     "amorphous_sphere",
     "reference_points",
+    "close_packed_sphere",
+    "bicrystal",
+    "crystals_in_glass",
 ]
 
 #: FCC lattice constant of platinum (Angstrom).
@@ -392,3 +395,103 @@ def reference_points(ls=(4, 6)):
     central atom) and ``cutoff`` (Angstrom).  A fresh copy on every call.
     """
     return copy.deepcopy(_reference_points(tuple(int(l) for l in ls)))
+
+
+def close_packed_sphere(stacking: str, radius, nn=PT_NN, *, noise=0.0, seed=0):
+    """Close-packed layers in a given stacking sequence, cut to a sphere.
+
+    Layers are triangular lattices (nearest-neighbour distance ``nn``, Angstrom) perpendicular to
+    z, ``sqrt(2/3) nn`` apart; the letters of ``stacking`` (``A``, ``B``, ``C``: in-plane shifts
+    0, (a1 + a2)/3, 2 (a1 + a2)/3 with ``a1 = (nn, 0, 0)``, ``a2 = (nn/2, nn sqrt(3)/2, 0)``)
+    name the layers from bottom to top, the middle letter at z = 0.  ``"ABCABC..."`` is fcc with
+    [111] along z, ``"ABAB..."`` ideal hcp with c along z; ``"ABCABCBACBA"`` has a coherent twin
+    plane (the middle ``C``: one layer with hcp surroundings), ``"ABCABABCABC"``-like sequences
+    an intrinsic stacking fault (two hcp layers).  Sites within ``radius`` of the origin are kept;
+    a ValueError when the sphere needs more layers than given.  ``noise``/``seed`` as
+    :func:`fcc_sphere`.  Returns (N, 3) float64, layer by layer.
+    """
+    stacking = str(stacking).upper()
+    if not stacking or set(stacking) - set("ABC"):
+        raise ValueError(f"stacking must be letters A, B, C, got {stacking!r}")
+    if any(a == b for a, b in zip(stacking, stacking[1:], strict=False)):
+        raise ValueError(f"stacking {stacking!r} repeats a layer (not close-packed)")
+    d = nn * math.sqrt(2.0 / 3.0)
+    mid = len(stacking) // 2
+    if (mid + 1) * d <= radius or (len(stacking) - mid) * d <= radius:
+        raise ValueError(f"{len(stacking)} layers ({d:.3f} A apart) do not fill a sphere of "
+                         f"radius {radius} A")
+    a1 = np.array([nn, 0.0, 0.0])
+    a2 = np.array([nn / 2.0, nn * math.sqrt(3.0) / 2.0, 0.0])
+    shift = {"A": np.zeros(3), "B": (a1 + a2) / 3.0, "C": 2.0 * (a1 + a2) / 3.0}
+    m = int(math.ceil(radius / nn)) + 2
+    g = np.arange(-2 * m, 2 * m + 1)
+    ij = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    plane = ij[:, :1] * a1 + ij[:, 1:] * a2
+    pts = []
+    for k, letter in enumerate(stacking):
+        z = (k - mid) * d
+        if abs(z) > radius:
+            continue
+        layer = plane + shift[letter] + np.array([0.0, 0.0, z])
+        pts.append(layer[np.einsum("ij,ij->i", layer, layer) <= radius * radius * (1 + 1e-12)])
+    return _add_noise(np.ascontiguousarray(np.concatenate(pts)), noise, seed)
+
+
+def _rotation(axis, angle_deg) -> np.ndarray:
+    """Rotation matrix by ``angle_deg`` degrees about ``axis`` (Rodrigues)."""
+    u = np.asarray(axis, dtype=np.float64)
+    u = u / np.linalg.norm(u)
+    t = math.radians(angle_deg)
+    k = np.array([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]])
+    return np.eye(3) + math.sin(t) * k + (1.0 - math.cos(t)) * (k @ k)
+
+
+def bicrystal(radius, angle_deg, axis=(0.0, 0.0, 1.0), a=PT_A, *, noise=0.0, seed=0):
+    """Spherical fcc bicrystal: the half x < 0 of an fcc lattice (cube axes along x, y, z) and
+    the half x >= 0 of the same lattice turned by ``angle_deg`` degrees about ``axis`` (through
+    the origin), a grain boundary in the plane x = 0.  Atoms of the turned half closer than
+    0.7 nearest-neighbour distances to an atom of the other half are left out (no overlapping
+    pairs at the boundary).  ``a``: cubic lattice constant (A); ``noise``/``seed`` as
+    :func:`fcc_sphere`.  Returns (N, 3) float64, the first grain first."""
+    from scipy.spatial import cKDTree
+
+    base = _lattice_sphere(np.eye(3) * a, _FCC_BASIS, radius)
+    left = base[base[:, 0] < 0]
+    turned = base @ _rotation(axis, angle_deg).T
+    right = turned[turned[:, 0] >= 0]
+    if len(left) and len(right):
+        d, _ = cKDTree(left).query(right)
+        right = right[d >= 0.7 * a / math.sqrt(2.0)]
+    return _add_noise(np.ascontiguousarray(np.concatenate([left, right])), noise, seed)
+
+
+def crystals_in_glass(glass, centres, radii, *, rotations=None, a=PT_A, gap=0.7):
+    """Spherical fcc crystallites embedded in an amorphous particle (e.g.
+    :func:`amorphous_sphere`): a nucleus in a glass, two crystallites growing into each other.
+
+    For each crystallite ``k`` the glass atoms within ``radii[k] + gap * nn`` of ``centres[k]``
+    are removed (``nn = a / sqrt 2``) and the sites of an fcc lattice within ``radii[k]`` added.
+    The lattice is the one through the origin with cube axes along x, y, z, turned by
+    ``rotations[k]`` (a 3x3 matrix, about the crystallite's centre) when given: crystallites
+    without a rotation are parts of one lattice and join seamlessly when they overlap.  Lattice
+    sites within two crystallites are kept once.  Returns (N, 3) float64: the remaining glass
+    atoms in their order, then the crystallites' sites (deterministic).
+    """
+    glass = np.asarray(glass, dtype=np.float64)
+    centres = np.atleast_2d(np.asarray(centres, dtype=np.float64))
+    radii = np.atleast_1d(np.asarray(radii, dtype=np.float64))
+    if len(centres) != len(radii):
+        raise ValueError("one radius per centre")
+    nn = a / math.sqrt(2.0)
+    keep = np.ones(len(glass), dtype=bool)
+    sites = []
+    for k, (c, r) in enumerate(zip(centres, radii, strict=True)):
+        keep &= np.linalg.norm(glass - c, axis=1) > r + gap * nn
+        reach = r + np.linalg.norm(c) + a
+        lat = _lattice_sphere(np.eye(3) * a, _FCC_BASIS, reach)
+        if rotations is not None and rotations[k] is not None:
+            rot = np.asarray(rotations[k], dtype=np.float64)
+            lat = (lat - c) @ rot.T + c
+        sites.append(lat[np.linalg.norm(lat - c, axis=1) <= r])
+    crystal = _unique_points(np.concatenate(sites)) if sites else np.zeros((0, 3))
+    return np.ascontiguousarray(np.concatenate([glass[keep], crystal]))

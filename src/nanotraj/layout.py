@@ -36,11 +36,12 @@ RESULTS = "results"
 
 #: The per-frame stages whose arrays are kept as ``{stage}.npz`` between jobs, in DAG order.
 FRAME_STAGES = ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance",
-                "structure", "surface", "ptm", "lattice")
+                "structure", "surface", "ptm", "lattice", "domains")
 
 
 def intermediate(stage: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
-    """``results/intermediate/{series}/{frame}/{stage}.npz`` (tracking too: ``tracking``)."""
+    """``results/intermediate/{series}/{frame}/{stage}.npz`` (pairs too: ``tracking``,
+    ``domainlinks``)."""
     return f"{root}/intermediate/{series}/{frame}/{stage}.npz"
 
 

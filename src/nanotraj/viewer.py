@@ -121,7 +121,16 @@ BINARY_COLUMNS = {
     "crystalline": (("not crystalline", "crystalline"), ("#e8413c", "#9db4d6")),
     "surface": (("interior", "surface"), ("#9db4d6", "#ff7f0e")),
     "new": (("not new", "new"), ("#9db4d6", "#2ca02c")),
+    "boundary": (("not at a boundary", "domain boundary"), ("#9db4d6", "#d62728")),
 }
+
+#: Integer columns shown as classes named ``<prefix> <value>`` (``none`` for -1): the frame's
+#: crystalline domain (``atoms.csv``) and its track over the series (``domain_track``, from the
+#: series' domains.csv; :func:`nanotraj.stages.figures.build_viewer`). Colours: :data:`PALETTE`
+#: in numeric order (they repeat beyond 10), ``none`` light grey.
+ID_CLASSES = {"domain": "domain", "domain_track": "track"}
+NONE_NAME = "none"
+NONE_COLOUR = "#d0d0d0"
 
 #: Name and colour of a missing value of a class (an empty cell, a column absent in a frame).
 MISSING = "n/a"
@@ -177,12 +186,17 @@ COLUMN_INFO = {
     "strain_radial": ("radial strain", "along the direction from the centre"),
     "gcn": ("generalised coordination", "sum of the neighbours' CN / 12"),
     "site": ("surface site", ""),
+    "domain": ("crystalline domain (this frame)", ""),
+    "domain_track": ("domain track (series)", ""),
+    "boundary": ("domain boundary", ""),
+    "atom_id": ("atom id (series)", "persistent id"),
 }  # fmt: skip
 
 #: Menu order: these classes and values first (when present), then the other columns in the order
 #: of the header, the coordinates last.
 CLASS_ORDER = ("element", "structure_cna", "structure_acna", "structure_ptm", "structure_boo",
-               "crystalline", "surface", "site", "fate", "new")
+               "crystalline", "surface", "site", "fate", "new", "domain_track", "domain",
+               "boundary")
 VALUE_ORDER = ("cn", "Q6", "Q4", "C6", "nn_distance", "cn_lattice", "q6", "q4", "W6", "W4",
                "w6", "w4", "d_center")
 COORDINATES = ("x", "y", "z")
@@ -419,6 +433,8 @@ def _names(key: str, raw) -> np.ndarray:
                 names.append(STRUCTURE_NAMES[int(u)])
             elif key in BINARY_COLUMNS and u in (0, 1):
                 names.append(BINARY_COLUMNS[key][0][int(u)])
+            elif key in ID_CLASSES and u == int(u):
+                names.append(NONE_NAME if u < 0 else f"{ID_CLASSES[key]} {int(u)}")
             else:
                 names.append(f"{u:g}")
         out[ok] = np.array(names, dtype=object)[inv] if len(uniq) else out[ok]
@@ -443,6 +459,8 @@ def _category_colours(key: str, names: Sequence[str], elements_ok: bool) -> list
         fixed = dict(zip(*BINARY_COLUMNS[key], strict=True))
     elif key == "fate":
         fixed = dict(zip(FATE_NAMES, FATE_COLOURS, strict=True))
+    elif key in ID_CLASSES:
+        fixed = {NONE_NAME: NONE_COLOUR}
     out, k = [], 0
     for n in names:
         if n == MISSING:
@@ -502,7 +520,7 @@ def _discover(parsed: Sequence[Mapping[str, object]], order: Sequence[str], log)
         numeric = all(isinstance(r, np.ndarray) and r.dtype != object for r in raws)
         label, unit = _label(key)
         categorical = (key == "element" or key.startswith("structure_") or key == "fate"
-                       or key in BINARY_COLUMNS or not numeric)
+                       or key in BINARY_COLUMNS or key in ID_CLASSES or not numeric)
         if key in COORDINATES:
             categorical = False
         if categorical:
@@ -527,6 +545,9 @@ def _discover(parsed: Sequence[Mapping[str, object]], order: Sequence[str], log)
                 from nanotraj.contract import SITE_CLASSES
 
                 canonical = SITE_CLASSES
+            elif key in ID_CLASSES:  # numeric order, none first
+                canonical = (NONE_NAME, *sorted((p for p in real if p != NONE_NAME),
+                                                key=lambda p: int(p.rsplit(" ", 1)[-1])))
             names = _order(present, canonical)
             colours = _category_colours(key, names, True)
             specs.append({"key": key, "label": label, "unit": unit, "kind": "categorical",
@@ -862,6 +883,7 @@ def _options(specs) -> str:
 
 def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: str = "s",
                  max_atoms: int = MAX_ATOMS, max_total_atoms: int = MAX_TOTAL_ATOMS,
+                 extra_columns: Mapping[str, Mapping[str, np.ndarray]] | None = None,
                  log=None) -> dict:
     """Write the interactive 3D page of a series to ``out_html`` (atomically).
 
@@ -879,6 +901,9 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
         column of atoms.csv.
     time_unit : unit of ``time`` (title, slider).
     max_atoms, max_total_atoms : drawing limits (see the module's *Large frames*), >= 1.
+    extra_columns : per frame name, more per-atom columns (name -> (N,) numeric array in the
+        order of its atoms.csv) that are not in atoms.csv because they depend on the whole series
+        (``atom_id``, ``domain_track``); a frame without them shows ``n/a``.
     log : a callable taking a line of text (e.g. the job log), or ``None``.
 
     Returns
@@ -924,6 +949,13 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
             if values is None and key in COORDINATES:
                 raise ValueError(f"{path}: column {key!r} holds values that are not numbers")
             table[key] = values if values is not None else np.array(texts, dtype=object)
+        for key, values in ((extra_columns or {}).get(str(_frame)) or {}).items():
+            values = np.asarray(values, dtype=np.float64)
+            if n and len(values) != n:
+                raise ValueError(f"column {key!r} of frame {_frame}: {len(values)} values for "
+                                 f"the {n} atoms of {path}")
+            if n:
+                table[key] = values[idx]
         if with_fates and n:
             table["fate"] = (np.full(len(idx), "unknown", dtype=object) if fate_path is None
                              else _read_fate(fate_path, n, idx, table, path))

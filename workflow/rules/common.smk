@@ -298,3 +298,61 @@ def get_series_next_fate_files(wildcards):
         layout.frame_file("fate.csv", series=wildcards.series, frame=r["frame"])
         for r in frames_of(wildcards.series)[1:]
     ]
+
+
+def get_link_inputs(wildcards):
+    """Inputs of link_domains for frame t: its domains.npz and the pair's tracking.npz and,
+    unless t is the first frame of its series, frame t-1's domains.npz (issue 21)."""
+    where = {"series": wildcards.series, "frame": wildcards.frame}
+    inputs = {
+        "domains": layout.intermediate("domains", **where),
+        "tracking": layout.intermediate("tracking", **where),
+    }
+    prev = get_previous_frame(wildcards)
+    if prev:
+        inputs["prev_domains"] = layout.intermediate(
+            "domains", series=wildcards.series, frame=prev
+        )
+    return inputs
+
+
+def get_domain_options():
+    """The keys of config["domains"] that find_domains uses (a change of the link thresholds
+    reruns only the links)."""
+    keys = (
+        "method",
+        "max_misorientation",
+        "min_atoms",
+        "order_threshold",
+        "twin_tolerance",
+    )
+    return {k: config["domains"][k] for k in keys}
+
+
+def get_domain_outputs():
+    """Every domain and atom-identity file of the run (default targets): the frames' domains.csv
+    and boundaries.csv, the series' tables and figures (issue 21; a snapshot gets no figures)."""
+    outs = []
+    for s in SERIES:
+        for r in frames_of(s):
+            outs += [
+                layout.frame_file(n, series=s, frame=r["frame"])
+                for n in ("domains.csv", "boundaries.csv")
+            ]
+        outs += [
+            layout.series_file(n, series=s)
+            for n in (
+                "domains.csv",
+                "domain_events.csv",
+                "atom_ids.csv",
+                "lifetimes.csv",
+                "survival.csv",
+                "rmsd_matrix.csv",
+            )
+        ]
+        if not is_snapshot(s):  # one frame: no one-dot time figures (snapshot.png instead)
+            outs += [
+                layout.series_file(n, series=s)
+                for n in ("domains_series.png", "survival.png", "rmsd_matrix.png")
+            ]
+    return outs

@@ -327,6 +327,7 @@ rule write_frame_table:
             "surface",
             "ptm",
             "lattice",
+            "domains",
         ),
     output:
         atoms=layout.frame_file("atoms.csv"),

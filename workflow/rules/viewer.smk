@@ -15,6 +15,9 @@ rule build_viewer:
         summaries=get_series_frame_files("summary.csv"),
         # frame k's fates are in frame k+1's fate.csv: n-1 files for n frames (see common.smk)
         fates=get_series_next_fate_files,
+        # series tables of issue 21: atom_id and the domains' tracks depend on every frame
+        atom_ids=layout.series_file("atom_ids.csv"),
+        domains=layout.series_file("domains.csv"),
     output:
         html=report(
             layout.series_file("viewer.html"),

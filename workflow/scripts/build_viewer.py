@@ -12,5 +12,7 @@ figures.build_viewer(
     # fate.csv of frame k+1 describes frame k's atoms; the last frame has none
     fates=[*sm.input.fates, None],
     time_unit=sm.params.time_unit,
+    atom_ids=sm.input.atom_ids,
+    domains=sm.input.domains,
     log=sm.log[0],
 )

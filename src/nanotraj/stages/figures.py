@@ -293,7 +293,7 @@ def read_summary(path) -> dict[str, str]:
 def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series: str,
                  fates: Sequence | None = None, time_unit: str = "s",
                  max_atoms: int | None = None, max_total_atoms: int | None = None,
-                 log=None) -> dict:
+                 atom_ids=None, domains=None, log=None) -> dict:
     """Rule ``build_viewer``: :func:`nanotraj.viewer.build_viewer` from the frames'
     ``atoms.csv`` and ``summary.csv`` files (same order; frame names and times are read from the
     summaries). ``max_atoms``, ``max_total_atoms``: the viewer's limits (None: its defaults).
@@ -302,7 +302,13 @@ def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series:
     describes frame k's atoms, which is the one written for the *next* frame in time,
     ``results/{series}/{frame k+1}/fate.csv`` (it holds, per atom of frame k, whether it is
     retained in frame k+1 or removed), or ``None`` where there is none (the last frame, always).
-    The page then offers colouring by fate (removed / retained / unknown)."""
+    The page then offers colouring by fate (removed / retained / unknown).
+
+    ``atom_ids`` (optional): the series' ``atom_ids.csv``; ``domains`` (optional): the series'
+    ``domains.csv``. They add ``atom_id`` (persistent over the series) and ``domain_track``
+    (the track of the atom's domain, the same colour in every frame) to the colour menu: both
+    depend on every earlier frame, so they are not in the frames' atoms.csv
+    (:mod:`nanotraj.stages.domains`)."""
     from nanotraj import viewer
 
     if len(atoms_csvs) != len(summaries):
@@ -320,7 +326,9 @@ def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series:
                        None if fate is None else str(fate)))
     limits = {k: v for k, v in (("max_atoms", max_atoms), ("max_total_atoms", max_total_atoms))
               if v is not None}
-    info = viewer.build_viewer(series, frames, out_html, time_unit=time_unit, log=lg, **limits)
+    extra = series_columns(frames, atom_ids=atom_ids, domains=domains)
+    info = viewer.build_viewer(series, frames, out_html, time_unit=time_unit, log=lg,
+                               extra_columns=extra, **limits)
     lg.close(OK)
     return info
 
@@ -354,3 +362,33 @@ def plot_snapshot(summary_csv, rdf_csv, atoms_csv, out_png, *, time_unit: str = 
     lg(f"{len(atoms['cn'])} atoms; one frame: summary figure instead of time series")
     lg.close(OK)
     return info
+
+
+def series_columns(frames, *, atom_ids=None, domains=None) -> dict[str, dict[str, np.ndarray]]:
+    """Per frame name, the per-atom columns that come from the series' tables: ``atom_id``
+    (``atom_ids.csv``, rows of a frame found by its time, placed by ``index``) and
+    ``domain_track`` (the ``track`` of the atom's ``domain`` in the series' ``domains.csv``;
+    -1 for atoms of no domain). ``frames``: ``(frame, time, atoms_csv, ...)`` tuples."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    if atom_ids is not None:
+        ids = read_columns(atom_ids, ["time", "index", "atom_id"])
+        for name, t, *_ in frames:
+            sel = ids["time"] == float(t)
+            if sel.any():
+                col = np.full(int(ids["index"][sel].max()) + 1, np.nan)
+                col[ids["index"][sel].astype(np.int64)] = ids["atom_id"][sel]
+                out.setdefault(str(name), {})["atom_id"] = col
+    if domains is not None:
+        _, rows = read_rows(domains)
+        track = {(r["frame"], int(r["domain"])): int(r["track"]) for r in rows}
+        for name, _t, path, *_ in frames:
+            with open(path, encoding="utf-8") as fh:
+                header = fh.readline().strip().split(",")
+            if "domain" not in header:
+                continue
+            dom = read_columns(path, ["domain"])["domain"]
+            if not len(dom):
+                continue
+            mapped = np.array([track.get((str(name), int(d)), -1) for d in dom], dtype=float)
+            out.setdefault(str(name), {})["domain_track"] = mapped
+    return out

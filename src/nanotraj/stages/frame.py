@@ -24,6 +24,7 @@ from nanotraj import layout
 from nanotraj.contract import (
     ATOM_COLUMNS,
     BOND_COLUMNS,
+    DOMAIN_ATOM_COLUMNS,
     ELEMENT_COLUMNS,
     LATTICE_COLUMNS,
     PDB_QUANTITIES,
@@ -412,7 +413,9 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     ``atoms.csv`` column as typed extended XYZ (:func:`nanotraj.trajectory.write_extxyz`).
 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure,
-    surface, ptm, lattice`` (.npz); ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
+    surface, ptm, lattice`` and optionally ``domains`` (.npz; adds the atoms' ``domain``,
+    ``boundary`` and the summary's domain columns, :mod:`nanotraj.stages.domains`);
+    ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
     threads of the compiled table writer of large frames (:func:`nanotraj.tables.write_columns`;
     the bytes do not depend on it).
     """
@@ -422,10 +425,12 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     lg = Log(log)
     data = {k: load_arrays(inputs[k]) for k in
             ("frame", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
-             "surface", "ptm", "lattice")}
+             "surface", "ptm", "lattice", "domains") if k in set(inputs.keys())}
+    extra = DOMAIN_ATOM_COLUMNS if "domains" in data else ()
 
     def reject(status):
-        empty = {c: np.array([]) for c in ATOM_COLUMNS + STRUCTURE_COLUMNS + LATTICE_COLUMNS}
+        empty = {c: np.array([]) for c in
+                 ATOM_COLUMNS + STRUCTURE_COLUMNS + LATTICE_COLUMNS + extra}
         empty[ELEMENT_COLUMNS[0]] = np.array([], dtype=str)
         write_columns(outputs["atoms"], empty)
         if outputs.get("extxyz"):
@@ -455,6 +460,10 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
     atoms = _atom_table(data["frame"], data["boo"], data["coordination"],
                         data["neighbour_distance"], data["structure"], data["surface"],
                         data["ptm"], data["lattice"])
+    if "domains" in data:
+        from nanotraj.stages.domains import domain_columns
+
+        atoms.update(domain_columns(data["domains"], len(atoms["x"])))
     symbols = frame_elements(data["frame"], element, lg, warn=True)
     table = atoms | {ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols)
                      if isinstance(symbols, str) else symbols}
@@ -479,6 +488,10 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
                                  structure_acna=atoms["structure_acna"],
                                  structure_ptm=atoms["structure_ptm"]))
     row["n_close_contacts"] = int(data["structure"]["n_close_contacts"])
+    if "domains" in data:
+        from nanotraj.stages.domains import domain_summary
+
+        row.update(domain_summary(data["domains"]))
     sigma = float(data["structure"]["sigma_estimate"])
     row["sigma_estimate"] = sigma
     from nanotraj.noise import classification_warning
@@ -583,7 +596,8 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
     work = {s: layout.intermediate(s, **where) for s in layout.FRAME_STAGES}
     files = {k: layout.frame_file(f"{k}.csv", **where) for k in ("atoms", "bonds", "rdf",
                                                                   "summary", "strain_profile",
-                                                                  "facets")}
+                                                                  "facets", "domains",
+                                                                  "boundaries")}
     files["extxyz"] = layout.frame_file("atoms.extxyz", **where)
     files.update({q: layout.frame_file(f"pdb/{q}.pdb", **where) for q in PDB_QUANTITIES})
     files.update({f"{q}_cif": layout.frame_file(f"pdb/{q}.cif", **where) for q in PDB_QUANTITIES})
@@ -593,12 +607,14 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
               r_max=15.0, max_centres=20000, threshold=0.8, probe_radius="auto",
               ptm_rmsd_cutoff=0.13, lattice_reference="frame", profile_bin="auto",
-              on_bad_frame="fail", pdbs=True, threads=1) -> dict[str, Path]:
+              on_bad_frame="fail", pdbs=True, threads=1, domain_options=None) -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
     the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond,
-    BOO and structure stages (the results do not depend on it). Returns the user-facing paths.
+    BOO and structure stages (the results do not depend on it). ``domain_options``: keyword
+    arguments of :func:`nanotraj.stages.domains.find_domains` (``method``,
+    ``max_misorientation``, ...; its defaults when None). Returns the user-facing paths.
     """
     w, f = frame_files(results, series, frame)
     parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
@@ -620,6 +636,10 @@ def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="aut
     compute_lattice(w["frame"], w["bonds"], w["surface"], w["ptm"], w["lattice"],
                     f["strain_profile"], f["facets"], element=element,
                     reference=lattice_reference, profile_bin=profile_bin, **mode)
+    from nanotraj.stages.domains import find_domains
+
+    find_domains(w["frame"], w["bonds"], w["boo"], w["ptm"], w["domains"], f["domains"],
+                 f["boundaries"], **(domain_options or {}), **mode)
     write_frame_table(w, f, series=series, frame=frame, time=time, element=element,
                       threads=threads, **mode)
     if pdbs:

@@ -85,8 +85,10 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
     ``tracking.npz`` holds ``status`` (frame t's own status, so that later stages of frame t pass a
     rejection on as for every stage), ``pair_status`` (``ok``, the first-frame note, or
     ``previous frame rejected: <reason>``), ``previous_frame``, ``has_pair``, ``new`` ((N_t,) int8;
-    empty without pair), ``summary_names``/``summary_values`` (:data:`PAIR_SUMMARY_COLUMNS`),
-    ``max_distance``, ``align``, ``rotation``, ``translation``, ``converged``, ``n_iter``.
+    empty without pair), ``previous`` ((N_t,) int64: each atom's index in frame t-1, -1 if new;
+    only with a pair: the atom identities and domain links chain it),
+    ``summary_names``/``summary_values`` (:data:`PAIR_SUMMARY_COLUMNS`), ``max_distance``,
+    ``align``, ``rotation``, ``translation``, ``converged``, ``n_iter``.
     Returns the pair summary dict (empty without pair).
     """
 
@@ -138,7 +140,8 @@ def track_pair(inputs: Mapping[str, str], outputs: Mapping[str, str], *, max_dis
     names = np.array(PAIR_SUMMARY_COLUMNS)
     values = np.array([summary[k] for k in PAIR_SUMMARY_COLUMNS], dtype=np.float64)
     save(outputs["tracking"], OK, pair_status=np.array(OK), has_pair=np.array(True),
-          new=res.new.astype(np.int8), summary_names=names, summary_values=values,
+          new=res.new.astype(np.int8), previous=res.previous, summary_names=names,
+          summary_values=values,
           rotation=res.rotation, translation=res.translation,
           converged=np.array(res.converged), n_iter=np.array(res.n_iter), **common)
     fate = np.where(res.retained, "retained", "removed")

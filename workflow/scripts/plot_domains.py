@@ -1,0 +1,17 @@
+# Domain and atom-identity figures (rule plot_domains) in their own process, for the reason in
+# plot_series.py.
+from nanotraj.stages import domains
+from nanotraj.stages.jobs import end_with_snakemake
+
+sm = snakemake  # noqa: F821 (injected by the script directive)
+end_with_snakemake()  # a killed run does not leave this process writing
+domains.plot_domains(
+    sm.input.domains,
+    sm.input.events,
+    sm.input.survival,
+    sm.input.rmsd,
+    sm.output,
+    series=sm.wildcards.series,
+    time_unit=sm.params.time_unit,
+    log=sm.log[0],
+)
