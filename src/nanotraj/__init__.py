@@ -1,3 +1,3 @@
 """nanotraj: structural analysis of time series of 3D atomic maps of nanocrystals."""
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
