@@ -22,10 +22,16 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 
 
-# Wildcards match only the series and frames of the sheet.
+# Wildcards match only the series and frames of the sheet (the frames of the series that have
+# one job per stage and frame: an alternation of 10,000 names would slow every match), and the
+# chunks of the chunked series.
 wildcard_constraints:
     series="|".join(re.escape(s) for s in SERIES),
-    frame="|".join(sorted({re.escape(r["frame"]) for r in FRAMES})),
+    frame="|".join(
+        sorted({re.escape(r["frame"]) for r in FRAMES if not is_chunked(r["series"])})
+    )
+    or "(?!)",
+    chunk="|".join(sorted({c for chunks in CHUNKS.values() for c in chunks})) or "(?!)",
 
 
 include: "workflow/rules/frame.smk"
@@ -34,6 +40,7 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/viewer.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/domains.smk"
+include: "workflow/rules/chunks.smk"
 
 
 # Progress without the scheduler's four lines per job (profiles/default hides job descriptions).

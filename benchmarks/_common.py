@@ -193,3 +193,50 @@ def ovito_collection(x):
     data.create_cell(cell, pbc=(False, False, False))
     data.create_particles(count=len(x)).create_property("Position", data=x)
     return data
+
+
+def write_trajectory_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 7,
+                            series: str = "long", sheet_frames: int | None = None) -> Path:
+    """Write one extended-XYZ trajectory of ``n_frames`` frames of about ``target_atoms`` Pt atoms
+    (the frames of :func:`write_series`: an etched truncated octahedron, one atom fewer every 20
+    frames, Gaussian noise 0.04 -> 0.10 A; ``time=`` in each comment line) and its frames sheet,
+    one row per frame (``frame_index``; the first ``sheet_frames`` frames when given).
+    Deterministic. Returns the sheet's path (absolute trajectory path)."""
+    import math
+
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from nanotraj.lattices import truncated_octahedron
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    a = 3.912
+    base = truncated_octahedron(4, a)
+    nn_cut = 1.2 * a / math.sqrt(2.0)
+
+    def etch(xyz, k):
+        cn = cKDTree(xyz).query_ball_point(xyz, nn_cut, return_length=True) - 1
+        w = np.exp(-0.9 * cn)
+        gone = rng.choice(len(xyz), size=k, replace=False, p=w / w.sum())
+        return np.delete(xyz, gone, axis=0)
+
+    while len(base) > target_atoms + 10:
+        base = etch(base, 10)
+    path = folder / f"{series}.extxyz"
+    width = len(str(max(n_frames - 1, 0)))
+    lines = ["series\tframe\ttime\tpath\tframe_index"]
+    with open(path, "w") as fh:
+        for k in range(n_frames):
+            if k and k % 20 == 0:
+                base = etch(base, 1)
+            sigma = 0.04 + 0.06 * k / max(1, n_frames - 1)
+            x = base + rng.normal(scale=sigma, size=base.shape)
+            fh.write(f"{len(x)}\nProperties=species:S:1:pos:R:3 time={k * 15}\n")
+            fh.write("".join(f"Pt {p[0]:.5f} {p[1]:.5f} {p[2]:.5f}\n" for p in x))
+            if sheet_frames is None or k < sheet_frames:
+                lines.append(f"{series}\t{series}_{k:0{width}d}\t{k * 15}\t{path.resolve()}\t{k}")
+    sheet = folder / "frames.tsv"
+    sheet.write_text("\n".join(lines) + "\n")
+    return sheet

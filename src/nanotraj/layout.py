@@ -11,6 +11,8 @@ under ``results/`` of the working directory:
   (:func:`run_file`);
 * ``results/intermediate/{series}/{frame}/{stage}.npz``: the stages' arrays
   (:func:`intermediate`);
+* ``results/intermediate/{series}/chunks/{chunk}/``: the files of a chunk of frames of a long
+  series (:func:`chunk_file`; :mod:`nanotraj.chunking`);
 * ``results/logs/...`` and ``results/benchmarks/...``: a log and a benchmark table per job
   (:func:`log`, :func:`benchmark`).
 
@@ -29,6 +31,8 @@ __all__ = [
     "log",
     "benchmark",
     "frame_index_cache",
+    "chunk_file",
+    "CHUNK_BUNDLE",
 ]
 
 #: The folder of every output, relative to the working directory.
@@ -52,6 +56,17 @@ def frame_index_cache(*, root=RESULTS) -> str:
     return f"{root}/intermediate/_index"
 
 
+#: The file of a chunk that holds the arrays the series' aggregates read, for every frame of
+#: the chunk (:func:`nanotraj.tables.save_frame_arrays`).
+CHUNK_BUNDLE = "frames.npz"
+
+
+def chunk_file(name: str, *, series="{series}", chunk="{chunk}", root=RESULTS) -> str:
+    """A file of a chunk of frames, ``results/intermediate/{series}/chunks/{chunk}/{name}``
+    (``frames.npz``: :data:`CHUNK_BUNDLE`; ``frames.tsv``: the frames' files it wrote)."""
+    return f"{root}/intermediate/{series}/chunks/{chunk}/{name}"
+
+
 def frame_file(name: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
     """A user-facing file of a frame, ``results/{series}/{frame}/{name}``."""
     return f"{root}/{series}/{frame}/{name}"
@@ -68,15 +83,18 @@ def run_file(name: str, *, root=RESULTS) -> str:
 
 
 def log(job: str, *, per="frame", series="{series}", frame="{frame}", root=RESULTS) -> str:
-    """The log of a job: per ``"frame"``, ``"series"`` or ``"run"``."""
+    """The log of a job: per ``"frame"``, ``"series"``, ``"run"`` or ``"chunk"`` (``frame``
+    is then the chunk: ``results/logs/{series}/chunks/{chunk}/{job}.log``)."""
     return _job_file("logs", job, "log", per, series, frame, root)
 
 
 def benchmark(job: str, *, per="frame", series="{series}", frame="{frame}", root=RESULTS) -> str:
-    """The benchmark table (``benchmark:`` directive) of a job: per frame, series or run."""
+    """The benchmark table (``benchmark:`` directive) of a job: per frame, series, run or
+    chunk."""
     return _job_file("benchmarks", job, "tsv", per, series, frame, root)
 
 
 def _job_file(kind, job, ext, per, series, frame, root):
-    where = {"frame": f"{series}/{frame}/", "series": f"{series}/", "run": ""}[per]
+    where = {"frame": f"{series}/{frame}/", "series": f"{series}/", "run": "",
+             "chunk": f"{series}/chunks/{frame}/"}[per]
     return f"{root}/{kind}/{where}{job}.{ext}"

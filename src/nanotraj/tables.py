@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import math
 import os
 import sys
 import tempfile
@@ -332,10 +333,82 @@ class NpzArrays(Mapping):
         return f"NpzArrays({self.path!r}, {list(self._names)})"
 
 
-def load_arrays(path: str | os.PathLike) -> NpzArrays:
+def load_arrays(path: str | os.PathLike | Mapping) -> NpzArrays | Mapping:
     """The arrays of an ``.npz`` written by :func:`save_arrays`, as a read-only mapping whose
-    members are read on first access (:class:`NpzArrays`)."""
+    members are read on first access (:class:`NpzArrays`). A mapping of arrays (one frame's of a
+    chunk's ``frames.npz``, :func:`load_frame_arrays`) is returned as it is."""
+    if isinstance(path, Mapping):
+        return path
     return NpzArrays(path)
+
+
+def save_frame_arrays(path: str | os.PathLike,
+                      stages: Mapping[str, Sequence[Mapping[str, np.ndarray]]]) -> None:
+    """Many frames' arrays in one ``.npz`` (:func:`save_arrays`): ``stages`` maps a stage name
+    (``"tracking"``, ...) to one mapping of arrays per frame, in order; read back with
+    :func:`load_frame_arrays`.
+
+    Per stage and array name the frames' arrays are stored flattened one after the other as
+    ``{stage}/{name}`` (one member, not one per frame: a chunk of 100 frames is read in a few
+    dozen members), with ``{stage}/{name}::dtype`` (F,) each frame's dtype, and
+    ``{stage}/{name}::shape`` (F, 1 + D) each frame's ndim and shape (-1: the frame has no such
+    array).  Arrays of one name that cannot be concatenated (text in one frame, numbers in
+    another) are stored per frame as ``{stage}/{name}@{k}``.  Values, dtypes and shapes come
+    back exactly (strings are padded while stored and cast back to their own width).
+    """
+    out = {}
+    for stage, frames in stages.items():
+        frames = list(frames)
+        out[f"{stage}::n"] = np.array(len(frames))
+        names = sorted({name for f in frames for name in f})
+        for name in names:
+            arrs = [np.asarray(f[name]) if name in f else None for f in frames]
+            got = [a for a in arrs if a is not None]
+            ndim = max(a.ndim for a in got)
+            shape = np.full((len(frames), 1 + ndim), -1, dtype=np.int64)
+            for k, a in enumerate(arrs):
+                if a is not None:
+                    shape[k, 0] = a.ndim
+                    shape[k, 1:1 + a.ndim] = a.shape
+            key = f"{stage}/{name}"
+            out[f"{key}::shape"] = shape
+            out[f"{key}::dtype"] = np.array([a.dtype.str if a is not None else "" for a in arrs])
+            kinds = {"U" if a.dtype.kind == "U" else "n" for a in got}
+            if len(kinds) == 1 and all(a.dtype.kind in "biufU" for a in got):
+                out[key] = np.concatenate([a.ravel() for a in got])
+            else:
+                out.update({f"{key}@{k}": a for k, a in enumerate(arrs) if a is not None})
+    save_arrays(path, **out)
+
+
+def load_frame_arrays(path: str | os.PathLike, stage: str) -> list[dict[str, np.ndarray]]:
+    """One stage's arrays of every frame of a file written by :func:`save_frame_arrays`, as one
+    dict per frame (in the order saved)."""
+    with _LOAD_LOCK, np.load(os.fspath(path), allow_pickle=False) as data:
+        members = set(data.files)
+        n = int(data[f"{stage}::n"])
+        frames: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
+        prefix = f"{stage}/"
+        names = {m[len(prefix):-len("::shape")] for m in members
+                 if m.startswith(prefix) and m.endswith("::shape")}
+        for name in sorted(names):
+            key = prefix + name
+            shape = data[f"{key}::shape"]
+            dtypes = data[f"{key}::dtype"].tolist()
+            flat = data[key] if key in members else None
+            offset = 0
+            for k in range(n):
+                ndim = int(shape[k, 0])
+                if ndim < 0:
+                    continue
+                dims = tuple(int(d) for d in shape[k, 1:1 + ndim])
+                if flat is None:
+                    frames[k][name] = data[f"{key}@{k}"]
+                    continue
+                size = math.prod(dims)
+                frames[k][name] = flat[offset:offset + size].astype(dtypes[k]).reshape(dims)
+                offset += size
+    return frames
 
 
 def write_summary(path: str | os.PathLike, rows: Sequence[Mapping], columns=None) -> None:

@@ -31,7 +31,8 @@ rule aggregate_series:
         from nanotraj.stages import series as stage
 
         stage.aggregate_summaries(
-            input.summaries,
+            # a chunked series: the inputs are its chunks, the frames' files are read
+            series_frame_paths(wildcards.series, "summary.csv"),
             output.summary,
             tracking=input.tracking,
             html=output.html,
@@ -111,4 +112,8 @@ rule write_trajectory:
     run:
         from nanotraj.stages import series as stage
 
-        stage.write_trajectory(input, output.trajectory, log=log[0])
+        stage.write_trajectory(
+            series_frame_paths(wildcards.series, "atoms.extxyz"),
+            output.trajectory,
+            log=log[0],
+        )

@@ -96,10 +96,11 @@ rule aggregate_domains:
         times=get_series_times,
     run:
         from nanotraj.stages import domains as stage
+        from nanotraj.stages.chunk import frame_arrays
 
         stage.aggregate_domains(
-            input.domains,
-            input.links,
+            frame_arrays(input.domains, "domains"),
+            frame_arrays(input.links, "domainlinks"),
             output,
             series=wildcards.series,
             frames=params.frames,
@@ -127,10 +128,11 @@ rule aggregate_atom_ids:
         times=get_series_times,
     run:
         from nanotraj.stages import domains as stage
+        from nanotraj.stages.chunk import frame_arrays
 
         stage.aggregate_atom_ids(
-            input.tracking,
-            input.frames,
+            frame_arrays(input.tracking, "tracking"),
+            frame_arrays(input.frames, "frame"),
             output,
             series=wildcards.series,
             frames=params.frames,

@@ -111,6 +111,7 @@ rule plot_series:
         version=VERSION,
         time_unit=config["time_unit"],
         element=get_series_element,
+        paths=get_frame_paths("rdf.csv", "atoms.csv", "strain_profile.csv"),
     script:
         "../scripts/plot_series.py"
 

@@ -93,6 +93,7 @@ rule plot_tracking:
         frames=get_series_frame_names,
         times=get_series_times,
         time_unit=config["time_unit"],
+        paths=get_frame_paths("fate.csv"),
     script:
         "../scripts/plot_tracking.py"
 
@@ -119,9 +120,10 @@ rule aggregate_tracking:
         times=get_series_times,
     run:
         from nanotraj.stages import tracking as stage
+        from nanotraj.stages.chunk import frame_arrays
 
         stage.aggregate_tracking(
-            input,
+            frame_arrays(input, "tracking"),
             output.tracking,
             series=wildcards.series,
             frames=params.frames,

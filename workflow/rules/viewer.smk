@@ -35,5 +35,7 @@ rule build_viewer:
     params:
         version=VERSION,
         time_unit=config["time_unit"],
+        paths=get_frame_paths("atoms.csv", "summary.csv"),
+        fates=get_viewer_fates,
     script:
         "../scripts/build_viewer.py"

@@ -5,12 +5,13 @@ from nanotraj.stages.jobs import end_with_snakemake
 sm = snakemake  # noqa: F821 (injected by the script directive)
 end_with_snakemake()  # a killed run does not leave this process writing
 figures.build_viewer(
-    sm.input.atoms,
-    sm.input.summaries,
+    # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)
+    sm.params.paths["atoms.csv"],
+    sm.params.paths["summary.csv"],
     sm.output.html,
     series=sm.wildcards.series,
     # fate.csv of frame k+1 describes frame k's atoms; the last frame has none
-    fates=[*sm.input.fates, None],
+    fates=sm.params.fates,
     time_unit=sm.params.time_unit,
     atom_ids=sm.input.atom_ids,
     domains=sm.input.domains,

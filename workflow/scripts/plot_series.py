@@ -7,10 +7,11 @@ sm = snakemake  # noqa: F821 (injected by the script directive)
 end_with_snakemake()  # a killed run does not leave this process writing
 figures.plot_series(
     sm.input.summary,
-    sm.input.rdf,
-    sm.input.atoms,
+    # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)
+    sm.params.paths["rdf.csv"],
+    sm.params.paths["atoms.csv"],
     sm.output,
-    profile_csvs=sm.input.profiles,
+    profile_csvs=sm.params.paths["strain_profile.csv"],
     element=sm.params.element,
     time_unit=sm.params.time_unit,
     log=sm.log[0],

@@ -1,12 +1,14 @@
 # Tracking figures (rule plot_tracking) in their own process, for the reason in plot_series.py.
 from nanotraj.stages import figures
+from nanotraj.stages.chunk import frame_arrays
 from nanotraj.stages.jobs import end_with_snakemake
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
 end_with_snakemake()  # a killed run does not leave this process writing
 figures.plot_tracking(
-    sm.input.fate,
-    sm.input.tracking,
+    # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)
+    sm.params.paths["fate.csv"],
+    frame_arrays(sm.input.tracking, "tracking"),
     sm.output,
     frames=sm.params.frames,
     times=sm.params.times,

@@ -1,0 +1,63 @@
+"""Long series in chunks: how many frames one job analyses (config ``chunk_size``).
+
+Planning a workflow of one job per stage and frame costs Snakemake ~40 ms per frame (~16 jobs per
+frame; measured: 4.9 s for 100 frames of one extended-XYZ trajectory, 12 s for 300, 42 s for
+1,000; ``benchmarks/bench_long_series.py``), so a series of 10,000 frames would plan for minutes.
+A *chunked* series is analysed by one job per chunk of consecutive frames (rule ``run_chunk``),
+which runs every per-frame stage of its frames in one process and writes the same per-frame
+files, without the per-stage ``.npz`` files between jobs (:mod:`nanotraj.stages.chunk`).
+
+``chunk_size``: ``auto`` keeps one job per stage and frame for series of up to
+:data:`AUTO_MAX_FRAMES` frames, and above cuts a series into chunks of
+``max(AUTO_MIN_CHUNK, ceil(n / AUTO_CHUNKS))`` frames (10,000 frames: 100 chunks of 100);
+``0``: never chunked; an integer ``k >= 1``: chunks of ``k`` frames for every series of more than
+one frame.
+
+Plain Python, no import beyond the standard library: the Snakefile imports it at parse time.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_MIN_CHUNK", "chunk_size", "chunk_name",
+           "split"]
+
+#: ``chunk_size: auto`` keeps one job per stage and frame for series up to this many frames
+#: (planning ~8 s at 200 frames; measured in benchmarks/bench_long_series.py).
+AUTO_MAX_FRAMES = 200
+#: ``auto`` above :data:`AUTO_MAX_FRAMES`: at most about this many chunks per series.
+AUTO_CHUNKS = 100
+#: ``auto``: at least this many frames per chunk (a chunk job's start-up, ~1-2 s of imports and
+#: compiled kernels, is then a few percent of its work).
+AUTO_MIN_CHUNK = 50
+
+
+def chunk_size(n_frames: int, setting="auto") -> int:
+    """Frames per chunk of a series of ``n_frames`` frames; 0: not chunked (one job per stage
+    and frame). ``setting``: the config's ``chunk_size`` (``"auto"`` or an integer >= 0).
+    A series of one frame is never chunked."""
+    if n_frames <= 1:
+        return 0
+    if setting == "auto":
+        if n_frames <= AUTO_MAX_FRAMES:
+            return 0
+        return max(AUTO_MIN_CHUNK, math.ceil(n_frames / AUTO_CHUNKS))
+    size = int(setting)
+    if size < 0:
+        raise ValueError(f"chunk_size {setting!r}: expected auto, 0 or a positive integer")
+    return size
+
+
+def chunk_name(k: int) -> str:
+    """The name of the ``k``-th chunk of a series (0-based): ``c0000``, ``c0001``, ..."""
+    return f"c{k:04d}"
+
+
+def split(items, size: int) -> list[list]:
+    """``items`` (a series' frames in time order) in consecutive chunks of ``size`` (the last
+    one shorter)."""
+    if size < 1:
+        raise ValueError("size must be at least 1")
+    items = list(items)
+    return [items[k:k + size] for k in range(0, len(items), size)]

@@ -1,0 +1,246 @@
+"""File-level stage of a chunk of frames of a long series (rule ``run_chunk``;
+:mod:`nanotraj.chunking` says when a series is chunked).
+
+One call analyses consecutive frames of a series: for each frame, in time order, every per-frame
+stage of :mod:`nanotraj.stages.frame`, :mod:`nanotraj.stages.lattice` and
+:mod:`nanotraj.stages.domains` (the same functions, with the same arguments, as the per-frame
+rules), then the pair with the frame before (:func:`nanotraj.stages.tracking.track_pair`) and
+the links of the domains (:func:`nanotraj.stages.domains.link_domains`).  It writes the same
+per-frame user-facing files as the per-frame rules (``atoms.csv``, ``bonds.csv``, ``rdf.csv``,
+``summary.csv``, ``atoms.extxyz``, ``strain_profile.csv``, ``facets.csv``, ``domains.csv``,
+``boundaries.csv``, ``fate.csv``, ``fate.pdb``, ``fate.cif``, ``new.csv``; the per-value PDB
+files and the per-frame figures when asked for), byte for byte.  The stages' ``.npz`` files
+live in a temporary folder only while the chunk runs; what the series' aggregates read of each
+frame (the pair, the domains and their links, the positions) goes into one file per chunk,
+``frames.npz`` (:func:`nanotraj.tables.save_frame_arrays`), read back by
+:func:`frame_arrays`.
+
+The pair of the chunk's first frame needs the frame before it, the last frame of the previous
+chunk: the chunk analyses that frame again itself (its atoms, g(r), bonds, BOO, coordination,
+surface, PTM and domains: what the pair and the links read; about one frame in a hundred more
+work), so that chunks never wait for one another and a chunk depends only on its own frames'
+files and on that one frame's.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nanotraj import layout
+from nanotraj.stages.jobs import OK, Log
+
+__all__ = ["run_chunk", "frame_arrays", "BUNDLE_STAGES"]
+
+#: The stages whose arrays ``frames.npz`` keeps, per frame: what the series' aggregates read
+#: (``aggregate_tracking``, ``plot_tracking``, ``aggregate_domains``, ``aggregate_atom_ids``).
+BUNDLE_STAGES = ("frame", "tracking", "domains", "domainlinks")
+#: The arrays of ``frame.npz`` kept (the positions, for the atom identities' RMSD).
+_FRAME_KEYS = ("coords", "source", "status")
+
+#: Default options of :func:`run_chunk` (the config schema's defaults; the workflow passes all).
+DEFAULTS = {
+    "on_bad_frame": "fail", "min_distance": 0.5, "max_bytes": None, "index_cache": None,
+    "cutoff": "auto", "dr": 0.02, "r_max": 15.0, "max_centres": 20000, "threshold": 0.8,
+    "probe_radius": "auto", "ptm_rmsd_cutoff": 0.13, "lattice_reference": "frame",
+    "profile_bin": "auto", "domains": None, "link_fraction": 0.2, "size_change": 0.1,
+    "max_distance": "auto", "align": False, "per_value_pdb": False, "frame_figures": False,
+    "time_unit": "s", "order_limits": None, "element": "Pt",
+}
+
+
+def frame_arrays(paths: Sequence, stage: str) -> list:
+    """Per frame, what a series' aggregate reads of ``stage``: the paths as they are for the
+    per-frame files (``{stage}.npz`` of the per-frame rules), and for a chunk's ``frames.npz``
+    (:data:`nanotraj.layout.CHUNK_BUNDLE`) one mapping of arrays per frame of the chunk, in
+    order. The aggregates accept both (:func:`nanotraj.stages.jobs.arrays`)."""
+    from nanotraj.tables import load_frame_arrays
+
+    out = []
+    for p in paths:
+        if os.path.basename(os.fspath(p)) == layout.CHUNK_BUNDLE:
+            out.extend(load_frame_arrays(p, stage))
+        else:
+            out.append(p)
+    return out
+
+
+def _work(folder: Path) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    stages = (*layout.FRAME_STAGES, "tracking", "domainlinks")
+    return {s: str(folder / f"{s}.npz") for s in stages}
+
+
+class _Logs:
+    """The stages' logs of one frame, in a temporary folder, appended to the chunk's log."""
+
+    def __init__(self, folder: Path, chunk_log: Log):
+        self.folder = folder
+        self.chunk_log = chunk_log
+        self.names: list[str] = []
+
+    def __call__(self, name: str) -> str:
+        self.names.append(name)
+        return str(self.folder / f"{name}.log")
+
+    def flush(self, frame: str) -> None:
+        for name in self.names:
+            path = self.folder / f"{name}.log"
+            if path.exists():
+                text = path.read_text(encoding="utf-8").rstrip("\n")
+                self.chunk_log(f"[{frame}] {name}: " + text.replace("\n", f"\n[{frame}]   "))
+                path.unlink()
+        self.names = []
+
+
+def _analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mapping, logs,
+             *, series: str, full: bool = True) -> None:
+    """Every per-frame stage of one frame (``full=False``: only what the next frame's pair and
+    links read: atoms, g(r), bonds, BOO, coordination, surface, PTM, domains)."""
+    from nanotraj.stages import frame as st
+    from nanotraj.stages.domains import find_domains
+    from nanotraj.stages.lattice import compute_lattice
+
+    element = row.get("element") or o["element"]
+    mode = {"on_bad_frame": o["on_bad_frame"]}
+    st.parse_frame(row["path"], w["frame"], log=logs("parse_frame"),
+                   min_distance=o["min_distance"], max_bytes=o["max_bytes"],
+                   frame_index=row.get("frame_index"), length_unit=row["length_unit"],
+                   type_map=row.get("type_map"), index_cache=o["index_cache"], **mode)
+    st.compute_rdf(w["frame"], f["rdf"], w["rdf"], element=element, cutoff=o["cutoff"],
+                   dr=o["dr"], r_max=o["r_max"], max_centres=o["max_centres"],
+                   log=logs("compute_rdf"), **mode)
+    st.find_bonds(w["frame"], w["rdf"], w["bonds"], log=logs("find_bonds"), **mode)
+    st.compute_boo(w["frame"], w["bonds"], w["boo"], threshold=o["threshold"],
+                   log=logs("compute_boo"), **mode)
+    st.compute_coordination(w["frame"], w["rdf"], w["bonds"], w["coordination"],
+                            element=element, log=logs("compute_coordination"), **mode)
+    if full:
+        st.compute_neighbour_distance(w["frame"], w["bonds"], w["neighbour_distance"],
+                                      log=logs("compute_neighbour_distance"), **mode)
+        st.compute_structure(w["frame"], w["rdf"], w["bonds"], w["boo"], w["coordination"],
+                             w["structure"], element=element, log=logs("compute_structure"),
+                             **mode)
+    st.compute_surface(w["frame"], w["surface"], element=element,
+                       probe_radius=o["probe_radius"], log=logs("compute_surface"), **mode)
+    st.compute_ptm(w["frame"], w["ptm"], rmsd_cutoff=o["ptm_rmsd_cutoff"],
+                   log=logs("compute_ptm"), **mode)
+    if full:
+        compute_lattice(w["frame"], w["bonds"], w["surface"], w["ptm"], w["lattice"],
+                        f["strain_profile"], f["facets"], element=element,
+                        reference=o["lattice_reference"], profile_bin=o["profile_bin"],
+                        log=logs("compute_lattice"), **mode)
+    find_domains(w["frame"], w["bonds"], w["boo"], w["ptm"], w["domains"], f["domains"],
+                 f["boundaries"], **(o["domains"] or {}), log=logs("find_domains"), **mode)
+    if not full:
+        return
+    table_inputs = {k: w[k] for k in layout.FRAME_STAGES}
+    st.write_frame_table(table_inputs, {k: f[k] for k in ("atoms", "bonds", "summary", "extxyz")},
+                         series=series, frame=row["frame"], time=row["time"], element=element,
+                         log=logs("write_frame_table"), **mode)
+    if o["per_value_pdb"] is True:
+        st.write_frame_pdbs(table_inputs, f, element=element, log=logs("write_frame_pdbs"),
+                            per_value_pdb=True, **mode)
+    if o["frame_figures"]:
+        from nanotraj.stages import figures
+
+        figures.plot_frame({"rdf": f["rdf"], "cutoff": w["rdf"], "structure": w["structure"],
+                            "atoms": f["atoms"], "summary": f["summary"]},
+                           {"rdf": f["rdf_png"], "order": f["order_png"]}, element=element,
+                           time_unit=o["time_unit"], order_limits=o["order_limits"],
+                           log=logs("plot_frame"))
+
+
+def _pair(row, prev_row, w, prev_w, f, o, logs) -> None:
+    """The pair (previous frame, frame) and the links of their domains, as the rules
+    ``track_pair`` and ``link_domains`` make them."""
+    from nanotraj.stages.domains import link_domains
+    from nanotraj.stages.tracking import track_pair
+
+    inputs = {"frame": w["frame"], "rdf": w["rdf"]}
+    if prev_row is not None:
+        inputs.update({f"prev_{s}": prev_w[s] for s in ("frame", "boo", "coordination",
+                                                        "surface")})
+    element = (prev_row or row).get("element") or o["element"]
+    previous = prev_row["frame"] if prev_row is not None else ""
+    track_pair(inputs, {"tracking": w["tracking"], "fate": f["fate"], "pdb": f["fate_pdb"],
+                        "cif": f["fate_cif"], "new": f["new"]},
+               max_distance=o["max_distance"], align=o["align"], element=element,
+               previous_frame=previous, log=logs("track_pair"))
+    links = {"domains": w["domains"], "tracking": w["tracking"]}
+    if prev_row is not None:
+        links["prev_domains"] = prev_w["domains"]
+    link_domains(links, w["domainlinks"], link_fraction=o["link_fraction"],
+                 size_change=o["size_change"], previous_frame=previous,
+                 log=logs("link_domains"))
+
+
+def _files(results, series, frame) -> dict[str, str]:
+    from nanotraj.stages.frame import frame_files
+
+    _, f = frame_files(results, series, frame)
+    f = {k: str(v) for k, v in f.items()}
+    where = {"series": series, "frame": frame, "root": str(results)}
+    for key, name in (("fate", "fate.csv"), ("fate_pdb", "fate.pdb"), ("fate_cif", "fate.cif"),
+                      ("new", "new.csv"), ("rdf_png", "rdf.png"), ("order_png", "order.png")):
+        f[key] = layout.frame_file(name, **where)
+    return f
+
+
+def _loaded(path, keys=None) -> dict[str, np.ndarray]:
+    from nanotraj.tables import load_arrays
+
+    arrays = load_arrays(path)
+    return {k: np.asarray(arrays[k]) for k in arrays if keys is None or k in keys}
+
+
+def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mapping | None = None,
+              options: Mapping | None = None, results=layout.RESULTS, log=None) -> int:
+    """Rule ``run_chunk``: analyse the ``frames`` of a chunk of ``series`` and write every
+    per-frame file and the chunk's ``bundle`` (``frames.npz``, :data:`BUNDLE_STAGES`).
+
+    ``frames``: sheet rows in time order (``frame``, ``time``, ``path`` and, optional,
+    ``frame_index``, ``element``, ``length_unit`` (default ``A``), ``type_map``);
+    ``previous``: the row of the frame before the first (None for the first chunk of a
+    series), analysed again here for the first pair (module docstring); ``options``: the
+    configuration's values (:data:`DEFAULTS`); ``results``: the results folder. In
+    ``on_bad_frame: fail`` a bad frame stops the chunk with its one-line message (frames written
+    before it stay; the rerun rewrites them). Returns the number of frames analysed.
+    """
+    o = {**DEFAULTS, **(options or {})}
+    lg = Log(log)
+    collected: dict[str, list] = {s: [] for s in BUNDLE_STAGES}
+    norm = [{"length_unit": "A", **r} for r in frames]
+    with tempfile.TemporaryDirectory(prefix="nanotraj-chunk-") as tmp:
+        tmp = Path(tmp)
+        logs = _Logs(tmp, lg)
+        prev_row, prev_w = None, None
+        if previous is not None:
+            prev_row = {"length_unit": "A", **previous}
+            prev_w = _work(tmp / "previous")
+            scratch = {k: str(tmp / "previous" / f"{k}.out") for k in
+                       ("rdf", "domains", "boundaries")}
+            _analyse(prev_row, prev_w, scratch, o, logs, series=series, full=False)
+            logs.flush(f"{prev_row['frame']} (previous chunk's last frame, for the pair)")
+        for k, row in enumerate(norm):
+            w = _work(tmp / f"f{k % 2}")
+            f = _files(results, series, row["frame"])
+            _analyse(row, w, f, o, logs, series=series)
+            _pair(row, prev_row, w, prev_w, f, o, logs)
+            logs.flush(row["frame"])
+            collected["frame"].append(_loaded(w["frame"], _FRAME_KEYS))
+            for s in ("tracking", "domains", "domainlinks"):
+                collected[s].append(_loaded(w[s]))
+            prev_row, prev_w = row, w
+    from nanotraj.tables import save_frame_arrays
+
+    save_frame_arrays(bundle, collected)
+    n_ok = sum(1 for fr in collected["frame"] if str(fr.get("status", OK)) == OK)
+    lg(f"chunk of {len(norm)} frames of series {series}: {n_ok} analysed, "
+       f"{len(norm) - n_ok} rejected")
+    lg.close(OK)
+    return len(norm)
