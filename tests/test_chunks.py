@@ -1,0 +1,262 @@
+"""Long series in chunks of frames (issue 22, part 5): nanotraj.chunking, the chunks' frames.npz
+(nanotraj.tables.save_frame_arrays) and the workflow's rule run_chunk against the per-frame
+rules: the same files byte for byte, and an edited frame reruns only its chunk."""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanotraj.chunking import AUTO_MAX_FRAMES, AUTO_MIN_CHUNK, chunk_name, chunk_size, split
+from nanotraj.lattices import fcc_sphere
+from nanotraj.tables import load_frame_arrays, save_frame_arrays
+
+from .conftest import REPO
+
+SNAKEFILE = REPO / "Snakefile"
+
+# ----------------------------------------------------------------------------------------------
+# the choice of the chunks
+
+
+def test_auto_keeps_short_series_per_frame_and_cuts_long_ones():
+    assert chunk_size(1, "auto") == 0
+    assert chunk_size(AUTO_MAX_FRAMES, "auto") == 0
+    assert chunk_size(AUTO_MAX_FRAMES + 1, "auto") == AUTO_MIN_CHUNK
+    assert chunk_size(10_000, "auto") == 100  # 100 chunks
+    assert len(split(range(10_000), chunk_size(10_000, "auto"))) == 100
+    assert len(split(range(123_457), chunk_size(123_457, "auto"))) <= 100
+
+
+def test_an_integer_chunks_every_series_of_more_than_one_frame():
+    assert chunk_size(7, 3) == 3
+    assert chunk_size(1, 3) == 0  # a snapshot stays one frame
+    assert chunk_size(5000, 0) == 0
+    with pytest.raises(ValueError):
+        chunk_size(7, -1)
+
+
+def test_split_keeps_the_order_and_every_item():
+    parts = split(list("abcdefg"), 3)
+    assert parts == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
+    assert [chunk_name(k) for k in range(2)] == ["c0000", "c0001"]
+    with pytest.raises(ValueError):
+        split([1], 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# many frames' arrays in one file
+
+
+def test_frame_arrays_come_back_exactly(tmp_path):
+    rng = np.random.default_rng(3)
+    frames = [
+        {"coords": rng.normal(size=(5, 3)), "status": np.array("ok"), "new": np.arange(5, dtype=np.int8),
+         "names": np.array(["fcc", "hcp"]), "flag": np.array(True)},
+        {"coords": np.zeros((0, 3)), "status": np.array("rejected: two atoms 0.1 A apart"),
+         "new": np.zeros(0, dtype=np.int8)},  # fmt: skip
+        {"coords": rng.normal(size=(2, 3)), "status": np.array(3), "extra": np.array(1.5)},
+    ]  # fmt: skip
+    save_frame_arrays(tmp_path / "f.npz", {"frame": frames, "other": [{"x": np.arange(3)}]})
+    back = load_frame_arrays(tmp_path / "f.npz", "frame")
+    assert len(back) == 3
+    for a, b in zip(frames, back, strict=True):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert b[k].dtype == a[k].dtype and b[k].shape == a[k].shape, k
+            assert np.array_equal(a[k], b[k]), k
+    assert np.array_equal(load_frame_arrays(tmp_path / "f.npz", "other")[0]["x"], np.arange(3))
+
+
+# ----------------------------------------------------------------------------------------------
+# the workflow: chunks against the per-frame rules
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+           "--cores", "2", *args]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned(workdir, *args) -> set[tuple[str, str]]:
+    """(rule, frame or chunk) of the jobs a dry run plans ('' for the series' and run's)."""
+    proc = snakemake(workdir, "-n", "--quiet", "host", *args)
+    jobs = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
+        m = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if not m or m.group(1) == "all":
+            continue
+        w = re.search(r"wildcards:.*?(?:frame|chunk)=([^,\s]+)", block)
+        jobs.add((m.group(1), w.group(1) if w else ""))
+    return jobs
+
+
+N_FRAMES = 7
+BAD = 2  # the last frame of the first chunk of 3: rejected (on_bad_frame: skip)
+
+
+def frame_coords(k: int) -> np.ndarray:
+    """Frame k: an fcc Pt sphere losing its outermost atom every frame, with noise; frame
+    :data:`BAD` holds a duplicated atom (rejected)."""
+    x = fcc_sphere(8.2)
+    x = x[np.argsort(-np.linalg.norm(x - x.mean(axis=0), axis=1), kind="stable")][k:]
+    x = x + np.random.default_rng(k).normal(scale=0.04, size=x.shape)
+    if k == BAD:
+        x = np.vstack([x, x[:1] + 0.1])
+    return x
+
+
+def write_trajectory(path: Path, frames) -> None:
+    with open(path, "w") as fh:
+        for k, x in frames:
+            fh.write(f"{len(x)}\nProperties=species:S:1:pos:R:3 time={10 * k}\n")
+            fh.write("".join(f"Pt {a:.5f} {b:.5f} {c:.5f}\n" for a, b, c in x))
+
+
+def write_series(work: Path) -> None:
+    (work / "data").mkdir(parents=True)
+    write_trajectory(work / "data" / "traj.extxyz",
+                     [(k, frame_coords(k)) for k in range(N_FRAMES)])  # fmt: skip
+    rows = ["series\tframe\ttime\tpath\tframe_index"]
+    rows += [f"s\tf{k}\t{10 * k}\tdata/traj.extxyz\t{k}" for k in range(N_FRAMES)]
+    (work / "frames.tsv").write_text("\n".join(rows) + "\n")
+
+
+CONFIG = ("--config", "frames=frames.tsv", "on_bad_frame=skip")
+CHUNKED = (*CONFIG, "chunk_size=3")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same 7-frame trajectory analysed in chunks of 3 frames and by the per-frame rules."""
+    chunked = tmp_path_factory.mktemp("chunked")
+    per_frame = tmp_path_factory.mktemp("per_frame")
+    for work in (chunked, per_frame):
+        write_series(work)
+    snakemake(chunked, *CHUNKED)
+    snakemake(per_frame, *CONFIG, "chunk_size=0")
+    return chunked, per_frame
+
+
+def _files(results: Path) -> set[Path]:
+    skip = {"logs", "benchmarks", "intermediate"}
+    return {p.relative_to(results) for p in results.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(results).parts)
+            and p.name != "run.json"}  # fmt: skip
+
+
+def test_chunks_write_the_per_frame_rules_files_byte_for_byte(runs):
+    chunked, per_frame = runs
+    a, b = _files(chunked / "results"), _files(per_frame / "results")
+    # figures of every frame and per-value PDB files: not for a chunked series (auto)
+    only_per_frame = {p for p in b - a if p.name in ("rdf.png", "order.png")
+                      or p.parts[-2] == "pdb"}  # fmt: skip
+    assert b - a == only_per_frame and len(only_per_frame) == N_FRAMES * (2 + 20)
+    assert a <= b
+    names = {p.name for p in a}
+    for name in ("atoms.csv", "atoms.extxyz", "bonds.csv", "rdf.csv", "summary.csv",
+                 "domains.csv", "boundaries.csv", "fate.csv", "new.csv", "tracking.csv",
+                 "atom_ids.csv", "domain_events.csv", "survival.csv", "rmsd_matrix.csv",
+                 "trajectory.extxyz", "strain_profile.csv", "facets.csv"):  # fmt: skip
+        assert name in names, name
+    different = [str(p) for p in sorted(a) if not filecmp.cmp(chunked / "results" / p,
+                                                              per_frame / "results" / p,
+                                                              shallow=False)]  # fmt: skip
+    assert different == []
+
+
+def test_the_rejected_frame_and_its_pairs_are_recorded_as_in_the_per_frame_rules(runs):
+    chunked, _ = runs
+    text = (chunked / "results" / "s" / "tracking.csv").read_text()
+    assert "previous frame rejected" in text  # the pair (f2, f3) across the chunks' border
+    summary = (chunked / "results" / "s" / "summary.csv").read_text().splitlines()
+    assert sum("rejected" in line for line in summary[1:]) == 1
+    # no per-stage .npz files of the frames: one frames.npz per chunk
+    inter = chunked / "results" / "intermediate" / "s"
+    assert sorted(p.name for p in inter.rglob("*.npz")) == ["frames.npz"] * 3
+
+
+def test_a_second_run_has_nothing_to_do(runs):
+    chunked, _ = runs
+    assert planned(chunked, *CHUNKED) == set()
+
+
+SERIES_AGGREGATES = {
+    ("aggregate_series", ""), ("aggregate_all", ""), ("plot_series", ""), ("build_viewer", ""),
+    ("aggregate_tracking", ""), ("plot_tracking", ""), ("list_rejected", ""),
+    ("write_trajectory", ""), ("aggregate_domains", ""), ("aggregate_atom_ids", ""),
+    ("plot_domains", ""),
+}  # fmt: skip
+
+
+def _edit_frame(path: Path, k: int) -> None:
+    """Move one atom of frame k of the trajectory by 0.1 A (the other frames' bytes stay)."""
+    frames, lines, i = [], path.read_text().splitlines(), 0
+    while i < len(lines):
+        n = int(lines[i])
+        frames.append(lines[i:i + n + 2])
+        i += n + 2
+    el, x, y, z = frames[k][2].split()
+    frames[k][2] = f"{el} {float(x) + 0.1:.5f} {y} {z}"
+    path.write_text("".join(line + "\n" for fr in frames for line in fr))
+
+
+@pytest.fixture
+def copy_of_chunked(runs, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(runs[0], work, symlinks=True)
+    return work
+
+
+def test_an_edited_frame_reruns_only_its_chunk_and_the_aggregates(copy_of_chunked):
+    work = copy_of_chunked
+    _edit_frame(work / "data" / "traj.extxyz", 4)  # chunk c0001: frames 3, 4, 5
+    assert planned(work, *CHUNKED) == {("run_chunk", "c0001")} | SERIES_AGGREGATES
+
+
+def test_an_edited_last_frame_of_a_chunk_reruns_the_next_chunk_too(copy_of_chunked):
+    """The next chunk's first pair reads that frame (the chunk analyses it again)."""
+    work = copy_of_chunked
+    _edit_frame(work / "data" / "traj.extxyz", 5)
+    assert planned(work, *CHUNKED) == {("run_chunk", "c0001"), ("run_chunk", "c0002")} | \
+        SERIES_AGGREGATES
+
+
+def test_an_edited_sheet_row_reruns_only_its_chunk_and_the_aggregates(copy_of_chunked):
+    work = copy_of_chunked
+    sheet = work / "frames.tsv"
+    sheet.write_text(sheet.read_text().replace("s\tf1\t10\t", "s\tf1\t11\t"))
+    assert planned(work, *CHUNKED) == {("run_chunk", "c0000")} | SERIES_AGGREGATES
+
+
+def test_auto_plans_per_frame_jobs_for_a_short_series(runs, tmp_path):
+    """chunk_size: auto (the default) keeps every per-frame rule for 7 frames."""
+    work = tmp_path / "short"
+    write_series(work)
+    rules = {r for r, _ in planned(work, *CONFIG)}
+    assert {"parse_frame", "compute_ptm", "track_pair", "plot_frame"} <= rules
+    assert "run_chunk" not in rules
+
+
+def test_auto_chunks_a_long_series(tmp_path):
+    n = AUTO_MAX_FRAMES + 1
+    (tmp_path / "data").mkdir()
+    x = fcc_sphere(6.0)
+    write_trajectory(tmp_path / "data" / "traj.extxyz", [(k, x) for k in range(n)])
+    rows = ["series\tframe\ttime\tpath\tframe_index"]
+    rows += [f"s\tf{k:03d}\t{k}\tdata/traj.extxyz\t{k}" for k in range(n)]
+    (tmp_path / "frames.tsv").write_text("\n".join(rows) + "\n")
+    jobs = planned(tmp_path, "--config", "frames=frames.tsv")
+    chunks = {c for r, c in jobs if r == "run_chunk"}
+    assert len(chunks) == -(-n // AUTO_MIN_CHUNK)
+    assert {r for r, _ in jobs} == {"run_chunk"} | {r for r, _ in SERIES_AGGREGATES}
