@@ -260,3 +260,21 @@ def test_auto_chunks_a_long_series(tmp_path):
     chunks = {c for r, c in jobs if r == "run_chunk"}
     assert len(chunks) == -(-n // AUTO_MIN_CHUNK)
     assert {r for r, _ in jobs} == {"run_chunk"} | {r for r, _ in SERIES_AGGREGATES}
+
+
+# ----------------------------------------------------------------------------------------------
+# series aggregates of long series
+
+
+def test_rmsd_matrix_and_viewer_frames_of_a_long_series_are_evenly_spread():
+    from nanotraj.identities import RMSD_MAX_FRAMES, rmsd_frames
+    from nanotraj.viewer import MAX_FRAMES, shown_frames
+
+    assert rmsd_frames(7).tolist() == list(range(7))
+    assert shown_frames(MAX_FRAMES) == list(range(MAX_FRAMES))
+    for n in (RMSD_MAX_FRAMES + 1, 2000, 10_000):
+        for got, limit in ((rmsd_frames(n).tolist(), RMSD_MAX_FRAMES),
+                           (shown_frames(n), MAX_FRAMES)):  # fmt: skip
+            assert len(got) == limit and got[0] == 0 and got[-1] == n - 1
+            steps = np.diff(got)
+            assert steps.min() >= 1 and steps.max() - steps.min() <= 1  # evenly spread

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_MIN_CHUNK", "chunk_size", "chunk_name",
-           "split"]
+           "split", "stage_options"]
 
 #: ``chunk_size: auto`` keeps one job per stage and frame for series up to this many frames
 #: (planning ~8 s at 200 frames; measured in benchmarks/bench_long_series.py).
@@ -61,3 +61,36 @@ def split(items, size: int) -> list[list]:
         raise ValueError("size must be at least 1")
     items = list(items)
     return [items[k:k + size] for k in range(0, len(items), size)]
+
+
+def stage_options(config: dict, *, domain_options: dict, index_cache=None) -> dict:
+    """The options of :func:`nanotraj.stages.chunk.run_chunk` from the workflow's configuration
+    (validated: every default filled in): the values the per-frame rules pass to the same stage
+    functions. ``domain_options``: the ``domains`` keys of ``find_domains`` (common.smk
+    ``get_domain_options``). In a chunked series the per-value PDB files and the frames' figures
+    are written only when the configuration says ``true`` (``auto``: not written)."""
+    return {
+        "on_bad_frame": config["on_bad_frame"],
+        "min_distance": config["min_distance"],
+        "max_bytes": config["max_frame_bytes"],
+        "index_cache": index_cache,
+        "cutoff": config["cutoff"],
+        "dr": config["rdf"]["dr"],
+        "r_max": config["rdf"]["r_max"],
+        "max_centres": config["rdf"]["max_centres"],
+        "threshold": config["boo"]["crystal_bond_threshold"],
+        "probe_radius": config["surface"]["probe_radius"],
+        "ptm_rmsd_cutoff": config["structure"]["ptm_rmsd_cutoff"],
+        "lattice_reference": config["lattice"]["reference"],
+        "profile_bin": config["lattice"]["profile_bin"],
+        "domains": dict(domain_options),
+        "link_fraction": config["domains"]["link_fraction"],
+        "size_change": config["domains"]["size_change"],
+        "max_distance": config["tracking"]["max_distance"],
+        "align": config["tracking"]["align"],
+        "per_value_pdb": config["outputs"]["per_value_pdb"] is True,
+        "frame_figures": config["outputs"]["frame_figures"] is True,
+        "time_unit": config["time_unit"],
+        "order_limits": config["figures"]["order_limits"],
+        "element": str(config["element"]).capitalize(),
+    }

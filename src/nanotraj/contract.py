@@ -105,5 +105,6 @@ LIFETIME_COLUMNS = ("atom_id", "first_frame", "last_frame", "first_time", "last_
 SURVIVAL_COLUMNS = ("series", "frame", "time", "n_atoms", "n_survivors", "survival", "n_core",
                     "n_new", "tracked")
 
-#: The series' ``rmsd_matrix.csv``: one row per ordered pair of frames.
+#: The series' ``rmsd_matrix.csv``: one row per ordered pair of frames (of 500 frames evenly
+#: spread over a longer series: :func:`nanotraj.identities.rmsd_frames`).
 RMSD_COLUMNS = ("frame_a", "frame_b", "time_a", "time_b", "n_shared", "rmsd", "rmsd_raw")

@@ -41,7 +41,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["chain", "survival", "lifetimes", "rmsd_matrix"]
+__all__ = ["chain", "survival", "lifetimes", "rmsd_matrix", "rmsd_frames", "RMSD_MAX_FRAMES"]
+
+#: The RMSD matrix of a series of more frames than this is computed between this many frames
+#: evenly spread over the series (:func:`rmsd_frames`): F frames cost F^2 pairs (10,000 frames:
+#: 10^8 rows of rmsd_matrix.csv and 7 GB of sums).
+RMSD_MAX_FRAMES = 500
 
 _BLOCK_VALUES = 8_000_000  # values (8 bytes) of the position block of the RMSD sums (64 MB)
 
@@ -157,6 +162,16 @@ def lifetimes(ids: Sequence[np.ndarray], times: Sequence[float]) -> dict[str, np
             else np.zeros(0), "n_frames": count,
             "lifetime": (t[last] - t[first]) if n_ids else np.zeros(0),
             "in_first_frame": first == 0, "in_last_frame": last == len(ids) - 1, "core": core}
+
+
+def rmsd_frames(n_frames: int, max_frames: int = RMSD_MAX_FRAMES) -> np.ndarray:
+    """The frames (0-based indices, increasing) of a series of ``n_frames`` frames that its RMSD
+    matrix compares: every frame up to ``max_frames`` frames; above, ``max_frames`` frames evenly
+    spread in index, ``round(k (n_frames - 1) / (max_frames - 1))`` for k = 0 .. max_frames - 1
+    (the first and the last frame included)."""
+    if n_frames <= max_frames:
+        return np.arange(n_frames, dtype=np.int64)
+    return np.unique(np.rint(np.linspace(0, n_frames - 1, max_frames)).astype(np.int64))
 
 
 def rmsd_matrix(ids: Sequence[np.ndarray], coords: Sequence[np.ndarray]) -> dict[str, np.ndarray]:

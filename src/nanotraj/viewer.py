@@ -60,7 +60,10 @@ A frame with more than ``max_atoms`` atoms (:data:`MAX_ATOMS` = 20,000 by defaul
 deterministic random subsample of ``max_atoms`` atoms (a fixed seed; hover indices stay those of
 ``atoms.csv``) and its title says "showing m of n atoms". The per-frame limit is further lowered
 to ``max_total_atoms // n_frames`` (:data:`MAX_TOTAL_ATOMS` = 1,000,000 drawn atoms per page) so a
-long series of large frames stays a page a browser opens. Markers get smaller as the number of
+long series of large frames stays a page a browser opens. A series of more than
+:data:`MAX_FRAMES` frames (500) shows that many frames evenly spread over it
+(:func:`shown_frames`; the fates still describe each shown frame's atoms against the next frame
+of the series). Markers get smaller as the number of
 drawn atoms grows (:func:`marker_size`). The page's data cost about 90 bytes per drawn atom with
 the 22 columns of the current ``atoms.csv`` (measured: see ``workflow/report/viewer.rst``);
 :func:`build_viewer` returns and logs the size of each frame's data and of the whole page.
@@ -87,6 +90,20 @@ MAX_ATOMS = 20000
 #: At most this many atoms are drawn in the whole page (the per-frame limit is lowered to
 #: ``MAX_TOTAL_ATOMS // n_frames`` for long series of large frames).
 MAX_TOTAL_ATOMS = 1_000_000
+
+#: A series of more frames than this shows this many frames evenly spread over it
+#: (:func:`shown_frames`; a slider of 10,000 steps is no use, and the page would hold them all).
+MAX_FRAMES = 500
+
+
+def shown_frames(n_frames: int, max_frames: int = MAX_FRAMES) -> list[int]:
+    """The frames (0-based, in time order) the page shows of a series of ``n_frames``: all up to
+    ``max_frames``; above, ``round(k (n_frames - 1) / (max_frames - 1))`` for
+    k = 0 .. max_frames - 1 (the first and the last frame included)."""
+    if n_frames <= max_frames:
+        return list(range(n_frames))
+    return sorted({round(k * (n_frames - 1) / (max_frames - 1)) for k in range(max_frames)})
+
 
 #: Seed of the subsample of large frames (fixed: the page is deterministic).
 SUBSAMPLE_SEED = 20240601

@@ -264,9 +264,11 @@ def aggregate_atom_ids(tracking_npzs: Sequence[str], frame_npzs: Sequence[str],
     the frames' ``frame.npz`` (positions; a rejected frame has no atoms).  ``outputs`` keys:
     ``atom_ids`` (:data:`ATOM_ID_COLUMNS`: ``index`` = row of the frame's atoms.csv),
     ``lifetimes`` (:data:`LIFETIME_COLUMNS`), ``survival`` (:data:`SURVIVAL_COLUMNS`), ``rmsd``
-    (:data:`RMSD_COLUMNS`, every ordered pair of frames).  Returns the ids and tables.
+    (:data:`RMSD_COLUMNS`, every ordered pair of frames; of at most
+    :data:`nanotraj.identities.RMSD_MAX_FRAMES` frames evenly spread over a longer series,
+    :func:`nanotraj.identities.rmsd_frames`).  Returns the ids and tables.
     """
-    from nanotraj.identities import chain, lifetimes, rmsd_matrix, survival
+    from nanotraj.identities import chain, lifetimes, rmsd_frames, rmsd_matrix, survival
 
     if not (len(tracking_npzs) == len(frame_npzs) == len(frames) == len(times)):
         raise ValueError("tracking_npzs, frame_npzs, frames and times must have the same length")
@@ -316,9 +318,12 @@ def aggregate_atom_ids(tracking_npzs: Sequence[str], frame_npzs: Sequence[str],
                      "n_core": int(surv["n_core"][k]),
                      "n_new": int(surv["n_new"][k]) if known else None, "tracked": int(known)})
     write_rows(outputs["survival"], SURVIVAL_COLUMNS, rows)
-    rm = rmsd_matrix(ids, coords)
     nf = len(frames)
-    ia, ib = np.meshgrid(np.arange(nf), np.arange(nf), indexing="ij")
+    chosen = rmsd_frames(nf)  # every frame up to RMSD_MAX_FRAMES; above, evenly spread ones
+    rm = rmsd_matrix([ids[k] for k in chosen], [coords[k] for k in chosen])
+    if len(chosen) < nf:
+        lg(f"RMSD matrix between {len(chosen)} of the {nf} frames, evenly spread")
+    ia, ib = np.meshgrid(chosen, chosen, indexing="ij")
     ia, ib = ia.ravel(), ib.ravel()
     write_columns(outputs["rmsd"], {
         "frame_a": names[ia] if nf else np.array([]), "frame_b": names[ib] if nf else

@@ -297,6 +297,8 @@ def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series:
     """Rule ``build_viewer``: :func:`nanotraj.viewer.build_viewer` from the frames'
     ``atoms.csv`` and ``summary.csv`` files (same order; frame names and times are read from the
     summaries). ``max_atoms``, ``max_total_atoms``: the viewer's limits (None: its defaults).
+    A series of more than :data:`nanotraj.viewer.MAX_FRAMES` frames shows that many, evenly
+    spread (:func:`nanotraj.viewer.shown_frames`); the others' files are not read.
 
     ``fates`` (optional): one entry per frame, aligned with ``atoms_csvs``: the ``fate.csv`` that
     describes frame k's atoms, which is the one written for the *next* frame in time,
@@ -320,6 +322,13 @@ def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series:
                          "frame (None where absent; the last frame has none)")
     lg = Log(log)
     frames = []
+    shown = viewer.shown_frames(len(atoms_csvs))  # a long series: MAX_FRAMES frames
+    if len(shown) < len(atoms_csvs):
+        lg(f"{len(shown)} of the {len(atoms_csvs)} frames shown, evenly spread "
+           f"(nanotraj.viewer.MAX_FRAMES)")
+    atoms_csvs = [atoms_csvs[k] for k in shown]
+    summaries = [summaries[k] for k in shown]
+    fates = [fates[k] for k in shown]
     for atoms, summary, fate in zip(atoms_csvs, summaries, fates, strict=True):
         row = read_summary(summary)
         frames.append((row["frame"], float(row["time"]), str(atoms), row,

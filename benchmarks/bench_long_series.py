@@ -1,0 +1,207 @@
+"""Long series (issue 22, part 5): planning time and memory against the number of frames, with
+and without chunks, and a chunked run against a single-process loop writing the same outputs.
+
+    .venv/bin/python benchmarks/bench_long_series.py          # plan 100..10,000; run 2,000 frames
+    .venv/bin/python benchmarks/bench_long_series.py --plan 100 1000 --per-frame-max 1000 \\
+        --run-frames 500 --repeat 1
+
+Input: one extended-XYZ trajectory of Pt frames of ~300 atoms (``_common.write_trajectory_series``:
+an etched truncated octahedron losing an atom every 20 frames, noise 0.04 -> 0.10 A), a sheet of
+one row per frame (``frame_index``).
+
+* **planning**: ``snakemake -n`` in a fresh directory on the first N frames, ``chunk_size: auto``
+  (per-frame jobs up to 200 frames, chunks above) and ``chunk_size: 0`` (one job per stage and
+  frame; measured up to ``--per-frame-max`` frames: ~40 ms per frame and ~0.5 MB per frame).
+  Wall (median of ``--repeat``) and peak RSS of the Snakemake process (``ru_maxrss``).
+  Target: 10,000 frames plan in <= 30 s.
+* **run**: ``snakemake --cores 2`` of ``--run-frames`` frames (chunked, ``auto``) against one
+  Python process that writes the same outputs: :func:`nanotraj.stages.chunk.run_chunk` over
+  every frame (the stage functions, frame after frame), then the series' and run's aggregates
+  and figures, the viewer and the trajectory (the same library calls as the rules, no
+  Snakemake). The summaries, tracking, domain and atom-id tables and every frame's atoms.csv
+  must be byte-identical (checked). Target: workflow <= 1.5 x loop. Then the per-rule job table
+  of the workflow run (``benchmark:`` files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import filecmp
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    PYTHON,
+    REPO,
+    job_table,
+    median,
+    run_measured,
+    snakemake_cmd,
+    write_trajectory_series,
+)
+
+
+def child_loop(sheet: str, results: str) -> None:
+    """The plain loop (runs in its own process): every output the chunked workflow writes."""
+    import yaml
+    from snakemake.utils import validate
+
+    from nanotraj import layout
+    from nanotraj.chunking import stage_options
+    from nanotraj.stages import domains as dom
+    from nanotraj.stages import figures
+    from nanotraj.stages import series as ser
+    from nanotraj.stages import tracking as trk
+    from nanotraj.stages.chunk import frame_arrays, run_chunk
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    keys = ("method", "max_misorientation", "min_atoms", "order_threshold", "twin_tolerance")
+    opts = stage_options(config, domain_options={k: config["domains"][k] for k in keys},
+                         index_cache=layout.frame_index_cache(root=results))
+    with open(sheet, newline="") as fh:
+        rows = sorted(csv.DictReader(fh, delimiter="\t"), key=lambda r: float(r["time"]))
+    series = rows[0]["series"]
+    frames = [{"frame": r["frame"], "time": float(r["time"]), "path": r["path"],
+               "element": "Pt", "frame_index": int(r["frame_index"]), "length_unit": "A",
+               "type_map": ""} for r in rows]
+    names = [f["frame"] for f in frames]
+    times = [f["time"] for f in frames]
+    root = {"root": results}
+    bundle = layout.chunk_file(layout.CHUNK_BUNDLE, series=series, chunk="loop", **root)
+    run_chunk(frames, bundle, series=series, options=opts, results=results)
+
+    def sf(name):
+        return layout.series_file(name, series=series, **root)
+
+    def ff(name):
+        return [layout.frame_file(name, series=series, frame=f, **root) for f in names]
+
+    trk.aggregate_tracking(frame_arrays([bundle], "tracking"), sf("tracking.csv"), series=series,
+                           frames=names, times=times, html=sf("tracking.html"))
+    ser.aggregate_summaries(ff("summary.csv"), sf("summary.csv"), tracking=sf("tracking.csv"),
+                            html=sf("summary.html"),
+                            title=f"Series {series}: summary, one row per frame")
+    ser.aggregate_summaries([sf("summary.csv")], layout.run_file("summary.csv", **root),
+                            sort_by_series=True, html=layout.run_file("summary.html", **root),
+                            title="Summary of every series, one row per frame")
+    ser.list_rejected(layout.run_file("summary.csv", **root),
+                      layout.run_file("rejected.csv", **root),
+                      html=layout.run_file("rejected.html", **root))
+    dom.aggregate_domains(frame_arrays([bundle], "domains"), frame_arrays([bundle], "domainlinks"),
+                          {"domains": sf("domains.csv"), "events": sf("domain_events.csv")},
+                          series=series, frames=names, times=times)
+    dom.aggregate_atom_ids(frame_arrays([bundle], "tracking"), frame_arrays([bundle], "frame"),
+                           {"atom_ids": sf("atom_ids.csv"), "lifetimes": sf("lifetimes.csv"),
+                            "survival": sf("survival.csv"), "rmsd": sf("rmsd_matrix.csv")},
+                           series=series, frames=names, times=times)
+    dom.plot_domains(sf("domains.csv"), sf("domain_events.csv"), sf("survival.csv"),
+                     sf("rmsd_matrix.csv"),
+                     {"domains_series": sf("domains_series.png"), "survival": sf("survival.png"),
+                      "rmsd_matrix": sf("rmsd_matrix.png")}, series=series)
+    figures.plot_series(sf("summary.csv"), ff("rdf.csv"), ff("atoms.csv"),
+                        {k: sf(f"{k}.png") for k in ("timeseries", "rdf_series", "cn_series",
+                                                     "strain_series", "facets_series")},
+                        profile_csvs=ff("strain_profile.csv"), element="Pt")
+    figures.plot_tracking(ff("fate.csv"), frame_arrays([bundle], "tracking"),
+                          {"removal_cn": sf("removal_cn.png"),
+                           "displacements": sf("displacements.png")},
+                          frames=names, times=times, series=series)
+    figures.build_viewer(ff("atoms.csv"), ff("summary.csv"), sf("viewer.html"), series=series,
+                         fates=[*ff("fate.csv")[1:], None], atom_ids=sf("atom_ids.csv"),
+                         domains=sf("domains.csv"))
+    ser.write_trajectory(ff("atoms.extxyz"), sf("trajectory.extxyz"))
+
+
+def plan(folder: Path, sheet: Path, mode: str) -> tuple[float, float, int]:
+    """A dry run in a fresh directory: (wall s, peak RSS MB, jobs planned)."""
+    work = Path(tempfile.mkdtemp(dir=folder, prefix=f"plan_{mode}_"))
+    cmd = snakemake_cmd(work, "-n", "--config", f"frames={sheet}", f"chunk_size={mode}")
+    wall, rss, out = run_measured(cmd)
+    jobs = 0
+    for line in out.splitlines():
+        if line.startswith("total"):
+            jobs = int(line.split()[1])
+            break
+    shutil.rmtree(work, ignore_errors=True)
+    return wall, rss, jobs
+
+
+def compare(a: Path, b: Path, series: str) -> list[str]:
+    """Files of results ``a`` and ``b`` that differ (the tables; every frame's atoms.csv)."""
+    names = [Path("summary.csv"), Path("rejected.csv")]
+    names += [Path(series) / n for n in ("summary.csv", "tracking.csv", "domains.csv",
+                                         "domain_events.csv", "atom_ids.csv", "survival.csv",
+                                         "lifetimes.csv", "rmsd_matrix.csv")]
+    names += [p.relative_to(a) for p in sorted((a / series).glob("*/atoms.csv"))]
+    names += [p.relative_to(a) for p in sorted((a / series).glob("*/fate.csv"))]
+    return [str(n) for n in names if not filecmp.cmp(a / n, b / n, shallow=False)]
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child-loop":
+        child_loop(sys.argv[2], sys.argv[3])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--plan", type=int, nargs="*", default=[100, 300, 1000, 3000, 10000])
+    ap.add_argument("--per-frame-max", type=int, default=3000,
+                    help="plan without chunks up to this many frames (~40 ms per frame)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of each dry run (median)")
+    ap.add_argument("--run-frames", type=int, default=2000, help="0: no run comparison")
+    ap.add_argument("--run-chunk-size", default="auto", help="chunk_size of the run")
+    ap.add_argument("--atoms", type=int, default=300)
+    args = ap.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="nanotraj_long_"))
+    try:
+        n_max = max([*args.plan, args.run_frames])
+        data = folder / "data"
+        write_trajectory_series(data, n_max, target_atoms=args.atoms)
+        lines = (data / "frames.tsv").read_text().splitlines()
+        print(f"trajectory: {n_max} frames of ~{args.atoms} atoms, "
+              f"{(data / 'long.extxyz').stat().st_size / 1e6:.0f} MB of extended XYZ")
+        print(f"\n{'frames':>7s} {'mode':>10s} {'jobs':>7s} {'plan s':>8s} {'peak MB':>8s}")
+        for n in args.plan:
+            sheet = folder / f"frames_{n}.tsv"
+            sheet.write_text("\n".join(lines[:n + 1]) + "\n")
+            for mode in ("auto", "0"):
+                if mode == "0" and n > args.per_frame_max:
+                    print(f"{n:7d} {'per-frame':>10s} {'-':>7s} {'(not run: --per-frame-max)':>17s}")
+                    continue
+                walls, rss, jobs = [], [], 0
+                repeat = args.repeat if mode == "auto" or n <= 1000 else 1
+                for _ in range(repeat):
+                    w, r, jobs = plan(folder, sheet, mode)
+                    walls.append(w)
+                    rss.append(r)
+                label = "auto" if mode == "auto" else "per-frame"
+                print(f"{n:7d} {label:>10s} {jobs:7d} {median(walls):8.2f} {max(rss):8.0f}",
+                      flush=True)
+        if args.run_frames:
+            n = args.run_frames
+            sheet = folder / f"frames_run_{n}.tsv"
+            sheet.write_text("\n".join(lines[:n + 1]) + "\n")
+            work = folder / "workflow"
+            work.mkdir()
+            wf, wf_rss, _ = run_measured(snakemake_cmd(work, "--config", f"frames={sheet}",
+                                                       f"chunk_size={args.run_chunk_size}"))
+            loop_results = folder / "loop" / "results"
+            lp, lp_rss, _ = run_measured([PYTHON, __file__, "--child-loop", str(sheet),
+                                          str(loop_results)])
+            diff = compare(work / "results", loop_results, "long")
+            print(f"\nrun of {n} frames (chunk_size {args.run_chunk_size}, --cores 2): workflow {wf:.1f} s "
+                  f"(peak {wf_rss:.0f} MB), loop {lp:.1f} s (peak {lp_rss:.0f} MB): "
+                  f"ratio {wf / lp:.2f} (target <= 1.5: {'met' if wf / lp <= 1.5 else 'NOT met'})")
+            print("outputs identical" if not diff else f"OUTPUTS DIFFER: {diff[:10]}")
+            print("\nper-rule jobs of the workflow run:")
+            print("\n".join(job_table(work / "results")))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
