@@ -254,7 +254,7 @@ def test_per_value_pdb_auto_writes_a_remark_above_the_limit(run, tmp_path, monke
     root = str(work / "results")
     inputs = {s: layout.intermediate(s, series="pdb", frame="a", root=root)
               for s in ("frame", "boo", "coordination", "neighbour_distance", "structure",
-                        "ptm")}
+                        "ptm", "lattice")}
     outputs = {q: str(tmp_path / f"{q}.pdb") for q in PDB_QUANTITIES}
     outputs |= {f"{q}_cif": str(tmp_path / f"{q}.cif") for q in PDB_QUANTITIES}
     monkeypatch.setattr(stage, "PER_VALUE_PDB_MAX_ATOMS", 100)

@@ -241,8 +241,21 @@ def test_new_lattice_reference_reruns_the_lattice_and_the_tables(small_series):
     work, rows, _ = small_series
     jobs = planned_jobs(work, "--config", "frames=frames.tsv", "lattice={reference: element}")
     downstream = {"compute_lattice", "write_frame_table", "write_frame_pdbs", "plot_frame"}
-    tracking = {("aggregate_tracking", ""), ("plot_tracking", "")}  # read no lattice value
-    assert jobs == {(r, row[1]) for r in downstream for row in rows} | (AGGREGATES - tracking)
+    # tracking and domains read no lattice value
+    untouched = {("aggregate_tracking", ""), ("plot_tracking", ""), ("aggregate_domains", ""),
+                 ("aggregate_atom_ids", ""), ("plot_domains", "")}  # fmt: skip
+    assert jobs == {(r, row[1]) for r in downstream for row in rows} | (AGGREGATES - untouched)
+
+
+def test_cluster_profile_groups_every_single_frame_rule():
+    """profiles/slurm puts the chain of one frame in one job group: a per-frame rule left out
+    makes Snakemake refuse the whole DAG ("depends on rule(s) ... from outside the group")."""
+    import yaml
+
+    groups = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["groups"]
+    pairs = {"track_pair", "link_domains"}  # two frames each: outside the per-frame groups
+    assert set(groups) == FRAME_RULES - pairs
+    assert set(groups.values()) == {"frame"}
 
 
 def test_new_library_version_reruns_everything(small_series):
