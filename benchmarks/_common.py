@@ -198,9 +198,10 @@ def ovito_collection(x):
 def write_trajectory_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 7,
                             series: str = "long", sheet_frames: int | None = None) -> Path:
     """Write one extended-XYZ trajectory of ``n_frames`` frames of about ``target_atoms`` Pt atoms
-    (the frames of :func:`write_series`: an etched truncated octahedron, one atom fewer every 20
-    frames, Gaussian noise 0.04 -> 0.10 A; ``time=`` in each comment line) and its frames sheet,
-    one row per frame (``frame_index``; the first ``sheet_frames`` frames when given).
+    (the frames of :func:`write_series`: an etched truncated octahedron, one atom fewer every
+    max(20, n_frames / 100) frames, Gaussian noise 0.04 -> 0.10 A; ``time=`` in each comment
+    line) and its frames sheet, one row per frame (``frame_index``; the first ``sheet_frames``
+    frames when given).
     Deterministic. Returns the sheet's path (absolute trajectory path)."""
     import math
 
@@ -227,9 +228,10 @@ def write_trajectory_series(folder, n_frames: int, *, target_atoms: int = 300, s
     path = folder / f"{series}.extxyz"
     width = len(str(max(n_frames - 1, 0)))
     lines = ["series\tframe\ttime\tpath\tframe_index"]
+    every = max(20, n_frames // 100)  # at most ~100 atoms etched away
     with open(path, "w") as fh:
         for k in range(n_frames):
-            if k and k % 20 == 0:
+            if k and k % every == 0:
                 base = etch(base, 1)
             sigma = 0.04 + 0.06 * k / max(1, n_frames - 1)
             x = base + rng.normal(scale=sigma, size=base.shape)

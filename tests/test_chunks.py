@@ -58,8 +58,9 @@ def test_split_keeps_the_order_and_every_item():
 def test_frame_arrays_come_back_exactly(tmp_path):
     rng = np.random.default_rng(3)
     frames = [
-        {"coords": rng.normal(size=(5, 3)), "status": np.array("ok"), "new": np.arange(5, dtype=np.int8),
-         "names": np.array(["fcc", "hcp"]), "flag": np.array(True)},
+        {"coords": rng.normal(size=(5, 3)), "status": np.array("ok"),
+         "new": np.arange(5, dtype=np.int8), "names": np.array(["fcc", "hcp"]),
+         "flag": np.array(True)},
         {"coords": np.zeros((0, 3)), "status": np.array("rejected: two atoms 0.1 A apart"),
          "new": np.zeros(0, dtype=np.int8)},  # fmt: skip
         {"coords": rng.normal(size=(2, 3)), "status": np.array(3), "extra": np.array(1.5)},

@@ -13,6 +13,7 @@ from nanotraj import layout
 from nanotraj.chunking import chunk_name
 from nanotraj.chunking import chunk_size as chunk_size_of
 from nanotraj.chunking import split as split_chunks
+from nanotraj.chunking import stage_options
 from nanotraj.config import check as check_config
 from nanotraj.config import prepare as prepare_config
 from nanotraj.config import schema_message
@@ -188,7 +189,8 @@ def get_final_outputs():
     per_value_pdb = config["outputs"]["per_value_pdb"] is not False
     frame_figures = config["outputs"]["frame_figures"] is not False
     for r in FRAMES:
-        if is_chunked(r["series"]):  # run_chunk writes the frames' files (get_chunk_outputs)
+        # run_chunk writes a chunked series' frame files (get_chunk_outputs)
+        if is_chunked(r["series"]):
             continue
         where = {"series": r["series"], "frame": r["frame"]}
         outs += [
@@ -252,13 +254,17 @@ def frame_report_labels(figure):
 
 def series_frame_paths(series, name):
     """The frames' results/{series}/{frame}/<name> files of a series, in time order."""
-    return [layout.frame_file(name, series=series, frame=r["frame"]) for r in frames_of(series)]
+    return [
+        layout.frame_file(name, series=series, frame=r["frame"])
+        for r in frames_of(series)
+    ]
 
 
 def get_series_frame_files(name):
     """Input function: the frames' results/{series}/{frame}/<name> files of a series, in time
     order; for a chunked series its chunks' frames.npz (run_chunk writes the frames' files
-    without declaring them: the rule reads them by series_frame_paths or get_frame_paths)."""
+    without declaring them: the rule reads them by series_frame_paths or get_frame_paths).
+    """
 
     def files(wildcards):
         if is_chunked(wildcards.series):
@@ -288,7 +294,8 @@ def get_series_intermediate(stage):
     """The frames' intermediate <stage>.npz files of a series, in time order."""
 
     def files(wildcards):
-        if is_chunked(wildcards.series):  # the frames' arrays are in the chunks' frames.npz
+        # a chunked series: the frames' arrays are in its chunks' frames.npz
+        if is_chunked(wildcards.series):
             return get_chunk_outputs(wildcards.series)
         return [
             layout.intermediate(stage, series=wildcards.series, frame=r["frame"])
@@ -409,7 +416,8 @@ def get_domain_options():
 
 def get_domain_outputs():
     """Every domain and atom-identity file of the run (default targets): the frames' domains.csv
-    and boundaries.csv, the series' tables and figures (issue 21; a snapshot gets no figures)."""
+    and boundaries.csv, the series' tables and figures (issue 21; a snapshot gets no figures).
+    """
     outs = []
     for s in SERIES:
         for r in [] if is_chunked(s) else frames_of(s):
@@ -428,7 +436,8 @@ def get_domain_outputs():
                 "rmsd_matrix.csv",
             )
         ]
-        if not is_snapshot(s):  # one frame: no one-dot time figures (snapshot.png instead)
+        # one frame: no one-dot time figures (snapshot.png instead)
+        if not is_snapshot(s):
             outs += [
                 layout.series_file(n, series=s)
                 for n in ("domains_series.png", "survival.png", "rmsd_matrix.png")
@@ -459,7 +468,8 @@ def _chunk_previous_row(wildcards):
 def get_chunk_inputs(wildcards):
     """The files of the chunk's frames and of the frame before it, when each is a file of its
     own; a frame of a multi-frame file is followed by the digest of its bytes instead
-    (get_chunk_frames), so that editing one frame of a trajectory reruns only its chunk."""
+    (get_chunk_frames), so that editing one frame of a trajectory reruns only its chunk.
+    """
     rows = [*chunk_of(wildcards), _chunk_previous_row(wildcards)]
     return sorted({r["path"] for r in rows if r is not None and "frame_index" not in r})
 
@@ -478,7 +488,10 @@ def frame_digests(path):
         from nanotraj.trajectory import frame_index
 
         idx = frame_index(path, cache_dir=layout.frame_index_cache())
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        with (
+            open(path, "rb") as fh,
+            mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm,
+        ):
             if idx.whole:
                 whole = hashlib.blake2b(mm, digest_size=8).hexdigest()
                 _DIGESTS[path] = [whole] * len(idx)
@@ -519,29 +532,9 @@ def get_chunk_previous(wildcards):
 
 def get_chunk_options():
     """The configuration's values that run_chunk passes to the stages (the same as the
-    per-frame rules'); per_value_pdb and the frames' figures: nanotraj.chunking."""
-    return {
-        "on_bad_frame": config["on_bad_frame"],
-        "min_distance": config["min_distance"],
-        "max_bytes": config["max_frame_bytes"],
-        "index_cache": layout.frame_index_cache(),
-        "cutoff": config["cutoff"],
-        "dr": config["rdf"]["dr"],
-        "r_max": config["rdf"]["r_max"],
-        "max_centres": config["rdf"]["max_centres"],
-        "threshold": config["boo"]["crystal_bond_threshold"],
-        "probe_radius": config["surface"]["probe_radius"],
-        "ptm_rmsd_cutoff": config["structure"]["ptm_rmsd_cutoff"],
-        "lattice_reference": config["lattice"]["reference"],
-        "profile_bin": config["lattice"]["profile_bin"],
-        "domains": get_domain_options(),
-        "link_fraction": config["domains"]["link_fraction"],
-        "size_change": config["domains"]["size_change"],
-        "max_distance": config["tracking"]["max_distance"],
-        "align": config["tracking"]["align"],
-        "per_value_pdb": config["outputs"]["per_value_pdb"] is True,
-        "frame_figures": config["outputs"]["frame_figures"] is True,
-        "time_unit": config["time_unit"],
-        "order_limits": config["figures"]["order_limits"],
-        "element": config["element"].capitalize(),
-    }
+    per-frame rules'; nanotraj.chunking.stage_options)."""
+    return stage_options(
+        config,
+        domain_options=get_domain_options(),
+        index_cache=layout.frame_index_cache(),
+    )
