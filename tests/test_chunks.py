@@ -33,6 +33,14 @@ def test_auto_keeps_short_series_per_frame_and_cuts_long_ones():
     assert chunk_size(10_000, "auto") == 100  # 100 chunks
     assert len(split(range(10_000), chunk_size(10_000, "auto"))) == 100
     assert len(split(range(123_457), chunk_size(123_457, "auto"))) <= 100
+    assert len(split(range(10**7), chunk_size(10**7, "auto"))) == 100
+
+
+def test_auto_keeps_the_chunks_when_a_frame_is_appended():
+    """Sizes from a ladder: n and n + 1 frames have the same chunks but at its steps."""
+    steps = [n for n in range(AUTO_MAX_FRAMES + 1, 30_000)
+             if chunk_size(n, "auto") != chunk_size(n + 1, "auto")]  # fmt: skip
+    assert steps == [5000, 10_000, 20_000]
 
 
 def test_an_integer_chunks_every_series_of_more_than_one_frame():

@@ -8,8 +8,11 @@ which runs every per-frame stage of its frames in one process and writes the sam
 files, without the per-stage ``.npz`` files between jobs (:mod:`nanotraj.stages.chunk`).
 
 ``chunk_size``: ``auto`` keeps one job per stage and frame for series of up to
-:data:`AUTO_MAX_FRAMES` frames, and above cuts a series into chunks of
-``max(AUTO_MIN_CHUNK, ceil(n / AUTO_CHUNKS))`` frames (10,000 frames: 100 chunks of 100);
+:data:`AUTO_MAX_FRAMES` frames, and above cuts a series into chunks of the smallest size of
+:data:`AUTO_SIZES` that makes at most :data:`AUTO_CHUNKS` chunks (10,000 frames: 100 chunks of
+100; 5,000 frames: 50 chunks of 100). A ladder of sizes, not ``n / 100``: a frame appended to a
+series leaves its chunks as they were (only the last one and the aggregates rerun) except where
+the series crosses a step (5,000, 10,000, 20,000 frames, ...);
 ``0``: never chunked; an integer ``k >= 1``: chunks of ``k`` frames for every series of more than
 one frame.
 
@@ -20,17 +23,19 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_MIN_CHUNK", "chunk_size", "chunk_name",
+__all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_SIZES", "chunk_size", "chunk_name",
            "split", "stage_options"]
 
 #: ``chunk_size: auto`` keeps one job per stage and frame for series up to this many frames
 #: (planning ~8 s at 200 frames; measured in benchmarks/bench_long_series.py).
 AUTO_MAX_FRAMES = 200
-#: ``auto`` above :data:`AUTO_MAX_FRAMES`: at most about this many chunks per series.
+#: ``auto`` above :data:`AUTO_MAX_FRAMES`: at most this many chunks per series (up to
+#: 10^6 frames).
 AUTO_CHUNKS = 100
-#: ``auto``: at least this many frames per chunk (a chunk job's start-up, ~1-2 s of imports and
-#: compiled kernels, is then a few percent of its work).
-AUTO_MIN_CHUNK = 50
+#: ``auto``: the sizes a chunk may have, the smallest first (at least 50 frames: a chunk job's
+#: start-up, ~1-2 s of imports and compiled kernels, is then a few percent of its work).
+AUTO_SIZES = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
+AUTO_MIN_CHUNK = AUTO_SIZES[0]
 
 
 def chunk_size(n_frames: int, setting="auto") -> int:
@@ -42,7 +47,10 @@ def chunk_size(n_frames: int, setting="auto") -> int:
     if setting == "auto":
         if n_frames <= AUTO_MAX_FRAMES:
             return 0
-        return max(AUTO_MIN_CHUNK, math.ceil(n_frames / AUTO_CHUNKS))
+        for size in AUTO_SIZES:
+            if math.ceil(n_frames / size) <= AUTO_CHUNKS:
+                return size
+        return math.ceil(n_frames / AUTO_CHUNKS)
     size = int(setting)
     if size < 0:
         raise ValueError(f"chunk_size {setting!r}: expected auto, 0 or a positive integer")
