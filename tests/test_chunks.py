@@ -248,6 +248,17 @@ def test_an_edited_sheet_row_reruns_only_its_chunk_and_the_aggregates(copy_of_ch
     assert planned(work, *CHUNKED) == {("run_chunk", "c0000")} | SERIES_AGGREGATES
 
 
+def test_an_appended_frame_runs_only_the_last_chunk_and_the_aggregates(copy_of_chunked):
+    work = copy_of_chunked
+    with open(work / "data" / "traj.extxyz", "a") as fh:  # the earlier frames' bytes stay
+        x = frame_coords(N_FRAMES)
+        fh.write(f"{len(x)}\nProperties=species:S:1:pos:R:3 time={10 * N_FRAMES}\n")
+        fh.write("".join(f"Pt {a:.5f} {b:.5f} {c:.5f}\n" for a, b, c in x))
+    with open(work / "frames.tsv", "a") as fh:
+        fh.write(f"s\tf{N_FRAMES}\t{10 * N_FRAMES}\tdata/traj.extxyz\t{N_FRAMES}\n")
+    assert planned(work, *CHUNKED) == {("run_chunk", "c0002")} | SERIES_AGGREGATES
+
+
 def test_auto_plans_per_frame_jobs_for_a_short_series(runs, tmp_path):
     """chunk_size: auto (the default) keeps every per-frame rule for 7 frames."""
     work = tmp_path / "short"
