@@ -108,6 +108,16 @@ def read_log_times(results_dir) -> dict[str, list[float]]:
     return per_rule
 
 
+def median_time(fn, repeat: int) -> float:
+    """Median wall time (s) of ``repeat`` calls of ``fn()`` (``time.perf_counter``)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def median(values):
     values = [v for v in values if v == v]
     return statistics.median(values) if values else float("nan")

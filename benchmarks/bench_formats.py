@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,14 +35,8 @@ from nanotraj.io import read_frame as read_pdb
 from nanotraj.io import write_values
 from nanotraj.trajectory import _CACHE, frame_index, read_frame
 
-
-def timed(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time  # noqa: E402
 
 
 def particle(n_atoms, seed=0):
@@ -94,13 +89,13 @@ def one_frame(n_atoms, repeat, folder: Path, ase_io):
     print(f"{'format':8} {'nanotraj':>10} {'ASE':>10} {'ASE / nanotraj':>15}")
     for fmt, path in files.items():
         if fmt in ("pdb", "mmcif"):
-            ours = timed(lambda p=path: read_pdb(p, min_distance=0), repeat)
+            ours = median_time(lambda p=path: read_pdb(p, min_distance=0), repeat)
         else:
-            ours = timed(lambda p=path: read_frame(p, min_distance=0), repeat)
+            ours = median_time(lambda p=path: read_frame(p, min_distance=0), repeat)
         theirs = float("nan")
         if ase_io is not None and fmt in ("extxyz", "xyz", "lammps"):
             kind = {"extxyz": "extxyz", "xyz": "extxyz", "lammps": "lammps-dump-text"}[fmt]
-            theirs = timed(lambda p=path, k=kind: ase_io.read(p, format=k), repeat)
+            theirs = median_time(lambda p=path, k=kind: ase_io.read(p, format=k), repeat)
         print(f"{fmt:8} {1e3 * ours:10.2f} {1e3 * theirs:10.2f} {theirs / ours:15.1f}")
 
 
@@ -123,7 +118,7 @@ def long_trajectory(n_frames, n_atoms, repeat, folder: Path, ase_io):
     t_index = time.perf_counter() - t0
     assert len(idx) == n_frames
     picks = np.linspace(0, n_frames - 1, min(50, n_frames)).astype(int)
-    per = [timed(lambda k=int(k): read_frame(path, frame_index=k, min_distance=0), 1)
+    per = [median_time(lambda k=int(k): read_frame(path, frame_index=k, min_distance=0), 1)
            for k in picks]
     print(f"index (once, then cached): {t_index:.3f} s = {1e6 * t_index / n_frames:.1f} us "
           "per frame")
@@ -132,7 +127,7 @@ def long_trajectory(n_frames, n_atoms, repeat, folder: Path, ase_io):
           f"{1e3 * per[-1]:.3f} ms")
     if ase_io is not None:
         few = picks[:: max(1, len(picks) // 5)][:5]
-        ase_t = [timed(lambda k=int(k): ase_io.read(path, index=k, format="extxyz"), 1)
+        ase_t = [median_time(lambda k=int(k): ase_io.read(path, index=k, format="extxyz"), 1)
                  for k in few]
         print("ASE read(path, index=k) for k = " + ", ".join(str(int(k)) for k in few) + ": "
               + ", ".join(f"{1e3 * t:.0f}" for t in ase_t) + " ms (it scans from the start)")

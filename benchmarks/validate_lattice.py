@@ -42,14 +42,6 @@ NN = A / math.sqrt(2.0)
 APPLIED = np.array([[1.02, 0.01, 0.0], [0.01, 0.99, 0.0], [0.0, 0.0, 1.0]])
 
 
-def rotation(seed):
-    q = np.random.default_rng(seed).normal(size=4)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
 
 
 def interior(x, depth):
@@ -64,7 +56,7 @@ def strain_case(noise, seed):
     from nanotraj import strain as st
     from nanotraj.ptm import ptm
 
-    x0 = lat.fcc_sphere(22.0) @ rotation(seed).T @ APPLIED.T
+    x0 = lat.fcc_sphere(22.0) @ lat.random_rotation(seed).T @ APPLIED.T
     inside = interior(x0, 2 * NN)
     x = x0 + np.random.default_rng(100 + seed).normal(0.0, noise, x0.shape)
     r = ptm(x, rmsd_cutoff=0.13)
@@ -84,7 +76,7 @@ def lattice_case(noise, seed):
     from nanotraj import strain as st
     from nanotraj.ptm import ptm
 
-    x = lat.fcc_sphere(22.0) @ rotation(seed).T
+    x = lat.fcc_sphere(22.0) @ lat.random_rotation(seed).T
     x = x + np.random.default_rng(200 + seed).normal(0.0, noise, x.shape)
     fit = st.lattice_fit(x, ptm(x, rmsd_cutoff=0.13), "fcc", nn_factor=1 / math.sqrt(2))
     return fit["lattice_constant"], fit["lattice_constant_err"]
@@ -98,7 +90,7 @@ def surface_case(noise, seed):
     from nanotraj.ptm import ptm
     from nanotraj.rdf import first_minimum, rdf
 
-    x0 = lat.truncated_octahedron(6) @ rotation(seed).T
+    x0 = lat.truncated_octahedron(6) @ lat.random_rotation(seed).T
     truth = crystal.analyse(x0, find_bonds(x0, 1.2 * NN)[0], *_surface(x0),
                             ptm(x0, rmsd_cutoff=0.13), structure="fcc", a=A,
                             nn_distance=NN)["site"]

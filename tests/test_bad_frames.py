@@ -11,7 +11,6 @@ errors. The corpus is made by the tests; the many frames share one snakemake run
 from __future__ import annotations
 
 import base64
-import csv
 import os
 import re
 import subprocess
@@ -32,30 +31,14 @@ from nanotraj.contract import (
 from nanotraj.errors import FrameError
 from nanotraj.io import read_frame, write_values
 
-from .conftest import REPO
+from .conftest import REPO, SNAKEFILE, read_csv, snakemake
 
 pytestmark = pytest.mark.workflow
 
-SNAKEFILE = REPO / "Snakefile"
 BASE_FILE = REPO / "resources" / "demo" / "demo_t07.pdb"  # 352 Pt atoms, a roughened fcc particle
 SERIES = "s"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
-
-def snakemake(workdir, *args, check=True):
-    """Run snakemake on the project's Snakefile from ``workdir``; return the completed process."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def read_csv(path):
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        return reader.fieldnames, list(reader)
 
 
 # ----------------------------------------------------------------------------------------------

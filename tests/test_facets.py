@@ -28,14 +28,6 @@ A = lat.PT_A
 F111 = 12.0 * math.sqrt(3.0) / (12.0 * math.sqrt(3.0) + 6.0)
 
 
-def _rotation(seed):
-    q = np.random.default_rng(seed).normal(size=4)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
 
 
 def _planes(x, rotation=None):
@@ -47,7 +39,7 @@ def _planes(x, rotation=None):
 
 @pytest.mark.parametrize("n, seed", [(3, 0), (4, 1), (5, 2), (7, 3)])
 def test_truncated_octahedron(n, seed):
-    R = _rotation(seed)
+    R = lat.random_rotation(seed)
     x = lat.truncated_octahedron(n) @ R.T
     res, s = _planes(x, R)
     t = res["table"]
@@ -77,7 +69,7 @@ def test_truncated_octahedron(n, seed):
 
 @pytest.mark.parametrize("noise", [0.05, 0.1, 0.15])
 def test_noisy_truncated_octahedron(noise):
-    R = _rotation(9)
+    R = lat.random_rotation(9)
     x = lat.truncated_octahedron(6) @ R.T
     x = x + np.random.default_rng(1).normal(0.0, noise, x.shape)
     r = ptm(x, rmsd_cutoff=0.13)
@@ -91,7 +83,7 @@ def test_noisy_truncated_octahedron(noise):
 
 
 def test_without_crystal_frame_planes_are_other():
-    x = lat.truncated_octahedron(4) @ _rotation(4).T
+    x = lat.truncated_octahedron(4) @ lat.random_rotation(4).T
     s = alpha_shape(x, 1.45 * NN)
     res = fc.facet_planes(x, s["facets"], s["normals"])
     t = res["table"]

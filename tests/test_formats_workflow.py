@@ -11,8 +11,6 @@ import csv
 import math
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,28 +18,13 @@ import pytest
 
 from nanotraj.io import read_frame
 
-from .conftest import REPO
+from .conftest import REPO, read_csv, snakemake
 
 pytestmark = pytest.mark.workflow
 ase = pytest.importorskip("ase")
 
-SNAKEFILE = REPO / "Snakefile"
 DEMO = REPO / "resources" / "demo"
 
-
-def snakemake(workdir, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def read_csv(path):
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        return reader.fieldnames, list(reader)
 
 
 def write_inputs(work: Path):

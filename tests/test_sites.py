@@ -25,14 +25,6 @@ NN = lat.PT_NN
 CODE = {name: k for k, name in enumerate(SITE_CLASSES)}
 
 
-def _rotation(seed):
-    q = np.random.default_rng(seed).normal(size=4)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
 
 
 def _analyse(x, structure="fcc"):
@@ -52,7 +44,7 @@ def expected_counts(n):
 @pytest.mark.parametrize("n, seed, noise", [(4, 0, 0.0), (5, 1, 0.0), (6, 2, 0.0),
                                             (5, 3, 0.05), (6, 4, 0.1)])
 def test_truncated_octahedron_site_counts(n, seed, noise):
-    x = lat.truncated_octahedron(n) @ _rotation(seed).T
+    x = lat.truncated_octahedron(n) @ lat.random_rotation(seed).T
     x = x + np.random.default_rng(seed).normal(0.0, noise, x.shape) if noise else x
     res, _, s = _analyse(x)
     counts = np.bincount(res["site"], minlength=len(SITE_CLASSES))

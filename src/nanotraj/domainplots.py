@@ -50,16 +50,6 @@ def _f(value) -> float:
         return math.nan
 
 
-def placeholder(out_png, message: str, kind: str) -> None:
-    """A figure of ``kind`` that only says ``message``."""
-    with fs.DRAW_LOCK:
-        fig = fs.new_figure(FIGURE_SIZES[kind])
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=fs.FONT["title"] + 2,
-                color="firebrick", transform=ax.transAxes, wrap=True)
-        fs.save_png(fig, out_png)
-
 
 def plot_domain_series(domains: Sequence[Mapping], events: Sequence[Mapping], out_png, *,
                        frames: Sequence[tuple[str, float]] | None = None,

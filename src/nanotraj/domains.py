@@ -319,14 +319,20 @@ def misorientation(a, b, symmetry="cubic") -> np.ndarray:
     quaternion has a NaN (an atom PTM did not classify).
     """
     group = _group_wxyz(symmetry)
+    return _per_pair(a, b, lambda d: _reduced_angle(d, group))
+
+
+def _per_pair(a, b, angle) -> np.ndarray:
+    """``angle(d)`` of the relative rotations ``d = a^-1 b`` (M, 4) ``(w, x, y, z)`` of the pairs
+    of ``(x, y, z, w)`` quaternions ``a``, ``b`` (broadcast, normalised here); NaN for a pair
+    with a NaN; a float for two single quaternions."""
     qa, qb = np.broadcast_arrays(_wxyz(a), _wxyz(b))
     scalar = qa.ndim == 1
     qa, qb = np.atleast_2d(qa), np.atleast_2d(qb)
     bad = ~(np.isfinite(qa).all(axis=1) & np.isfinite(qb).all(axis=1))
     out = np.full(len(qa), np.nan)
     if (~bad).any():
-        d = _qmul(_conj(_normalised(qa[~bad])), _normalised(qb[~bad]))
-        out[~bad] = _reduced_angle(d, group)
+        out[~bad] = angle(_qmul(_conj(_normalised(qa[~bad])), _normalised(qb[~bad])))
     return float(out[0]) if scalar else out
 
 
@@ -354,18 +360,14 @@ def sigma3_deviation(a, b) -> np.ndarray:
     ``a, b``: (4,) or (M, 4) quaternions ``(x, y, z, w)``; NaN where either has a NaN.
     """
     group = _group_wxyz("cubic")
-    qa, qb = np.broadcast_arrays(_wxyz(a), _wxyz(b))
-    scalar = qa.ndim == 1
-    qa, qb = np.atleast_2d(qa), np.atleast_2d(qb)
-    bad = ~(np.isfinite(qa).all(axis=1) & np.isfinite(qb).all(axis=1))
-    out = np.full(len(qa), np.nan)
-    if (~bad).any():
-        d = _qmul(_conj(_normalised(qa[~bad])), _normalised(qb[~bad]))
+
+    def deviation(d):
         best = np.full(len(d), np.inf)
         for s in _sigma3_variants():
             best = np.minimum(best, _reduced_angle(_qmul(_conj(s), d), group))
-        out[~bad] = best
-    return float(out[0]) if scalar else out
+        return best
+
+    return _per_pair(a, b, deviation)
 
 
 def _fundamental(q, group) -> np.ndarray:

@@ -52,6 +52,18 @@ def save_png(fig, out_png) -> None:
             fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
 
 
+def placeholder(out_png, message: str, size: tuple[float, float]) -> None:
+    """A figure of ``size`` inches that only states ``message`` (in red, centred): the figure of
+    a series without accepted frames, so that every figure the rules promise exists."""
+    with DRAW_LOCK:
+        fig = new_figure(size)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=FONT["title"] + 2,
+                color="firebrick", transform=ax.transAxes, wrap=True)
+        save_png(fig, out_png)
+
+
 def style(ax, *, xlabel=None, ylabel=None, title=None) -> None:
     """Axis labels, title and tick labels in the sizes of :data:`FONT`."""
     if xlabel is not None:

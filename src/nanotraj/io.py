@@ -111,6 +111,16 @@ def _size_text(n: int) -> str:
     return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n} bytes"
 
 
+def os_error(path, exc: OSError) -> FrameError:
+    """The one-line :class:`FrameError` of a file the system would not read: no such file,
+    permission denied, or the system's own reason."""
+    if isinstance(exc, FileNotFoundError):
+        return FrameError(path, "no such file")
+    if isinstance(exc, PermissionError):
+        return FrameError(path, "permission denied")
+    return FrameError(path, f"cannot read: {exc.strerror or exc}")
+
+
 def _read_bytes(path: str, max_bytes: int = MAX_FRAME_BYTES) -> bytes:
     """The file's bytes, decompressed (gzip, bzip2, xz by magic bytes), at most ``max_bytes``.
 
@@ -133,12 +143,8 @@ def _read_bytes(path: str, max_bytes: int = MAX_FRAME_BYTES) -> bytes:
                 data = fh.read(max_bytes + 1)
             else:
                 data = _decompress(path, fh, kind, max_bytes)
-    except FileNotFoundError:
-        raise FrameError(path, "no such file") from None
-    except PermissionError:
-        raise FrameError(path, "permission denied") from None
     except OSError as exc:
-        raise FrameError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise os_error(path, exc) from None
     if len(data) > max_bytes:
         what = "decompressed content" if kind else "file"
         raise FrameError(path, f"{what} larger than max_frame_bytes ({_size_text(max_bytes)}): "

@@ -37,16 +37,6 @@ def _time_label(time_unit: str) -> str:
     return f"time ({fs.plain(time_unit)})"
 
 
-def placeholder(out_png, message: str, kind: str) -> None:
-    """A figure of ``kind``'s size stating ``message`` (a series without accepted frames)."""
-    with fs.DRAW_LOCK:
-        fig = fs.new_figure(FIGURE_SIZES[kind])
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=fs.FONT["title"] + 2,
-                color="firebrick", transform=ax.transAxes, wrap=True)
-        fs.save_png(fig, out_png)
-
 
 def _split(rows):
     ok = sorted((r for r in rows if is_ok(r)), key=lambda r: as_float(r.get("time")))

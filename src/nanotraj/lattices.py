@@ -446,6 +446,19 @@ def _rotation(axis, angle_deg) -> np.ndarray:
     return np.eye(3) + math.sin(t) * k + (1.0 - math.cos(t)) * (k @ k)
 
 
+def random_rotation(seed) -> np.ndarray:
+    """A uniformly random rotation matrix (3, 3): the unit quaternion (w, x, y, z) of four
+    standard normal numbers from ``numpy.random.default_rng(seed)``, normalised (Shoemake 1992,
+    uniform on SO(3)). The same seed gives the same rotation."""
+    q = np.random.default_rng(seed).normal(size=4)
+    w, x, y, z = q / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+
+
 def bicrystal(radius, angle_deg, axis=(0.0, 0.0, 1.0), a=PT_A, *, noise=0.0, seed=0):
     """Spherical fcc bicrystal: the half x < 0 of an fcc lattice (cube axes along x, y, z) and
     the half x >= 0 of the same lattice turned by ``angle_deg`` degrees about ``axis`` (through

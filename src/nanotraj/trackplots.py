@@ -42,15 +42,6 @@ def _new_figure(kind: str):
     return fig
 
 
-def placeholder(out_png, message: str, kind: str) -> None:
-    with fs.DRAW_LOCK:
-        fig = _new_figure(kind)
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=fs.FONT["title"] + 2,
-                color="firebrick", transform=ax.transAxes, wrap=True)
-        fs.save_png(fig, out_png)
-
 
 def removal_by_cn(pairs: Sequence[Mapping]) -> dict[str, np.ndarray]:
     """Pooled counts per coordination number: ``cn`` (0..max), ``total``, ``removed``,

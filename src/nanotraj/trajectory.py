@@ -85,6 +85,7 @@ from nanotraj.io import (
     _size_text,
     frame_from_text,
     length_scale,
+    os_error,
 )
 from nanotraj.io import read_frame as _read_pdb_or_cif
 
@@ -114,12 +115,8 @@ def _stat(path: str) -> os.stat_result:
 
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        raise FrameError(path, "no such file") from None
-    except PermissionError:
-        raise FrameError(path, "permission denied") from None
     except OSError as exc:
-        raise FrameError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise os_error(path, exc) from None
     if not stat.S_ISREG(st.st_mode):
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a pipe, socket or device"
         raise FrameError(path, f"is {kind}, not a regular file")
@@ -129,10 +126,8 @@ def _stat(path: str) -> os.stat_result:
 def _open(path: str):
     try:
         return open(path, "rb")  # noqa: SIM115 - closed by the callers
-    except PermissionError:
-        raise FrameError(path, "permission denied") from None
     except OSError as exc:
-        raise FrameError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise os_error(path, exc) from None
 
 
 def _needs_whole(head: bytes) -> bool:

@@ -41,6 +41,8 @@ from nanotraj import lattices as lat  # noqa: E402
 from nanotraj import strain as st  # noqa: E402
 from nanotraj.ptm import ptm  # noqa: E402
 
+_rot = lat.random_rotation
+
 from .ovito_data import collection  # noqa: E402
 
 PT_A = lat.PT_A
@@ -49,14 +51,6 @@ FE_A = 2.8665
 TOL = 1e-9
 
 
-def _rotation(seed):
-    q = np.random.default_rng(seed).normal(size=4)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
 
 
 def _noisy(x, noise, seed):
@@ -64,7 +58,7 @@ def _noisy(x, noise, seed):
 
 
 def _core_shell():
-    x = lat.fcc_sphere(22.0) @ _rotation(5).T
+    x = lat.fcc_sphere(22.0) @ _rot(5).T
     r = np.linalg.norm(x, axis=1)
     g = np.where(r > 10.0, 1.0 + 0.02 * (r - 10.0) / np.maximum(r, 1e-12), 1.0)
     return _noisy(x * g[:, None], 0.05, 2)
@@ -75,21 +69,21 @@ STRAIN = np.array([[1.02, 0.01, 0.0], [0.01, 0.99, 0.0], [0.0, 0.0, 1.0]])
 #: name -> (coordinates, nanotraj lattice, OVITO lattice, lattice constant a, c or None)
 CASES = {
     "fcc strained, 0.05 A": (
-        lambda: _noisy(lat.fcc_sphere(18.0) @ _rotation(1).T @ STRAIN.T, 0.05, 1),
+        lambda: _noisy(lat.fcc_sphere(18.0) @ _rot(1).T @ STRAIN.T, 0.05, 1),
         "fcc", "FCC", PT_A, None),
     "truncated octahedron, 0.1 A": (
-        lambda: _noisy(lat.truncated_octahedron(6) @ _rotation(2).T, 0.1, 2), "fcc", "FCC",
+        lambda: _noisy(lat.truncated_octahedron(6) @ _rot(2).T, 0.1, 2), "fcc", "FCC",
         PT_A, None),
     "core-shell, 0.05 A": (_core_shell, "fcc", "FCC", PT_A, None),
-    "decahedron, 0.05 A": (lambda: _noisy(lat.decahedron(10) @ _rotation(3).T, 0.05, 3),
+    "decahedron, 0.05 A": (lambda: _noisy(lat.decahedron(10) @ _rot(3).T, 0.05, 3),
                            "fcc", "FCC", PT_A, None),
-    "fcc, 0.15 A": (lambda: _noisy(lat.fcc_sphere(18.0) @ _rotation(4).T, 0.15, 4), "fcc",
+    "fcc, 0.15 A": (lambda: _noisy(lat.fcc_sphere(18.0) @ _rot(4).T, 0.15, 4), "fcc",
                     "FCC", PT_A, None),
     "hcp Co, 0.05 A": (
-        lambda: _noisy(1.01 * lat.hcp_sphere(16.0, a=CO_A, c=CO_C) @ _rotation(6).T, 0.05, 6),
+        lambda: _noisy(1.01 * lat.hcp_sphere(16.0, a=CO_A, c=CO_C) @ _rot(6).T, 0.05, 6),
         "hcp", "HCP", CO_A, CO_C),
     "bcc Fe, 0.05 A": (
-        lambda: _noisy(1.01 * lat.bcc_sphere(16.0, a=FE_A) @ _rotation(7).T, 0.05, 7), "bcc",
+        lambda: _noisy(1.01 * lat.bcc_sphere(16.0, a=FE_A) @ _rot(7).T, 0.05, 7), "bcc",
         "BCC", FE_A, None),
 }
 

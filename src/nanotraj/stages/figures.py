@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nanotraj import figstyle as fs
 from nanotraj import trackplots
 from nanotraj.figstyle import plain
 from nanotraj.plots import (
@@ -169,7 +170,7 @@ def plot_series(
         ):
             plot_placeholder(outputs[key], msg, kind=kind)
         for key in lattice_figures:
-            latticeplots.placeholder(outputs[key], msg, key)
+            fs.placeholder(outputs[key], msg, latticeplots.FIGURE_SIZES[key])
         lg(msg)
         lg.close(OK)
         return {"status": msg}
@@ -263,8 +264,9 @@ def plot_tracking(fate_csvs: Sequence[str], tracking_npzs: Sequence[str],
         lg(f"no pair: {s}")
     if not pairs:
         msg = f"series {series}: no pair of consecutive accepted frames"
-        trackplots.placeholder(outputs["removal_cn"], msg, "removal_cn")
-        trackplots.placeholder(outputs["displacements"], msg, "displacements")
+        fs.placeholder(outputs["removal_cn"], msg, trackplots.FIGURE_SIZES["removal_cn"])
+        fs.placeholder(outputs["displacements"], msg,
+                       trackplots.FIGURE_SIZES["displacements"])
         lg(msg)
         lg.close(OK)
         return {"status": msg}
