@@ -7,8 +7,6 @@ from __future__ import annotations
 import filecmp
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +16,7 @@ from nanotraj.chunking import AUTO_MAX_FRAMES, AUTO_MIN_CHUNK, chunk_name, chunk
 from nanotraj.lattices import fcc_sphere
 from nanotraj.tables import load_frame_arrays, save_frame_arrays
 
-from .conftest import REPO
-
-SNAKEFILE = REPO / "Snakefile"
+from .conftest import snakemake
 
 # ----------------------------------------------------------------------------------------------
 # the choice of the chunks
@@ -86,15 +82,6 @@ def test_frame_arrays_come_back_exactly(tmp_path):
 
 # ----------------------------------------------------------------------------------------------
 # the workflow: chunks against the per-frame rules
-
-
-def snakemake(workdir, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", "2", *args]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def planned(workdir, *args) -> set[tuple[str, str]]:
@@ -164,6 +151,7 @@ def _files(results: Path) -> set[Path]:
             and p.name != "run.json"}  # fmt: skip
 
 
+@pytest.mark.workflow
 def test_chunks_write_the_per_frame_rules_files_byte_for_byte(runs):
     chunked, per_frame = runs
     a, b = _files(chunked / "results"), _files(per_frame / "results")
@@ -184,6 +172,7 @@ def test_chunks_write_the_per_frame_rules_files_byte_for_byte(runs):
     assert different == []
 
 
+@pytest.mark.workflow
 def test_the_rejected_frame_and_its_pairs_are_recorded_as_in_the_per_frame_rules(runs):
     chunked, _ = runs
     text = (chunked / "results" / "s" / "tracking.csv").read_text()
@@ -195,6 +184,7 @@ def test_the_rejected_frame_and_its_pairs_are_recorded_as_in_the_per_frame_rules
     assert sorted(p.name for p in inter.rglob("*.npz")) == ["frames.npz"] * 3
 
 
+@pytest.mark.workflow
 def test_a_second_run_has_nothing_to_do(runs):
     chunked, _ = runs
     assert planned(chunked, *CHUNKED) == set()
@@ -227,12 +217,14 @@ def copy_of_chunked(runs, tmp_path):
     return work
 
 
+@pytest.mark.workflow
 def test_an_edited_frame_reruns_only_its_chunk_and_the_aggregates(copy_of_chunked):
     work = copy_of_chunked
     _edit_frame(work / "data" / "traj.extxyz", 4)  # chunk c0001: frames 3, 4, 5
     assert planned(work, *CHUNKED) == {("run_chunk", "c0001")} | SERIES_AGGREGATES
 
 
+@pytest.mark.workflow
 def test_an_edited_last_frame_of_a_chunk_reruns_the_next_chunk_too(copy_of_chunked):
     """The next chunk's first pair reads that frame (the chunk analyses it again)."""
     work = copy_of_chunked
@@ -241,6 +233,7 @@ def test_an_edited_last_frame_of_a_chunk_reruns_the_next_chunk_too(copy_of_chunk
         SERIES_AGGREGATES
 
 
+@pytest.mark.workflow
 def test_an_edited_sheet_row_reruns_only_its_chunk_and_the_aggregates(copy_of_chunked):
     work = copy_of_chunked
     sheet = work / "frames.tsv"
@@ -248,6 +241,7 @@ def test_an_edited_sheet_row_reruns_only_its_chunk_and_the_aggregates(copy_of_ch
     assert planned(work, *CHUNKED) == {("run_chunk", "c0000")} | SERIES_AGGREGATES
 
 
+@pytest.mark.workflow
 def test_an_appended_frame_runs_only_the_last_chunk_and_the_aggregates(copy_of_chunked):
     work = copy_of_chunked
     with open(work / "data" / "traj.extxyz", "a") as fh:  # the earlier frames' bytes stay
@@ -259,6 +253,7 @@ def test_an_appended_frame_runs_only_the_last_chunk_and_the_aggregates(copy_of_c
     assert planned(work, *CHUNKED) == {("run_chunk", "c0002")} | SERIES_AGGREGATES
 
 
+@pytest.mark.workflow
 def test_auto_plans_per_frame_jobs_for_a_short_series(runs, tmp_path):
     """chunk_size: auto (the default) keeps every per-frame rule for 7 frames."""
     work = tmp_path / "short"
@@ -268,6 +263,7 @@ def test_auto_plans_per_frame_jobs_for_a_short_series(runs, tmp_path):
     assert "run_chunk" not in rules
 
 
+@pytest.mark.workflow
 def test_auto_chunks_a_long_series(tmp_path):
     n = AUTO_MAX_FRAMES + 1
     (tmp_path / "data").mkdir()
