@@ -261,6 +261,9 @@ def test_auto_plans_per_frame_jobs_for_a_short_series(runs, tmp_path):
     rules = {r for r, _ in planned(work, *CONFIG)}
     assert {"parse_frame", "compute_ptm", "track_pair", "plot_frame"} <= rules
     assert "run_chunk" not in rules
+    # outputs.frame_figures: false plans no figure of a frame
+    rules = {r for r, _ in planned(work, *CONFIG, "outputs={frame_figures: false}")}
+    assert "plot_frame" not in rules and "compute_ptm" in rules
 
 
 @pytest.mark.workflow
