@@ -254,7 +254,7 @@ def test_an_appended_frame_runs_only_the_last_chunk_and_the_aggregates(copy_of_c
 
 
 @pytest.mark.workflow
-def test_auto_plans_per_frame_jobs_for_a_short_series(runs, tmp_path):
+def test_auto_plans_per_frame_jobs_for_a_short_series(tmp_path):
     """chunk_size: auto (the default) keeps every per-frame rule for 7 frames."""
     work = tmp_path / "short"
     write_series(work)
