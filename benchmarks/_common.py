@@ -140,25 +140,20 @@ def job_table(results_dir) -> list[str]:
     return lines
 
 
-def write_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 7,
-                 series: str = "bench") -> Path:
-    """Write ``n_frames`` PDB frames of about ``target_atoms`` atoms and their frames sheet.
+def etched_frames(n_frames: int, *, target_atoms: int = 300, seed: int = 7, every: int = 20):
+    """The frames of the benchmark series, one (N, 3) array per frame (Angstrom).
 
     Like the demo (:mod:`nanotraj.demo`): a Pt truncated octahedron (586 atoms) is etched,
-    low-coordinated atoms first (weight ``exp(-0.9 cn)``), down to ``target_atoms``; then every
-    frame removes one more atom every 20 frames and adds Gaussian noise growing from 0.04 to
-    0.10 A.  Deterministic.  Returns the sheet's path (absolute frame paths).
-    """
+    low-coordinated atoms first (weight ``exp(-0.9 cn)``), down to ``target_atoms``; then one
+    more atom goes every ``every`` frames and Gaussian noise grows from 0.04 to 0.10 A.
+    Deterministic (``seed``)."""
     import math
 
     import numpy as np
     from scipy.spatial import cKDTree
 
-    from nanotraj.io import write_values
     from nanotraj.lattices import truncated_octahedron
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     a = 3.912
     base = truncated_octahedron(4, a)
@@ -172,14 +167,28 @@ def write_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 
 
     while len(base) > target_atoms + 10:
         base = etch(base, 10)
-    lines = ["series\tframe\ttime\tpath"]
     for k in range(n_frames):
-        if k and k % 20 == 0:
+        if k and k % every == 0:
             base = etch(base, 1)
         sigma = 0.04 + 0.06 * k / max(1, n_frames - 1)
+        yield base + rng.normal(scale=sigma, size=base.shape)
+
+
+def write_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 7,
+                 series: str = "bench") -> Path:
+    """Write ``n_frames`` PDB frames of about ``target_atoms`` atoms (:func:`etched_frames`, one
+    atom fewer every 20 frames) and their frames sheet (times 0, 15, 30, ...).
+    Deterministic.  Returns the sheet's path (absolute frame paths)."""
+    import numpy as np
+
+    from nanotraj.io import write_values
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["series\tframe\ttime\tpath"]
+    for k, x in enumerate(etched_frames(n_frames, target_atoms=target_atoms, seed=seed)):
         path = folder / f"{series}_{k:04d}.pdb"
-        write_values(path, base + rng.normal(scale=sigma, size=base.shape),
-                     np.zeros(len(base)), element="Pt")
+        write_values(path, x, np.zeros(len(x)), element="Pt")
         lines.append(f"{series}\t{series}_{k:04d}\t{k * 15}\t{path.resolve()}")
     sheet = folder / "frames.tsv"
     sheet.write_text("\n".join(lines) + "\n")
@@ -208,43 +217,19 @@ def ovito_collection(x):
 def write_trajectory_series(folder, n_frames: int, *, target_atoms: int = 300, seed: int = 7,
                             series: str = "long", sheet_frames: int | None = None) -> Path:
     """Write one extended-XYZ trajectory of ``n_frames`` frames of about ``target_atoms`` Pt atoms
-    (the frames of :func:`write_series`: an etched truncated octahedron, one atom fewer every
-    max(20, n_frames / 100) frames, Gaussian noise 0.04 -> 0.10 A; ``time=`` in each comment
-    line) and its frames sheet, one row per frame (``frame_index``; the first ``sheet_frames``
-    frames when given).
+    (:func:`etched_frames`, one atom fewer every max(20, n_frames / 100) frames; ``time=`` in
+    each comment line) and its frames sheet, one row per frame (``frame_index``; the first
+    ``sheet_frames`` frames when given).
     Deterministic. Returns the sheet's path (absolute trajectory path)."""
-    import math
-
-    import numpy as np
-    from scipy.spatial import cKDTree
-
-    from nanotraj.lattices import truncated_octahedron
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    a = 3.912
-    base = truncated_octahedron(4, a)
-    nn_cut = 1.2 * a / math.sqrt(2.0)
-
-    def etch(xyz, k):
-        cn = cKDTree(xyz).query_ball_point(xyz, nn_cut, return_length=True) - 1
-        w = np.exp(-0.9 * cn)
-        gone = rng.choice(len(xyz), size=k, replace=False, p=w / w.sum())
-        return np.delete(xyz, gone, axis=0)
-
-    while len(base) > target_atoms + 10:
-        base = etch(base, 10)
     path = folder / f"{series}.extxyz"
     width = len(str(max(n_frames - 1, 0)))
     lines = ["series\tframe\ttime\tpath\tframe_index"]
     every = max(20, n_frames // 100)  # at most ~100 atoms etched away
+    frames = etched_frames(n_frames, target_atoms=target_atoms, seed=seed, every=every)
     with open(path, "w") as fh:
-        for k in range(n_frames):
-            if k and k % every == 0:
-                base = etch(base, 1)
-            sigma = 0.04 + 0.06 * k / max(1, n_frames - 1)
-            x = base + rng.normal(scale=sigma, size=base.shape)
+        for k, x in enumerate(frames):
             fh.write(f"{len(x)}\nProperties=species:S:1:pos:R:3 time={k * 15}\n")
             fh.write("".join(f"Pt {p[0]:.5f} {p[1]:.5f} {p[2]:.5f}\n" for p in x))
             if sheet_frames is None or k < sheet_frames:

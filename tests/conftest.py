@@ -2,6 +2,7 @@
 workflow tests."""
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,15 +32,30 @@ def reference_dir():
     return REFERENCE_DIR
 
 
-def snakemake(workdir, *args, check=True):
+def snakemake(workdir, *args, check=True, env=None, python_prefix=None):
     """Run snakemake on the project's Snakefile from ``workdir`` with 2 cores; return the
-    completed process (``check``: raise with its output when it fails)."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    completed process (``check``: raise with its output when it fails; ``python_prefix``: the
+    command that starts snakemake instead of ``python -m snakemake``)."""
+    cmd = [sys.executable, "-m", "snakemake"] if python_prefix is None else python_prefix
+    cmd = [*cmd, "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def planned_jobs(workdir, *args, **kw) -> set[tuple[str, str]]:
+    """(rule, frame or chunk) pairs that a dry run plans; '' for whole-series/run rules (from
+    the job descriptions, which the default profile hides: ``--quiet host`` shows them)."""
+    proc = snakemake(workdir, "-n", "--quiet", "host", *args, **kw)
+    jobs = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
+        m = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if not m or m.group(1) == "all":
+            continue
+        w = re.search(r"wildcards:.*?(?:frame|chunk)=([^,\s]+)", block)
+        jobs.add((m.group(1), w.group(1) if w else ""))
+    return jobs
 
 
 def read_csv(path):

@@ -5,7 +5,6 @@ rules: the same files byte for byte, and an edited frame reruns only its chunk."
 from __future__ import annotations
 
 import filecmp
-import re
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from nanotraj.chunking import AUTO_MAX_FRAMES, AUTO_MIN_CHUNK, chunk_name, chunk
 from nanotraj.lattices import fcc_sphere
 from nanotraj.tables import load_frame_arrays, save_frame_arrays
 
+from .conftest import planned_jobs as planned
 from .conftest import snakemake
 
 # ----------------------------------------------------------------------------------------------
@@ -82,19 +82,6 @@ def test_frame_arrays_come_back_exactly(tmp_path):
 
 # ----------------------------------------------------------------------------------------------
 # the workflow: chunks against the per-frame rules
-
-
-def planned(workdir, *args) -> set[tuple[str, str]]:
-    """(rule, frame or chunk) of the jobs a dry run plans ('' for the series' and run's)."""
-    proc = snakemake(workdir, "-n", "--quiet", "host", *args)
-    jobs = set()
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
-        m = re.match(r"(?:local)?rule (\w+):", block.strip())
-        if not m or m.group(1) == "all":
-            continue
-        w = re.search(r"wildcards:.*?(?:frame|chunk)=([^,\s]+)", block)
-        jobs.add((m.group(1), w.group(1) if w else ""))
-    return jobs
 
 
 N_FRAMES = 7

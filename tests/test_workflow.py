@@ -8,7 +8,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -20,42 +19,9 @@ import nanotraj
 from nanotraj.contract import ATOM_COLUMNS, BOND_COLUMNS, PDB_QUANTITIES, SUMMARY_COLUMNS
 from nanotraj.io import read_frame, write_values
 
-from .conftest import REPO
+from .conftest import REPO, planned_jobs, read_csv, snakemake
 
 pytestmark = pytest.mark.workflow
-
-SNAKEFILE = REPO / "Snakefile"
-
-
-def snakemake(workdir, *args, check=True, env=None, python_prefix=None):
-    """Run snakemake on the project's Snakefile with ``workdir`` as working directory."""
-    cmd = [sys.executable, "-m", "snakemake"] if python_prefix is None else python_prefix
-    cmd = [*cmd, "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def planned_jobs(workdir, *args, **kw) -> set[tuple[str, str]]:
-    """(rule, frame) pairs that a dry run plans; frame is '' for whole-series/run rules (the
-    job descriptions, which the default profile hides: ``--quiet host`` shows them)."""
-    proc = snakemake(workdir, "-n", "--quiet", "host", *args, **kw)
-    jobs = set()
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
-        m = re.match(r"(?:local)?rule (\w+):", block.strip())
-        if not m or m.group(1) == "all":
-            continue
-        w = re.search(r"wildcards:.*?frame=([^,\s]+)", block)
-        jobs.add((m.group(1), w.group(1) if w else ""))
-    return jobs
-
-
-def read_csv(path):
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        return reader.fieldnames, list(reader)
-
 
 def write_sheet(path, rows):
     lines = ["series\tframe\ttime\tpath"] + ["\t".join(map(str, r)) for r in rows]
