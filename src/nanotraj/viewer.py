@@ -321,14 +321,17 @@ def _columns(header, lines, path="") -> dict[str, list[str]]:
     """The columns (lists of strings) of CSV ``lines`` under ``header``; a row with another
     number of fields than the header is a ValueError naming the file."""
     rows = list(csv.reader(lines))
+    width = len(header)
     for i, row in enumerate(rows):
-        if len(row) != len(header):
+        if len(row) != width:
             raise ValueError(f"{path}: a data row has {len(row)} fields, the header "
-                             f"{len(header)} (row {i + 1} of those read)")
+                             f"{width} (row {i + 1} of those read)")
+    # one transposition in C instead of a list per column (every row has the header's width)
+    fields = list(zip(*rows)) if rows else [() for _ in header]
     cols = {}
     for j, h in enumerate(header):
         if h and h not in cols:
-            cols[h] = [row[j] for row in rows]
+            cols[h] = list(fields[j])
     return cols
 
 
@@ -439,11 +442,15 @@ def _names(key: str, raw) -> np.ndarray:
                 names.append(f"{u:g}")
         out[ok] = np.array(names, dtype=object)[inv] if len(uniq) else out[ok]
         return out
-    # text from the file is shown by plotly as (a subset of) HTML: escaped
-    out = np.array([html.escape(str(v).strip(), quote=False) for v in raw], dtype=object)
-    if key.startswith("structure_"):
-        out = np.array([v.lower() for v in out], dtype=object)
-    out[out == ""] = MISSING
+    # text from the file is shown by plotly as (a subset of) HTML: escaped (each distinct value
+    # once: a column of a few classes over thousands of atoms)
+    values = raw.tolist() if isinstance(raw, np.ndarray) else list(raw)
+    distinct = dict.fromkeys(values)
+    for v in distinct:
+        name = html.escape(str(v).strip(), quote=False)
+        distinct[v] = (name.lower() if key.startswith("structure_") else name) or MISSING
+    out = np.empty(len(values), dtype=object)
+    out[:] = [distinct[v] for v in values]
     return out
 
 
@@ -1052,11 +1059,13 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     hover = {"head": "<b>atom %{customdata[0]}</b>", "pos": "x %{x}, y %{y}, z %{z} Å",
              "columns": hover_cols, "items": items, "order": hover_cols}
 
-    frame_bytes = {f["name"]: len(_js_json(f).encode("utf-8")) for f in page_frames}
+    frame_json = [_js_json(f) for f in page_frames]  # encoded once: sizes and page
+    frame_bytes = {f["name"]: len(j.encode("utf-8"))
+                   for f, j in zip(page_frames, frame_json, strict=True)}
     n_drawn_total = sum(info_drawn.values())
     data_bytes = sum(frame_bytes.values())
     per_atom = data_bytes / n_drawn_total if n_drawn_total else float("nan")
-    nt = {"frames": page_frames, "columns": specs, "keys": keys, "defaultQuantity": default,
+    nt = {"frames": [], "columns": specs, "keys": keys, "defaultQuantity": default,
           "coordDecimals": COORD_DECIMALS, "markerSize": size, "interval": PLAY_INTERVAL_MS,
           "hover": hover, "cut": cut, "labelCharPx": 8, "buttonsPx": 160}
 
@@ -1067,7 +1076,12 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     layout = go.Layout(layout).to_plotly_json()  # validated by plotly
     trace = {"type": "scatter3d", "mode": "markers", "x": [], "y": [], "z": [],
              "marker": {"size": size}, "showlegend": False}
-    script = _SCRIPT.replace("__NT_DATA__", _js_json(nt))
+    nt_json = _js_json(nt)  # "frames" first: the frames' JSON goes in between the brackets
+    head = '{"frames":['
+    if not nt_json.startswith(head + "]"):
+        raise AssertionError("the page's data must start with its frames")
+    nt_json = head + ",".join(frame_json) + nt_json[len(head):]
+    script = _SCRIPT.replace("__NT_DATA__", nt_json)
     div = pio.to_html({"data": [trace], "layout": layout}, config=_config(series),
                       include_plotlyjs=True, full_html=False, div_id=_div_id(series),
                       post_script=script, auto_play=False, validate=False,
