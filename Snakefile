@@ -7,6 +7,7 @@ from pathlib import Path
 from nanotraj.console import closing_message, quiet_scheduler, short_errors
 from nanotraj.project import compare as compare_with_recorded_run
 from nanotraj.project import write_record as record_run
+from nanotraj.smkspeed import fast_input_checks
 
 # The user's config/config.yaml in the working directory wins; otherwise the shipped one (demo).
 USER_CONFIG = Path("config/config.yaml")
@@ -39,6 +40,7 @@ include: "workflow/rules/domains.smk"
 # Progress without the scheduler's four lines per job (profiles/default hides job descriptions).
 quiet_scheduler()
 short_errors()  # a bad frame's error as its one line, without traceback lines
+fast_input_checks()  # a series job's input checks in O(F), not O(F^2) (nanotraj.smkspeed)
 
 # results/run.json records the configuration of the run that wrote results/: a report of another
 # configuration is refused (it would describe files that another run made), and a run of another

@@ -327,7 +327,7 @@ def _columns(header, lines, path="") -> dict[str, list[str]]:
             raise ValueError(f"{path}: a data row has {len(row)} fields, the header "
                              f"{width} (row {i + 1} of those read)")
     # one transposition in C instead of a list per column (every row has the header's width)
-    fields = list(zip(*rows)) if rows else [() for _ in header]
+    fields = list(zip(*rows, strict=True)) if rows else [() for _ in header]
     cols = {}
     for j, h in enumerate(header):
         if h and h not in cols:
