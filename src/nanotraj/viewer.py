@@ -354,6 +354,33 @@ def _parse(texts: Sequence[str]) -> np.ndarray | None:
     return values
 
 
+def _numeric_columns(header, lines, cols) -> dict[str, np.ndarray]:
+    """The columns of ``cols`` (:func:`_columns` of ``lines``) whose first cell is a number,
+    parsed at once by numpy's compiled reader: exactly :func:`_parse`'s floats (both convert
+    with the correctly rounded ``PyOS_string_to_double``; non-finite values NaN), about twice as
+    fast as one conversion per column. Empty when any of those cells is not a number (an empty
+    cell, text): :func:`_parse` then decides column by column."""
+    first = {}
+    for j, h in enumerate(header):
+        if h in cols and h not in first and cols[h]:
+            try:
+                float(cols[h][0])
+            except ValueError:
+                continue
+            first[h] = j
+    if not first:
+        return {}
+    try:
+        block = np.loadtxt(lines, delimiter=",", quotechar='"', comments=None,
+                           usecols=list(first.values()), dtype=np.float64, ndmin=2)
+    except ValueError:
+        return {}
+    if block.shape != (len(lines), len(first)):
+        return {}
+    block[~np.isfinite(block)] = np.nan
+    return {h: np.ascontiguousarray(block[:, k]) for k, h in enumerate(first)}
+
+
 def _float(text) -> float:
     try:
         return float(text)
@@ -400,14 +427,16 @@ def _read_fate(path, n: int, idx: np.ndarray, coords: Mapping[str, np.ndarray],
             f"{path} describes {len(lines)} atoms but {atoms_path} has {n}: the fate file of "
             "frame t is the fate.csv of the frame after t (results/{series}/{next frame}/"
             "fate.csv)")
-    cols = _columns(header, [lines[i] for i in idx], path)
+    drawn_lines = [lines[i] for i in idx]
+    cols = _columns(header, drawn_lines, path)
+    numbers = _numeric_columns(header, drawn_lines, cols)
     if "index" in cols:
-        index = _parse(cols["index"])
+        index = numbers["index"] if "index" in numbers else _parse(cols["index"])
         if index is None or not np.array_equal(index, idx):
             raise ValueError(f"{path}: its 'index' column is not 0..{n - 1} in order")
     for c in COORDINATES:
         if c in cols and len(idx):
-            theirs = _parse(cols[c])
+            theirs = numbers[c] if c in numbers else _parse(cols[c])
             if theirs is None or not np.allclose(theirs, coords[c], atol=2e-3, equal_nan=True):
                 raise ValueError(f"{path}: its atoms' {c} coordinates differ from those of "
                                  f"{atoms_path} (a fate file of another frame?)")
@@ -948,11 +977,14 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
         if dict(summary or {}).get("status", "ok") not in ("", "ok"):
             n = 0  # a rejected frame: no atoms, whatever its table holds
         idx = subsample(n, limit)
-        cols = _columns(header, [lines[i] for i in idx], path) if n else {}
+        drawn_lines = [lines[i] for i in idx] if n else []
         del lines
+        cols = _columns(header, drawn_lines, path) if n else {}
+        numbers = _numeric_columns(header, drawn_lines, cols)
+        del drawn_lines
         table = {}
         for key, texts in cols.items():
-            values = _parse(texts)
+            values = numbers[key] if key in numbers else _parse(texts)
             if values is None and key in COORDINATES:
                 raise ValueError(f"{path}: column {key!r} holds values that are not numbers")
             table[key] = values if values is not None else np.array(texts, dtype=object)
