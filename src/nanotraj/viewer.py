@@ -1123,18 +1123,27 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     js_version = plotly_js_version(js)
     centre_pos = round(0.5 * (ranges["x"][0] + ranges["x"][1]), 1)
 
-    def page(total_bytes):
-        note = _note(series, page_frames, limit, subsampled, size, data_bytes, per_atom,
+    def note(total_bytes):
+        return _note(series, page_frames, limit, subsampled, size, data_bytes, per_atom,
                      js_bytes, total_bytes, js_version, thickness)
-        return _PAGE.format(title=html.escape(f"nanotraj · {series} · 3D view of every frame"),
-                            plot=div, note=note, options=_options(specs),
-                            pos_min=ranges["x"][0], pos_max=ranges["x"][1], pos=centre_pos,
-                            thick_min=0.2, thick_max=thick_max, thick=thickness)
 
-    text = page(0)
-    for _ in range(3):  # the note states the page's own size: settle it
-        total = len(text.encode("utf-8"))
-        text = page(total)
+    # The page around its note, formatted once (a long series' page is tens of MB); the note
+    # states the page's own size: settled on the note alone, as if the whole page were
+    # formatted and measured again each time.
+    slot = "\x00note\x00"
+    around = _PAGE.format(title=html.escape(f"nanotraj · {series} · 3D view of every frame"),
+                          plot=div, note=slot, options=_options(specs),
+                          pos_min=ranges["x"][0], pos_max=ranges["x"][1], pos=centre_pos,
+                          thick_min=0.2, thick_max=thick_max,
+                          thick=thickness).split(slot)
+    if len(around) != 2:
+        raise AssertionError("the page must hold its note once")
+    rest = sum(len(part.encode("utf-8")) for part in around)
+    text_note = note(0)
+    for _ in range(3):
+        text_note = note(rest + len(text_note.encode("utf-8")))
+    text = around[0] + text_note + around[1]
+    del around
     from .tables import write_text
 
     write_text(out_html, text)
