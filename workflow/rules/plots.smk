@@ -9,8 +9,9 @@
 # Snakemake's greedy scheduler otherwise prefers the ready job with the largest input files, so
 # after one frame was edited the per-series jobs (200 inputs) took both cores while the frame's
 # own chain (lattice, domains, table) waited. Now the frame's jobs go first, then the aggregates
-# that feed the long jobs (-1), then the long jobs (plot_series, build_viewer, -2; plot_frame,
-# a leaf holding the GIL in the Snakemake process, too), then the short figures and the
+# that feed the long jobs and plot_tracking (-1: ready as soon as the two pairs are, it uses the
+# core the frame's chain leaves idle), then the long jobs (plot_series, build_viewer, -2;
+# plot_frame, a leaf holding the GIL in the Snakemake process, too), then plot_domains and the
 # trajectory (-3). Only the order changes, never what runs.
 #
 # Report layout: one category per series; in it the subcategory "Series" (time series, g(r) over
