@@ -13,8 +13,17 @@ Steps, in a fresh directory (frames as in ``bench_series.py``):
 5. ``snakemake --cores 2``: wall time of the rerun; ``results/summary.csv`` changes in that
    frame's row only.
 
-Targets (issue 7): step 4 <= 5 s, step 5 <= 10 s.  Steps 2, 4, 5 are repeated ``--repeat`` times
-(the frame is rewritten each time with another noise seed); medians are printed.
+Targets (issues 7 and 23): step 4 <= 5 s, step 5 <= 10 s.  Steps 2, 4, 5 are repeated
+``--repeat`` times (the frame is rewritten each time with another noise seed); medians are
+printed.  For each rerun the script prints its jobs as a timeline (start and end in seconds
+after the command started, from the ``benchmark:`` files: a job's end is its file's time, its
+start that minus its wall time), so the critical path can be read off: Snakemake's own start
+(building the DAG) before the first job, the frame's chain of jobs, the series jobs, Snakemake's
+own finish after the last job.  At the end: the median wall time of each job over the rounds.
+
+``--keep`` keeps the working directory; ``--reuse DIR`` measures in such a kept directory
+without the full run (e.g. after a change of the code: the first rerun then also reruns what the
+change touches, so use ``--repeat 2`` or more and read the later rounds).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,8 +56,11 @@ def perturb(path: Path, seed: int) -> None:
                  np.zeros(len(fr.coords)), element="Pt")
 
 
-def job_times(bench_dir: Path, before: dict) -> None:
-    """Print the ``benchmark:`` wall time of every job the rerun ran (new or rewritten files)."""
+def job_times(bench_dir: Path, before: dict, t0: float, wall: float) -> dict[str, float]:
+    """Print every job the rerun ran (new or rewritten ``benchmark:`` files) as a timeline:
+    start and end (s after the command started at wall-clock ``t0``) and wall time, in order of
+    start; then Snakemake's own time before the first job and after the last.  Returns the wall
+    time per job (benchmark file relative to ``bench_dir``)."""
     import csv
 
     rows = []
@@ -56,11 +69,20 @@ def job_times(bench_dir: Path, before: dict) -> None:
             continue
         with open(p, newline="") as fh:
             s = [float(r["s"]) for r in csv.DictReader(fh, delimiter="\t")]
-        rows.append((s[-1] if s else float("nan"), str(p.relative_to(bench_dir))))
-    print(f"  jobs of the rerun ({len(rows)}), benchmark wall s, slowest first:")
-    for s, name in sorted(rows, reverse=True):
-        print(f"    {s:8.2f}  {name}")
-    print(f"    {sum(s for s, _ in rows):8.2f}  sum")
+        s = s[-1] if s else float("nan")
+        end = p.stat().st_mtime - t0
+        rows.append((end - s, end, s, str(p.relative_to(bench_dir))))
+    rows.sort()
+    print(f"  jobs of the rerun ({len(rows)}), by start: start -> end (wall) s after the command "
+          "started")
+    for start, end, s, name in rows:
+        print(f"    {start:7.2f} -> {end:7.2f} ({s:6.2f})  {name}")
+    if rows:
+        first, last = rows[0][0], max(r[1] for r in rows)
+        print(f"    before the first job (Snakemake start, DAG) {first:.2f} s; jobs "
+              f"{last - first:.2f} s; after the last job {wall - last:.2f} s; sum of job times "
+              f"{sum(r[2] for r in rows):.2f} s")
+    return {name: s for _, _, s, name in rows}
 
 
 def main(argv=None) -> int:
@@ -72,23 +94,33 @@ def main(argv=None) -> int:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="a directory kept by --keep: measure there, without the full run")
     args = ap.parse_args(argv)
 
-    top = Path(tempfile.mkdtemp(prefix="nanotraj-incr-"))
-    if args.keep:
+    reuse = args.reuse is not None
+    top = args.reuse.resolve() if reuse else Path(tempfile.mkdtemp(prefix="nanotraj-incr-"))
+    if args.keep or reuse:
         print(f"working directory (kept): {top}", flush=True)
     try:
-        sheet = write_series(top / "frames", args.frames, target_atoms=args.atoms)
         work = top / "work"
-        work.mkdir()
-        base = snakemake_cmd(work, "--config", f"frames={sheet}", cores=args.cores)
-        full, peak, _ = run_measured([*base, "--quiet"])
-        n_jobs = sum(1 for _ in (work / "results" / "benchmarks").rglob("*.tsv"))
-        print(f"{args.frames} frames: full run {full:.1f} s ({n_jobs} jobs, peak {peak:.0f} MB)",
-              flush=True)
+        if reuse:
+            sheet = top / "frames" / "frames.tsv"
+            base = snakemake_cmd(work, "--config", f"frames={sheet}", cores=args.cores)
+            full = float("nan")
+            print(f"{len(sheet.read_text().splitlines()) - 1} frames, reusing {top}",
+                  flush=True)
+        else:
+            sheet = write_series(top / "frames", args.frames, target_atoms=args.atoms)
+            work.mkdir()
+            base = snakemake_cmd(work, "--config", f"frames={sheet}", cores=args.cores)
+            full, peak, _ = run_measured([*base, "--quiet"])
+            n_jobs = sum(1 for _ in (work / "results" / "benchmarks").rglob("*.tsv"))
+            print(f"{args.frames} frames: full run {full:.1f} s ({n_jobs} jobs, peak "
+                  f"{peak:.0f} MB)", flush=True)
         frames = sorted((top / "frames").glob("*.pdb"))
         target = frames[len(frames) // 2]
-        idle, dry, rerun, planned, ran = [], [], [], [], []
+        idle, dry, rerun, planned, ran, per_job = [], [], [], [], [], {}
         for k in range(args.repeat):
             w, _, text = run_measured([*base, "-n"])
             idle.append(w)
@@ -102,12 +134,14 @@ def main(argv=None) -> int:
             stamp = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*.csv")}
             bench_dir = work / "results" / "benchmarks"
             bench_stamp = {p: p.stat().st_mtime_ns for p in bench_dir.rglob("*.tsv")}
+            t0 = time.time()
             w, _, _ = run_measured([*base, "--quiet"])
             rerun.append(w)
             ran.append(sum(1 for p, t in stamp.items() if p.stat().st_mtime_ns != t))
             after = (work / "results" / "summary.csv").read_text().splitlines()
             changed = sum(1 for a, b in zip(before, after, strict=True) if a != b)
-            job_times(bench_dir, bench_stamp)
+            for name, s in job_times(bench_dir, bench_stamp, t0, w).items():
+                per_job.setdefault(name, []).append(s)
             print(f"round {k + 1}: dry run (nothing to do) {idle[-1]:.2f} s; after changing "
                   f"{target.name}: dry run {dry[-1]:.2f} s ({planned[-1]} jobs planned), rerun "
                   f"{rerun[-1]:.2f} s ({ran[-1]} CSV files rewritten, {changed} row(s) of "
@@ -121,8 +155,12 @@ def main(argv=None) -> int:
         print(f"{'rerun, one frame changed':44s}{r:10.2f}{'<= 10':>8s}  "
               f"{'met' if r <= 10 else 'NOT met'}")
         print(f"jobs planned after the change: {median(planned):.0f}")
+        print(f"\nmedian wall s per job of the reruns ({args.repeat} rounds), slowest first:")
+        for name, s in sorted(per_job.items(), key=lambda kv: -median(kv[1])):
+            print(f"  {median(s):8.2f}  {name}" + (f"  ({len(s)} of the rounds)"
+                                                  if len(s) != args.repeat else ""))
     finally:
-        if not args.keep:
+        if not (args.keep or reuse):
             shutil.rmtree(top, ignore_errors=True)
     return 0
 

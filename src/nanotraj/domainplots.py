@@ -182,16 +182,26 @@ def plot_rmsd_matrix(rows: Sequence[Mapping], out_png, *, time_unit: str = "s",
                      title: str | None = None) -> dict:
     """Heat map of the RMSD (after rigid superposition) between every two frames.
 
-    ``rows``: the series' ``rmsd_matrix.csv`` (``time_a, time_b, rmsd``; every ordered pair).
+    ``rows``: the series' ``rmsd_matrix.csv`` (``time_a, time_b, rmsd``; every ordered pair),
+    as its rows or as its columns (a mapping of name -> (F^2,) array, e.g.
+    :func:`nanotraj.tables.read_columns`: a 1,000-frame series has 10^6 rows).
     Cells without enough shared atoms are grey.  Axes: the frames' times in order (tick labels
     thinned to ~10).  Returns the matrix.
     """
-    times = sorted({_f(r["time_a"]) for r in rows})
-    index = {t: k for k, t in enumerate(times)}
+    if isinstance(rows, Mapping):
+        ta, tb, value = (np.asarray(rows[c], dtype=np.float64) for c in ("time_a", "time_b",
+                                                                          "rmsd"))
+    else:
+        ta, tb, value = (np.array([_f(r[c]) for r in rows], dtype=np.float64)
+                         for c in ("time_a", "time_b", "rmsd"))
+    times = sorted(set(ta.tolist()))
     f = len(times)
+    ia, ib = np.searchsorted(times, ta), np.searchsorted(times, tb)
+    if f and (np.any(ib >= f) or not np.array_equal(np.asarray(times)[np.minimum(ib, f - 1)],
+                                                    tb)):
+        raise KeyError("time_b values that are not among time_a's")
     m = np.full((f, f), np.nan)
-    for r in rows:
-        m[index[_f(r["time_a"])], index[_f(r["time_b"])]] = _f(r["rmsd"])
+    m[ia, ib] = value
     font = fs.FONT
     with fs.DRAW_LOCK:
         fig = fs.new_figure(FIGURE_SIZES["rmsd_matrix"])

@@ -338,14 +338,17 @@ def _columns(header, lines, path="") -> dict[str, list[str]]:
     """The columns (lists of strings) of CSV ``lines`` under ``header``; a row with another
     number of fields than the header is a ValueError naming the file."""
     rows = list(csv.reader(lines))
+    width = len(header)
     for i, row in enumerate(rows):
-        if len(row) != len(header):
+        if len(row) != width:
             raise ValueError(f"{path}: a data row has {len(row)} fields, the header "
-                             f"{len(header)} (row {i + 1} of those read)")
+                             f"{width} (row {i + 1} of those read)")
+    # one transposition in C instead of a list per column (every row has the header's width)
+    fields = list(zip(*rows, strict=True)) if rows else [() for _ in header]
     cols = {}
     for j, h in enumerate(header):
         if h and h not in cols:
-            cols[h] = [row[j] for row in rows]
+            cols[h] = list(fields[j])
     return cols
 
 
@@ -366,6 +369,33 @@ def _parse(texts: Sequence[str]) -> np.ndarray | None:
                 return None
     values[~np.isfinite(values)] = np.nan
     return values
+
+
+def _numeric_columns(header, lines, cols) -> dict[str, np.ndarray]:
+    """The columns of ``cols`` (:func:`_columns` of ``lines``) whose first cell is a number,
+    parsed at once by numpy's compiled reader: exactly :func:`_parse`'s floats (both convert
+    with the correctly rounded ``PyOS_string_to_double``; non-finite values NaN), about twice as
+    fast as one conversion per column. Empty when any of those cells is not a number (an empty
+    cell, text): :func:`_parse` then decides column by column."""
+    first = {}
+    for j, h in enumerate(header):
+        if h in cols and h not in first and cols[h]:
+            try:
+                float(cols[h][0])
+            except ValueError:
+                continue
+            first[h] = j
+    if not first:
+        return {}
+    try:
+        block = np.loadtxt(lines, delimiter=",", quotechar='"', comments=None,
+                           usecols=list(first.values()), dtype=np.float64, ndmin=2)
+    except ValueError:
+        return {}
+    if block.shape != (len(lines), len(first)):
+        return {}
+    block[~np.isfinite(block)] = np.nan
+    return {h: np.ascontiguousarray(block[:, k]) for k, h in enumerate(first)}
 
 
 def _float(text) -> float:
@@ -414,14 +444,16 @@ def _read_fate(path, n: int, idx: np.ndarray, coords: Mapping[str, np.ndarray],
             f"{path} describes {len(lines)} atoms but {atoms_path} has {n}: the fate file of "
             "frame t is the fate.csv of the frame after t (results/{series}/{next frame}/"
             "fate.csv)")
-    cols = _columns(header, [lines[i] for i in idx], path)
+    drawn_lines = [lines[i] for i in idx]
+    cols = _columns(header, drawn_lines, path)
+    numbers = _numeric_columns(header, drawn_lines, cols)
     if "index" in cols:
-        index = _parse(cols["index"])
+        index = numbers["index"] if "index" in numbers else _parse(cols["index"])
         if index is None or not np.array_equal(index, idx):
             raise ValueError(f"{path}: its 'index' column is not 0..{n - 1} in order")
     for c in COORDINATES:
         if c in cols and len(idx):
-            theirs = _parse(cols[c])
+            theirs = numbers[c] if c in numbers else _parse(cols[c])
             if theirs is None or not np.allclose(theirs, coords[c], atol=2e-3, equal_nan=True):
                 raise ValueError(f"{path}: its atoms' {c} coordinates differ from those of "
                                  f"{atoms_path} (a fate file of another frame?)")
@@ -456,11 +488,15 @@ def _names(key: str, raw) -> np.ndarray:
                 names.append(f"{u:g}")
         out[ok] = np.array(names, dtype=object)[inv] if len(uniq) else out[ok]
         return out
-    # text from the file is shown by plotly as (a subset of) HTML: escaped
-    out = np.array([html.escape(str(v).strip(), quote=False) for v in raw], dtype=object)
-    if key.startswith("structure_"):
-        out = np.array([v.lower() for v in out], dtype=object)
-    out[out == ""] = MISSING
+    # text from the file is shown by plotly as (a subset of) HTML: escaped (each distinct value
+    # once: a column of a few classes over thousands of atoms)
+    values = raw.tolist() if isinstance(raw, np.ndarray) else list(raw)
+    distinct = dict.fromkeys(values)
+    for v in distinct:
+        name = html.escape(str(v).strip(), quote=False)
+        distinct[v] = (name.lower() if key.startswith("structure_") else name) or MISSING
+    out = np.empty(len(values), dtype=object)
+    out[:] = [distinct[v] for v in values]
     return out
 
 
@@ -958,11 +994,14 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
         if dict(summary or {}).get("status", "ok") not in ("", "ok"):
             n = 0  # a rejected frame: no atoms, whatever its table holds
         idx = subsample(n, limit)
-        cols = _columns(header, [lines[i] for i in idx], path) if n else {}
+        drawn_lines = [lines[i] for i in idx] if n else []
         del lines
+        cols = _columns(header, drawn_lines, path) if n else {}
+        numbers = _numeric_columns(header, drawn_lines, cols)
+        del drawn_lines
         table = {}
         for key, texts in cols.items():
-            values = _parse(texts)
+            values = numbers[key] if key in numbers else _parse(texts)
             if values is None and key in COORDINATES:
                 raise ValueError(f"{path}: column {key!r} holds values that are not numbers")
             table[key] = values if values is not None else np.array(texts, dtype=object)
@@ -1069,11 +1108,13 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     hover = {"head": "<b>atom %{customdata[0]}</b>", "pos": "x %{x}, y %{y}, z %{z} Å",
              "columns": hover_cols, "items": items, "order": hover_cols}
 
-    frame_bytes = {f["name"]: len(_js_json(f).encode("utf-8")) for f in page_frames}
+    frame_json = [_js_json(f) for f in page_frames]  # encoded once: sizes and page
+    frame_bytes = {f["name"]: len(j.encode("utf-8"))
+                   for f, j in zip(page_frames, frame_json, strict=True)}
     n_drawn_total = sum(info_drawn.values())
     data_bytes = sum(frame_bytes.values())
     per_atom = data_bytes / n_drawn_total if n_drawn_total else float("nan")
-    nt = {"frames": page_frames, "columns": specs, "keys": keys, "defaultQuantity": default,
+    nt = {"frames": [], "columns": specs, "keys": keys, "defaultQuantity": default,
           "coordDecimals": COORD_DECIMALS, "markerSize": size, "interval": PLAY_INTERVAL_MS,
           "hover": hover, "cut": cut, "labelCharPx": 8, "buttonsPx": 160}
 
@@ -1084,7 +1125,12 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     layout = go.Layout(layout).to_plotly_json()  # validated by plotly
     trace = {"type": "scatter3d", "mode": "markers", "x": [], "y": [], "z": [],
              "marker": {"size": size}, "showlegend": False}
-    script = _SCRIPT.replace("__NT_DATA__", _js_json(nt))
+    nt_json = _js_json(nt)  # "frames" first: the frames' JSON goes in between the brackets
+    head = '{"frames":['
+    if not nt_json.startswith(head + "]"):
+        raise AssertionError("the page's data must start with its frames")
+    nt_json = head + ",".join(frame_json) + nt_json[len(head):]
+    script = _SCRIPT.replace("__NT_DATA__", nt_json)
     div = pio.to_html({"data": [trace], "layout": layout}, config=_config(series),
                       include_plotlyjs=True, full_html=False, div_id=_div_id(series),
                       post_script=script, auto_play=False, validate=False,
@@ -1094,18 +1140,27 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     js_version = plotly_js_version(js)
     centre_pos = round(0.5 * (ranges["x"][0] + ranges["x"][1]), 1)
 
-    def page(total_bytes):
-        note = _note(series, page_frames, limit, subsampled, size, data_bytes, per_atom,
+    def note(total_bytes):
+        return _note(series, page_frames, limit, subsampled, size, data_bytes, per_atom,
                      js_bytes, total_bytes, js_version, thickness)
-        return _PAGE.format(title=html.escape(f"nanotraj · {series} · 3D view of every frame"),
-                            plot=div, note=note, options=_options(specs),
-                            pos_min=ranges["x"][0], pos_max=ranges["x"][1], pos=centre_pos,
-                            thick_min=0.2, thick_max=thick_max, thick=thickness)
 
-    text = page(0)
-    for _ in range(3):  # the note states the page's own size: settle it
-        total = len(text.encode("utf-8"))
-        text = page(total)
+    # The page around its note, formatted once (a long series' page is tens of MB); the note
+    # states the page's own size: settled on the note alone, as if the whole page were
+    # formatted and measured again each time.
+    slot = "\x00note\x00"
+    around = _PAGE.format(title=html.escape(f"nanotraj · {series} · 3D view of every frame"),
+                          plot=div, note=slot, options=_options(specs),
+                          pos_min=ranges["x"][0], pos_max=ranges["x"][1], pos=centre_pos,
+                          thick_min=0.2, thick_max=thick_max,
+                          thick=thickness).split(slot)
+    if len(around) != 2:
+        raise AssertionError("the page must hold its note once")
+    rest = sum(len(part.encode("utf-8")) for part in around)
+    text_note = note(0)
+    for _ in range(3):
+        text_note = note(rest + len(text_note.encode("utf-8")))
+    text = around[0] + text_note + around[1]
+    del around
     from .tables import write_text
 
     write_text(out_html, text)

@@ -25,6 +25,7 @@ rule aggregate_series:
         layout.log("aggregate_series", per="series"),
     benchmark:
         layout.benchmark("aggregate_series", per="series")
+    priority: -1  # scheduling order: see plots.smk
     params:
         version=VERSION,
     run:
@@ -107,6 +108,7 @@ rule write_trajectory:
         layout.log("write_trajectory", per="series"),
     benchmark:
         layout.benchmark("write_trajectory", per="series")
+    priority: -3  # scheduling order: see plots.smk
     params:
         version=VERSION,
     run:

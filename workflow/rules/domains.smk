@@ -90,6 +90,7 @@ rule aggregate_domains:
         layout.log("aggregate_domains", per="series"),
     benchmark:
         layout.benchmark("aggregate_domains", per="series")
+    priority: -1  # scheduling order: see plots.smk
     params:
         version=VERSION,
         frames=get_series_frame_names,
@@ -122,6 +123,7 @@ rule aggregate_atom_ids:
         layout.log("aggregate_atom_ids", per="series"),
     benchmark:
         layout.benchmark("aggregate_atom_ids", per="series")
+    priority: -1  # scheduling order: see plots.smk
     params:
         version=VERSION,
         frames=get_series_frame_names,
@@ -173,6 +175,7 @@ rule plot_domains:
         layout.log("plot_domains", per="series"),
     benchmark:
         layout.benchmark("plot_domains", per="series")
+    priority: -3  # scheduling order: see plots.smk
     conda:
         "../../envs/nanotraj.yaml"
     params:

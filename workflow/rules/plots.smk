@@ -5,6 +5,15 @@
 # hold the GIL for 1-2 s each on a long series, which inside the Snakemake process would stall
 # every other job; measured on 200 frames, one changed frame reruns in 9.0 s instead of 10.9 s.
 #
+# Priorities (`priority:`, higher first among the jobs ready to run; the per-frame rules keep 0):
+# Snakemake's greedy scheduler otherwise prefers the ready job with the largest input files, so
+# after one frame was edited the per-series jobs (200 inputs) took both cores while the frame's
+# own chain (lattice, domains, table) waited. Now the frame's jobs go first, then the aggregates
+# that feed the long jobs and plot_tracking (-1: ready as soon as the two pairs are, it uses the
+# core the frame's chain leaves idle), then the long jobs (plot_series, build_viewer, -2;
+# plot_frame, a leaf holding the GIL in the Snakemake process, too), then plot_domains and the
+# trajectory (-3). Only the order changes, never what runs.
+#
 # Report layout: one category per series; in it the subcategory "Series" (time series, g(r) over
 # time, CN over time, the series summary table) and the subcategory "Frames" (g(r) and order maps
 # of every frame, labelled by frame and time so that the report's table can be sorted/filtered).
@@ -41,6 +50,7 @@ rule plot_frame:
         layout.log("plot_frame"),
     benchmark:
         layout.benchmark("plot_frame")
+    priority: -2  # scheduling order: see plots.smk
     params:
         version=VERSION,
         element=get_element,
@@ -105,6 +115,7 @@ rule plot_series:
         layout.log("plot_series", per="series"),
     benchmark:
         layout.benchmark("plot_series", per="series")
+    priority: -2  # scheduling order: see plots.smk
     conda:
         "../../envs/nanotraj.yaml"
     params:

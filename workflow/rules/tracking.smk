@@ -86,6 +86,7 @@ rule plot_tracking:
         layout.log("plot_tracking", per="series"),
     benchmark:
         layout.benchmark("plot_tracking", per="series")
+    priority: -1  # scheduling order: see plots.smk
     conda:
         "../../envs/nanotraj.yaml"
     params:
@@ -114,6 +115,7 @@ rule aggregate_tracking:
         layout.log("aggregate_tracking", per="series"),
     benchmark:
         layout.benchmark("aggregate_tracking", per="series")
+    priority: -1  # scheduling order: see plots.smk
     params:
         version=VERSION,
         frames=get_series_frame_names,

@@ -30,6 +30,7 @@ rule build_viewer:
         layout.log("build_viewer", per="series"),
     benchmark:
         layout.benchmark("build_viewer", per="series")
+    priority: -2  # scheduling order: see plots.smk
     conda:
         "../../envs/nanotraj.yaml"
     params:

@@ -345,13 +345,13 @@ def plot_domains(domains_csv, events_csv, survival_csv, rmsd_csv, outputs: Mappi
     of a series (:mod:`nanotraj.domainplots`) from its tables.  ``outputs`` keys
     ``domains_series``, ``survival``, ``rmsd_matrix``."""
     from nanotraj import domainplots
-    from nanotraj.tables import read_rows
+    from nanotraj.tables import read_columns, read_rows
 
     lg = Log(log)
     _, drows = read_rows(domains_csv)
     _, erows = read_rows(events_csv)
     _, srows = read_rows(survival_csv)
-    _, rrows = read_rows(rmsd_csv)
+    rmsd = read_columns(rmsd_csv, ["time_a", "time_b", "rmsd"])  # F^2 rows: as arrays
     prefix = f"Series {series}: " if series else ""
     info = {
         "domains_series": domainplots.plot_domain_series(
@@ -362,7 +362,7 @@ def plot_domains(domains_csv, events_csv, survival_csv, rmsd_csv, outputs: Mappi
             srows, outputs["survival"], time_unit=time_unit,
             title=f"{prefix}atoms of the first frame still present"),
         "rmsd_matrix": domainplots.plot_rmsd_matrix(
-            rrows, outputs["rmsd_matrix"], time_unit=time_unit,
+            rmsd, outputs["rmsd_matrix"], time_unit=time_unit,
             title=f"{prefix}RMSD between frames on their shared atoms"),
     }
     lg(f"{len(drows)} domains, {len(erows)} events, {len(srows)} frames plotted")

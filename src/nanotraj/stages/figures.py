@@ -383,9 +383,15 @@ def series_columns(frames, *, atom_ids=None, domains=None) -> dict[str, dict[str
     out: dict[str, dict[str, np.ndarray]] = {}
     if atom_ids is not None:
         ids = read_columns(atom_ids, ["time", "index", "atom_id"])
+        # the rows of each time by binary search in the sorted times (a long series has
+        # frames x atoms rows: comparing all of them per frame is quadratic)
+        order = np.argsort(ids["time"], kind="stable")
+        sorted_times = ids["time"][order]
         for name, t, *_ in frames:
-            sel = ids["time"] == float(t)
-            if sel.any():
+            t = float(t)
+            sel = order[np.searchsorted(sorted_times, t, "left"):
+                        np.searchsorted(sorted_times, t, "right")] if t == t else order[:0]
+            if len(sel):
                 col = np.full(int(ids["index"][sel].max()) + 1, np.nan)
                 col[ids["index"][sel].astype(np.int64)] = ids["atom_id"][sel]
                 out.setdefault(str(name), {})["atom_id"] = col
