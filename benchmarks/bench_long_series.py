@@ -26,7 +26,6 @@ one row per frame (``frame_index``).
 from __future__ import annotations
 
 import argparse
-import csv
 import filecmp
 import shutil
 import sys
@@ -36,8 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     PYTHON,
-    REPO,
     job_table,
+    loop_series,
     median,
     run_measured,
     snakemake_cmd,
@@ -47,74 +46,7 @@ from _common import (  # noqa: E402
 
 def child_loop(sheet: str, results: str) -> None:
     """The plain loop (runs in its own process): every output the chunked workflow writes."""
-    import yaml
-    from snakemake.utils import validate
-
-    from nanotraj import layout
-    from nanotraj.chunking import stage_options
-    from nanotraj.stages import domains as dom
-    from nanotraj.stages import figures
-    from nanotraj.stages import series as ser
-    from nanotraj.stages import tracking as trk
-    from nanotraj.stages.chunk import frame_arrays, run_chunk
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    keys = ("method", "max_misorientation", "min_atoms", "order_threshold", "twin_tolerance")
-    opts = stage_options(config, domain_options={k: config["domains"][k] for k in keys},
-                         index_cache=layout.frame_index_cache(root=results))
-    with open(sheet, newline="") as fh:
-        rows = sorted(csv.DictReader(fh, delimiter="\t"), key=lambda r: float(r["time"]))
-    series = rows[0]["series"]
-    frames = [{"frame": r["frame"], "time": float(r["time"]), "path": r["path"],
-               "element": "Pt", "frame_index": int(r["frame_index"]), "length_unit": "A",
-               "type_map": ""} for r in rows]
-    names = [f["frame"] for f in frames]
-    times = [f["time"] for f in frames]
-    root = {"root": results}
-    bundle = layout.chunk_file(layout.CHUNK_BUNDLE, series=series, chunk="loop", **root)
-    run_chunk(frames, bundle, series=series, options=opts, results=results)
-
-    def sf(name):
-        return layout.series_file(name, series=series, **root)
-
-    def ff(name):
-        return [layout.frame_file(name, series=series, frame=f, **root) for f in names]
-
-    trk.aggregate_tracking(frame_arrays([bundle], "tracking"), sf("tracking.csv"), series=series,
-                           frames=names, times=times, html=sf("tracking.html"))
-    ser.aggregate_summaries(ff("summary.csv"), sf("summary.csv"), tracking=sf("tracking.csv"),
-                            html=sf("summary.html"),
-                            title=f"Series {series}: summary, one row per frame")
-    ser.aggregate_summaries([sf("summary.csv")], layout.run_file("summary.csv", **root),
-                            sort_by_series=True, html=layout.run_file("summary.html", **root),
-                            title="Summary of every series, one row per frame")
-    ser.list_rejected(layout.run_file("summary.csv", **root),
-                      layout.run_file("rejected.csv", **root),
-                      html=layout.run_file("rejected.html", **root))
-    dom.aggregate_domains(frame_arrays([bundle], "domains"), frame_arrays([bundle], "domainlinks"),
-                          {"domains": sf("domains.csv"), "events": sf("domain_events.csv")},
-                          series=series, frames=names, times=times)
-    dom.aggregate_atom_ids(frame_arrays([bundle], "tracking"), frame_arrays([bundle], "frame"),
-                           {"atom_ids": sf("atom_ids.csv"), "lifetimes": sf("lifetimes.csv"),
-                            "survival": sf("survival.csv"), "rmsd": sf("rmsd_matrix.csv")},
-                           series=series, frames=names, times=times)
-    dom.plot_domains(sf("domains.csv"), sf("domain_events.csv"), sf("survival.csv"),
-                     sf("rmsd_matrix.csv"),
-                     {"domains_series": sf("domains_series.png"), "survival": sf("survival.png"),
-                      "rmsd_matrix": sf("rmsd_matrix.png")}, series=series)
-    figures.plot_series(sf("summary.csv"), ff("rdf.csv"), ff("atoms.csv"),
-                        {k: sf(f"{k}.png") for k in ("timeseries", "rdf_series", "cn_series",
-                                                     "strain_series", "facets_series")},
-                        profile_csvs=ff("strain_profile.csv"), element="Pt")
-    figures.plot_tracking(ff("fate.csv"), frame_arrays([bundle], "tracking"),
-                          {"removal_cn": sf("removal_cn.png"),
-                           "displacements": sf("displacements.png")},
-                          frames=names, times=times, series=series)
-    figures.build_viewer(ff("atoms.csv"), ff("summary.csv"), sf("viewer.html"), series=series,
-                         fates=[*ff("fate.csv")[1:], None], atom_ids=sf("atom_ids.csv"),
-                         domains=sf("domains.csv"))
-    ser.write_trajectory(ff("atoms.extxyz"), sf("trajectory.extxyz"))
+    loop_series(sheet, results)
 
 
 def plan(folder: Path, sheet: Path, mode: str) -> tuple[float, float, int]:

@@ -8,13 +8,14 @@ growing over the series (``_common.write_series``, like the shipped demo), as PD
 
 * workflow: ``snakemake --cores 2`` (default profile: ``--force-use-threads``) in a fresh
   directory, every target of ``rule all`` (per frame: parse, rdf, bonds, boo, coordination,
-  neighbour_distance, structure, table, pdbs, plot_frame, track_pair; per series: aggregate,
-  plot_series, aggregate_tracking, plot_tracking, build_viewer; the run's summary).
-* loop: one fresh Python process that, per frame in time order, calls
-  ``nanotraj.pipeline.run_frame``, ``nanotraj.plots.plot_frame`` and
-  ``nanotraj.tracking.track_pair``, then per series the tracking table and figures, the summary,
-  the series figures and the 3D viewer, and the run's summary and list of rejected frames:
-  the same library calls and the same output files, no Snakemake.
+  neighbour_distance, structure, surface, ptm, lattice, domains, table, pdbs, plot_frame,
+  track_pair, link_domains; per series: aggregates, figures, atom ids, viewer, trajectory; the
+  run's summary).
+* loop: one fresh Python process that runs every per-frame stage of every frame in time order
+  with the same stage calls as the rules (``nanotraj.stages.chunk.run_chunk``, with the frames'
+  figures and per-value PDB/mmCIF files), then the series' tables, figures, viewer and
+  trajectory and the run's summary and list of rejected frames: the same output files, no
+  Snakemake (``_common.loop_series``).
 
 Both walls include the Python start-up and imports.  The two ``results/summary.csv`` must be
 byte-identical (checked).  Prints both walls (median of ``--repeat`` rounds, workflow and loop
@@ -26,7 +27,6 @@ time inside the library from the job's log; "overhead s" = median - lib s).
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import sys
 import tempfile
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     PYTHON,
     job_table,
+    loop_series,
     median,
     run_measured,
     snakemake_cmd,
@@ -44,72 +45,9 @@ from _common import (  # noqa: E402
 
 
 def child_loop(sheet: str, results: str) -> None:
-    """The plain loop (runs in its own process): every output the workflow writes."""
-    from nanotraj.elements import nn_distance
-    from nanotraj.stages import figures
-    from nanotraj.stages import frame as stage
-    from nanotraj.stages import tracking as track_stage
-    from nanotraj.stages.series import aggregate_summaries, list_rejected
-
-    results = Path(results)
-    max_distance = 0.5 * nn_distance("Pt")
-    with open(sheet, newline="") as fh:
-        rows = sorted(csv.DictReader(fh, delimiter="\t"), key=lambda r: float(r["time"]))
-    per_series: dict[str, list[dict]] = {}
-    for row in rows:
-        series, frame = row["series"], row["frame"]
-        f = stage.run_frame(row["path"], results, series=series, frame=frame,
-                               time=float(row["time"]), element="Pt")
-        base = results / series / frame
-        work, _ = stage.frame_files(results, series, frame)
-        figures.plot_frame({"rdf": f["rdf"], "cutoff": work["rdf"], "atoms": f["atoms"],
-                            "summary": f["summary"]},
-                           {"rdf": base / "rdf.png", "order": base / "order.png"},
-                           element="Pt", time_unit="s")
-        done = per_series.setdefault(series, [])
-        inputs = {"frame": work["frame"], "rdf": work["rdf"]}
-        previous = done[-1]["frame"] if done else ""
-        if done:
-            prev_work, _ = stage.frame_files(results, series, previous)
-            inputs.update({f"prev_{k}": prev_work[k]
-                           for k in ("frame", "boo", "coordination", "surface")})
-        track_stage.track_pair(inputs, {"tracking": work["frame"].parent / "tracking.npz",
-                                     "fate": base / "fate.csv", "pdb": base / "fate.pdb",
-                                     "cif": base / "fate.cif",
-                                     "new": base / "new.csv"},
-                            max_distance=max_distance, align=False, element="Pt",
-                            previous_frame=previous)
-        done.append({"frame": frame, "time": float(row["time"]), "base": base,
-                     "tracking": work["frame"].parent / "tracking.npz"})
-    summaries = []
-    for series, frames in per_series.items():
-        bases = [fr["base"] for fr in frames]
-        names = [fr["frame"] for fr in frames]
-        times = [fr["time"] for fr in frames]
-        track_csv = results / series / "tracking.csv"
-        track_stage.aggregate_tracking([fr["tracking"] for fr in frames], track_csv, series=series,
-                                    frames=names, times=times)
-        summary = results / series / "summary.csv"
-        aggregate_summaries([b / "summary.csv" for b in bases], summary,
-                                     tracking=track_csv)
-        figures.plot_series(summary, [b / "rdf.csv" for b in bases],
-                          [b / "atoms.csv" for b in bases],
-                          {k: results / series / f"{k}.png"
-                           for k in ("timeseries", "rdf_series", "cn_series", "strain_series",
-                                     "facets_series")},
-                          profile_csvs=[b / "strain_profile.csv" for b in bases],
-                          element="Pt", time_unit="s")
-        figures.plot_tracking([b / "fate.csv" for b in bases],
-                                 [fr["tracking"] for fr in frames],
-                                 {"removal_cn": results / series / "removal_cn.png",
-                                  "displacements": results / series / "displacements.png"},
-                                 frames=names, times=times, time_unit="s", series=series)
-        figures.build_viewer([b / "atoms.csv" for b in bases],
-                                 [b / "summary.csv" for b in bases],
-                                 results / series / "viewer.html", series=series, time_unit="s")
-        summaries.append(summary)
-    aggregate_summaries(summaries, results / "summary.csv", sort_by_series=True)
-    list_rejected(results / "summary.csv", results / "rejected.csv")
+    """The plain loop (runs in its own process): every output the workflow writes, the frames'
+    figures and per-value PDB/mmCIF files included (``_common.loop_series``)."""
+    loop_series(sheet, results, frame_files=True)
 
 
 def run_workflow(sheet: Path, cores: int):
