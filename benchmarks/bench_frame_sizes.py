@@ -10,14 +10,14 @@ coordinate, written as PDB (<= 99,999 atoms) or mmCIF (above) by :func:`nanotraj
 Library: every size runs in a fresh Python process that calls the stage functions of
 :mod:`nanotraj.stages` one after the other, exactly as ``stages.frame.run_frame`` does (parse ->
 rdf -> bonds -> boo -> coordination -> neighbour_distance -> structure -> surface -> ptm ->
-lattice -> table -> pdb), each
+lattice -> domains -> table -> pdb), each
 reading and writing its ``.npz``/CSV/PDB files.  Per stage: wall time and the process's peak
 resident memory during the stage (``VmHWM``, reset before the stage; includes ~150 MB of imported
 libraries and memory allocated in C, e.g. kd-trees).  gemmi, scipy and numba are imported before
 the first stage, as in the workflow's process after its first frame; the loading of the compiled
 kernels from numba's cache (~0.1 s per stage that uses them) is measured.  "compute" is the sum
 of the compute stages rdf + bonds + boo + coordination + neighbour_distance + structure + surface
-+ ptm + lattice.
++ ptm + lattice + domains.
 Medians over ``--repeat`` processes (1 process at 1e6 atoms unless ``--repeat-large``).
 
 Workflow: ``snakemake --cores 2`` on a one-frame sheet in a fresh directory (the default profile,
@@ -56,14 +56,14 @@ from _common import (  # noqa: E402
 A = 3.912
 NOISE = 0.05
 STAGES = ("parse", "rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure",
-          "surface", "ptm", "lattice", "table", "pdb")
+          "surface", "ptm", "lattice", "domains", "table", "pdb")
 COMPUTE = ("rdf", "bonds", "boo", "coordination", "neighbour_distance", "structure", "surface",
-           "ptm", "lattice")
+           "ptm", "lattice", "domains")
 RULE_OF = {"parse": "parse_frame", "rdf": "compute_rdf", "bonds": "find_bonds",
            "boo": "compute_boo", "coordination": "compute_coordination",
            "neighbour_distance": "compute_neighbour_distance", "structure": "compute_structure",
            "surface": "compute_surface", "ptm": "compute_ptm", "lattice": "compute_lattice",
-           "table": "write_frame_table",
+           "domains": "find_domains", "table": "write_frame_table",
            "pdb": "write_frame_pdbs"}
 
 
@@ -95,6 +95,7 @@ def child_library(path: str, folder: str, threads: int = 1) -> None:
     import scipy.spatial  # noqa: F401
 
     from nanotraj.elements import nn_distance
+    from nanotraj.stages import domains as domain_stage
     from nanotraj.stages import frame as stage
     from nanotraj.stages import lattice as lattice_stage
     from nanotraj.structure import boo_reference_points
@@ -120,6 +121,9 @@ def child_library(path: str, folder: str, threads: int = 1) -> None:
         "lattice": lambda: lattice_stage.compute_lattice(
             w["frame"], w["bonds"], w["surface"], w["ptm"], w["lattice"],
             f["strain_profile"], f["facets"], element="Pt"),
+        "domains": lambda: domain_stage.find_domains(
+            w["frame"], w["bonds"], w["boo"], w["ptm"], w["domains"], f["domains"],
+            f["boundaries"]),
         "table": lambda: stage.write_frame_table(w, f, series="bench", frame="f", time=0.0,
                                                  threads=threads),
         "pdb": lambda: stage.write_frame_pdbs(w, f, element="Pt"),
