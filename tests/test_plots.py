@@ -433,3 +433,37 @@ def test_time_ticks_are_whole_numbers_for_whole_number_times(times, integer):
     assert all(float(t).is_integer() for t in ticks) == integer, ticks
     assert figstyle.time_label("min") == "time (min)"
     assert figstyle.time_label("$", "time of frame t") == r"time of frame t (\$)"
+
+
+@pytest.mark.parametrize("times, integer", [([1, 2, 3, 4], True), ([0.0, 0.5, 1.5, 2.0], False)])
+def test_lattice_series_time_axes_tick_at_whole_stages(tmp_path, monkeypatch, times, integer):
+    """strain_series.png and facets_series.png share the series' time axis conventions: the
+    time label of figstyle and ticks at whole numbers for stages 1-4 (a rejected frame's time
+    included in the limits)."""
+    from nanotraj import latticeplots
+
+    figs = []
+    monkeypatch.setattr(figstyle, "save_png", lambda fig, out: figs.append(fig))
+    rows = [{"status": "ok", "time": str(t), "lattice_constant": "3.92",
+             "lattice_constant_err": "0.001", "strain_reference": "3.92",
+             "strain_volumetric_mean_core": "0.001", "strain_volumetric_mean_surface": "0.002",
+             "facet_fraction_111": "0.7", "facet_fraction_100": "0.2", "facet_fraction_110": "0",
+             "facet_fraction_other": "0.1", "fraction_vertex": "0.1", "fraction_edge": "0.3",
+             "fraction_terrace111": "0.4", "fraction_terrace100": "0.1", "n_facets": "14",
+             "gcn_mean_surface": "5.5"} for t in times[:-1]]
+    rows.append({"status": "rejected: test", "time": str(times[-1])})
+    profile = {"r_min": np.array([0.0, 3.0]), "r_max": np.array([3.0, 6.0]),
+               "n_atoms": np.array([20, 40]), "strain_radial_mean": np.array([0.001, 0.002])}
+    latticeplots.plot_strain_series(rows, [profile] * (len(times) - 1), tmp_path / "s.png",
+                                    time_unit="min")
+    latticeplots.plot_facets_series(rows, tmp_path / "f.png", time_unit="min")
+    assert len(figs) == 2
+    for fig in figs:
+        time_axes = [ax for ax in fig.axes if ax.get_xlabel() == "time (min)"]
+        assert time_axes
+        for ax in time_axes:
+            lo, hi = ax.get_xlim()
+            assert lo < min(times) and hi > max(times)  # the rejected frame's band is inside
+            ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+            assert len(ticks) >= 2
+            assert all(float(t).is_integer() for t in ticks) == integer, ticks

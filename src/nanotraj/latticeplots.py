@@ -33,8 +33,13 @@ SITE_COLOURS = {"vertex": "#d62728", "edge": "#9467bd", "terrace111": "#1f77b4",
                 "terrace100": "#ff7f0e"}
 
 
-def _time_label(time_unit: str) -> str:
-    return f"time ({fs.plain(time_unit)})"
+def _time_axis(ax, t, t_bad) -> None:
+    """Limits of a (shared) time axis around every frame, rejected ones included, with ticks at
+    whole numbers when every time is one (:func:`nanotraj.figstyle.time_ticks`)."""
+    every = np.concatenate([t, t_bad])
+    if every.size:
+        ax.set_xlim(*fs.padded(float(every.min()), float(every.max()), 0.04, 1.0))
+        fs.time_ticks(ax.xaxis, every)
 
 
 
@@ -126,12 +131,9 @@ def plot_strain_series(rows: Sequence[Mapping[str, str]], profiles: Sequence, ou
             ax_v.legend(fontsize=fs.FONT["legend"] - 1, loc="best", frameon=False)
         else:
             _no_data(ax_v, "no strain in any frame")
-        fs.style(ax_v, xlabel=_time_label(time_unit), ylabel="mean volumetric strain (%)")
+        fs.style(ax_v, xlabel=fs.time_label(time_unit), ylabel="mean volumetric strain (%)")
         if t.size:
-            lo, hi = float(t.min()), float(t.max())
-            if t_bad.size:
-                lo, hi = min(lo, float(t_bad.min())), max(hi, float(t_bad.max()))
-            ax_a.set_xlim(*fs.padded(lo, hi, 0.04, 1.0))
+            _time_axis(ax_a, t, t_bad)
         # radial profiles
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
@@ -153,7 +155,8 @@ def plot_strain_series(rows: Sequence[Mapping[str, str]], profiles: Sequence, ou
             ax_p.axhline(0.0, color="0.5", lw=0.8)
             sm = ScalarMappable(norm=norm, cmap=cmap)
             cb = fig.colorbar(sm, ax=ax_p, pad=0.01)
-            cb.set_label(_time_label(time_unit), fontsize=fs.FONT["label"])
+            cb.set_label(fs.time_label(time_unit), fontsize=fs.FONT["label"])
+            fs.time_ticks(cb.ax.yaxis, t)
             cb.ax.tick_params(labelsize=fs.FONT["tick"])
         else:
             _no_data(ax_p, "no radial profile")
@@ -197,14 +200,11 @@ def plot_facets_series(rows: Sequence[Mapping[str, str]], out_png, *, time_unit:
         ax_s.set_ylim(-0.03, 1.03)
         fs.style(ax_s, ylabel="fraction of the surface atoms")
         _lines(ax_n, t, [(_column(ok, "n_facets"), None, "tab:blue")], markers)
-        fs.style(ax_n, xlabel=_time_label(time_unit), ylabel="facets (planes of >= 4 atoms)")
+        fs.style(ax_n, xlabel=fs.time_label(time_unit), ylabel="facets (planes of >= 4 atoms)")
         _lines(ax_g, t, [(_column(ok, "gcn_mean_surface"), None, "tab:purple")], markers)
-        fs.style(ax_g, xlabel=_time_label(time_unit), ylabel="mean GCN of the surface atoms")
+        fs.style(ax_g, xlabel=fs.time_label(time_unit), ylabel="mean GCN of the surface atoms")
         if t.size:
-            lo, hi = float(t.min()), float(t.max())
-            if t_bad.size:
-                lo, hi = min(lo, float(t_bad.min())), max(hi, float(t_bad.max()))
-            ax_f.set_xlim(*fs.padded(lo, hi, 0.04, 1.0))
+            _time_axis(ax_f, t, t_bad)
         note = f"{len(ok)} frames" + (f", {len(t_bad)} rejected = red bands" if t_bad.size
                                        else "")
         fig.suptitle(f"{title or 'Facets and surface sites'} ({note})",
