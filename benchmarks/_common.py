@@ -315,3 +315,28 @@ def loop_series(sheet, results, *, frame_files: bool = False) -> None:
     ser.write_trajectory(ff("atoms.extxyz"), sf("trajectory.extxyz"))
 
 
+def job_times(bench_dir: Path, before: dict, t0: float, wall: float) -> dict[str, float]:
+    """Print every job a run ran (new or rewritten ``benchmark:`` files) as a timeline:
+    start and end (s after the command started at wall-clock ``t0``) and wall time, in order of
+    start; then Snakemake's own time before the first job and after the last.  Returns the wall
+    time per job (benchmark file relative to ``bench_dir``)."""
+    rows = []
+    for p in sorted(bench_dir.rglob("*.tsv")):
+        if before.get(p) == p.stat().st_mtime_ns:
+            continue
+        with open(p, newline="") as fh:
+            s = [float(r["s"]) for r in csv.DictReader(fh, delimiter="\t")]
+        s = s[-1] if s else float("nan")
+        end = p.stat().st_mtime - t0
+        rows.append((end - s, end, s, str(p.relative_to(bench_dir))))
+    rows.sort()
+    print(f"  jobs of the run ({len(rows)}), by start: start -> end (wall) s after the command "
+          "started")
+    for start, end, s, name in rows:
+        print(f"    {start:7.2f} -> {end:7.2f} ({s:6.2f})  {name}")
+    if rows:
+        first, last = rows[0][0], max(r[1] for r in rows)
+        print(f"    before the first job (Snakemake start, DAG) {first:.2f} s; jobs "
+              f"{last - first:.2f} s; after the last job {wall - last:.2f} s; sum of job times "
+              f"{sum(r[2] for r in rows):.2f} s")
+    return {name: s for _, _, s, name in rows}

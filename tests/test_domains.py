@@ -232,6 +232,26 @@ def test_mean_orientation_matches_ptm_of_a_turned_crystal():
     assert dm.misorientation(mean, quat((0.3, -1.0, 0.4), 27.0)) < 1e-6
 
 
+def test_blocks_give_the_same_bits(monkeypatch):
+    """The misorientations of the bonds and the mean orientations are computed in blocks of
+    ``_CHUNK`` rows (memory of a 1e6-atom frame): blocks of 7 rows give the same domains,
+    tables and mean orientations, bit for bit, as one block."""
+    x, a = analysed("decahedron")
+    whole = segment(x, a)
+    rng = np.random.default_rng(3)
+    qs = a["orientation"][a["structure"] == 1]
+    qs = qs * rng.choice([-1.0, 1.0], size=(len(qs), 1))
+    mean_whole = dm.mean_orientation(qs, "cubic")
+    monkeypatch.setattr(dm, "_CHUNK", 7)
+    blocks = segment(x, a)
+    assert np.array_equal(dm.mean_orientation(qs, "cubic"), mean_whole)
+    assert np.array_equal(blocks["domain"], whole["domain"])
+    assert np.array_equal(blocks["boundary"], whole["boundary"])
+    for table in ("domains", "boundaries"):
+        for col, v in whole[table].items():
+            assert np.array_equal(blocks[table][col], v, equal_nan=v.dtype.kind == "f"), col
+
+
 def test_order_parameter_is_one_for_fcc():
     ref = lat.reference_points()["fcc"]
     assert dm.order_parameter(ref["Q4"], ref["Q6"]) == pytest.approx(1.0, abs=1e-5)

@@ -81,6 +81,34 @@ def test_noisy_single_crystal_is_one_grain(noise):
     assert spread.max() < ori.GRAIN_ANGLE
 
 
+def test_mean_orientation_in_blocks_is_the_same_sum():
+    """The symmetry copies of a grain's orientations are made block by block (memory of a 1e6-atom
+    grain) and summed at once: any block size gives the same mean, bit for bit."""
+    sym = ori.symmetry_quaternions("fcc")
+    rng = np.random.default_rng(5)
+    ref = ori._wxyz(_quat((1, 2, 3), 40.0))[0]
+    scatter = np.array([_quat(rng.normal(size=3), abs(rng.normal(0, 2.0))) for _ in range(501)])
+    # each member a random symmetry copy of ref turned by a small rotation, either sign
+    members = []
+    for k, d in enumerate(ori._wxyz(scatter)):
+        g = sym[rng.integers(len(sym))]
+        m = _qmul(_qmul(ref, d), g)
+        members.append(m if k % 2 else -m)
+    members = np.array(members)
+    whole = ori._mean_orientation(ref, members, sym, chunk=len(members))
+    for chunk in (1, 7, 64, 500):
+        assert np.array_equal(ori._mean_orientation(ref, members, sym, chunk=chunk), whole)
+    assert ori.misorientation(np.r_[whole[1:], whole[0]], np.r_[ref[1:], ref[0]][None],
+                              "fcc")[0] < 0.5
+
+
+def _qmul(a, b):
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return np.array([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw])
+
+
 def test_decahedron_has_five_grains():
     x = lat.decahedron(10)
     r = ptm(x + np.random.default_rng(0).normal(0, 0.03, x.shape), rmsd_cutoff=0.13)

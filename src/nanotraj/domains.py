@@ -396,11 +396,17 @@ def mean_orientation(q, symmetry="cubic", *, iterations=3) -> np.ndarray:
     q = _normalised(q)
     group = _group_wxyz(symmetry)
     ref = q[0]
+    copies = np.empty_like(q)
     for _ in range(max(1, int(iterations))):
-        # the copy of each q nearest ref: largest |<ref, q g>| = largest |w(ref^-1 q g)|
-        _, k = _best_w(_qmul(_conj(ref)[None, :], q), group)
-        copies = _qmul(q, group[k])
-        copies *= np.where(copies @ ref < 0, -1.0, 1.0)[:, None]
+        # the copy of each q nearest ref: largest |<ref, q g>| = largest |w(ref^-1 q g)|;
+        # block by block (the (M, 24) products of a 1e6-atom grain would take 200 MB)
+        cref = _conj(ref)[None, :]
+        for a in range(0, len(q), _CHUNK):
+            blk = q[a:a + _CHUNK]
+            _, k = _best_w(_qmul(cref, blk), group)
+            c = _qmul(blk, group[k])
+            c *= np.where(c @ ref < 0, -1.0, 1.0)[:, None]
+            copies[a:a + _CHUNK] = c
         ref = _normalised(copies.sum(axis=0))
     return _xyzw(_fundamental(ref[None, :], group)[0])
 
@@ -574,15 +580,19 @@ def find_domains(coords, bonds, structure, orientation, *, Q4=None, Q6=None,
         return empty_result(0)
     psi = order_parameter(q4, q6)
     n_planar = 0
+    means = {}  # first atom of a component -> its mean orientation
     if method == "orientation":
         node = np.isin(st, LATTICE_CODES) & np.isfinite(q).all(axis=1)
         e = b[node[b[:, 0]] & node[b[:, 1]] & (st[b[:, 0]] == st[b[:, 1]])]
         keep_e = np.zeros(len(e), dtype=bool)
         for code in LATTICE_CODES:
-            m = st[e[:, 0]] == code
-            if m.any():
-                ang = misorientation(q[e[m, 0]], q[e[m, 1]], code)
-                keep_e[m] = ang < max_misorientation
+            # block by block: the pairs' quaternions and their products are (M, 4) arrays,
+            # ~1.5 GB at once for the 6e6 bonds of a 1e6-atom crystal
+            sel = np.flatnonzero(st[e[:, 0]] == code)
+            for a in range(0, len(sel), _CHUNK):
+                blk = sel[a:a + _CHUNK]
+                keep_e[blk] = misorientation(q[e[blk, 0]], q[e[blk, 1]], code) < \
+                    max_misorientation
         e = e[keep_e]
     else:
         node = psi >= order_threshold
@@ -604,7 +614,10 @@ def find_domains(coords, bonds, structure, orientation, *, Q4=None, Q6=None,
                 continue
             inner = (labels[b[:, 0]] == c) & (labels[b[:, 1]] == c)
             spacing = math.sqrt(2.0 / 3.0) * float(np.median(d_e[inner])) if inner.any() else 0
-            if _is_planar(x[members], code, mean_orientation(q[members], code), spacing):
+            # a component's atoms are all of one lattice code with an orientation: the same
+            # rows _describe averages for its domain (kept by its first atom, not recomputed)
+            means[int(members[0])] = mean_orientation(q[members], code)
+            if _is_planar(x[members], code, means[int(members[0])], spacing):
                 keep[c] = False
                 n_planar += 1
     domain = _number_by_size(labels, keep)
@@ -614,10 +627,11 @@ def find_domains(coords, bonds, structure, orientation, *, Q4=None, Q6=None,
         res = empty_result(n)
         res["n_planar"] = n_planar
         return res
-    return _describe(x, b, st, q, q6, psi, domain, k, method, twin_tolerance, n_planar)
+    return _describe(x, b, st, q, q6, psi, domain, k, method, twin_tolerance, n_planar, means)
 
 
-def _describe(x, b, st, q, q6, psi, domain, k, method, twin_tolerance, n_planar) -> dict:
+def _describe(x, b, st, q, q6, psi, domain, k, method, twin_tolerance, n_planar,
+              means_by_first=None) -> dict:
     n = len(x)
     centre = x.mean(axis=0)
     rows, codes, means = [], [], []
@@ -628,7 +642,13 @@ def _describe(x, b, st, q, q6, psi, domain, k, method, twin_tolerance, n_planar)
         lattice = st[members][np.isin(st[members], LATTICE_CODES)]
         code = int(np.bincount(lattice).argmax()) if len(lattice) else 0
         with_q = members[(st[members] == code) & np.isfinite(q[members]).all(axis=1)]
-        mean_q = mean_orientation(q[with_q], code) if code and len(with_q) else np.full(4, np.nan)
+        known = (means_by_first or {}).get(int(members[0])) if len(with_q) == len(members) \
+            else None
+        if known is not None:
+            mean_q = known
+        else:
+            mean_q = mean_orientation(q[with_q], code) if code and len(with_q) else \
+                np.full(4, np.nan)
         c = x[members].mean(axis=0)
         rows.append({
             "domain": d, "n_atoms": len(members), "structure": STRUCTURE_NAMES[code],
