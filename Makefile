@@ -13,7 +13,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev,parquet]"
 	$(BIN)/python -m nanotraj.warmup  # compile the numba kernels into numba's cache, once
 	touch $@
 
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 slurm: $(VENV)/.slurm
 
 $(VENV)/.slurm: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev,slurm]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,dev,parquet,slurm]"
 	touch $@
 
 demo: venv

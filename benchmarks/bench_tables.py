@@ -13,6 +13,16 @@ fraction of floats that took the slow path (Python's own rounding).
     PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --atoms 100000 --repeat 5
     PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --startup  # start-up, small tables
     PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --long 100000000  # longer check
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --parquet  # CSV against Parquet
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_tables.py --parquet --size 1e5
+
+``--parquet`` writes the same two tables as the workflow does for ``outputs.table_format``
+(:func:`nanotraj.tables.write_columns` for the CSV, :func:`nanotraj.tables.write_parquet` for
+Parquet, one thread each) and prints, per table, the median write time of ``--repeat`` runs and
+the file size of each side by side, with the Parquet table of the unrounded arrays (what
+rounding the floats to the CSV's values costs and saves) and the time to read three columns
+back (:func:`nanotraj.tables.read_columns`).  It checks that the Parquet table reads back as the
+CSV's values.  Timings on a shared machine are indicative only.
 
 ``--startup`` measures, in fresh processes, the time of writing a table of 4 columns (a float
 column of coordinates, one of q6, counts, a string) with the Python writer and with the compiled
@@ -135,6 +145,66 @@ def bench(args):
     print("both tables: " + ", ".join(f"{k} {v:.3f} s" for k, v in total.items()))
 
 
+def parquet(args):
+    """CSV against Parquet for ``atoms`` and ``bonds`` of ``args.atoms`` atoms: median write
+    times, sizes, read-back times (the module docstring)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nanotraj import _csvfmt
+
+    _csvfmt.csv_bytes([np.array([1.5]), np.array([1]), np.array(["a"])])  # load the kernels
+    frames = {"atoms": atoms_table(args.atoms), "bonds": bonds_table(args.atoms)}
+    read = {"atoms": ["x", "cn", "Q6"], "bonds": ["i", "j", "distance"]}
+    print(f"{args.atoms} atoms; medians of {args.repeat} runs; pyarrow {pa.__version__}")
+    print(f"{'table':8} {'format':28} {'write (s)':>10} {'cpu (s)':>8} {'size (MB)':>10} "
+          f"{'read 3 cols (s)':>16}")
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        tmp = Path(tmp)
+        for name, cols in frames.items():
+            variants = (
+                ("CSV (write_columns)", tmp / f"{name}.csv",
+                 lambda p, c=cols: tables.write_columns(p, c)),
+                ("Parquet (write_parquet)", tmp / f"{name}.parquet",
+                 lambda p, c=cols: tables.write_parquet(p, c)),
+                ("Parquet, unrounded floats", tmp / f"{name}_raw.parquet",
+                 lambda p, c=cols: _write_unrounded(p, c)),
+            )
+            for label, path, write in variants:
+                t = median_time(lambda w=write, p=path: w(p), args.repeat)
+                cpu = median_time.cpu
+                r = median_time(lambda p=path, n=name: tables.read_columns(p, read[n]),
+                                args.repeat)
+                print(f"{name:8} {label:28} {t:10.3f} {cpu:8.3f} "
+                      f"{path.stat().st_size / 1e6:10.1f} {r:16.3f}", flush=True)
+            back = pq.read_table(tmp / f"{name}.parquet")
+            for c, v in cols.items():
+                if v.dtype.kind == "f":
+                    got = back.column(c).to_numpy()
+                    if got.tobytes() != tables.csv_values(v).tobytes():
+                        raise SystemExit(f"{name}.parquet: column {c} is not the CSV's values")
+
+
+def _write_unrounded(path, columns):
+    """Parquet as :func:`nanotraj.tables.write_parquet` writes it, floats not rounded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays, text = [], []
+    for name, v in columns.items():
+        v = np.asarray(v)
+        if v.dtype == bool:
+            v = v.astype(np.int8)
+        if v.dtype.kind == "U":
+            text.append(name)
+        arrays.append(pa.array(v))
+    codec, level = tables.PARQUET_COMPRESSION
+    with tables.atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), str(tmp),
+                       row_group_size=tables.PARQUET_ROW_GROUP, compression=codec,
+                       compression_level=level, use_dictionary=text)
+
+
 _STARTUP = r"""
 import sys, time
 t0 = time.perf_counter()
@@ -220,15 +290,19 @@ def long_check(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--atoms", type=int, default=1_000_000)
+    ap.add_argument("--atoms", "--size", type=lambda t: int(float(t)), default=1_000_000,
+                    help="atoms of the frame (bonds: 6 per atom); 1e5 is accepted")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", default="1,2", help="thread counts, comma-separated")
     ap.add_argument("--dir", default=None, help="where to write (default: the temp dir)")
     ap.add_argument("--startup", action="store_true")
     ap.add_argument("--long", type=int, default=0)
+    ap.add_argument("--parquet", action="store_true", help="CSV against Parquet")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if args.startup:
+    if args.parquet:
+        parquet(args)
+    elif args.startup:
         startup(args)
     elif args.long:
         long_check(args)

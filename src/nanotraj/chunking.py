@@ -101,4 +101,5 @@ def stage_options(config: dict, *, domain_options: dict, index_cache=None) -> di
         "time_unit": config["time_unit"],
         "order_limits": config["figures"]["order_limits"],
         "element": str(config["element"]).capitalize(),
+        "table_format": config["outputs"]["table_format"],
     }

@@ -77,9 +77,17 @@ def check(cfg: dict) -> dict:
     """Limits across keys that the schema cannot express, after Snakemake's validation filled
     in the defaults; a :class:`ConfigError` naming the keys: g(r) at most
     :data:`nanotraj.rdf.MAX_BINS` bins (a ``dr`` of 1e-9 A would ask for 1.5e10 and end in a
-    MemoryError inside a job)."""
+    MemoryError inside a job); ``outputs.table_format`` ``parquet`` or ``both`` without pyarrow
+    installed (looked up, not imported)."""
     from nanotraj.rdf import MAX_BINS
 
+    table_format = cfg.get("outputs", {}).get("table_format", "csv")
+    if table_format in ("parquet", "both"):
+        from nanotraj.tables import PARQUET_INSTALL, have_pyarrow
+
+        if not have_pyarrow():
+            raise ConfigError(f"config: outputs.table_format: {table_format} needs pyarrow, "
+                              f"which is not installed: {PARQUET_INSTALL} (or table_format: csv)")
     rdf = cfg.get("rdf", {})
     bins = float(rdf.get("r_max", 15.0)) / float(rdf.get("dr", 0.02))
     if bins > MAX_BINS:

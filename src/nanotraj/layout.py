@@ -33,6 +33,9 @@ __all__ = [
     "frame_index_cache",
     "chunk_file",
     "CHUNK_BUNDLE",
+    "TABLE_FORMATS",
+    "frame_tables",
+    "table_name",
 ]
 
 #: The folder of every output, relative to the working directory.
@@ -70,6 +73,35 @@ def chunk_file(name: str, *, series="{series}", chunk="{chunk}", root=RESULTS) -
 def frame_file(name: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
     """A user-facing file of a frame, ``results/{series}/{frame}/{name}``."""
     return f"{root}/{series}/{frame}/{name}"
+
+
+#: The formats of the per-frame tables ``atoms`` and ``bonds`` (config ``outputs.table_format``):
+#: ``csv`` (``atoms.csv``, ``bonds.csv``), ``parquet`` (``atoms.parquet``, ``bonds.parquet``
+#: instead), ``both``.
+TABLE_FORMATS = ("csv", "parquet", "both")
+
+#: The per-frame tables whose format ``outputs.table_format`` chooses.
+FRAME_TABLES = ("atoms", "bonds")
+
+
+def frame_tables(table_format: str = "csv") -> dict[str, str]:
+    """The files of a frame's tables in ``table_format`` (:data:`TABLE_FORMATS`), by output key:
+    ``atoms``, ``bonds`` (the CSV files) and ``atoms_parquet``, ``bonds_parquet``."""
+    if table_format not in TABLE_FORMATS:
+        raise ValueError(f"table format {table_format!r}: one of {', '.join(TABLE_FORMATS)}")
+    out = {}
+    if table_format in ("csv", "both"):
+        out.update({t: f"{t}.csv" for t in FRAME_TABLES})
+    if table_format in ("parquet", "both"):
+        out.update({f"{t}_parquet": f"{t}.parquet" for t in FRAME_TABLES})
+    return out
+
+
+def table_name(table: str, table_format: str = "csv") -> str:
+    """The file of a frame's table (``atoms``, ``bonds``) that the workflow's later jobs read:
+    the CSV unless only Parquet is written (``table_format`` ``parquet``)."""
+    files = frame_tables(table_format)
+    return files.get(table) or files[f"{table}_parquet"]
 
 
 def series_file(name: str, *, series="{series}", root=RESULTS) -> str:

@@ -483,11 +483,21 @@ def write_summary(path: str | os.PathLike, rows: Sequence[Mapping], columns=None
 
 
 def read_columns(path, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Numeric columns of a CSV written by :mod:`nanotraj.tables` (``nan`` cells allowed).
+    """Numeric columns (float64) of a table written by :mod:`nanotraj.tables`: a CSV (``nan``
+    cells allowed) or a Parquet table (:func:`write_parquet`, by its suffix; the same values).
 
     Only the requested columns are parsed (fast for 10^6-row ``atoms.csv``). A table without rows
     gives empty arrays. Missing requested columns raise ``KeyError`` naming the file.
     """
+    if is_parquet(path):
+        header = table_columns(path)
+        names = list(header if names is None else names)
+        missing = [c for c in names if c not in header]
+        if missing:
+            raise KeyError(f"{path}: missing column(s) {', '.join(missing)}")
+        _, pq = _pyarrow()
+        table = pq.read_table(os.fspath(path), columns=list(dict.fromkeys(names)))
+        return {c: _parquet_numbers(table.column(c)) for c in names}
     with open(path, encoding="utf-8") as fh:
         header = fh.readline().strip().split(",")
         has_rows = bool(fh.readline().strip())
@@ -500,3 +510,255 @@ def read_columns(path, names: Sequence[str] | None = None) -> dict[str, np.ndarr
     idx = [header.index(c) for c in names]
     data = np.loadtxt(path, delimiter=",", skiprows=1, usecols=idx, dtype=np.float64, ndmin=2)
     return {c: data[:, k] for k, c in enumerate(names)}
+
+
+# --------------------------------------------------------------------------------------------
+# the per-frame tables (atoms, bonds) in either format: CSV or Parquet
+# --------------------------------------------------------------------------------------------
+#: The suffix of a Parquet table: :func:`read_columns`, :func:`read_table` and
+#: :func:`table_columns` read a path with it as Parquet, any other as CSV.
+PARQUET_SUFFIX = ".parquet"
+
+#: How to install what a Parquet table needs (config ``outputs.table_format``).
+PARQUET_INSTALL = "pip install nanotraj[parquet]"
+
+#: Rows per row group of the Parquet tables (fixed: the bytes do not depend on pyarrow's
+#: default).
+PARQUET_ROW_GROUP = 1 << 20
+
+#: The Parquet tables' compression (zstd at this level; fixed, for the same bytes).
+PARQUET_COMPRESSION = ("zstd", 3)
+
+
+def is_parquet(path) -> bool:
+    """Whether ``path`` names a Parquet table (:data:`PARQUET_SUFFIX`)."""
+    return os.fspath(path).endswith(PARQUET_SUFFIX)
+
+
+def have_pyarrow() -> bool:
+    """Whether pyarrow can be imported (looked up, not imported: it costs ~0.2 s)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pragma: no cover - the config check says so first
+        raise ImportError(f"Parquet tables need pyarrow: {PARQUET_INSTALL}") from err
+    return pa, pq
+
+
+def csv_values(values, *, engine: str = "auto") -> np.ndarray:
+    """The floats of a CSV written by :func:`write_columns` from ``values``: float64 (N,), each
+    exactly ``float("%.12g" % v)`` (the 12 significant digits of the CSV's cell, read back; NaN
+    as the CSV's ``nan``, ``-0.0`` kept), so that a Parquet table holds the CSV's numbers.
+
+    ``engine="numpy"``: Python's formatting and parsing per value (~0.5 us each);
+    ``"compiled"``: the 12 digits ``M, X`` of :func:`nanotraj._csvfmt.float_digits_exact` and
+    ``M * 10**(X - 11)`` as ONE correctly rounded product or quotient of two exact doubles
+    (``M < 10**12 < 2**53``, ``10**k`` exact for ``k <= 22``): exactly the correctly rounded
+    value of the decimal, which is what parsing the text gives; the few values beyond
+    ``|X - 11| <= 22`` go through Python.  ``"auto"``: compiled from :data:`COMPILED_CELLS`
+    values or when the formatter is loaded already.  Both give the same bits (tested)."""
+    if engine not in ("auto", "numpy", "compiled"):
+        raise ValueError(f"unknown engine {engine!r}")
+    v = np.array(values, dtype=np.float64).reshape(-1)
+    compiled = engine == "compiled" or (engine == "auto" and (
+        v.size >= COMPILED_CELLS or "nanotraj._csvfmt" in sys.modules))
+    if not compiled:
+        return np.array([float(FLOAT_FORMAT % x) for x in v.tolist()], dtype=np.float64)
+    from nanotraj._csvfmt import float_digits_exact
+
+    m, x, _ = float_digits_exact(v)
+    k = x - 11
+    out = np.abs(v)  # zeros and infinities as they are (M = 0)
+    up = (m != 0) & (k >= 0) & (k <= 22)
+    down = (m != 0) & (k < 0) & (k >= -22)
+    pow10 = 10.0 ** np.arange(23)  # exact doubles
+    out[up] = m[up].astype(np.float64) * pow10[k[up]]
+    out[down] = m[down].astype(np.float64) / pow10[-k[down]]
+    for i in np.flatnonzero((m != 0) & ~up & ~down).tolist():
+        out[i] = float(FLOAT_FORMAT % abs(float(v[i])))
+    out = np.copysign(out, v)
+    out[np.isnan(v)] = np.nan  # the CSV's "nan", whatever the sign and payload
+    return out
+
+
+def write_parquet(path: str | os.PathLike, columns: Mapping[str, Sequence], *,
+                  engine: str = "auto") -> None:
+    """Write a Parquet table with one column per mapping entry (all the same length),
+    atomically: the same columns in the same order as :func:`write_columns` writes to CSV,
+    holding the CSV's values: integers with their own integer type (int64, int32, ...),
+    booleans as int8 0/1, floats as float64 exactly as the CSV has them (:func:`csv_values`,
+    ``engine`` is its engine), anything else as UTF-8 strings (the CSV's cells; dictionary
+    encoded).  zstd (:data:`PARQUET_COMPRESSION`), row groups of :data:`PARQUET_ROW_GROUP`
+    rows, no timestamps: the same columns give the same bytes (whatever the thread count)."""
+    pa, pq = _pyarrow()
+    names = list(columns)
+    n = len(next(iter(columns.values()))) if names else 0
+    for name in names:
+        if len(columns[name]) != n:
+            raise ValueError(f"column {name!r} has {len(columns[name])} rows, expected {n}")
+    if engine == "auto" and names:  # the whole table decides, as write_columns does
+        floats = sum(1 for c in names if np.asarray(columns[c]).dtype.kind == "f")
+        engine = "compiled" if n * floats >= COMPILED_CELLS else "auto"
+    arrays, text = [], []
+    for name in names:
+        arr = np.asarray(columns[name])
+        if arr.dtype == bool:
+            arrays.append(pa.array(arr.astype(np.int8)))
+        elif np.issubdtype(arr.dtype, np.integer):
+            arrays.append(pa.array(arr))
+        elif np.issubdtype(arr.dtype, np.floating):
+            arrays.append(pa.array(csv_values(arr, engine=engine)))
+        else:
+            cells = arr if arr.dtype.kind == "U" else format_column(columns[name])
+            arrays.append(pa.array(cells, type=pa.string()))
+            text.append(name)
+    table = pa.Table.from_arrays(arrays, names=names)
+    codec, level = PARQUET_COMPRESSION
+    with atomic_path(path) as tmp:
+        pq.write_table(table, str(tmp), row_group_size=PARQUET_ROW_GROUP, compression=codec,
+                       compression_level=level, use_dictionary=text)
+
+
+def table_columns(path) -> list[str]:
+    """The column names of a table, CSV (its header) or Parquet (its schema)."""
+    if is_parquet(path):
+        _, pq = _pyarrow()
+        return list(pq.read_schema(os.fspath(path)).names)
+    with open(path, encoding="utf-8") as fh:
+        return fh.readline().rstrip("\r\n").split(",")
+
+
+def _parquet_numbers(column) -> np.ndarray:
+    """A Parquet column (pyarrow ChunkedArray) of numbers as a float64 array of its own
+    (writable, as the CSV reader's)."""
+    return np.array(column.to_numpy(), dtype=np.float64)
+
+
+def read_table(path, rows=None) -> tuple[list[str], int, dict[str, np.ndarray]]:
+    """A table by its path, CSV (written by this module: one record per line) or Parquet
+    (:func:`write_parquet`): ``(columns, n_rows, values)``, ``values`` holding the rows chosen
+    by ``rows`` of every column: numbers as float64 (non-finite values NaN), anything else as
+    an object array of strings.  ``rows``: None for every row, or a callable ``(n_rows,
+    columns) -> row indices`` (only those rows are parsed: a 10^6-row atoms.csv would be 25
+    million strings).  The same table gives the same values in either format.  Raises
+    ValueError for a CSV row with another number of fields than its header."""
+    if is_parquet(path):
+        _, pq = _pyarrow()
+        table = pq.read_table(os.fspath(path))
+        header, n = list(table.column_names), table.num_rows
+        idx = np.arange(n) if rows is None else np.asarray(rows(n, header), dtype=np.int64)
+        if rows is not None:
+            table = table.take(idx)
+        import pyarrow.types as pt
+
+        out = {}
+        for name in header:
+            if name in out:
+                continue
+            col = table.column(name)
+            kind = col.type.value_type if pt.is_dictionary(col.type) else col.type
+            if pt.is_integer(kind) or pt.is_floating(kind) or pt.is_boolean(kind):
+                values = _parquet_numbers(col)
+                values[~np.isfinite(values)] = np.nan
+            else:
+                values = np.array(col.to_pylist(), dtype=object)
+            out[name] = values
+        return header, n, out
+    header, lines = csv_lines(path)
+    n = len(lines)
+    if rows is not None:
+        lines = [lines[i] for i in np.asarray(rows(n, header), dtype=np.int64).tolist()]
+    cols = csv_fields(header, lines, path)
+    numbers = numeric_fields(header, lines, cols)
+    del lines
+    out = {}
+    for key, texts in cols.items():
+        values = numbers[key] if key in numbers else parse_floats(texts)
+        out[key] = values if values is not None else np.array(texts, dtype=object)
+    return header, n, out
+
+
+# the CSV reader of read_table (and of the viewer's fate.csv)
+def csv_lines(path) -> tuple[list[str], list[str]]:
+    """The header of a CSV table and its data lines, not yet split into fields (the tables
+    nanotraj writes hold one record per line)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        text = fh.read()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [line.rstrip("\r") for line in lines]
+    header = next(csv.reader(lines[:1]), [])
+    return header, lines[1:]
+
+
+def csv_fields(header, lines, path="") -> dict[str, list[str]]:
+    """The columns (lists of strings) of CSV ``lines`` under ``header``; a row with another
+    number of fields than the header is a ValueError naming the file."""
+    rows = list(csv.reader(lines))
+    width = len(header)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise ValueError(f"{path}: a data row has {len(row)} fields, the header "
+                             f"{width} (row {i + 1} of those read)")
+    # one transposition in C instead of a list per column (every row has the header's width)
+    fields = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    cols = {}
+    for j, h in enumerate(header):
+        if h and h not in cols:
+            cols[h] = list(fields[j])
+    return cols
+
+
+def parse_floats(texts: Sequence[str]) -> np.ndarray | None:
+    """Floats of a column of text (empty cells and non-finite values NaN), or None when a
+    non-empty cell is not a number."""
+    try:
+        values = np.array(texts, dtype=np.float64)
+    except ValueError:
+        values = np.empty(len(texts))
+        for i, t in enumerate(texts):
+            if t.strip() == "":
+                values[i] = np.nan
+                continue
+            try:
+                values[i] = float(t)
+            except ValueError:
+                return None
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def numeric_fields(header, lines, cols) -> dict[str, np.ndarray]:
+    """The columns of ``cols`` (:func:`csv_fields` of ``lines``) whose first cell is a number,
+    parsed at once by numpy's compiled reader: exactly :func:`parse_floats`'s floats (both convert
+    with the correctly rounded ``PyOS_string_to_double``; non-finite values NaN), about twice as
+    fast as one conversion per column. Empty when any of those cells is not a number (an empty
+    cell, text): :func:`parse_floats` then decides column by column."""
+    first = {}
+    for j, h in enumerate(header):
+        if h in cols and h not in first and cols[h]:
+            try:
+                float(cols[h][0])
+            except ValueError:
+                continue
+            first[h] = j
+    if not first:
+        return {}
+    try:
+        block = np.loadtxt(lines, delimiter=",", quotechar='"', comments=None,
+                           usecols=list(first.values()), dtype=np.float64, ndmin=2)
+    except ValueError:
+        return {}
+    if block.shape != (len(lines), len(first)):
+        return {}
+    block[~np.isfinite(block)] = np.nan
+    return {h: np.ascontiguousarray(block[:, k]) for k, h in enumerate(first)}
+
+

@@ -73,7 +73,6 @@ plotly is imported lazily (only by :func:`build_viewer`), so importing this modu
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 import math
@@ -83,6 +82,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from nanotraj.tables import csv_fields as _columns
+from nanotraj.tables import csv_lines as _atom_lines
+from nanotraj.tables import numeric_fields as _numeric_columns
+from nanotraj.tables import parse_floats as _parse
+from nanotraj.tables import read_table
 
 #: Above this many atoms a frame is drawn as a deterministic subsample of this many atoms.
 MAX_ATOMS = 20000
@@ -319,83 +324,6 @@ def plotly_js_version(js: str | None = None) -> str:
     if not m:
         m = re.search(r"\bversion\s*[:=]\s*[\"'](\d+\.\d+\.\d+)[\"']", js)
     return m.group(1) if m else "unknown"
-
-
-def _atom_lines(path) -> tuple[list[str], list[str]]:
-    """The header of a CSV table and its data lines, not yet split into fields (the tables
-    nanotraj writes hold one record per line)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        text = fh.read()
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line.rstrip("\r") for line in lines]
-    header = next(csv.reader(lines[:1]), [])
-    return header, lines[1:]
-
-
-def _columns(header, lines, path="") -> dict[str, list[str]]:
-    """The columns (lists of strings) of CSV ``lines`` under ``header``; a row with another
-    number of fields than the header is a ValueError naming the file."""
-    rows = list(csv.reader(lines))
-    width = len(header)
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise ValueError(f"{path}: a data row has {len(row)} fields, the header "
-                             f"{width} (row {i + 1} of those read)")
-    # one transposition in C instead of a list per column (every row has the header's width)
-    fields = list(zip(*rows, strict=True)) if rows else [() for _ in header]
-    cols = {}
-    for j, h in enumerate(header):
-        if h and h not in cols:
-            cols[h] = list(fields[j])
-    return cols
-
-
-def _parse(texts: Sequence[str]) -> np.ndarray | None:
-    """Floats of a column of text (empty cells and non-finite values NaN), or None when a
-    non-empty cell is not a number."""
-    try:
-        values = np.array(texts, dtype=np.float64)
-    except ValueError:
-        values = np.empty(len(texts))
-        for i, t in enumerate(texts):
-            if t.strip() == "":
-                values[i] = np.nan
-                continue
-            try:
-                values[i] = float(t)
-            except ValueError:
-                return None
-    values[~np.isfinite(values)] = np.nan
-    return values
-
-
-def _numeric_columns(header, lines, cols) -> dict[str, np.ndarray]:
-    """The columns of ``cols`` (:func:`_columns` of ``lines``) whose first cell is a number,
-    parsed at once by numpy's compiled reader: exactly :func:`_parse`'s floats (both convert
-    with the correctly rounded ``PyOS_string_to_double``; non-finite values NaN), about twice as
-    fast as one conversion per column. Empty when any of those cells is not a number (an empty
-    cell, text): :func:`_parse` then decides column by column."""
-    first = {}
-    for j, h in enumerate(header):
-        if h in cols and h not in first and cols[h]:
-            try:
-                float(cols[h][0])
-            except ValueError:
-                continue
-            first[h] = j
-    if not first:
-        return {}
-    try:
-        block = np.loadtxt(lines, delimiter=",", quotechar='"', comments=None,
-                           usecols=list(first.values()), dtype=np.float64, ndmin=2)
-    except ValueError:
-        return {}
-    if block.shape != (len(lines), len(first)):
-        return {}
-    block[~np.isfinite(block)] = np.nan
-    return {h: np.ascontiguousarray(block[:, k]) for k, h in enumerate(first)}
 
 
 def _float(text) -> float:
@@ -986,25 +914,24 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     with_fates = any(f[4] is not None for f in frames)
 
     # Parse only the drawn rows of each table, frame by frame (a 1e6-atom atoms.csv would be 25
-    # million strings): numeric columns become float arrays, text columns object arrays.
+    # million strings): numeric columns become float arrays, text columns object arrays; a
+    # table may be CSV or Parquet (nanotraj.tables.read_table: the same values).
     parsed, counts, drawn, order = [], [], [], []
     for _frame, _t, path, summary, fate_path in frames:
-        header, lines = _atom_lines(path)
-        n = len(lines) if all(c in header for c in COORDINATES) else 0
-        if dict(summary or {}).get("status", "ok") not in ("", "ok"):
-            n = 0  # a rejected frame: no atoms, whatever its table holds
+        ok = dict(summary or {}).get("status", "ok") in ("", "ok")  # rejected: no atoms
+
+        def atoms_of(n_rows, header, ok=ok):
+            return n_rows if ok and all(c in header for c in COORDINATES) else 0
+
+        _header, n_rows, cols = read_table(
+            path, rows=lambda n_rows, header, f=atoms_of: subsample(f(n_rows, header), limit))
+        n = atoms_of(n_rows, _header)
         idx = subsample(n, limit)
-        drawn_lines = [lines[i] for i in idx] if n else []
-        del lines
-        cols = _columns(header, drawn_lines, path) if n else {}
-        numbers = _numeric_columns(header, drawn_lines, cols)
-        del drawn_lines
         table = {}
-        for key, texts in cols.items():
-            values = numbers[key] if key in numbers else _parse(texts)
-            if values is None and key in COORDINATES:
+        for key, values in (cols.items() if n else ()):
+            if values.dtype == object and key in COORDINATES:
                 raise ValueError(f"{path}: column {key!r} holds values that are not numbers")
-            table[key] = values if values is not None else np.array(texts, dtype=object)
+            table[key] = values
         for key, values in ((extra_columns or {}).get(str(_frame)) or {}).items():
             values = np.asarray(values, dtype=np.float64)
             if n and len(values) != n:

@@ -60,6 +60,11 @@ try:
     )
 except (SheetError, ConfigError) as err:
     startup_error(err)
+#: The per-frame tables of outputs.table_format (atoms, bonds as CSV and/or Parquet), by the
+#: write_frame_table output key, and the atoms table the later jobs read (the CSV unless only
+#: Parquet is written; nanotraj.tables reads either).
+TABLE_FILES = layout.frame_tables(config["outputs"]["table_format"])
+ATOMS_TABLE = layout.table_name("atoms", config["outputs"]["table_format"])
 FRAME_INDEX = {(r["series"], r["frame"]): r for r in FRAMES}
 SERIES = sorted({r["series"] for r in FRAMES})
 #: The frames of each series in time order, and the frame before each (computed once: input
@@ -196,9 +201,8 @@ def get_final_outputs():
         outs += [
             layout.frame_file(name, **where)
             for name in (
-                "atoms.csv",
+                *TABLE_FILES.values(),
                 "atoms.extxyz",
-                "bonds.csv",
                 "rdf.csv",
                 "strain_profile.csv",
                 "facets.csv",

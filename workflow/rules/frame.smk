@@ -330,8 +330,8 @@ rule write_frame_table:
             "domains",
         ),
     output:
-        atoms=layout.frame_file("atoms.csv"),
-        bonds=layout.frame_file("bonds.csv"),
+        # atoms, bonds (.csv) and/or atoms_parquet, bonds_parquet: config outputs.table_format
+        **{key: layout.frame_file(name) for key, name in TABLE_FILES.items()},
         summary=layout.frame_file("summary.csv"),
         extxyz=layout.frame_file("atoms.extxyz"),
     log:

@@ -29,7 +29,7 @@ rule plot_frame:
         rdf=rules.compute_rdf.output.rdf,
         cutoff=rules.compute_rdf.output.npz,
         structure=rules.compute_structure.output.structure,
-        atoms=rules.write_frame_table.output.atoms,
+        atoms=layout.frame_file(ATOMS_TABLE),
         summary=rules.write_frame_table.output.summary,
     output:
         rdf=report(
@@ -73,7 +73,7 @@ rule plot_series:
     input:
         summary=rules.aggregate_series.output.summary,
         rdf=get_series_frame_files("rdf.csv"),
-        atoms=get_series_frame_files("atoms.csv"),
+        atoms=get_series_frame_files(ATOMS_TABLE),
         profiles=get_series_frame_files("strain_profile.csv"),
     output:
         timeseries=report(
@@ -122,7 +122,8 @@ rule plot_series:
         version=VERSION,
         time_unit=config["time_unit"],
         element=get_series_element,
-        paths=get_frame_paths("rdf.csv", "atoms.csv", "strain_profile.csv"),
+        paths=get_frame_paths("rdf.csv", ATOMS_TABLE, "strain_profile.csv"),
+        atoms_table=ATOMS_TABLE,
     script:
         "../scripts/plot_series.py"
 
@@ -133,7 +134,7 @@ rule plot_snapshot:
     input:
         summary=rules.aggregate_series.output.summary,
         rdf=get_series_frame_files("rdf.csv"),
-        atoms=get_series_frame_files("atoms.csv"),
+        atoms=get_series_frame_files(ATOMS_TABLE),
     output:
         snapshot=report(
             layout.series_file("snapshot.png"),

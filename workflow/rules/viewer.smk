@@ -11,7 +11,7 @@ localrules:
 
 rule build_viewer:
     input:
-        atoms=get_series_frame_files("atoms.csv"),
+        atoms=get_series_frame_files(ATOMS_TABLE),
         summaries=get_series_frame_files("summary.csv"),
         # frame k's fates are in frame k+1's fate.csv: n-1 files for n frames (see common.smk)
         fates=get_series_next_fate_files,
@@ -36,7 +36,8 @@ rule build_viewer:
     params:
         version=VERSION,
         time_unit=config["time_unit"],
-        paths=get_frame_paths("atoms.csv", "summary.csv"),
+        paths=get_frame_paths(ATOMS_TABLE, "summary.csv"),
+        atoms_table=ATOMS_TABLE,
         fates=get_viewer_fates,
     script:
         "../scripts/build_viewer.py"

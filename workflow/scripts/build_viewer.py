@@ -6,7 +6,7 @@ sm = snakemake  # noqa: F821 (injected by the script directive)
 end_with_snakemake()  # a killed run does not leave this process writing
 figures.build_viewer(
     # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)
-    sm.params.paths["atoms.csv"],
+    sm.params.paths[sm.params.atoms_table],  # atoms.csv or .parquet
     sm.params.paths["summary.csv"],
     sm.output.html,
     series=sm.wildcards.series,

@@ -9,7 +9,7 @@ figures.plot_series(
     sm.input.summary,
     # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)
     sm.params.paths["rdf.csv"],
-    sm.params.paths["atoms.csv"],
+    sm.params.paths[sm.params.atoms_table],  # atoms.csv or .parquet
     sm.output,
     profile_csvs=sm.params.paths["strain_profile.csv"],
     element=sm.params.element,

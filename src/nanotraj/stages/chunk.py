@@ -6,7 +6,8 @@ stage of :mod:`nanotraj.stages.frame`, :mod:`nanotraj.stages.lattice` and
 :mod:`nanotraj.stages.domains` (the same functions, with the same arguments, as the per-frame
 rules), then the pair with the frame before (:func:`nanotraj.stages.tracking.track_pair`) and
 the links of the domains (:func:`nanotraj.stages.domains.link_domains`).  It writes the same
-per-frame user-facing files as the per-frame rules (``atoms.csv``, ``bonds.csv``, ``rdf.csv``,
+per-frame user-facing files as the per-frame rules (``atoms.csv``, ``bonds.csv`` and/or their
+Parquet copies, as ``outputs.table_format`` says, ``rdf.csv``,
 ``summary.csv``, ``atoms.extxyz``, ``strain_profile.csv``, ``facets.csv``, ``domains.csv``,
 ``boundaries.csv``, ``fate.csv``, ``fate.pdb``, ``fate.cif``, ``new.csv``; the per-value PDB
 files and the per-frame figures when asked for), byte for byte.  The stages' ``.npz`` files
@@ -49,7 +50,7 @@ DEFAULTS = {
     "probe_radius": "auto", "ptm_rmsd_cutoff": 0.13, "lattice_reference": "frame",
     "profile_bin": "auto", "domains": None, "link_fraction": 0.2, "size_change": 0.1,
     "max_distance": "auto", "align": False, "per_value_pdb": False, "frame_figures": False,
-    "time_unit": "s", "order_limits": None, "element": "Pt",
+    "time_unit": "s", "order_limits": None, "element": "Pt", "table_format": "csv",
 }
 
 
@@ -139,7 +140,8 @@ def _analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mappin
     if not full:
         return
     table_inputs = {k: w[k] for k in layout.FRAME_STAGES}
-    st.write_frame_table(table_inputs, {k: f[k] for k in ("atoms", "bonds", "summary", "extxyz")},
+    keys = ("summary", "extxyz", *layout.frame_tables(o["table_format"]))
+    st.write_frame_table(table_inputs, {k: f[k] for k in keys},
                          series=series, frame=row["frame"], time=row["time"], element=element,
                          log=logs("write_frame_table"), **mode)
     if o["per_value_pdb"] is True:
@@ -149,7 +151,8 @@ def _analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mappin
         from nanotraj.stages import figures
 
         figures.plot_frame({"rdf": f["rdf"], "cutoff": w["rdf"], "structure": w["structure"],
-                            "atoms": f["atoms"], "summary": f["summary"]},
+                           "atoms": f.get("atoms") or f["atoms_parquet"],
+                           "summary": f["summary"]},
                            {"rdf": f["rdf_png"], "order": f["order_png"]}, element=element,
                            time_unit=o["time_unit"], order_limits=o["order_limits"],
                            log=logs("plot_frame"))
@@ -179,10 +182,10 @@ def _pair(row, prev_row, w, prev_w, f, o, logs) -> None:
                  log=logs("link_domains"))
 
 
-def _files(results, series, frame) -> dict[str, str]:
+def _files(results, series, frame, table_format) -> dict[str, str]:
     from nanotraj.stages.frame import frame_files
 
-    _, f = frame_files(results, series, frame)
+    _, f = frame_files(results, series, frame, table_format)
     f = {k: str(v) for k, v in f.items()}
     where = {"series": series, "frame": frame, "root": str(results)}
     for key, name in (("fate", "fate.csv"), ("fate_pdb", "fate.pdb"), ("fate_cif", "fate.cif"),
@@ -228,7 +231,7 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
             logs.flush(f"{prev_row['frame']} (previous chunk's last frame, for the pair)")
         for k, row in enumerate(norm):
             w = _work(tmp / f"f{k % 2}")
-            f = _files(results, series, row["frame"])
+            f = _files(results, series, row["frame"], o["table_format"])
             _analyse(row, w, f, o, logs, series=series)
             _pair(row, prev_row, w, prev_w, f, o, logs)
             logs.flush(row["frame"])

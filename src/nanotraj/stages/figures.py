@@ -26,7 +26,7 @@ from nanotraj.plots import (
 )
 from nanotraj.stages.jobs import OK, Log
 from nanotraj.summary import as_float, is_ok
-from nanotraj.tables import load_arrays, read_columns, read_rows
+from nanotraj.tables import load_arrays, read_columns, read_rows, table_columns
 
 
 def _frame_title(row: Mapping[str, str], time_unit: str) -> str:
@@ -55,10 +55,12 @@ def plot_frame(
     and how it was chosen), ``structure`` (the structure stage's ``structure.npz``: the noise
     estimate and nearest-neighbour peak, for the BOO classes' reference regions at the frame's
     own noise level), ``atoms`` (atoms.csv), ``summary`` (summary.csv: status, n_atoms,
-    identity); ``outputs`` keys: ``rdf``, ``order`` (PNG). A rejected frame gets placeholders
-    stating ``rejected: <reason>``. ``dr`` and ``r_max`` of the reference curve are those of the
-    frame's rdf.csv; ``reference=False`` leaves the perfect cluster out; ``order_limits``: the
-    fixed axis ranges of the order maps (:data:`nanotraj.plots.ORDER_LIMITS`).
+    identity); ``outputs`` keys: ``rdf``, ``order`` (PNG). The atoms table may be CSV or
+    Parquet (:func:`nanotraj.tables.read_columns`), as in every stage here. A rejected frame
+    gets placeholders stating ``rejected: <reason>``. ``dr`` and ``r_max`` of the reference
+    curve are those of the frame's rdf.csv; ``reference=False`` leaves the perfect cluster
+    out; ``order_limits``: the fixed axis ranges of the order maps
+    (:data:`nanotraj.plots.ORDER_LIMITS`).
     Returns the info dicts of :func:`plot_rdf` / :func:`plot_order`.
     """
     lg = Log(log)
@@ -111,8 +113,7 @@ def plot_frame(
         title=f"g(r): {title}",
         cutoff_auto=str(used["cutoff_method"]) == "auto",
     )
-    with open(inputs["atoms"], encoding="utf-8") as fh:
-        header_cols = fh.readline().strip().split(",")
+    header_cols = table_columns(inputs["atoms"])
     wanted = [c for c in ORDER_COLUMNS if c in header_cols]
     atoms = read_columns(inputs["atoms"], wanted)
     from nanotraj.boo_classes import reference_ellipses
@@ -365,8 +366,7 @@ def plot_snapshot(summary_csv, rdf_csv, atoms_csv, out_png, *, time_unit: str = 
         lg.close(OK)
         return {"status": row.get("status")}
     rd = read_columns(rdf_csv, ["r", "g"])
-    with open(atoms_csv, encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
+    header = table_columns(atoms_csv)
     atoms = read_columns(atoms_csv, [c for c in ("cn", "surface") if c in header])
     info = draw(row, rd["r"], rd["g"], atoms["cn"], atoms.get("surface"), out_png,
                 time_unit=time_unit, title=f"Snapshot: {title}")
@@ -399,9 +399,7 @@ def series_columns(frames, *, atom_ids=None, domains=None) -> dict[str, dict[str
         _, rows = read_rows(domains)
         track = {(r["frame"], int(r["domain"])): int(r["track"]) for r in rows}
         for name, _t, path, *_ in frames:
-            with open(path, encoding="utf-8") as fh:
-                header = fh.readline().strip().split(",")
-            if "domain" not in header:
+            if "domain" not in table_columns(path):
                 continue
             dom = read_columns(path, ["domain"])["domain"]
             if not len(dom):

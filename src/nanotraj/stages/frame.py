@@ -415,9 +415,11 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     ``inputs`` keys: ``frame, rdf, bonds, boo, coordination, neighbour_distance, structure,
     surface, ptm, lattice`` and optionally ``domains`` (.npz; adds the atoms' ``domain``,
     ``boundary`` and the summary's domain columns, :mod:`nanotraj.stages.domains`);
-    ``outputs`` keys: ``atoms, bonds, summary`` (.csv). ``threads``:
-    threads of the compiled table writer of large frames (:func:`nanotraj.tables.write_columns`;
-    the bytes do not depend on it).
+    ``outputs`` keys: ``summary`` (.csv) and the tables of the config's
+    ``outputs.table_format`` (:func:`nanotraj.layout.frame_tables`): ``atoms, bonds`` (.csv)
+    and/or ``atoms_parquet, bonds_parquet`` (:func:`nanotraj.tables.write_parquet`, the same
+    columns and values). ``threads``: threads of the compiled table writer of large frames
+    (:func:`nanotraj.tables.write_columns`; the bytes do not depend on it).
     """
     from nanotraj.summary import rejected_summary
     from nanotraj.tables import write_summary
@@ -432,14 +434,10 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
         empty = {c: np.array([]) for c in
                  ATOM_COLUMNS + STRUCTURE_COLUMNS + LATTICE_COLUMNS + extra}
         empty[ELEMENT_COLUMNS[0]] = np.array([], dtype=str)
-        write_columns(outputs["atoms"], empty)
-        if outputs.get("extxyz"):
-            from nanotraj.trajectory import write_extxyz
-
-            write_extxyz(outputs["extxyz"], outputs["atoms"], empty,
-                         info={"series": series, "frame": frame, "time": float(time),
-                               "status": status, "pbc": "F F F"})
-        write_columns(outputs["bonds"], {c: np.array([]) for c in BOND_COLUMNS})
+        _write_table(outputs, "atoms", empty,
+                     info={"series": series, "frame": frame, "time": float(time),
+                           "status": status, "pbc": "F F F"})
+        _write_table(outputs, "bonds", {c: np.array([]) for c in BOND_COLUMNS})
         write_summary(outputs["summary"], [rejected_summary(series=series, frame=frame, time=time,
                                                             reason=reject_reason(status))])
 
@@ -450,6 +448,43 @@ def write_frame_table(inputs: Mapping[str, str], outputs: Mapping[str, str], *, 
     guard(lg, on_bad_frame, data["frame"]["source"], "tables",
           lambda: _write_tables(data, outputs, lg, series=series, frame=frame, time=time,
                                 element=element, threads=threads), reject)
+
+
+def _write_table(outputs, key, table, *, threads=1, info=None) -> None:
+    """Write the frame's table ``key`` (``atoms``, ``bonds``) in the formats ``outputs`` asks
+    for: ``outputs[key]`` (CSV) and/or ``outputs[key + "_parquet"]``; for ``atoms``, also
+    ``outputs["extxyz"]`` (optional; the extended-XYZ comment line holds ``info``): every
+    atoms.csv column, typed, each value the same text as in the CSV (its rows with spaces;
+    without a CSV output a temporary CSV is written and removed)."""
+    from nanotraj.tables import write_parquet
+
+    csv_path, parquet_path = outputs.get(key), outputs.get(f"{key}_parquet")
+    if not csv_path and not parquet_path:
+        raise ValueError(f"no output for the table {key!r} (keys {sorted(outputs)})")
+    if parquet_path:
+        write_parquet(parquet_path, table)
+    extxyz = outputs.get("extxyz") if key == "atoms" else None
+    if not extxyz:
+        if csv_path:
+            write_columns(csv_path, table, workers=threads)
+        return
+    from nanotraj.trajectory import write_extxyz
+
+    if csv_path:
+        write_columns(csv_path, table, workers=threads)
+        write_extxyz(extxyz, csv_path, table, info=info)
+        return
+    import os
+    import tempfile
+
+    Path(extxyz).parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".atoms.csv.", suffix=".tmp", dir=Path(extxyz).parent)
+    os.close(fd)
+    try:
+        write_columns(tmp, table, workers=threads)
+        write_extxyz(extxyz, tmp, table, info=info)
+    finally:
+        os.unlink(tmp)
 
 
 def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
@@ -467,18 +502,12 @@ def _write_tables(data, outputs, lg, *, series, frame, time, element, threads):
     symbols = frame_elements(data["frame"], element, lg, warn=True)
     table = atoms | {ELEMENT_COLUMNS[0]: np.full(len(atoms["x"]), symbols)
                      if isinstance(symbols, str) else symbols}
-    write_columns(outputs["atoms"], table, workers=threads)
-    if outputs.get("extxyz"):
-        from nanotraj.trajectory import write_extxyz
-
-        # every atoms.csv column, typed (the same text: the CSV's rows with spaces)
-        write_extxyz(outputs["extxyz"], outputs["atoms"], table,
-                     info={"series": series, "frame": frame, "time": float(time),
-                           "pbc": "F F F"})
+    _write_table(outputs, "atoms", table, threads=threads,
+                 info={"series": series, "frame": frame, "time": float(time), "pbc": "F F F"})
     bonds = data["bonds"]["bonds"]
-    write_columns(outputs["bonds"], {"i": bonds[:, 0], "j": bonds[:, 1],
-                                     "distance": data["bonds"]["distances"],
-                                     "s6": data["boo"]["s6"]}, workers=threads)
+    _write_table(outputs, "bonds", {"i": bonds[:, 0], "j": bonds[:, 1],
+                                    "distance": data["bonds"]["distances"],
+                                    "s6": data["boo"]["s6"]}, threads=threads)
     row = frame_summary(series=series, frame=frame, time=time, n_atoms=len(atoms["x"]),
                         diameter=float(data["frame"]["diameter"]),
                         cutoff=float(data["rdf"]["cutoff"]), n_bonds=len(bonds), atoms=atoms,
@@ -588,16 +617,20 @@ def _write_pdbs(data, outputs, lg, *, element):
     lg(f"wrote {len(PDB_QUANTITIES)} quantities of {len(coords)} atoms as PDB and mmCIF")
 
 
-def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path]]:
+def frame_files(results, series, frame, table_format="csv"
+                ) -> tuple[dict[str, Path], dict[str, Path]]:
     """The files of one frame under ``results`` (:mod:`nanotraj.layout`): (intermediate .npz by
-    stage, user-facing files by key: ``atoms, bonds, rdf, summary, strain_profile, facets``,
-    each PDB quantity and ``{quantity}_cif``)."""
+    stage, user-facing files by key: ``rdf, summary, strain_profile, facets, domains,
+    boundaries``, the tables of ``table_format`` (:func:`nanotraj.layout.frame_tables`:
+    ``atoms, bonds`` and/or ``atoms_parquet, bonds_parquet``), ``extxyz``, each PDB quantity
+    and ``{quantity}_cif``)."""
     where = {"series": series, "frame": frame, "root": str(results)}
     work = {s: layout.intermediate(s, **where) for s in layout.FRAME_STAGES}
-    files = {k: layout.frame_file(f"{k}.csv", **where) for k in ("atoms", "bonds", "rdf",
-                                                                  "summary", "strain_profile",
-                                                                  "facets", "domains",
-                                                                  "boundaries")}
+    files = {k: layout.frame_file(f"{k}.csv", **where) for k in ("rdf", "summary",
+                                                                  "strain_profile", "facets",
+                                                                  "domains", "boundaries")}
+    files.update({k: layout.frame_file(name, **where)
+                  for k, name in layout.frame_tables(table_format).items()})
     files["extxyz"] = layout.frame_file("atoms.extxyz", **where)
     files.update({q: layout.frame_file(f"pdb/{q}.pdb", **where) for q in PDB_QUANTITIES})
     files.update({f"{q}_cif": layout.frame_file(f"pdb/{q}.cif", **where) for q in PDB_QUANTITIES})
@@ -607,16 +640,19 @@ def frame_files(results, series, frame) -> tuple[dict[str, Path], dict[str, Path
 def run_frame(source, results, *, series, frame, time, element="Pt", cutoff="auto", dr=0.02,
               r_max=15.0, max_centres=20000, threshold=0.8, probe_radius="auto",
               ptm_rmsd_cutoff=0.13, lattice_reference="frame", profile_bin="auto",
-              on_bad_frame="fail", pdbs=True, threads=1, domain_options=None) -> dict[str, Path]:
+              on_bad_frame="fail", pdbs=True, threads=1, domain_options=None,
+              table_format="csv") -> dict[str, Path]:
     """Every per-frame stage in one call, writing the same files as the workflow's rules.
 
     For scripts, notebooks, tests and the benchmark that compares the workflow with a plain loop;
     the workflow itself runs each stage as its own job. ``threads`` is used by the g(r), bond,
     BOO and structure stages (the results do not depend on it). ``domain_options``: keyword
     arguments of :func:`nanotraj.stages.domains.find_domains` (``method``,
-    ``max_misorientation``, ...; its defaults when None). Returns the user-facing paths.
+    ``max_misorientation``, ...; its defaults when None). ``table_format``: the formats of
+    the atoms and bonds tables (:data:`nanotraj.layout.TABLE_FORMATS`). Returns the
+    user-facing paths.
     """
-    w, f = frame_files(results, series, frame)
+    w, f = frame_files(results, series, frame, table_format)
     parse_frame(source, w["frame"], on_bad_frame=on_bad_frame)
     compute_rdf(w["frame"], f["rdf"], w["rdf"], element=element, cutoff=cutoff, dr=dr,
                 r_max=r_max, max_centres=max_centres, threads=threads, on_bad_frame=on_bad_frame)
