@@ -70,9 +70,9 @@ def fast_input_checks() -> bool:
 
 
 def fast_output_records() -> bool:
-    """Patch ``snakemake.persistence.PersistenceBase.finished`` and ``snakemake.io._IOFile.checksum``
-    (module docstring, *Output records*); True if the patch is (now or already) in place, False
-    where this Snakemake has neither method."""
+    """Patch ``snakemake.persistence.PersistenceBase.finished`` and
+    ``snakemake.io._IOFile.checksum`` (module docstring, *Output records*); True if the patch is
+    (now or already) in place, False where this Snakemake has neither method."""
     try:
         from snakemake import persistence
         from snakemake.io import _IOFile
