@@ -185,7 +185,8 @@ def test_table_files_per_format():
     assert layout.frame_tables() == {"atoms": "atoms.csv", "bonds": "bonds.csv"}
     assert set(layout.frame_tables("both").values()) == {"atoms.csv", "bonds.csv",
                                                          "atoms.parquet", "bonds.parquet"}
-    assert layout.table_name("atoms", "both") == "atoms.csv"
+    assert layout.table_name("atoms", "both") == "atoms.parquet"  # the faster read
+    assert layout.table_name("atoms", "csv") == "atoms.csv"
     assert layout.table_name("atoms", "parquet") == "atoms.parquet"
     with pytest.raises(ValueError, match="feather"):
         layout.frame_tables("feather")

@@ -151,7 +151,7 @@ def _analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mappin
         from nanotraj.stages import figures
 
         figures.plot_frame({"rdf": f["rdf"], "cutoff": w["rdf"], "structure": w["structure"],
-                           "atoms": f.get("atoms") or f["atoms_parquet"],
+                           "atoms": f.get("atoms_parquet") or f["atoms"],
                            "summary": f["summary"]},
                            {"rdf": f["rdf_png"], "order": f["order_png"]}, element=element,
                            time_unit=o["time_unit"], order_limits=o["order_limits"],
