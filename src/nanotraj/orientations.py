@@ -113,14 +113,14 @@ def _best_cos(p, sym):
 def misorientation(q_ref, q, structure: str) -> np.ndarray:
     """Misorientation angle (degrees) of each orientation ``q`` (N, 4) from ``q_ref`` (4,), both
     ``(x, y, z, w)``: ``2 arccos max_g |w(q_ref^-1 q g)|`` over the lattice's symmetry rotations
-    ``g`` (:func:`symmetry_quaternions`).  NaN rows give NaN."""
-    sym = symmetry_quaternions(structure)
-    a = _wxyz(q_ref)[0]
-    a = a / np.linalg.norm(a)
-    b = _wxyz(q)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    c, _ = _best_cos(_conj_mul(a, b), sym)
-    return np.degrees(2.0 * np.arccos(np.clip(c, 0.0, 1.0)))
+    ``g``.  NaN rows give NaN.  The disorientation angle has one owner,
+    :func:`nanotraj.domains.misorientation` (accurate at small angles); this is its
+    one-against-many form."""
+    from nanotraj.domains import misorientation as _misorientation
+
+    q = np.asarray(q, dtype=np.float64).reshape(-1, 4)
+    return np.atleast_1d(_misorientation(np.asarray(q_ref, dtype=np.float64).reshape(4), q,
+                                         structure))
 
 
 def _within(ref, Q, idx, sym, cmax, chunk=1 << 16):
