@@ -35,6 +35,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/frame.smk"
+include: "workflow/rules/fused.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/viewer.smk"

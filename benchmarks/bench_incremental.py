@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_incremental.py                # 200 frames of ~300 atoms
     .venv/bin/python benchmarks/bench_incremental.py --frames 50
+    .venv/bin/python benchmarks/bench_incremental.py --frame-jobs one   # one job per frame
 
 Steps, in a fresh directory (frames as in ``bench_series.py``):
 
@@ -20,6 +21,9 @@ after the command started, from the ``benchmark:`` files: a job's end is its fil
 start that minus its wall time), so the critical path can be read off: Snakemake's own start
 (building the DAG) before the first job, the frame's chain of jobs, the series jobs, Snakemake's
 own finish after the last job.  At the end: the median wall time of each job over the rounds.
+
+``--frame-jobs {auto,stages,one}`` passes ``--config frame_jobs=...`` (one job per stage and
+frame, or one job per frame: ``analyse_frame``; ``auto``: the configuration's default).
 
 ``--keep`` keeps the working directory; ``--reuse DIR`` measures in such a kept directory
 without the full run (e.g. after a change of the code: the first rerun then also reruns what the
@@ -64,6 +68,8 @@ def main(argv=None) -> int:
     ap.add_argument("--atoms", type=int, default=300)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--frame-jobs", choices=("auto", "stages", "one"), default="auto",
+                    help="config frame_jobs: one job per stage and frame or per frame")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="a directory kept by --keep: measure there, without the full run")
@@ -77,18 +83,20 @@ def main(argv=None) -> int:
         work = top / "work"
         if reuse:
             sheet = top / "frames" / "frames.tsv"
-            base = snakemake_cmd(work, "--config", f"frames={sheet}", cores=args.cores)
+            base = snakemake_cmd(work, "--config", f"frames={sheet}",
+                                 f"frame_jobs={args.frame_jobs}", cores=args.cores)
             full = float("nan")
             print(f"{len(sheet.read_text().splitlines()) - 1} frames, reusing {top}",
                   flush=True)
         else:
             sheet = write_series(top / "frames", args.frames, target_atoms=args.atoms)
             work.mkdir()
-            base = snakemake_cmd(work, "--config", f"frames={sheet}", cores=args.cores)
+            base = snakemake_cmd(work, "--config", f"frames={sheet}",
+                                 f"frame_jobs={args.frame_jobs}", cores=args.cores)
             full, peak, _ = run_measured([*base, "--quiet"])
             n_jobs = sum(1 for _ in (work / "results" / "benchmarks").rglob("*.tsv"))
-            print(f"{args.frames} frames: full run {full:.1f} s ({n_jobs} jobs, peak "
-                  f"{peak:.0f} MB)", flush=True)
+            print(f"{args.frames} frames, frame_jobs {args.frame_jobs}: full run {full:.1f} s "
+                  f"({n_jobs} jobs, peak {peak:.0f} MB)", flush=True)
         frames = sorted((top / "frames").glob("*.pdb"))
         target = frames[len(frames) // 2]
         idle, dry, rerun, planned, ran, per_job = [], [], [], [], [], {}

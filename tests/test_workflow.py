@@ -220,7 +220,8 @@ def test_cluster_profile_groups_every_single_frame_rule():
 
     groups = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["groups"]
     pairs = {"track_pair", "link_domains"}  # two frames each: outside the per-frame groups
-    assert set(groups) == FRAME_RULES - pairs
+    # analyse_frame: every per-frame stage of a frame in one job (frame_jobs: one)
+    assert set(groups) == (FRAME_RULES | {"analyse_frame"}) - pairs
     assert set(groups.values()) == {"frame"}
 
 

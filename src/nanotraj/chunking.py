@@ -16,6 +16,12 @@ the series crosses a step (5,000, 10,000, 20,000 frames, ...);
 ``0``: never chunked; an integer ``k >= 1``: chunks of ``k`` frames for every series of more than
 one frame.
 
+``frame_jobs`` (:func:`frame_jobs`): how a series that is not chunked is planned. ``stages``:
+one job per stage and frame (~16 jobs per frame); ``one``: one job per frame (rule
+``analyse_frame``) runs every per-frame stage of its frame in order, writing the same files
+(the stages' ``.npz`` files included), plus the frame's pairs, domain links and figures (~4 jobs
+per frame); ``auto``: ``stages`` up to :data:`AUTO_STAGES_MAX_FRAMES` frames, ``one`` above.
+
 Plain Python, no import beyond the standard library: the Snakefile imports it at parse time.
 """
 
@@ -23,8 +29,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_SIZES", "chunk_size", "chunk_name",
-           "split", "stage_options"]
+__all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_SIZES", "AUTO_STAGES_MAX_FRAMES",
+           "FRAME_JOBS", "FRAME_STAGE_KEYS", "chunk_size", "chunk_name", "frame_jobs",
+           "frame_stage_options", "split", "stage_options"]
 
 #: ``chunk_size: auto`` keeps one job per stage and frame for series up to this many frames
 #: (planning ~8 s at 200 frames; measured in benchmarks/bench_long_series.py).
@@ -36,6 +43,13 @@ AUTO_CHUNKS = 100
 #: start-up, ~1-2 s of imports and compiled kernels, is then a few percent of its work).
 AUTO_SIZES = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
 AUTO_MIN_CHUNK = AUTO_SIZES[0]
+
+#: The values of the config's ``frame_jobs``.
+FRAME_JOBS = ("auto", "stages", "one")
+#: ``frame_jobs: auto`` keeps one job per stage and frame for series up to this many frames (the
+#: tests and the demo: each stage a job of its own, rerun on its own options); above, one job per
+#: frame (planning ~16 jobs per frame costs Snakemake ~40 ms per frame, ~4 jobs ~10 ms).
+AUTO_STAGES_MAX_FRAMES = 50
 
 
 def chunk_size(n_frames: int, setting="auto") -> int:
@@ -55,6 +69,17 @@ def chunk_size(n_frames: int, setting="auto") -> int:
     if size < 0:
         raise ValueError(f"chunk_size {setting!r}: expected auto, 0 or a positive integer")
     return size
+
+
+def frame_jobs(n_frames: int, setting="auto") -> str:
+    """How a series of ``n_frames`` frames that is not chunked (:func:`chunk_size` 0) is
+    planned: ``"stages"`` (one job per stage and frame) or ``"one"`` (one job per frame, rule
+    ``analyse_frame``). ``setting``: the config's ``frame_jobs`` (:data:`FRAME_JOBS`)."""
+    if setting == "auto":
+        return "stages" if n_frames <= AUTO_STAGES_MAX_FRAMES else "one"
+    if setting not in FRAME_JOBS:
+        raise ValueError(f"frame_jobs {setting!r}: expected one of {', '.join(FRAME_JOBS)}")
+    return setting
 
 
 def chunk_name(k: int) -> str:
@@ -103,3 +128,24 @@ def stage_options(config: dict, *, domain_options: dict, index_cache=None) -> di
         "element": str(config["element"]).capitalize(),
         "table_format": config["outputs"]["table_format"],
     }
+
+
+#: The options of :func:`stage_options` that the per-frame stages read (rule ``analyse_frame``,
+#: :func:`nanotraj.stages.chunk.analyse`): not those of the pairs, the links or the figures,
+#: whose own jobs rerun when they change.
+FRAME_STAGE_KEYS = (
+    "on_bad_frame", "min_distance", "max_bytes", "index_cache", "cutoff", "dr", "r_max",
+    "max_centres", "threshold", "probe_radius", "ptm_rmsd_cutoff", "lattice_reference",
+    "profile_bin", "domains", "per_value_pdb", "table_format",
+)
+
+
+def frame_stage_options(config: dict, *, domain_options: dict, index_cache=None) -> dict:
+    """The options of rule ``analyse_frame`` (one job per frame, ``frame_jobs: one``): those of
+    :func:`stage_options` that the per-frame stages read (:data:`FRAME_STAGE_KEYS`), with
+    ``per_value_pdb`` as the configuration says it (``true``, ``false`` or ``auto``, as rule
+    ``write_frame_pdbs`` has it)."""
+    options = stage_options(config, domain_options=domain_options, index_cache=index_cache)
+    options = {k: options[k] for k in FRAME_STAGE_KEYS}
+    options["per_value_pdb"] = config["outputs"]["per_value_pdb"]
+    return options

@@ -3,6 +3,7 @@
 # live in the library (nanotraj.config, nanotraj.sheet, nanotraj.elements; unit-tested); paths
 # come from nanotraj.layout, the one place the file layout is written.
 import os
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -12,6 +13,8 @@ import nanotraj
 from nanotraj import layout
 from nanotraj.chunking import chunk_name
 from nanotraj.chunking import chunk_size as chunk_size_of
+from nanotraj.chunking import frame_jobs as frame_jobs_of
+from nanotraj.chunking import frame_stage_options
 from nanotraj.chunking import split as split_chunks
 from nanotraj.chunking import stage_options
 from nanotraj.config import check as check_config
@@ -89,6 +92,30 @@ for _s, _rows in SERIES_FRAMES.items():
         }
 
 
+#: The series planned with one job per frame (rule analyse_frame; config frame_jobs,
+#: nanotraj.chunking.frame_jobs): never a chunked series.
+FUSED_SERIES = sorted(
+    s
+    for s, rows in SERIES_FRAMES.items()
+    if s not in CHUNKS and frame_jobs_of(len(rows), config["frame_jobs"]) == "one"
+)
+
+
+def series_constraint(names):
+    """A `series` wildcard constraint matching exactly ``names`` ("(?!)": none). Both the
+    per-stage rules and analyse_frame write a frame's stage files: the rule-level constraints
+    FUSED_SERIES_RE / STAGE_SERIES_RE leave each file exactly one producer. On the series, never
+    on the frames: an alternation of every frame name makes planning quadratic (Snakefile).
+    """
+    return "|".join(re.escape(s) for s in sorted(names)) or "(?!)"
+
+
+#: Series of rule analyse_frame, and of the per-stage rules (every other series: a chunked
+#: series' frame files are run_chunk's, undeclared, and no rule asks for them).
+FUSED_SERIES_RE = series_constraint(FUSED_SERIES)
+STAGE_SERIES_RE = series_constraint(set(SERIES) - set(FUSED_SERIES))
+
+
 def frames_option():
     """The --config part naming this run's sheet (empty for the default sheet)."""
     default = "config/frames.tsv"
@@ -98,6 +125,12 @@ def frames_option():
 def frames_of(series):
     """The frames of a series, ordered by time."""
     return SERIES_FRAMES[series]
+
+
+def is_fused(series):
+    """Whether the frames of the series are analysed by one job each (rule analyse_frame)
+    instead of one job per stage and frame."""
+    return series in FUSED_SERIES
 
 
 def is_chunked(series):
@@ -542,3 +575,46 @@ def get_chunk_options():
         domain_options=get_domain_options(),
         index_cache=layout.frame_index_cache(),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# one job per frame (rule analyse_frame; config frame_jobs)
+
+
+def get_fused_row(wildcards):
+    """What analyse_frame reads of the frame's sheet row: name, time, file, how it is read
+    (row_reading) and its element, as the per-stage rules take them."""
+    row = frame_row(wildcards)
+    return {
+        "frame": row["frame"],
+        "time": row["time"],
+        "path": row["path"],
+        "element": get_element(wildcards),
+        **row_reading(row),
+    }
+
+
+def get_fused_options():
+    """The configuration's values that the per-frame stages read (a change reruns
+    analyse_frame; the options of the pairs, links and figures do not: their own rules').
+    """
+    return frame_stage_options(
+        config,
+        domain_options=get_domain_options(),
+        index_cache=layout.frame_index_cache(),
+    )
+
+
+def get_fused_outputs():
+    """analyse_frame's files: every stage's .npz and the frame's files of the per-stage rules
+    (the per-value PDB files unless outputs.per_value_pdb is false)."""
+    outs = {s: layout.intermediate(s) for s in layout.FRAME_STAGES}
+    outs.update({key: layout.frame_file(name) for key, name in TABLE_FILES.items()})
+    for name in ("summary", "rdf", "strain_profile", "facets", "domains", "boundaries"):
+        outs[f"{name}_csv"] = layout.frame_file(f"{name}.csv")
+    outs["extxyz"] = layout.frame_file("atoms.extxyz")
+    if config["outputs"]["per_value_pdb"] is not False:
+        for q in PDB_QUANTITIES:
+            outs[f"{q}_pdb"] = layout.frame_file(f"pdb/{q}.pdb")
+            outs[f"{q}_cif"] = layout.frame_file(f"pdb/{q}.cif")
+    return outs

@@ -35,6 +35,8 @@ rule find_domains:
         layout.log("find_domains"),
     benchmark:
         layout.benchmark("find_domains")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],

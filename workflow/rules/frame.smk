@@ -16,6 +16,8 @@ rule parse_frame:
         layout.log("parse_frame"),
     benchmark:
         layout.benchmark("parse_frame")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
@@ -47,6 +49,8 @@ rule compute_rdf:
         layout.log("compute_rdf"),
     benchmark:
         layout.benchmark("compute_rdf")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     threads: get_frame_threads
     params:
         version=VERSION,
@@ -84,6 +88,8 @@ rule find_bonds:
         layout.log("find_bonds"),
     benchmark:
         layout.benchmark("find_bonds")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     threads: get_frame_threads
     params:
         version=VERSION,
@@ -111,6 +117,8 @@ rule compute_boo:
         layout.log("compute_boo"),
     benchmark:
         layout.benchmark("compute_boo")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     threads: get_frame_threads
     params:
         version=VERSION,
@@ -141,6 +149,8 @@ rule compute_coordination:
         layout.log("compute_coordination"),
     benchmark:
         layout.benchmark("compute_coordination")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
@@ -169,6 +179,8 @@ rule compute_neighbour_distance:
         layout.log("compute_neighbour_distance"),
     benchmark:
         layout.benchmark("compute_neighbour_distance")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
@@ -197,6 +209,8 @@ rule compute_structure:
         layout.log("compute_structure"),
     benchmark:
         layout.benchmark("compute_structure")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     threads: get_frame_threads
     params:
         version=VERSION,
@@ -228,6 +242,8 @@ rule compute_surface:
         layout.log("compute_surface"),
     benchmark:
         layout.benchmark("compute_surface")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     threads: get_frame_threads
     params:
         version=VERSION,
@@ -257,6 +273,8 @@ rule compute_ptm:
         layout.log("compute_ptm"),
     benchmark:
         layout.benchmark("compute_ptm")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     threads: get_frame_threads
     params:
         version=VERSION,
@@ -289,6 +307,8 @@ rule compute_lattice:
         layout.log("compute_lattice"),
     benchmark:
         layout.benchmark("compute_lattice")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],
@@ -338,6 +358,8 @@ rule write_frame_table:
         layout.log("write_frame_table"),
     benchmark:
         layout.benchmark("write_frame_table")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     threads: get_frame_threads
     params:
         version=VERSION,
@@ -378,6 +400,8 @@ rule write_frame_pdbs:
         layout.log("write_frame_pdbs"),
     benchmark:
         layout.benchmark("write_frame_pdbs")
+    wildcard_constraints:
+        series=STAGE_SERIES_RE,  # the others: analyse_frame (common.smk)
     params:
         version=VERSION,
         on_bad_frame=config["on_bad_frame"],

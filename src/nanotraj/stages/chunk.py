@@ -21,6 +21,11 @@ chunk: the chunk analyses that frame again itself (its atoms, g(r), bonds, BOO, 
 surface, PTM and domains: what the pair and the links read; about one frame in a hundred more
 work), so that chunks never wait for one another and a chunk depends only on its own frames'
 files and on that one frame's.
+
+:func:`analyse` (every per-frame stage of one frame) is shared with rule ``analyse_frame`` (one
+job per frame, config ``frame_jobs: one``; :func:`analyse_frame`), which writes the stages'
+``.npz`` files at their usual paths (:func:`nanotraj.layout.intermediate`) for the frame's
+pairs, links, figures and the series' aggregates, jobs of their own.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import numpy as np
 from nanotraj import layout
 from nanotraj.stages.jobs import OK, Log
 
-__all__ = ["run_chunk", "frame_arrays", "BUNDLE_STAGES"]
+__all__ = ["run_chunk", "analyse", "analyse_frame", "StageLogs", "frame_arrays",
+           "BUNDLE_STAGES"]
 
 #: The stages whose arrays ``frames.npz`` keeps, per frame: what the series' aggregates read
 #: (``aggregate_tracking``, ``plot_tracking``, ``aggregate_domains``, ``aggregate_atom_ids``).
@@ -51,6 +57,7 @@ DEFAULTS = {
     "profile_bin": "auto", "domains": None, "link_fraction": 0.2, "size_change": 0.1,
     "max_distance": "auto", "align": False, "per_value_pdb": False, "frame_figures": False,
     "time_unit": "s", "order_limits": None, "element": "Pt", "table_format": "csv",
+    "threads": 1,
 }
 
 
@@ -76,8 +83,10 @@ def _work(folder: Path) -> dict[str, str]:
     return {s: str(folder / f"{s}.npz") for s in stages}
 
 
-class _Logs:
-    """The stages' logs of one frame, in a temporary folder, appended to the chunk's log."""
+class StageLogs:
+    """The stages' logs of one frame, in a temporary folder, appended to the job's log (a
+    chunk's or a frame's): ``logs(name)`` is the path of stage ``name``'s log, :meth:`flush`
+    appends the logs written so far, each line marked with the frame."""
 
     def __init__(self, folder: Path, chunk_log: Log):
         self.folder = folder
@@ -98,26 +107,34 @@ class _Logs:
         self.names = []
 
 
-def _analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mapping, logs,
-             *, series: str, full: bool = True) -> None:
-    """Every per-frame stage of one frame (``full=False``: only what the next frame's pair and
-    links read: atoms, g(r), bonds, BOO, coordination, surface, PTM, domains)."""
+def analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mapping, logs,
+            *, series: str, full: bool = True) -> None:
+    """Every per-frame stage of one frame, in order, with the arguments of the per-stage rules
+    (``full=False``: only what the next frame's pair and links read: atoms, g(r), bonds, BOO,
+    coordination, surface, PTM, domains). ``row``: the sheet row (``frame``, ``time``,
+    ``path``, ``length_unit``, optional ``frame_index``, ``type_map``, ``element``); ``w``:
+    the stages' ``.npz`` paths; ``f``: the user-facing files (``nanotraj.stages.frame
+    .frame_files`` and the figures' keys); ``o``: the options (:data:`DEFAULTS`; ``threads``
+    as the rules' ``threads``: the results do not depend on it); ``logs``: :class:`StageLogs`.
+    The per-value PDB files are written unless ``per_value_pdb`` is False, the frame's figures
+    when ``frame_figures`` is true."""
     from nanotraj.stages import frame as st
     from nanotraj.stages.domains import find_domains
     from nanotraj.stages.lattice import compute_lattice
 
     element = row.get("element") or o["element"]
     mode = {"on_bad_frame": o["on_bad_frame"]}
+    th = {"threads": o.get("threads", 1)}
     st.parse_frame(row["path"], w["frame"], log=logs("parse_frame"),
                    min_distance=o["min_distance"], max_bytes=o["max_bytes"],
                    frame_index=row.get("frame_index"), length_unit=row["length_unit"],
                    type_map=row.get("type_map"), index_cache=o["index_cache"], **mode)
     st.compute_rdf(w["frame"], f["rdf"], w["rdf"], element=element, cutoff=o["cutoff"],
                    dr=o["dr"], r_max=o["r_max"], max_centres=o["max_centres"],
-                   log=logs("compute_rdf"), **mode)
-    st.find_bonds(w["frame"], w["rdf"], w["bonds"], log=logs("find_bonds"), **mode)
+                   log=logs("compute_rdf"), **th, **mode)
+    st.find_bonds(w["frame"], w["rdf"], w["bonds"], log=logs("find_bonds"), **th, **mode)
     st.compute_boo(w["frame"], w["bonds"], w["boo"], threshold=o["threshold"],
-                   log=logs("compute_boo"), **mode)
+                   log=logs("compute_boo"), **th, **mode)
     st.compute_coordination(w["frame"], w["rdf"], w["bonds"], w["coordination"],
                             element=element, log=logs("compute_coordination"), **mode)
     if full:
@@ -125,11 +142,12 @@ def _analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mappin
                                       log=logs("compute_neighbour_distance"), **mode)
         st.compute_structure(w["frame"], w["rdf"], w["bonds"], w["boo"], w["coordination"],
                              w["structure"], element=element, log=logs("compute_structure"),
-                             **mode)
+                             **th, **mode)
     st.compute_surface(w["frame"], w["surface"], element=element,
-                       probe_radius=o["probe_radius"], log=logs("compute_surface"), **mode)
+                       probe_radius=o["probe_radius"], log=logs("compute_surface"), **th,
+                       **mode)
     st.compute_ptm(w["frame"], w["ptm"], rmsd_cutoff=o["ptm_rmsd_cutoff"],
-                   log=logs("compute_ptm"), **mode)
+                   log=logs("compute_ptm"), **th, **mode)
     if full:
         compute_lattice(w["frame"], w["bonds"], w["surface"], w["ptm"], w["lattice"],
                         f["strain_profile"], f["facets"], element=element,
@@ -143,10 +161,10 @@ def _analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mappin
     keys = ("summary", "extxyz", *layout.frame_tables(o["table_format"]))
     st.write_frame_table(table_inputs, {k: f[k] for k in keys},
                          series=series, frame=row["frame"], time=row["time"], element=element,
-                         log=logs("write_frame_table"), **mode)
-    if o["per_value_pdb"] is True:
+                         log=logs("write_frame_table"), **th, **mode)
+    if o["per_value_pdb"] is not False:
         st.write_frame_pdbs(table_inputs, f, element=element, log=logs("write_frame_pdbs"),
-                            per_value_pdb=True, **mode)
+                            per_value_pdb=o["per_value_pdb"], **mode)
     if o["frame_figures"]:
         from nanotraj.stages import figures
 
@@ -220,19 +238,19 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     norm = [{"length_unit": "A", **r} for r in frames]
     with tempfile.TemporaryDirectory(prefix="nanotraj-chunk-") as tmp:
         tmp = Path(tmp)
-        logs = _Logs(tmp, lg)
+        logs = StageLogs(tmp, lg)
         prev_row, prev_w = None, None
         if previous is not None:
             prev_row = {"length_unit": "A", **previous}
             prev_w = _work(tmp / "previous")
             scratch = {k: str(tmp / "previous" / f"{k}.out") for k in
                        ("rdf", "domains", "boundaries")}
-            _analyse(prev_row, prev_w, scratch, o, logs, series=series, full=False)
+            analyse(prev_row, prev_w, scratch, o, logs, series=series, full=False)
             logs.flush(f"{prev_row['frame']} (previous chunk's last frame, for the pair)")
         for k, row in enumerate(norm):
             w = _work(tmp / f"f{k % 2}")
             f = _files(results, series, row["frame"], o["table_format"])
-            _analyse(row, w, f, o, logs, series=series)
+            analyse(row, w, f, o, logs, series=series)
             _pair(row, prev_row, w, prev_w, f, o, logs)
             logs.flush(row["frame"])
             collected["frame"].append(_loaded(w["frame"], _FRAME_KEYS))
@@ -247,3 +265,31 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
        f"{len(norm) - n_ok} rejected")
     lg.close(OK)
     return len(norm)
+
+
+def analyse_frame(row: Mapping, *, series: str, options: Mapping | None = None, threads: int = 1,
+                  results=layout.RESULTS, log=None) -> None:
+    """Rule ``analyse_frame`` (config ``frame_jobs: one``): every per-frame stage of one frame
+    (:func:`analyse`), writing the stages' ``.npz`` files at their usual paths
+    (:func:`nanotraj.layout.intermediate`) and the frame's user-facing files under ``results``,
+    as the per-stage rules write them, byte for byte; the frame's figures are rule
+    ``plot_frame``'s. ``row``: the sheet row as in :func:`run_chunk`; ``options``: the
+    configuration's values (:func:`nanotraj.chunking.frame_stage_options`); ``log``: one log
+    holding every stage's log, each line marked with the frame. A bad frame in
+    ``on_bad_frame: fail`` raises with its one-line message (the log keeps the stages' logs)."""
+    o = {**DEFAULTS, **(options or {}), "frame_figures": False, "threads": threads}
+    row = {"length_unit": "A", **row}
+    w = {s: layout.intermediate(s, series=series, frame=row["frame"], root=str(results))
+         for s in layout.FRAME_STAGES}
+    f = _files(results, series, row["frame"], o["table_format"])
+    lg = Log(log)
+    with tempfile.TemporaryDirectory(prefix="nanotraj-frame-") as tmp:
+        logs = StageLogs(Path(tmp), lg)
+        try:
+            analyse(row, w, f, o, logs, series=series)
+        except BaseException:
+            logs.flush(row["frame"])
+            lg.close("failed")
+            raise
+        logs.flush(row["frame"])
+    lg.close(OK)
