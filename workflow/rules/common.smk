@@ -110,7 +110,7 @@ def series_constraint(names):
     return "|".join(re.escape(s) for s in sorted(names)) or "(?!)"
 
 
-#: Series of rule analyse_frame, and of the per-stage rules (every other series: a chunked
+#: Series of rule analyse_frame, and of the per-stage rules (every other series; a chunked
 #: series' frame files are run_chunk's, undeclared, and no rule asks for them).
 FUSED_SERIES_RE = series_constraint(FUSED_SERIES)
 STAGE_SERIES_RE = series_constraint(set(SERIES) - set(FUSED_SERIES))
