@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_vs_ovito.py                       # 1e6 atoms
     .venv/bin/python benchmarks/bench_vs_ovito.py --atoms 1e5 --repeat 3
     .venv/bin/python benchmarks/bench_vs_ovito.py --ovito-python PATH   # OVITO's interpreter
+    .venv/bin/python benchmarks/bench_vs_ovito.py --table-format both   # figures read Parquet
 
 The same mmCIF file (an FCC Pt sphere, a = 3.912 A, 0.05 A Gaussian noise per coordinate, written
 by :func:`nanotraj.io.write_values`, as in ``bench_frame_sizes.py``) is analysed
@@ -121,12 +122,13 @@ def child_ovito(path: str, pipeline: str, cutoff: float, out_dir: str) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # parent
-def run_workflow(path: Path) -> dict:
+def run_workflow(path: Path, table_format: str = "csv") -> dict:
     folder = Path(tempfile.mkdtemp(prefix="nanotraj-vs-ovito-"))
     try:
         sheet = folder / "frames.tsv"
         sheet.write_text(f"series\tframe\ttime\tpath\nbench\tf\t0\t{path}\n")
-        cmd = snakemake_cmd(folder, "--config", f"frames={sheet}", cores=2)
+        cmd = snakemake_cmd(folder, "--config", f"frames={sheet}",
+                            f"outputs={{table_format: {table_format}}}", cores=2)
         t0 = time.time()
         wall, peak, text = run_measured(cmd)
         job_times(folder / "results" / "benchmarks", {}, t0, wall)
@@ -158,6 +160,9 @@ def main(argv=None) -> int:
     ap.add_argument("--atoms", type=float, default=1e6)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--ovito-python", type=Path, default=OVITO_PYTHON)
+    ap.add_argument("--table-format", default="csv", choices=("csv", "parquet", "both"),
+                    help="the workflow's outputs.table_format (both: its figures and viewer "
+                         "read the Parquet copy)")
     ap.add_argument("--workflow-only", action="store_true",
                     help="time the workflow only (its timeline), no OVITO, no ratios")
     ap.add_argument("--child-prepare", nargs=2, help=argparse.SUPPRESS)
@@ -185,7 +190,7 @@ def main(argv=None) -> int:
               "each: workflow, OVITO trio, OVITO same work (alternating)")
         wf, trio, same = [], [], []
         for k in range(args.repeat):
-            wf.append(run_workflow(path))
+            wf.append(run_workflow(path, args.table_format))
             if args.workflow_only:
                 print(f"round {k + 1}: workflow {wf[-1]['wall']:.1f} s, peak "
                       f"{wf[-1]['peak']:.0f} MB", flush=True)
