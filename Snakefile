@@ -6,7 +6,11 @@ from pathlib import Path
 from nanotraj.console import closing_message, quiet_scheduler, short_errors
 from nanotraj.project import compare as compare_with_recorded_run
 from nanotraj.project import write_record as record_run
-from nanotraj.smkspeed import fast_input_checks, fast_output_records
+from nanotraj.smkspeed import (
+    daemon_reevaluation_timers,
+    fast_input_checks,
+    fast_output_records,
+)
 
 # The user's config/config.yaml in the working directory wins; otherwise the shipped one (demo).
 USER_CONFIG = Path("config/config.yaml")
@@ -49,6 +53,7 @@ quiet_scheduler()
 short_errors()  # a bad frame's error as its one line, without traceback lines
 fast_input_checks()  # a series job's input checks in O(F), not O(F^2) (nanotraj.smkspeed)
 fast_output_records()  # a job's input checksums once per job, not once per output (idem)
+daemon_reevaluation_timers()  # no wait of up to 1 s for the scheduler's last timer at exit
 
 # results/run.json records the configuration of the run that wrote results/: a report of another
 # configuration is refused (it would describe files that another run made), and a run of another

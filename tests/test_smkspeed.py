@@ -1,4 +1,5 @@
-"""nanotraj.smkspeed: Snakemake's pipe/service input check, answered the same, in O(F) per job."""
+"""nanotraj.smkspeed: Snakemake's pipe/service input check answered the same in O(F) per job,
+input checksums once per file and content, the scheduler's wake-up timers as daemons."""
 
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ rule all:
         "a.out",
         "b.out",
         "c.out",
+        "d.out",
 
 
 rule make:
@@ -108,6 +110,16 @@ rule make:
     run:
         for out in output:
             Path(out).write_text("".join(Path(i).read_text() for i in input))
+
+
+rule again:
+    input:
+        [f"in{k}.txt" for k in range(5)],
+        "a.out",
+    output:
+        "d.out",
+    run:
+        Path(output[0]).write_text("".join(Path(i).read_text() for i in input))
 '''
 
 
@@ -125,8 +137,9 @@ def _records(folder):
 
 @pytest.mark.parametrize("patched", ["0", "1"])
 def test_output_records_read_each_input_once(tmp_path, patched):
-    """A job of 5 inputs and 3 outputs: Snakemake checksums each input once per output (15
-    reads); with the patch once (5), and the records hold the same checksums."""
+    """A job of 5 inputs and 3 outputs, then a job of the same 5 inputs and one of the first
+    job's outputs: Snakemake checksums each input once per output (15 + 6 reads); with the patch
+    once per file and content (5 + 1), and the records hold the same checksums."""
     import os
     import subprocess
     import sys
@@ -141,14 +154,17 @@ def test_output_records_read_each_input_once(tmp_path, patched):
                    cwd=folder, env=env, check=True, capture_output=True)
     reads = (folder / "digests.txt").read_text().split()
     records = _records(folder)
-    assert sorted(records) == ["a.out", "b.out", "c.out"]
+    assert sorted(records) == ["a.out", "b.out", "c.out", "d.out"]
     import hashlib
 
-    expected = {f"in{k}.txt": "sha256:" + hashlib.sha256(
-        (folder / f"in{k}.txt").read_bytes()).hexdigest() for k in range(5)}
-    for rec in records.values():
-        assert rec["input_checksums"] == expected
-    assert len(reads) == (5 if patched == "1" else 15)
+    def digest(name):
+        return "sha256:" + hashlib.sha256((folder / name).read_bytes()).hexdigest()
+
+    expected = {f"in{k}.txt": digest(f"in{k}.txt") for k in range(5)}
+    for name in ("a.out", "b.out", "c.out"):
+        assert records[name]["input_checksums"] == expected
+    assert records["d.out"]["input_checksums"] == {**expected, "a.out": digest("a.out")}
+    assert len(reads) == (6 if patched == "1" else 21)
 
 
 def test_output_records_patch_is_idempotent():
@@ -160,3 +176,97 @@ def test_output_records_patch_is_idempotent():
     assert smkspeed.fast_output_records()
     assert (PersistenceBase.finished, _IOFile.checksum) == first
     assert first[0].__wrapped__ is not first[0]
+
+
+def test_output_records_cache_sees_a_rewritten_file(tmp_path):
+    """The process-wide checksum cache is keyed by the file's stat signature: a file rewritten
+    with other bytes of the same size gets its new checksum, an unchanged one is not read
+    again."""
+    import asyncio
+    import hashlib
+    from types import SimpleNamespace
+
+    from snakemake.io import IOFile
+
+    assert smkspeed.fast_output_records()
+    # what the checksum reads of its rule: the workflow's I/O cache (off while jobs run)
+    rule = SimpleNamespace(workflow=SimpleNamespace(iocache=SimpleNamespace(active=False)))
+    path = tmp_path / "frame.csv"
+    path.write_text("x,y\n1,2\n")
+    reads = []
+    original = hashlib.file_digest
+
+    def counting(f, algorithm):
+        reads.append(f.name)
+        return original(f, algorithm)
+
+    async def checksum():
+        token = smkspeed._IN_FINISHED.set(True)  # as inside Persistence.finished
+        try:
+            f = IOFile(str(path))
+            f.rule = rule
+            return await f.checksum(threshold=10**6)
+        finally:
+            smkspeed._IN_FINISHED.reset(token)
+
+    hashlib.file_digest = counting
+    try:
+        first = asyncio.run(checksum())
+        again = asyncio.run(checksum())
+        path.write_text("x,y\n3,4\n")  # same size, other bytes
+        changed = asyncio.run(checksum())
+    finally:
+        hashlib.file_digest = original
+    assert first == again == "sha256:" + hashlib.sha256(b"x,y\n1,2\n").hexdigest()
+    assert changed == "sha256:" + hashlib.sha256(b"x,y\n3,4\n").hexdigest()
+    assert len(reads) == 2  # the unchanged file was read once
+
+
+class _Scheduler:
+    """What the scheduler's wake-up reads: a semaphore the scheduler waits on."""
+
+    def __init__(self):
+        import threading
+
+        self._open_jobs = threading.Semaphore(0)
+
+
+def test_reevaluation_timers_are_daemons_and_not_doubled():
+    """The patched wake-up: a daemon timer (an exit does not wait for it); a second request
+    while a wake-up no later is pending starts nothing; an earlier one starts its own timer;
+    each scheduler has its own."""
+    import threading
+    import time
+
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    assert smkspeed.daemon_reevaluation_timers()
+    assert smkspeed.daemon_reevaluation_timers()  # twice: patched once
+    assert not hasattr(JobScheduler._schedule_reevalutation.__wrapped__, "__wrapped__")
+
+    def timers():
+        return [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+    before = set(timers())
+    a, b = _Scheduler(), _Scheduler()
+    JobScheduler._schedule_reevalutation(a, 0.3)
+    JobScheduler._schedule_reevalutation(a, 0.5)  # a wake-up at 0.3 s is pending: nothing
+    new = set(timers()) - before
+    assert len(new) == 1 and all(t.daemon for t in new)
+    JobScheduler._schedule_reevalutation(a, 0.05)  # earlier than the pending one: its own timer
+    JobScheduler._schedule_reevalutation(b, 0.3)  # another scheduler: its own timer
+    assert len(set(timers()) - before) == 3
+    assert a._open_jobs.acquire(timeout=2)  # woken up by the 0.05 s timer
+    assert a._open_jobs.acquire(timeout=2)  # and by the 0.3 s one
+    assert not a._open_jobs.acquire(timeout=0.4)  # the 0.5 s request started no timer
+    assert b._open_jobs.acquire(timeout=2)
+    time.sleep(0.05)
+    JobScheduler._schedule_reevalutation(a, 0.05)  # nothing pending any more: a new timer
+    assert a._open_jobs.acquire(timeout=2)
+
+
+def test_no_scheduler_method_no_timer_patch(monkeypatch):
+    from snakemake.scheduling import job_scheduler
+
+    monkeypatch.delattr(job_scheduler.JobScheduler, "_schedule_reevalutation")
+    assert smkspeed.daemon_reevaluation_timers() is False

@@ -1,4 +1,4 @@
-"""Work-arounds for two costs of Snakemake that grow with a series' length.
+"""Work-arounds for costs of Snakemake: two grow with a series' length, one is paid at every exit.
 
 **Input checks** (:func:`fast_input_checks`).
 
@@ -23,21 +23,51 @@ patches once.
 outputs, and for each output it computes the checksum (sha256) of every input file of at most
 ``--max-checksum-file-size`` (1 MB) again: O(inputs x outputs) file reads per job, in the
 Snakemake process, between jobs. ``plot_series`` has ~800 inputs and five outputs at 200 frames.
-The patch keeps the checksums of one ``finished`` call in a cache of that call (the job has
-ended: its inputs do not change while its records are written), so each input is read once per
-job; the records are the same.
+The patch keeps the checksums computed during ``finished`` calls in a cache of the process,
+keyed by the file's path and its ``os.stat`` signature (inode, size, modification and change
+times in ns): each input is read once per job, and a file that several jobs read (a frame's
+``atoms.csv`` is an input of ``plot_series``, ``build_viewer`` and ``plot_frame``) once per
+version of its content in the run; a rewritten file has another signature and is read again.
+The records are the same.
+
+**Exit** (:func:`daemon_reevaluation_timers`). Snakemake 9's job rate limit
+(``--max-jobs-per-timespan``, default ``100/1s``) makes the scheduler start a
+:class:`threading.Timer` after each of its rounds (``JobScheduler._schedule_reevalutation``):
+after ``timespan`` (1 s) it wakes the scheduler up to look again. These timers are not daemon
+threads, so when the workflow has finished Python's exit waits for the last one to fire: up to
+1 s at the end of every run (measured with py-spy on a one-frame rerun of a 200-frame series:
+1.0 s of the main thread in ``threading._shutdown``). Each round starts another timer, so a
+run keeps one wake-up per round pending, and every wake-up is a round (which checks the sizes
+of every waiting job's inputs). The patch starts the timers as daemon threads, and starts none
+while one that fires no later is pending: the scheduler still wakes up within ``timespan`` of
+any round that asked for it, and nothing waits for a timer at exit.
 """
 
 from __future__ import annotations
 
 import contextvars
+import os
 
-__all__ = ["fast_input_checks", "fast_output_records"]
+__all__ = ["fast_input_checks", "fast_output_records", "daemon_reevaluation_timers"]
 
 _MARK = "_nanotraj_fast_input_checks"
 _RECORDS_MARK = "_nanotraj_fast_output_records"
-#: The checksums computed during one ``Persistence.finished`` call (None outside such a call).
-_CHECKSUMS: contextvars.ContextVar = contextvars.ContextVar("nanotraj_checksums", default=None)
+_TIMERS_MARK = "_nanotraj_daemon_timers"
+#: True during a ``Persistence.finished`` call (the checksums are then cached).
+_IN_FINISHED: contextvars.ContextVar = contextvars.ContextVar("nanotraj_in_finished",
+                                                              default=False)
+#: Checksums computed during ``finished`` calls: (path, threshold, force, algorithm) ->
+#: (stat signature, checksum).
+_CHECKSUM_CACHE: dict = {}
+
+
+def _signature(path):
+    """The file's (inode, size, mtime ns, ctime ns), or None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def fast_input_checks() -> bool:
@@ -89,20 +119,24 @@ def fast_output_records() -> bool:
         return True
 
     async def checksum(self, threshold=None, force=False, algorithm=None):
-        cache = _CHECKSUMS.get()
-        if cache is None:
+        if not _IN_FINISHED.get():
             return await original_checksum(self, threshold, force, algorithm)
         key = (str(self), threshold, force, algorithm)
-        if key not in cache:
-            cache[key] = await original_checksum(self, threshold, force, algorithm)
-        return cache[key]
+        before = _signature(self.file)
+        hit = _CHECKSUM_CACHE.get(key)
+        if before is not None and hit is not None and hit[0] == before:
+            return hit[1]
+        value = await original_checksum(self, threshold, force, algorithm)
+        if before is not None and _signature(self.file) == before:  # not changed while read
+            _CHECKSUM_CACHE[key] = (before, value)
+        return value
 
     async def finished(self, job):
-        token = _CHECKSUMS.set({})
+        token = _IN_FINISHED.set(True)
         try:
             return await original_finished(self, job)
         finally:
-            _CHECKSUMS.reset(token)
+            _IN_FINISHED.reset(token)
 
     for new, old in ((checksum, original_checksum), (finished, original_finished)):
         setattr(new, _RECORDS_MARK, True)
@@ -110,4 +144,41 @@ def fast_output_records() -> bool:
         new.__wrapped__ = old
     _IOFile.checksum = checksum
     Persistence.finished = finished
+    return True
+
+
+def daemon_reevaluation_timers() -> bool:
+    """Patch ``snakemake.scheduling.job_scheduler.JobScheduler._schedule_reevalutation``
+    (module docstring, *Exit*) to start its timer as a daemon thread; True if the patch is (now
+    or already) in place, False where this Snakemake has no such method."""
+    import threading
+    import time
+
+    try:
+        from snakemake.scheduling.job_scheduler import JobScheduler
+    except ImportError:
+        return False
+    original = getattr(JobScheduler, "_schedule_reevalutation", None)
+    if original is None:
+        return False
+    if getattr(original, _TIMERS_MARK, False):
+        return True
+    lock = threading.Lock()
+
+    def _schedule_reevalutation(self, delay) -> None:
+        now = time.monotonic()
+        due = now + delay
+        with lock:
+            # when this scheduler's pending timers fire
+            pending = [t for t in self.__dict__.get(_TIMERS_MARK, ()) if t > now]
+            if any(t <= due for t in pending):
+                return  # a wake-up no later than this one is on its way
+            self.__dict__[_TIMERS_MARK] = [*pending, due]
+        timer = threading.Timer(delay, lambda: self._open_jobs.release())
+        timer.daemon = True
+        timer.start()
+
+    setattr(_schedule_reevalutation, _TIMERS_MARK, True)
+    _schedule_reevalutation.__wrapped__ = original
+    JobScheduler._schedule_reevalutation = _schedule_reevalutation
     return True
