@@ -328,6 +328,26 @@ def test_domains_and_atom_ids_colour_the_atoms(tmp_path):
     assert values(nt, "a", "boundary")[3] == "domain boundary"
 
 
+def test_domain_tracks_match_a_lookup_atom_by_atom(tmp_path):
+    """figures.series_columns' ``domain_track`` (a vectorised lookup) against a dict lookup per
+    atom: domains listed or not in domains.csv, -1 (no domain), a frame with no domain listed."""
+    rng = np.random.default_rng(21)
+    frames, expected, rows = [], {}, ["series,frame,time,domain,track"]
+    for k in range(5):
+        dom = rng.integers(-1, 9, 60)
+        path = tmp_path / f"f{k}" / "atoms.csv"
+        write_atoms(path, rng.normal(0, 4, (len(dom), 3)), rng=rng, extra={"domain": dom})
+        listed = [] if k == 2 else rng.choice(9, size=int(rng.integers(1, 9)), replace=False)
+        track = {int(d): int(rng.integers(0, 30)) for d in listed}
+        rows += [f"s,f{k},{k},{d},{t}" for d, t in track.items()]
+        frames.append((f"f{k}", float(k), path))
+        expected[f"f{k}"] = np.array([track.get(int(d), -1) for d in dom], dtype=float)
+    (tmp_path / "domains.csv").write_text("\n".join(rows) + "\n")
+    got = figures.series_columns(frames, domains=tmp_path / "domains.csv")
+    for name, want in expected.items():
+        assert np.array_equal(got[name]["domain_track"], want), name
+
+
 def test_element_colours_are_fixed_visible_and_distinct():
     # OVITO's default colours; the pale ones darkened to a luma of 0.65
     # Ni (80, 208, 80): luma 171.55 / 255 = 0.6727, times 0.65 / 0.6727 -> (77.3, 200.98,

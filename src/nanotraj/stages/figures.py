@@ -397,13 +397,21 @@ def series_columns(frames, *, atom_ids=None, domains=None) -> dict[str, dict[str
                 out.setdefault(str(name), {})["atom_id"] = col
     if domains is not None:
         _, rows = read_rows(domains)
-        track = {(r["frame"], int(r["domain"])): int(r["track"]) for r in rows}
+        tracks: dict[str, dict[int, int]] = {}  # frame -> domain -> track
+        for r in rows:
+            tracks.setdefault(r["frame"], {})[int(r["domain"])] = int(r["track"])
         for name, _t, path, *_ in frames:
             if "domain" not in table_columns(path):
                 continue
-            dom = read_columns(path, ["domain"])["domain"]
+            dom = read_columns(path, ["domain"])["domain"].astype(np.int64)
             if not len(dom):
                 continue
-            mapped = np.array([track.get((str(name), int(d)), -1) for d in dom], dtype=float)
+            known = tracks.get(str(name), {})
+            ids = np.array(sorted(known), dtype=np.int64)
+            track_of = np.array([known[k] for k in ids.tolist()], dtype=float)
+            # each atom's domain looked up among the frame's domains (-1: not listed, e.g. -1)
+            pos = np.minimum(np.searchsorted(ids, dom), max(len(ids) - 1, 0))
+            found = (ids[pos] == dom) if len(ids) else np.zeros(len(dom), dtype=bool)
+            mapped = np.where(found, track_of[pos] if len(ids) else -1.0, -1.0)
             out.setdefault(str(name), {})["domain_track"] = mapped
     return out
