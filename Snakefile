@@ -52,7 +52,7 @@ include: "workflow/rules/chunks.smk"
 quiet_scheduler()
 short_errors()  # a bad frame's error as its one line, without traceback lines
 fast_input_checks()  # a series job's input checks in O(F), not O(F^2) (nanotraj.smkspeed)
-fast_output_records()  # a job's input checksums once per job, not once per output (idem)
+fast_output_records()  # input checksums once per file and content, not per output (idem)
 daemon_reevaluation_timers()  # no wait of up to 1 s for the scheduler's last timer at exit
 
 # results/run.json records the configuration of the run that wrote results/: a report of another

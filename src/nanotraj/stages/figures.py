@@ -406,12 +406,12 @@ def series_columns(frames, *, atom_ids=None, domains=None) -> dict[str, dict[str
             dom = read_columns(path, ["domain"])["domain"].astype(np.int64)
             if not len(dom):
                 continue
-            known = tracks.get(str(name), {})
-            ids = np.array(sorted(known), dtype=np.int64)
-            track_of = np.array([known[k] for k in ids.tolist()], dtype=float)
-            # each atom's domain looked up among the frame's domains (-1: not listed, e.g. -1)
-            pos = np.minimum(np.searchsorted(ids, dom), max(len(ids) - 1, 0))
-            found = (ids[pos] == dom) if len(ids) else np.zeros(len(dom), dtype=bool)
-            mapped = np.where(found, track_of[pos] if len(ids) else -1.0, -1.0)
+            mapped = np.full(len(dom), -1.0)  # a domain not listed (e.g. -1, none): -1
+            known = tracks.get(str(name))
+            if known:
+                ids = np.array(sorted(known), dtype=np.int64)
+                pos = np.minimum(np.searchsorted(ids, dom), len(ids) - 1)
+                found = ids[pos] == dom
+                mapped[found] = np.array([known[k] for k in ids.tolist()], dtype=float)[pos[found]]
             out.setdefault(str(name), {})["domain_track"] = mapped
     return out
