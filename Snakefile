@@ -10,6 +10,7 @@ from nanotraj.smkspeed import (
     daemon_reevaluation_timers,
     fast_input_checks,
     fast_output_records,
+    lean_gc,
 )
 
 # The user's config/config.yaml in the working directory wins; otherwise the shipped one (demo).
@@ -54,6 +55,7 @@ short_errors()  # a bad frame's error as its one line, without traceback lines
 fast_input_checks()  # a series job's input checks in O(F), not O(F^2) (nanotraj.smkspeed)
 fast_output_records()  # input checksums once per file and content, not per output (idem)
 daemon_reevaluation_timers()  # no wait of up to 1 s for the scheduler's last timer at exit
+lean_gc()  # fewer garbage collections while the DAG is built, none at exit (idem)
 
 # results/run.json records the configuration of the run that wrote results/: a report of another
 # configuration is refused (it would describe files that another run made), and a run of another

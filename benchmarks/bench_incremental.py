@@ -25,6 +25,10 @@ own finish after the last job.  At the end: the median wall time of each job ove
 ``--frame-jobs {auto,stages,one}`` passes ``--config frame_jobs=...`` (one job per stage and
 frame, or one job per frame: ``analyse_frame``; ``auto``: the configuration's default).
 
+``--ab NAMES`` alternates the rounds: odd rounds with ``NANOTRAJ_SMKSPEED_OFF=NAMES`` (Snakemake
+without those patches of :mod:`nanotraj.smkspeed`, e.g. ``lean_gc`` or ``all``), even rounds
+with every patch; the medians of both are printed side by side (use an even ``--repeat``).
+
 ``--keep`` keeps the working directory; ``--reuse DIR`` measures in such a kept directory
 without the full run (e.g. after a change of the code: the first rerun then also reruns what the
 change touches, so use ``--repeat 2`` or more and read the later rounds).
@@ -33,6 +37,7 @@ change touches, so use ``--repeat 2`` or more and read the later rounds).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -73,6 +78,9 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="a directory kept by --keep: measure there, without the full run")
+    ap.add_argument("--ab", metavar="NAMES", default=None,
+                    help="alternate rounds without the nanotraj.smkspeed patches NAMES (comma "
+                         "separated, or all) and with every patch; print both medians")
     args = ap.parse_args(argv)
 
     reuse = args.reuse is not None
@@ -100,22 +108,33 @@ def main(argv=None) -> int:
         frames = sorted((top / "frames").glob("*.pdb"))
         target = frames[len(frames) // 2]
         idle, dry, rerun, planned, ran, per_job = [], [], [], [], [], {}
+        variants = {}  # --ab: variant -> {"idle", "dry", "rerun"} lists
         for k in range(args.repeat):
-            w, _, text = run_measured([*base, "-n"])
+            env, variant = None, "patched"
+            if args.ab:
+                env = dict(os.environ)
+                env.pop("NANOTRAJ_SMKSPEED_OFF", None)
+                if k % 2 == 0:
+                    variant = f"without {args.ab}"
+                    env["NANOTRAJ_SMKSPEED_OFF"] = args.ab
+                print(f"round {k + 1}: {variant}", flush=True)
+            w, _, text = run_measured([*base, "-n"], env=env)
             idle.append(w)
             if planned_jobs(text):
                 print(f"warning: a dry run after the full run plans {planned_jobs(text)} jobs")
             before = (work / "results" / "summary.csv").read_text().splitlines()
             perturb(target, k)
-            w, _, text = run_measured([*base, "-n"])
+            w, _, text = run_measured([*base, "-n"], env=env)
             dry.append(w)
             planned.append(planned_jobs(text))
             stamp = {p: p.stat().st_mtime_ns for p in (work / "results").rglob("*.csv")}
             bench_dir = work / "results" / "benchmarks"
             bench_stamp = {p: p.stat().st_mtime_ns for p in bench_dir.rglob("*.tsv")}
             t0 = time.time()
-            w, _, _ = run_measured([*base, "--quiet"])
+            w, _, _ = run_measured([*base, "--quiet"], env=env)
             rerun.append(w)
+            for key, values in (("idle", idle), ("dry", dry), ("rerun", rerun)):
+                variants.setdefault(variant, {}).setdefault(key, []).append(values[-1])
             ran.append(sum(1 for p, t in stamp.items() if p.stat().st_mtime_ns != t))
             after = (work / "results" / "summary.csv").read_text().splitlines()
             changed = sum(1 for a, b in zip(before, after, strict=True) if a != b)
@@ -134,6 +153,15 @@ def main(argv=None) -> int:
         print(f"{'rerun, one frame changed':44s}{r:10.2f}{'<= 10':>8s}  "
               f"{'met' if r <= 10 else 'NOT met'}")
         print(f"jobs planned after the change: {median(planned):.0f}")
+        if args.ab:
+            names = list(variants)
+            print(f"\nside by side (alternating rounds), median s: {' | '.join(names)}")
+            for key, label in (("idle", "snakemake -n, nothing changed"),
+                               ("dry", "snakemake -n, one frame changed"),
+                               ("rerun", "rerun, one frame changed")):
+                meds = [median(variants[v][key]) for v in names]
+                ratio = f"  ratio {meds[-1] / meds[0]:.2f}" if len(meds) == 2 else ""
+                print(f"{label:44s}" + "".join(f"{m:10.2f}" for m in meds) + ratio)
         print(f"\nmedian wall s per job of the reruns ({args.repeat} rounds), slowest first:")
         for name, s in sorted(per_job.items(), key=lambda kv: -median(kv[1])):
             print(f"  {median(s):8.2f}  {name}" + (f"  ({len(s)} of the rounds)"

@@ -270,3 +270,79 @@ def test_no_scheduler_method_no_timer_patch(monkeypatch):
 
     monkeypatch.delattr(job_scheduler.JobScheduler, "_schedule_reevalutation")
     assert smkspeed.daemon_reevaluation_timers() is False
+
+
+# ---- lean_gc and the off switch ------------------------------------------------------------
+@pytest.fixture
+def gc_state(monkeypatch):
+    """The collector's thresholds restored after the test; exit hooks recorded, not registered
+    (the test process keeps its own exit)."""
+    import atexit
+    import gc
+
+    saved = gc.get_threshold()
+    hooks = []
+    monkeypatch.setattr(atexit, "register", lambda f, *a, **k: hooks.append(f) or f)
+    monkeypatch.setattr(smkspeed, "_GC_STATE", {})
+    monkeypatch.delenv(smkspeed.OFF_ENV, raising=False)
+    yield hooks
+    gc.set_threshold(*saved)
+
+
+def test_lean_gc_raises_the_first_threshold_once(gc_state):
+    import gc
+
+    gc.set_threshold(700, 10, 10)
+    assert smkspeed.lean_gc()
+    assert gc.get_threshold() == (smkspeed.GC_THRESHOLD, 10, 10)
+    assert smkspeed.lean_gc(threshold=1000)  # never lowers it; one exit hook per process
+    assert gc.get_threshold() == (smkspeed.GC_THRESHOLD, 10, 10)
+    assert len(gc_state) == 1
+    gc.set_threshold(90_000, 5, 7)  # a larger threshold of the caller's stays
+    assert smkspeed.lean_gc()
+    assert gc.get_threshold() == (90_000, 5, 7)
+
+
+@pytest.mark.parametrize("off", ["lean_gc", "all", " fast_input_checks , lean_gc"])
+def test_switched_off_changes_nothing(gc_state, monkeypatch, off):
+    import gc
+
+    monkeypatch.setenv(smkspeed.OFF_ENV, off)
+    gc.set_threshold(700, 10, 10)
+    assert smkspeed.switched_off("lean_gc")
+    assert smkspeed.lean_gc() is False
+    assert gc.get_threshold() == (700, 10, 10)
+    assert gc_state == []
+    assert smkspeed.switched_off("daemon_reevaluation_timers") == (off == "all")
+
+
+def test_input_checks_switched_off_leave_snakemake_alone(monkeypatch):
+    monkeypatch.setattr(jobs.Job, "is_pipe_or_service_input", _original())
+    monkeypatch.setenv(smkspeed.OFF_ENV, "fast_input_checks")
+    assert smkspeed.fast_input_checks() is False
+    assert jobs.Job.is_pipe_or_service_input is _original()
+
+
+def test_lean_gc_exit_keeps_status_and_open_files(tmp_path):
+    """A process under lean_gc exits with its own status, after its other exit hooks, and a
+    file it left open is flushed (freed by its reference count, not by the collector)."""
+    import os
+    import subprocess
+    import sys
+
+    out, hook = tmp_path / "left_open.txt", tmp_path / "hook.txt"
+    code = (
+        "import atexit, gc, sys\n"
+        f"atexit.register(lambda: open({str(hook)!r}, 'w').write(str(gc.isenabled())))\n"
+        "from nanotraj.smkspeed import lean_gc\n"
+        "assert lean_gc()\n"
+        "junk = [{'i': i} for i in range(200000)]\n"
+        f"fh = open({str(out)!r}, 'w')\n"
+        "fh.write('x' * 100000)\n"
+        "sys.exit(3)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != smkspeed.OFF_ENV}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 3, res.stderr
+    assert out.read_text() == "x" * 100000
+    assert hook.read_text() == "False"  # registered earlier, run after lean_gc's hook

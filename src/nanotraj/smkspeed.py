@@ -1,4 +1,4 @@
-"""Work-arounds for costs of Snakemake: two grow with a series' length, one is paid at every exit.
+"""Work-arounds for costs of Snakemake: two grow with a series' length, two are paid at every run.
 
 **Input checks** (:func:`fast_input_checks`).
 
@@ -42,6 +42,26 @@ run keeps one wake-up per round pending, and every wake-up is a round (which che
 of every waiting job's inputs). The patch starts the timers as daemon threads, and starts none
 while one that fires no later is pending: the scheduler still wakes up within ``timespan`` of
 any round that asked for it, and nothing waits for a timer at exit.
+
+**Garbage collection** (:func:`lean_gc`). Building the DAG creates many Python objects that
+live to the end (jobs, file objects, wildcards, records), and CPython's cyclic garbage
+collector, with its default threshold of 700 net allocations, traverses them again and again
+while they are made, the oldest generation (every object) included. At the end, the
+interpreter's teardown collects them all once more. :func:`lean_gc` raises the collector's
+first threshold to 50,000 (the collector still runs, less often; garbage cycles live a little
+longer) and, at exit, stops the collector and freezes the objects left (:func:`gc.freeze`):
+the operating system frees the process's memory anyway. Objects are still freed when their last
+reference goes (a file left open in a module's variable is flushed and closed at exit as
+before); only objects kept alive by a reference cycle until the exit are no longer finalised
+then, which Python does not promise either (nanotraj and Snakemake close their files in
+``with`` blocks, and :mod:`logging` flushes its handlers in its own exit hook). It is called in the Snakefile (the
+Snakemake process) and by the ``script:`` jobs (:func:`nanotraj.stages.jobs.start_script_job`).
+``benchmarks/bench_incremental.py --ab lean_gc`` measures it on and off side by side.
+
+**Switching them off.** The environment variable ``NANOTRAJ_SMKSPEED_OFF`` names patches to
+leave out, separated by commas (``fast_input_checks``, ``fast_output_records``,
+``daemon_reevaluation_timers``, ``lean_gc``), or ``all``: to measure them, or to rule them out
+when Snakemake behaves unexpectedly. Each function then returns False and changes nothing.
 """
 
 from __future__ import annotations
@@ -49,7 +69,13 @@ from __future__ import annotations
 import contextvars
 import os
 
-__all__ = ["fast_input_checks", "fast_output_records", "daemon_reevaluation_timers"]
+__all__ = ["fast_input_checks", "fast_output_records", "daemon_reevaluation_timers", "lean_gc",
+           "switched_off", "OFF_ENV", "GC_THRESHOLD"]
+
+#: Environment variable naming the patches to leave out (module docstring).
+OFF_ENV = "NANOTRAJ_SMKSPEED_OFF"
+#: First threshold of the garbage collector under :func:`lean_gc` (CPython's default: 700).
+GC_THRESHOLD = 50_000
 
 _MARK = "_nanotraj_fast_input_checks"
 _RECORDS_MARK = "_nanotraj_fast_output_records"
@@ -60,6 +86,15 @@ _IN_FINISHED: contextvars.ContextVar = contextvars.ContextVar("nanotraj_in_finis
 #: Checksums computed during ``finished`` calls: (path, threshold, force, algorithm) ->
 #: (stat signature, checksum).
 _CHECKSUM_CACHE: dict = {}
+
+
+_GC_STATE: dict = {}  # "at_exit": the exit hook of lean_gc, once registered
+
+
+def switched_off(name: str) -> bool:
+    """Whether :data:`OFF_ENV` names the patch ``name`` (or ``all``)."""
+    names = {part.strip() for part in os.environ.get(OFF_ENV, "").split(",")}
+    return name in names or "all" in names
 
 
 def _signature(path):
@@ -74,6 +109,8 @@ def _signature(path):
 def fast_input_checks() -> bool:
     """Patch ``snakemake.jobs.Job.is_pipe_or_service_input`` (module docstring); True if the
     patch is (now or already) in place, False where this Snakemake has no such method."""
+    if switched_off("fast_input_checks"):
+        return False
     try:
         from snakemake.jobs import Job
     except ImportError:
@@ -104,6 +141,8 @@ def fast_output_records() -> bool:
     """Patch ``snakemake.persistence.PersistenceBase.finished`` and
     ``snakemake.io._IOFile.checksum`` (module docstring, *Output records*); True if the patch is
     (now or already) in place, False where this Snakemake has neither method."""
+    if switched_off("fast_output_records"):
+        return False
     try:
         from snakemake import persistence
         from snakemake.io import _IOFile
@@ -152,6 +191,8 @@ def daemon_reevaluation_timers() -> bool:
     """Patch ``snakemake.scheduling.job_scheduler.JobScheduler._schedule_reevalutation``
     (module docstring, *Exit*) to start its timer as a daemon thread; True if the patch is (now
     or already) in place, False where this Snakemake has no such method."""
+    if switched_off("daemon_reevaluation_timers"):
+        return False
     import threading
     import time
 
@@ -182,4 +223,31 @@ def daemon_reevaluation_timers() -> bool:
     setattr(_schedule_reevalutation, _TIMERS_MARK, True)
     _schedule_reevalutation.__wrapped__ = original
     JobScheduler._schedule_reevalutation = _schedule_reevalutation
+    return True
+
+
+def _freeze_at_exit() -> None:
+    import gc
+
+    gc.disable()
+    gc.freeze()  # the teardown then frees the objects without collecting them once more
+
+
+def lean_gc(threshold: int = GC_THRESHOLD) -> bool:
+    """Fewer garbage collections in this process (module docstring, *Garbage collection*):
+    the collector's first threshold raised to at least ``threshold`` (the others kept), and at
+    exit the collector stopped and the remaining objects frozen. True if in place (now or
+    already; the exit hook is registered once per process), False when switched off
+    (:data:`OFF_ENV`). Nothing else changes: every object is still freed when no longer
+    referenced, and garbage cycles are still collected while the process runs."""
+    import atexit
+    import gc
+
+    if switched_off("lean_gc"):
+        return False
+    first, *rest = gc.get_threshold()
+    gc.set_threshold(max(int(first), int(threshold)), *rest)
+    if "at_exit" not in _GC_STATE:
+        _GC_STATE["at_exit"] = _freeze_at_exit
+        atexit.register(_freeze_at_exit)
     return True

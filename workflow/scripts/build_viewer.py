@@ -1,9 +1,9 @@
 # The 3D viewer page (rule build_viewer) in its own process, for the reason in plot_series.py.
 from nanotraj.stages import figures
-from nanotraj.stages.jobs import end_with_snakemake
+from nanotraj.stages.jobs import start_script_job
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
-end_with_snakemake()  # a killed run does not leave this process writing
+start_script_job()  # ends with a killed run (nothing half-written); fewer GC passes
 figures.build_viewer(
     # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)
     sm.params.paths[sm.params.atoms_table],  # atoms.csv or .parquet

@@ -1,10 +1,10 @@
 # Series figures (rule plot_series) in their own process: matplotlib holds the GIL for seconds,
 # so inside the Snakemake process (--force-use-threads) this job would stall the other jobs.
 from nanotraj.stages import figures
-from nanotraj.stages.jobs import end_with_snakemake
+from nanotraj.stages.jobs import start_script_job
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
-end_with_snakemake()  # a killed run does not leave this process writing
+start_script_job()  # ends with a killed run (nothing half-written); fewer GC passes
 figures.plot_series(
     sm.input.summary,
     # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)

@@ -1,10 +1,10 @@
 # A chunk of frames of a long series (rule run_chunk) in its own process: every per-frame stage
 # of its frames, the pairs and domain links (nanotraj.stages.chunk).
 from nanotraj.stages.chunk import run_chunk
-from nanotraj.stages.jobs import end_with_snakemake
+from nanotraj.stages.jobs import start_script_job
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
-end_with_snakemake()  # a killed run does not leave this process writing
+start_script_job()  # ends with a killed run (nothing half-written); fewer GC passes
 run_chunk(
     sm.params.frames,
     sm.output.bundle,

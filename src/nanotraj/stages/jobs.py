@@ -223,3 +223,14 @@ def end_with_snakemake(interval: float = 0.5) -> bool:
 
     threading.Thread(target=watch, name="end-with-snakemake", daemon=True).start()
     return True
+
+
+def start_script_job() -> None:
+    """The first call of every ``script:`` job (``workflow/scripts``; a process of its own):
+    :func:`end_with_snakemake` (a killed run does not leave the job writing) and
+    :func:`nanotraj.smkspeed.lean_gc` (fewer garbage collections, none at the exit of a process
+    that holds a few figures' worth of matplotlib objects)."""
+    from nanotraj.smkspeed import lean_gc
+
+    end_with_snakemake()
+    lean_gc()
