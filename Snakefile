@@ -8,7 +8,9 @@ from nanotraj.project import compare as compare_with_recorded_run
 from nanotraj.project import write_record as record_run
 from nanotraj.smkspeed import (
     daemon_reevaluation_timers,
+    fast_directory_check,
     fast_input_checks,
+    fast_output_index,
     fast_output_records,
     lean_gc,
 )
@@ -56,6 +58,8 @@ fast_input_checks()  # a series job's input checks in O(F), not O(F^2) (nanotraj
 fast_output_records()  # input checksums once per file and content, not per output (idem)
 daemon_reevaluation_timers()  # no wait of up to 1 s for the scheduler's last timer at exit
 lean_gc()  # fewer garbage collections while the DAG is built, none at exit (idem)
+fast_output_index()  # the rules that may produce a file, looked up by its name (idem)
+fast_directory_check()  # outputs inside other outputs found with a set first (idem)
 
 # results/run.json records the configuration of the run that wrote results/: a report of another
 # configuration is refused (it would describe files that another run made), and a run of another

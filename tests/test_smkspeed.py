@@ -346,3 +346,115 @@ def test_lean_gc_exit_keeps_status_and_open_files(tmp_path):
     assert res.returncode == 3, res.stderr
     assert out.read_text() == "x" * 100000
     assert hook.read_text() == "False"  # registered earlier, run after lean_gc's hook
+
+
+# ---- the DAG: output index and directory check ------------------------------------------------
+def _index(entries):
+    from snakemake.common.prefix_lookup import PrefixLookup
+    from snakemake.output_index import OutputIndex
+
+    index = OutputIndex.__new__(OutputIndex)  # without rules: the look-up table itself
+    index._lookup = PrefixLookup(entries=[(p, (rule, s)) for p, s, rule in entries])
+    return index
+
+
+def test_output_index_finds_the_same_rules():
+    """Random prefixes and suffixes (with and without /, empty, nested names) against random
+    files: the patched look-up returns Snakemake's set of rules for every file."""
+    import random
+
+    from snakemake.output_index import OutputIndex
+
+    original = getattr(OutputIndex.match, "__wrapped__", OutputIndex.match)
+    assert smkspeed.fast_output_index()
+    assert smkspeed.fast_output_index()  # idempotent
+    patched = OutputIndex.match
+    assert patched is not original
+    rng = random.Random(7)
+    words = ["results", "a", "b", "atoms.csv", "rdf.csv", "x.png", "logs", "", "csv", ".png"]
+
+    def text(k):
+        return "/".join(rng.choice(words) for _ in range(k))
+
+    entries = [(text(rng.randint(0, 2)) + rng.choice(["", "/", "_"]),
+                rng.choice(["", "/", ".csv", ".png", "/"]) + text(rng.randint(0, 2)),
+                f"rule{k}") for k in range(120)]
+    index = _index(entries)
+    for _ in range(3000):
+        f = text(rng.randint(1, 5))
+        assert patched(index, f) == original(index, f), f
+    # the workflow's kind of names: many rules share the prefix results/
+    index = _index([("results/", "/atoms.csv", "write_table"), ("results/", "/rdf.csv", "rdf"),
+                    ("results/", ".csv", "any_csv"), ("results/logs/", ".log", "logs")])
+    assert patched(index, "results/s/f/atoms.csv") == {"write_table", "any_csv"}
+    assert patched(index, "results/logs/s/f/rdf.log") == {"logs"}
+    assert patched(index, "other/s/atoms.csv") == set()
+
+
+class _Job:
+    def __init__(self, name, outputs):
+        self.name, self.output = name, outputs
+
+    def __lt__(self, other):
+        return self.name < other.name
+
+    def __repr__(self):
+        return self.name
+
+
+@pytest.mark.parametrize(("outputs", "raises"), [
+    ({"a": ["results/s/f/atoms.csv", "results/s/f/bonds.csv"], "b": ["results/s/summary.csv"]},
+     False),
+    ({"a": ["results/s/f"], "b": ["results/s/f/atoms.csv"]}, True),  # a file inside an output
+    ({"a": ["results/s/f"], "b": ["results/s/f-1/atoms.csv"]}, False),  # a name, not a folder
+    ({"a": ["results/s/./f"], "b": ["results/s/f/x.csv"]}, True),  # not plain: Snakemake's own
+    ({"a": ["results/s/f/"], "b": ["results/s/f/x.csv"]}, True),
+    ({"a": ["/abs/out"], "b": ["/abs/out/x.csv", "rel.csv"]}, True),
+    ({"a": ["results/x/../y"], "b": ["results/x/../y/z"]}, True),
+    ({"a": ["x", "x/y"], "b": ["x/z"]}, False),  # Snakemake compares sorted neighbours only
+])
+def test_directory_check_decides_as_snakemake(tmp_path, monkeypatch, outputs, raises):
+    import os
+
+    import snakemake.api  # noqa: F401 (import order of snakemake's modules)
+    from snakemake.dag import DAG
+    from snakemake.exceptions import ChildIOException
+
+    original = getattr(DAG.check_directory_outputs, "__wrapped__", DAG.check_directory_outputs)
+    assert smkspeed.fast_directory_check()
+    assert smkspeed.fast_directory_check()  # idempotent
+    patched = DAG.check_directory_outputs
+    assert patched is not original
+    monkeypatch.chdir(tmp_path)
+
+    class Dag:
+        jobs = [_Job(name, files) for name, files in outputs.items()]
+
+    for check in (original, patched):
+        if raises:
+            with pytest.raises(ChildIOException):
+                check(Dag())
+        else:
+            assert check(Dag()) is None
+    # Snakemake's own sort and comparison (os.path.commonpath) only where an output lies in
+    # another: not for the workflow's usual outputs
+    calls = []
+    commonpath = os.path.commonpath
+    monkeypatch.setattr(os.path, "commonpath", lambda p: calls.append(p) or commonpath(p))
+    if not raises:
+        patched(Dag())
+        nested = any(b.startswith(a + "/") for fs in outputs.values() for a in fs
+                     for gs in outputs.values() for b in gs)
+        assert bool(calls) == nested
+
+
+def test_plain_paths_are_pathlibs_absolute_paths(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    files = ["results/s/f/atoms.csv", "/abs/x.csv", "a", "/b"]
+    assert smkspeed._plain_paths(files, str(tmp_path)) == [str(Path(f).absolute())
+                                                           for f in files]
+    for odd in ["a//b", "./a", "a/./b", "a/../b", "a/", ".", "", "/"]:
+        assert smkspeed._plain_paths(["ok.csv", odd], str(tmp_path)) is None, odd
+    assert smkspeed._plain_paths(["x"], "/") == ["/x"]

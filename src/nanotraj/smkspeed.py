@@ -54,13 +54,30 @@ the operating system frees the process's memory anyway. Objects are still freed 
 reference goes (a file left open in a module's variable is flushed and closed at exit as
 before); only objects kept alive by a reference cycle until the exit are no longer finalised
 then, which Python does not promise either (nanotraj and Snakemake close their files in
-``with`` blocks, and :mod:`logging` flushes its handlers in its own exit hook). It is called in the Snakefile (the
-Snakemake process) and by the ``script:`` jobs (:func:`nanotraj.stages.jobs.start_script_job`).
+``with`` blocks, and :mod:`logging` flushes its handlers in its own exit hook). It is called in
+the Snakefile (the Snakemake process) and by the ``script:`` jobs
+(:func:`nanotraj.stages.jobs.start_script_job`).
 ``benchmarks/bench_incremental.py --ab lean_gc`` measures it on and off side by side.
+
+**Building the DAG** (:func:`fast_output_index`, :func:`fast_directory_check`). For every
+input file of every job, Snakemake 9 looks up the rules that could produce it
+(``snakemake.output_index.OutputIndex.match``): the rules whose output pattern starts with the
+file's text up to the first wildcard and ends with the text after the last. nanotraj's outputs
+all start with ``results/``, so the prefix look-up yields nearly every rule and the suffixes are
+compared one by one, for ~10^4 files in a 200-frame series. :func:`fast_output_index` groups
+the rules by the last path component of their suffix and compares only the group of the file's
+own last component (plus rules whose suffix holds no ``/``): the same set of rules. After the
+DAG is built, ``DAG.check_directory_outputs`` makes a :class:`pathlib.Path` of every output
+file, sorts them and compares neighbours, to refuse an output inside another output (a
+directory): :func:`fast_directory_check` first looks, with strings and a set, whether any
+output lies inside another at all; only then (or for a path it cannot compare as text:
+``..``, ``//``, ``.`` components, a trailing ``/``) does Snakemake's own check run, and it
+raises the same error as before.
 
 **Switching them off.** The environment variable ``NANOTRAJ_SMKSPEED_OFF`` names patches to
 leave out, separated by commas (``fast_input_checks``, ``fast_output_records``,
-``daemon_reevaluation_timers``, ``lean_gc``), or ``all``: to measure them, or to rule them out
+``daemon_reevaluation_timers``, ``lean_gc``, ``fast_output_index``, ``fast_directory_check``),
+or ``all``: to measure them, or to rule them out
 when Snakemake behaves unexpectedly. Each function then returns False and changes nothing.
 """
 
@@ -70,7 +87,7 @@ import contextvars
 import os
 
 __all__ = ["fast_input_checks", "fast_output_records", "daemon_reevaluation_timers", "lean_gc",
-           "switched_off", "OFF_ENV", "GC_THRESHOLD"]
+           "fast_output_index", "fast_directory_check", "switched_off", "OFF_ENV", "GC_THRESHOLD"]
 
 #: Environment variable naming the patches to leave out (module docstring).
 OFF_ENV = "NANOTRAJ_SMKSPEED_OFF"
@@ -80,6 +97,8 @@ GC_THRESHOLD = 50_000
 _MARK = "_nanotraj_fast_input_checks"
 _RECORDS_MARK = "_nanotraj_fast_output_records"
 _TIMERS_MARK = "_nanotraj_daemon_timers"
+_INDEX_MARK = "_nanotraj_fast_output_index"
+_DIRCHECK_MARK = "_nanotraj_fast_directory_check"
 #: True during a ``Persistence.finished`` call (the checksums are then cached).
 _IN_FINISHED: contextvars.ContextVar = contextvars.ContextVar("nanotraj_in_finished",
                                                               default=False)
@@ -250,4 +269,110 @@ def lean_gc(threshold: int = GC_THRESHOLD) -> bool:
     if "at_exit" not in _GC_STATE:
         _GC_STATE["at_exit"] = _freeze_at_exit
         atexit.register(_freeze_at_exit)
+    return True
+
+
+def fast_output_index() -> bool:
+    """Patch ``snakemake.output_index.OutputIndex.match`` (module docstring, *Building the
+    DAG*); True if the patch is (now or already) in place, False where this Snakemake has no
+    such index (or not the private layout it reads: ``_lookup._entries``, a sorted list of
+    ``(prefix, [(rule, suffix), ...])``) or when switched off."""
+    if switched_off("fast_output_index"):
+        return False
+    try:
+        from snakemake.common.prefix_lookup import PrefixLookup
+        from snakemake.output_index import OutputIndex
+    except ImportError:
+        return False
+    original = getattr(OutputIndex, "match", None)
+    if original is None or not hasattr(PrefixLookup, "match_iter"):
+        return False
+    if getattr(original, _INDEX_MARK, False):
+        return True
+
+    def groups(self):
+        """(rules by the last path component of their suffix, rules whose suffix has no /)."""
+        built = self.__dict__.get(_INDEX_MARK)
+        if built is None:
+            by_name: dict[str, list] = {}
+            scan: list = []
+            for prefix, values in self._lookup._entries:
+                for rule, suffix in values:
+                    entry = (prefix, suffix, rule)
+                    if "/" in suffix:
+                        by_name.setdefault(suffix.rsplit("/", 1)[1], []).append(entry)
+                    else:
+                        scan.append(entry)
+            built = self.__dict__[_INDEX_MARK] = (by_name, scan)
+        return built
+
+    def match(self, targetfile):
+        try:
+            by_name, scan = groups(self)
+        except (AttributeError, TypeError, ValueError):
+            return original(self, targetfile)
+        name = targetfile.rsplit("/", 1)[-1]
+        found = set()
+        for entries in (by_name.get(name, ()), scan):
+            for prefix, suffix, rule in entries:
+                if targetfile.endswith(suffix) and targetfile.startswith(prefix):
+                    found.add(rule)
+        return found
+
+    setattr(match, _INDEX_MARK, True)
+    match.__doc__ = original.__doc__
+    match.__wrapped__ = original
+    OutputIndex.match = match
+    return True
+
+
+def _plain_paths(files, cwd: str):
+    """The absolute paths of ``files`` as strings, equal to ``str(Path(f).absolute())``, or
+    None when a path is not plain (``..``, ``.`` or empty components, a trailing ``/``)."""
+    out = []
+    for f in files:
+        f = str(f)
+        parts = f.split("/")
+        body = parts[1:] if f.startswith("/") else parts
+        if not body or any(p in ("", ".", "..") for p in body):
+            return None
+        out.append(f if f.startswith("/") else (cwd.rstrip("/") + "/" + f))
+    return out
+
+
+def fast_directory_check() -> bool:
+    """Patch ``snakemake.dag.DAG.check_directory_outputs`` (module docstring, *Building the
+    DAG*): Snakemake's own check runs only when an output lies inside another one (or a path is
+    not plain); True if the patch is (now or already) in place, False where this Snakemake has
+    no such method or when switched off."""
+    if switched_off("fast_directory_check"):
+        return False
+    try:
+        import snakemake.api  # noqa: F401 (snakemake.dag imported first is a circular import)
+        from snakemake.dag import DAG
+    except ImportError:
+        return False
+    original = getattr(DAG, "check_directory_outputs", None)
+    if original is None:
+        return False
+    if getattr(original, _DIRCHECK_MARK, False):
+        return True
+
+    def check_directory_outputs(self):
+        paths = _plain_paths((f for job in self.jobs for f in job.output), os.getcwd())
+        if paths is None:
+            return original(self)
+        known = set(paths)
+        for p in known:
+            cut = p.rfind("/")
+            while cut > 0:
+                if p[:cut] in known:  # an output inside another: Snakemake decides
+                    return original(self)
+                cut = p.rfind("/", 0, cut)
+        return None
+
+    setattr(check_directory_outputs, _DIRCHECK_MARK, True)
+    check_directory_outputs.__doc__ = original.__doc__
+    check_directory_outputs.__wrapped__ = original
+    DAG.check_directory_outputs = check_directory_outputs
     return True
