@@ -64,7 +64,7 @@ input file of every job, Snakemake 9 looks up the rules that could produce it
 (``snakemake.output_index.OutputIndex.match``): the rules whose output pattern starts with the
 file's text up to the first wildcard and ends with the text after the last. nanotraj's outputs
 all start with ``results/``, so the prefix look-up yields nearly every rule and the suffixes are
-compared one by one, for ~10^4 files in a 200-frame series. :func:`fast_output_index` groups
+compared one by one, for thousands of files in a 200-frame series. :func:`fast_output_index` groups
 the rules by the last path component of their suffix and compares only the group of the file's
 own last component (plus rules whose suffix holds no ``/``): the same set of rules. After the
 DAG is built, ``DAG.check_directory_outputs`` makes a :class:`pathlib.Path` of every output
