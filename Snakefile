@@ -12,6 +12,7 @@ from nanotraj.smkspeed import (
     fast_input_checks,
     fast_output_index,
     fast_output_records,
+    fast_record_reads,
     lean_gc,
 )
 
@@ -60,6 +61,7 @@ daemon_reevaluation_timers()  # no wait of up to 1 s for the scheduler's last ti
 lean_gc()  # fewer garbage collections while the DAG is built, none at exit (idem)
 fast_output_index()  # the rules that may produce a file, looked up by its name (idem)
 fast_directory_check()  # outputs inside other outputs found with a set first (idem)
+fast_record_reads()  # the metadata records read without a second path and an existence check
 
 # results/run.json records the configuration of the run that wrote results/: a report of another
 # configuration is refused (it would describe files that another run made), and a run of another

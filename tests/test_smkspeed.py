@@ -458,3 +458,44 @@ def test_plain_paths_are_pathlibs_absolute_paths(tmp_path, monkeypatch):
     for odd in ["a//b", "./a", "a/./b", "a/../b", "a/", ".", "", "/"]:
         assert smkspeed._plain_paths(["ok.csv", odd], str(tmp_path)) is None, odd
     assert smkspeed._plain_paths(["x"], "/") == ["/x"]
+
+
+# ---- metadata records ---------------------------------------------------------------------------
+def test_record_reads_give_snakemakes_records(tmp_path, caplog):
+    import json
+
+    import snakemake.api  # noqa: F401 (import order of snakemake's modules)
+    from snakemake.persistence.file import FilePersistence
+
+    read = getattr(FilePersistence._io_read, "__wrapped__", FilePersistence._io_read)
+    path_of = getattr(FilePersistence._record_path, "__wrapped__", FilePersistence._record_path)
+    assert smkspeed.fast_record_reads()
+    assert smkspeed.fast_record_reads()  # idempotent
+    assert FilePersistence._io_read is not read
+
+    def store():
+        p = FilePersistence.__new__(FilePersistence)  # only what the two methods read
+        p._max_len = None
+        return p
+
+    subject = tmp_path / "metadata"
+    subject.mkdir()
+    record = {"rule": "plot_series", "input": ["results/a/é.csv"], "params": ["'0.7.0'"],
+              "input_checksums": {"x": "sha256:00"}, "incomplete": False, "starttime": 1.5}
+    ours, theirs = store(), store()
+    key = "results/s/f/atoms.csv"
+    path = path_of(theirs, str(subject), key)
+    assert ours._record_path(str(subject), key) == path
+    with open(path, "w") as fh:
+        json.dump(record, fh)
+    assert ours._io_read(str(subject), key) == read(theirs, str(subject), key) == record
+    long_key = "results/" + "x" * 600 + "/y.csv"  # a record path in several folders
+    assert ours._record_path(str(subject), long_key) == path_of(theirs, str(subject), long_key)
+    assert ours._io_read(str(subject), long_key) == read(theirs, str(subject), long_key) == {}
+    assert ours._io_read(str(subject), "never/written") == {}
+    # a record half written: Snakemake's own reading decides (a warning and an empty record)
+    with open(path, "w") as fh:
+        fh.write('{"rule": "plot_se')
+    assert ours._io_read(str(subject), key) == read(theirs, str(subject), key) == {}
+    # each record's path is built once per persistence object
+    assert (str(subject), key) in ours.__dict__[smkspeed._READS_MARK]

@@ -74,10 +74,20 @@ output lies inside another at all; only then (or for a path it cannot compare as
 ``..``, ``//``, ``.`` components, a trailing ``/``) does Snakemake's own check run, and it
 raises the same error as before.
 
+**Reading the records** (:func:`fast_record_reads`). To decide what to run, Snakemake 9's file
+persistence (``snakemake.persistence.file.FilePersistence``) reads the metadata record of every
+output file (one small JSON file each under ``.snakemake/metadata``): it builds the record's
+path (base64 of the output's path) twice, asks whether the file exists, opens it as text and
+parses it. The patch builds each path once per process (a dictionary), opens the file in binary
+mode without asking first (a missing file is an empty record, as before) and parses the bytes
+(the records are ASCII JSON, as ``json.dump`` writes them); any other outcome (a record that
+does not parse, a permission error) goes to Snakemake's own method, which warns or raises as
+before.
+
 **Switching them off.** The environment variable ``NANOTRAJ_SMKSPEED_OFF`` names patches to
 leave out, separated by commas (``fast_input_checks``, ``fast_output_records``,
-``daemon_reevaluation_timers``, ``lean_gc``, ``fast_output_index``, ``fast_directory_check``),
-or ``all``: to measure them, or to rule them out
+``daemon_reevaluation_timers``, ``lean_gc``, ``fast_output_index``, ``fast_directory_check``,
+``fast_record_reads``), or ``all``: to measure them, or to rule them out
 when Snakemake behaves unexpectedly. Each function then returns False and changes nothing.
 """
 
@@ -87,7 +97,8 @@ import contextvars
 import os
 
 __all__ = ["fast_input_checks", "fast_output_records", "daemon_reevaluation_timers", "lean_gc",
-           "fast_output_index", "fast_directory_check", "switched_off", "OFF_ENV", "GC_THRESHOLD"]
+           "fast_output_index", "fast_directory_check", "fast_record_reads", "switched_off",
+           "OFF_ENV", "GC_THRESHOLD"]
 
 #: Environment variable naming the patches to leave out (module docstring).
 OFF_ENV = "NANOTRAJ_SMKSPEED_OFF"
@@ -99,6 +110,7 @@ _RECORDS_MARK = "_nanotraj_fast_output_records"
 _TIMERS_MARK = "_nanotraj_daemon_timers"
 _INDEX_MARK = "_nanotraj_fast_output_index"
 _DIRCHECK_MARK = "_nanotraj_fast_directory_check"
+_READS_MARK = "_nanotraj_fast_record_reads"
 #: True during a ``Persistence.finished`` call (the checksums are then cached).
 _IN_FINISHED: contextvars.ContextVar = contextvars.ContextVar("nanotraj_in_finished",
                                                               default=False)
@@ -375,4 +387,56 @@ def fast_directory_check() -> bool:
     check_directory_outputs.__doc__ = original.__doc__
     check_directory_outputs.__wrapped__ = original
     DAG.check_directory_outputs = check_directory_outputs
+    return True
+
+
+def fast_record_reads() -> bool:
+    """Patch ``snakemake.persistence.file.FilePersistence._record_path`` and ``._io_read``
+    (module docstring, *Reading the records*); True if the patch is (now or already) in place,
+    False where this Snakemake has no such methods or when switched off."""
+    import json
+
+    if switched_off("fast_record_reads"):
+        return False
+    try:
+        import snakemake.api  # noqa: F401 (the import order of snakemake's modules)
+        from snakemake.persistence.file import FilePersistence
+    except ImportError:
+        return False
+    original_path = getattr(FilePersistence, "_record_path", None)
+    original_read = getattr(FilePersistence, "_io_read", None)
+    if original_path is None or original_read is None:
+        return False
+    if getattr(original_read, _READS_MARK, False):
+        return True
+
+    def _record_path(self, subject, id):  # noqa: A002 (Snakemake's name)
+        cache = self.__dict__.setdefault(_READS_MARK, {})
+        key = (subject, id)
+        try:
+            return cache[key]
+        except KeyError:
+            path = cache[key] = original_path(self, subject, id)
+            return path
+
+    def _io_read(self, subject, id):  # noqa: A002
+        path = self._record_path(subject, id)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return dict()
+        except OSError:
+            return original_read(self, subject, id)
+        try:
+            return json.loads(data)
+        except ValueError:  # not JSON, not UTF-8: Snakemake warns (or raises) as before
+            return original_read(self, subject, id)
+
+    for new, old in ((_record_path, original_path), (_io_read, original_read)):
+        setattr(new, _READS_MARK, True)
+        new.__doc__ = old.__doc__
+        new.__wrapped__ = old
+    FilePersistence._record_path = _record_path
+    FilePersistence._io_read = _io_read
     return True
