@@ -467,3 +467,37 @@ def test_lattice_series_time_axes_tick_at_whole_stages(tmp_path, monkeypatch, ti
             ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
             assert len(ticks) >= 2
             assert all(float(t).is_integer() for t in ticks) == integer, ticks
+
+
+@pytest.mark.parametrize("autoscale", [True, False])
+def test_lines_draw_the_image_of_one_plot_call_per_line(tmp_path, autoscale):
+    """figstyle.Lines (one ax.plot, then Line2D objects) gives the PNG of ax.plot per line:
+    curves, one-point markers over them in between, lists and arrays, the axes' autoscaling."""
+    rng = np.random.default_rng(3)
+    r = np.linspace(1.0, 8.0, 300)
+    specs = []
+    for k in range(40):
+        g = np.abs(np.sin(r * (1 + 0.05 * k))) + 0.02 * k + rng.normal(0, 0.01, r.size)
+        specs.append((r, g, {"color": (k / 40, 0.2, 0.5, 1.0), "lw": 1.2}))
+        specs.append(([3.3], [float(g[100])], {"marker": "|", "color": "black", "ms": 10,
+                                                 "mew": 1.5}))
+    specs.append((r[::10], np.cos(r[::10]), {"ls": "-", "marker": "o", "ms": 3, "lw": 1.2,
+                                             "color": "tab:red"}))
+    images = []
+    for how in ("plot", "lines"):
+        fig = figstyle.new_figure((5, 4))
+        ax = fig.add_subplot()
+        lines = figstyle.Lines(ax)
+        for x, y, props in specs:
+            if how == "plot":
+                ax.plot(x, y, **props)
+            else:
+                lines.add(x, y, **props)
+        if not autoscale:
+            ax.set_xlim(0.5, 8.5)
+            ax.set_ylim(-1.5, 3.0)
+        out = tmp_path / f"{how}.png"
+        figstyle.save_png(fig, out)
+        images.append(out.read_bytes())
+        assert len(ax.lines) == len(specs)
+    assert images[0] == images[1]

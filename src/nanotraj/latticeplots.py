@@ -141,6 +141,7 @@ def plot_strain_series(rows: Sequence[Mapping[str, str]], profiles: Sequence, ou
         norm = Normalize(*(fs.padded(float(t.min()), float(t.max()), 0.0, 1e-9) if t.size
                            else (0.0, 1.0)))
         cmap = fs.cmap()
+        lines = fs.Lines(ax_p)
         for tk, prof in zip(t, profiles, strict=True):
             if prof is None or not len(prof["r_min"]):
                 continue
@@ -149,7 +150,8 @@ def plot_strain_series(rows: Sequence[Mapping[str, str]], profiles: Sequence, ou
             r = 0.5 * (np.asarray(prof["r_min"], float) + np.asarray(prof["r_max"], float))
             keep = (n >= MIN_PROFILE_ATOMS) & np.isfinite(y)
             if keep.any():
-                ax_p.plot(r[keep], y[keep], "-o", ms=3, lw=1.2, color=cmap(norm(tk)))
+                lines.add(r[keep], y[keep], ls="-", marker="o", ms=3, lw=1.2,
+                          color=cmap(norm(tk)))
                 n_drawn += 1
         if n_drawn:
             ax_p.axhline(0.0, color="0.5", lw=0.8)

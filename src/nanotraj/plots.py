@@ -636,6 +636,7 @@ def plot_rdf_series(
         norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
         cmap = fs.cmap()
         x_lo, x_hi, top = math.inf, 0.0, 0.0
+        lines = fs.Lines(ax)
         for k, c in enumerate(curves):
             r = np.asarray(c["r"], dtype=np.float64)
             g = np.asarray(c["g"], dtype=np.float64)
@@ -647,11 +648,11 @@ def plot_rdf_series(
                 x_hi = max(x_hi, float(r[nz[-1]]))
                 top = max(top, float(np.nanmax(g)) + k * offset)
             color = cmap(norm(float(c["time"])))
-            ax.plot(r, g + k * offset, color=color, lw=1.2)
+            lines.add(r, g + k * offset, color=color, lw=1.2)
             cut = c.get("cutoff")
             if cut is not None and math.isfinite(float(cut)):
                 gy = float(np.interp(float(cut), r, g)) + k * offset
-                ax.plot([cut], [gy], marker="|", color="black", ms=10, mew=1.5)
+                lines.add([cut], [gy], marker="|", color="black", ms=10, mew=1.5)
         if x_hi > 0:
             ax.set_xlim(max(0.0, math.floor(2.0 * x_lo) / 2.0 - 0.5), x_hi * 1.02 + 0.1)
         ax.set_ylim(0.0, (top if top > 0 else 1.0) * 1.05)
