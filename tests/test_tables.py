@@ -186,3 +186,30 @@ def test_scale_changes_between_accepted_frames():
     got = scale_changes(rows)
     assert got[0] is None and got[1] is None and got[3] is None
     assert got[2] == pytest.approx(-0.04) and got[4] == pytest.approx(0.0)
+
+
+def test_csv_fields_split_as_the_csv_module():
+    """csv_fields' comma split (lines without quotes, CR, NUL or empty lines) gives the csv
+    module's fields; the other lines go to the csv module (quoted commas, doubled quotes)."""
+    import csv
+    import random
+
+    from nanotraj.tables import csv_fields
+
+    rng = random.Random(11)
+    cells = ["1.5", "", " ", "Pt", "fcc", "-0", "nan", "a b", "é", '"q,1"', '"x""y"', "\r", "z"]
+    for _ in range(400):
+        width = rng.randint(1, 5)
+        header = [f"c{j}" for j in range(width)]
+        lines = [",".join(rng.choice(cells) for _ in range(width))
+                 for _ in range(rng.randint(1, 6))]
+        try:
+            rows = list(csv.reader(lines))
+        except csv.Error:
+            continue
+        if any(len(r) != width for r in rows):
+            with pytest.raises(ValueError, match="fields"):
+                csv_fields(header, lines, "t.csv")
+            continue
+        expected = {h: [r[j] for r in rows] for j, h in enumerate(header)}
+        assert csv_fields(header, lines, "t.csv") == expected, lines
