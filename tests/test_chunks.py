@@ -13,6 +13,7 @@ import pytest
 
 from nanotraj.chunking import AUTO_MAX_FRAMES, AUTO_MIN_CHUNK, chunk_name, chunk_size, split
 from nanotraj.lattices import fcc_sphere
+from nanotraj.stages.chunk import KEPT_STAGES, STATE
 from nanotraj.tables import load_frame_arrays, save_frame_arrays
 
 from .conftest import planned_jobs as planned
@@ -166,9 +167,16 @@ def test_the_rejected_frame_and_its_pairs_are_recorded_as_in_the_per_frame_rules
     assert "previous frame rejected" in text  # the pair (f2, f3) across the chunks' border
     summary = (chunked / "results" / "s" / "summary.csv").read_text().splitlines()
     assert sum("rejected" in line for line in summary[1:]) == 1
-    # no per-stage .npz files of the frames: one frames.npz per chunk
+    # no per-stage .npz files of the frames but one frames.npz per chunk and, per frame, the
+    # arrays a rerun of its chunk reads (nanotraj.stages.chunk, Reruns)
     inter = chunked / "results" / "intermediate" / "s"
-    assert sorted(p.name for p in inter.rglob("*.npz")) == ["frames.npz"] * 3
+    kept = inter / "chunks" / "_frames"
+    assert sorted(p.name for p in inter.rglob("*.npz") if kept not in p.parents) == \
+        ["frames.npz"] * 3
+    assert sorted(p.name for p in kept.iterdir()) == [f"f{k}" for k in range(N_FRAMES)]
+    for folder in kept.iterdir():
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            [f"{s}.npz" for s in KEPT_STAGES] + [STATE])
 
 
 @pytest.mark.workflow
@@ -209,6 +217,43 @@ def test_an_edited_frame_reruns_only_its_chunk_and_the_aggregates(copy_of_chunke
     work = copy_of_chunked
     _edit_frame(work / "data" / "traj.extxyz", 4)  # chunk c0001: frames 3, 4, 5
     assert planned(work, *CHUNKED) == {("run_chunk", "c0001")} | SERIES_AGGREGATES
+
+
+def _same_results(a: Path, b: Path) -> None:
+    fa, fb = _files(a / "results"), _files(b / "results")
+    assert fa == fb
+    different = [str(p) for p in sorted(fa) if not filecmp.cmp(a / "results" / p,
+                                                               b / "results" / p,
+                                                               shallow=False)]  # fmt: skip
+    assert different == []
+
+
+@pytest.mark.workflow
+def test_a_rerun_chunk_analyses_only_what_changed(copy_of_chunked, tmp_path):
+    """One edited frame of a chunk: its chunk reruns, analyses that frame, pairs the next one
+    again and keeps the first; the results are those of a fresh run of the edited series, byte
+    for byte. A frame's file rewritten by hand, or its state removed, is analysed again."""
+    work = copy_of_chunked
+    _edit_frame(work / "data" / "traj.extxyz", 4)  # chunk c0001: frames f3, f4, f5
+    snakemake(work, *CHUNKED)
+    log = work / "results" / "logs" / "s" / "chunks" / "c0001" / "run_chunk.log"
+    text = log.read_text()
+    assert "[f3] unchanged since the last run" in text
+    assert "[f5] unchanged, the frame before it changed" in text
+    assert "1 analysed, 1 paired again, 1 unchanged since the last run" in text
+    fresh = tmp_path / "fresh"
+    write_series(fresh)
+    _edit_frame(fresh / "data" / "traj.extxyz", 4)
+    snakemake(fresh, *CHUNKED)
+    _same_results(work, fresh)
+    # a frame's file rewritten since (f3), a frame's state gone (f5): both analysed again
+    atoms = work / "results" / "s" / "f3" / "atoms.csv"
+    atoms.write_text(atoms.read_text() + "\n")
+    (work / "results" / "intermediate" / "s" / "chunks" / "_frames" / "f5" / STATE).unlink()
+    snakemake(work, *CHUNKED, "--forcerun", "run_chunk")
+    text = log.read_text()
+    assert "2 analysed, 0 paired again, 1 unchanged since the last run" in text  # f4 kept
+    _same_results(work, fresh)
 
 
 @pytest.mark.workflow

@@ -70,6 +70,13 @@ def chunk_file(name: str, *, series="{series}", chunk="{chunk}", root=RESULTS) -
     return f"{root}/intermediate/{series}/chunks/{chunk}/{name}"
 
 
+def chunk_frame_cache(*, series: str, frame: str, root=RESULTS) -> str:
+    """The folder in which a chunk keeps a frame's arrays between runs,
+    ``results/intermediate/{series}/chunks/_frames/{frame}`` (no chunk is named ``_frames``;
+    :mod:`nanotraj.stages.chunk`, *Reruns*)."""
+    return f"{root}/intermediate/{series}/chunks/_frames/{frame}"
+
+
 def frame_file(name: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:
     """A user-facing file of a frame, ``results/{series}/{frame}/{name}``."""
     return f"{root}/{series}/{frame}/{name}"

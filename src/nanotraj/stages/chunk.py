@@ -22,6 +22,20 @@ surface, PTM and domains: what the pair and the links read; about one frame in a
 work), so that chunks never wait for one another and a chunk depends only on its own frames'
 files and on that one frame's.
 
+**Reruns.** Snakemake reruns a whole chunk when one of its frames changes. The chunk then
+analyses again only what changed: after each frame it keeps, in
+``results/intermediate/{series}/chunks/_frames/{frame}/`` (:func:`nanotraj.layout
+.chunk_frame_cache`), the arrays its pairs and the bundle read (:data:`KEPT_STAGES`, ~120 kB
+for a frame of 300 atoms) and ``state.json``: the frame's key (:func:`frame_key`: a digest of
+the sheet row, the bytes of the frame, the options but ``threads``, and nanotraj's version),
+the key of the frame before it (its pair), and the size and modification time of every file the
+frame wrote. A frame whose key, previous key and files are unchanged is reused as it is (no
+stage runs, its files stay byte for byte); a frame whose own key is unchanged but whose
+predecessor changed only gets its pair and domain links again; any other frame is analysed
+(its ``state.json`` is removed first and written last, so an interrupted chunk never leaves a
+frame that looks complete). A file of the frame rewritten by anything else (the per-frame
+rules, a user) changes its size or time, and the frame is analysed again.
+
 :func:`analyse` (every per-frame stage of one frame) is shared with rule ``analyse_frame`` (one
 job per frame, config ``frame_jobs: one``; :func:`analyse_frame`), which writes the stages'
 ``.npz`` files at their usual paths (:func:`nanotraj.layout.intermediate`) for the frame's
@@ -41,11 +55,18 @@ from nanotraj import layout
 from nanotraj.stages.jobs import OK, Log
 
 __all__ = ["run_chunk", "analyse", "analyse_frame", "StageLogs", "frame_arrays",
-           "BUNDLE_STAGES"]
+           "BUNDLE_STAGES", "KEPT_STAGES", "frame_key"]
 
 #: The stages whose arrays ``frames.npz`` keeps, per frame: what the series' aggregates read
 #: (``aggregate_tracking``, ``plot_tracking``, ``aggregate_domains``, ``aggregate_atom_ids``).
 BUNDLE_STAGES = ("frame", "tracking", "domains", "domainlinks")
+#: The stages' arrays a chunk keeps per frame between runs (module docstring, *Reruns*): what
+#: the frame's pair and links read of it (``frame``, ``rdf``, ``domains``), what the next
+#: frame's pair reads (``boo``, ``coordination``, ``surface``) and the bundle's stages.
+KEPT_STAGES = ("frame", "rdf", "boo", "coordination", "surface", "domains", "tracking",
+               "domainlinks")
+#: The state of a kept frame, in its folder (written last, removed first).
+STATE = "state.json"
 #: The arrays of ``frame.npz`` kept (the positions, for the atom identities' RMSD).
 _FRAME_KEYS = ("coords", "source", "status")
 
@@ -219,6 +240,88 @@ def _loaded(path, keys=None) -> dict[str, np.ndarray]:
     return {k: np.asarray(arrays[k]) for k in arrays if keys is None or k in keys}
 
 
+def frame_key(row: Mapping, options: Mapping) -> str:
+    """What a frame's files depend on, as a digest (blake2b, 16 bytes, hex): nanotraj's version,
+    the sheet ``row`` (a frame of a multi-frame file carries the digest of its bytes), the
+    ``options`` but ``threads`` (results do not depend on it) and, for a row without a digest,
+    the bytes of its file (a file that cannot be read counts as such: the analysis says why)."""
+    import hashlib
+    import json
+
+    from nanotraj import __version__
+
+    h = hashlib.blake2b(digest_size=16)
+    opts = {k: v for k, v in options.items() if k != "threads"}
+    h.update(json.dumps([__version__, dict(row), opts], sort_keys=True, default=str).encode())
+    if not row.get("digest"):
+        try:
+            with open(row["path"], "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except (OSError, TypeError, KeyError):
+            h.update(b"\0unreadable")
+    return h.hexdigest()
+
+
+def _signatures(paths) -> dict[str, list[int]]:
+    """Size and modification time (ns) of each of ``paths`` that exists."""
+    out = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        out[str(p)] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+class _Kept:
+    """The kept arrays and state of one frame (module docstring, *Reruns*)."""
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+        self.w = {s: str(self.folder / f"{s}.npz") for s in KEPT_STAGES}
+
+    def state(self) -> dict | None:
+        import json
+
+        try:
+            state = json.loads((self.folder / STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(state, dict) or not all(os.path.exists(p) for p in self.w.values()):
+            return None
+        files = state.get("files")
+        if not isinstance(files, dict) or _signatures(files) != files:
+            return None  # a file of the frame is gone or was rewritten since
+        return state
+
+    def forget(self) -> None:
+        try:
+            (self.folder / STATE).unlink()
+        except FileNotFoundError:
+            pass
+
+    def keep(self, w: Mapping[str, str]) -> None:
+        """Copy the arrays of ``w`` here (unless ``w`` is already here)."""
+        import shutil
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for s in KEPT_STAGES:
+            if os.path.abspath(w[s]) != os.path.abspath(self.w[s]):
+                tmp = self.w[s] + ".part"
+                shutil.copyfile(w[s], tmp)
+                os.replace(tmp, self.w[s])
+
+    def record(self, key: str, previous_key: str | None, files) -> None:
+        import json
+
+        state = {"frame": key, "previous": previous_key, "files": _signatures(files)}
+        tmp = self.folder / (STATE + ".part")
+        tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.folder / STATE)
+
+
 def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mapping | None = None,
               options: Mapping | None = None, results=layout.RESULTS, log=None) -> int:
     """Rule ``run_chunk``: analyse the ``frames`` of a chunk of ``series`` and write every
@@ -236,33 +339,63 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     lg = Log(log)
     collected: dict[str, list] = {s: [] for s in BUNDLE_STAGES}
     norm = [{"length_unit": "A", **r} for r in frames]
+    prev_row = {"length_unit": "A", **previous} if previous is not None else None
+    keys = [frame_key(r, o) for r in norm]
+    prev_key = frame_key(prev_row, o) if prev_row is not None else None
+    counts = {"reused": 0, "paired": 0, "analysed": 0}
     with tempfile.TemporaryDirectory(prefix="nanotraj-chunk-") as tmp:
         tmp = Path(tmp)
         logs = StageLogs(tmp, lg)
-        prev_row, prev_w = None, None
-        if previous is not None:
-            prev_row = {"length_unit": "A", **previous}
-            prev_w = _work(tmp / "previous")
+        prev_w = None
+
+        def previous_arrays():  # the previous chunk's last frame, analysed again (docstring)
+            w = _work(tmp / "previous")
             scratch = {k: str(tmp / "previous" / f"{k}.out") for k in
                        ("rdf", "domains", "boundaries")}
-            analyse(prev_row, prev_w, scratch, o, logs, series=series, full=False)
+            analyse(prev_row, w, scratch, o, logs, series=series, full=False)
             logs.flush(f"{prev_row['frame']} (previous chunk's last frame, for the pair)")
+            return w
+
         for k, row in enumerate(norm):
-            w = _work(tmp / f"f{k % 2}")
             f = _files(results, series, row["frame"], o["table_format"])
-            analyse(row, w, f, o, logs, series=series)
-            _pair(row, prev_row, w, prev_w, f, o, logs)
-            logs.flush(row["frame"])
+            kept = _Kept(layout.chunk_frame_cache(series=series, frame=row["frame"],
+                                                  root=results))
+            state = kept.state()
+            same_frame = state is not None and state.get("frame") == keys[k]
+            same_pair = same_frame and state.get("previous") == prev_key
+            if same_pair:
+                w = kept.w
+                counts["reused"] += 1
+                lg(f"[{row['frame']}] unchanged since the last run: its files kept")
+            else:
+                kept.forget()
+                if same_frame:
+                    w = {**_work(tmp / f"f{k % 2}"), **kept.w}  # its arrays, a new pair
+                    counts["paired"] += 1
+                    lg(f"[{row['frame']}] unchanged, the frame before it changed: pair and "
+                       "domain links again")
+                else:
+                    w = _work(tmp / f"f{k % 2}")
+                    analyse(row, w, f, o, logs, series=series)
+                    counts["analysed"] += 1
+                if prev_row is not None and prev_w is None:
+                    prev_w = previous_arrays()
+                _pair(row, prev_row, w, prev_w, f, o, logs)
+                logs.flush(row["frame"])
+                kept.keep(w)
+                kept.record(keys[k], prev_key, f.values())
+                w = {**w, **kept.w}
             collected["frame"].append(_loaded(w["frame"], _FRAME_KEYS))
             for s in ("tracking", "domains", "domainlinks"):
                 collected[s].append(_loaded(w[s]))
-            prev_row, prev_w = row, w
+            prev_row, prev_w, prev_key = row, w, keys[k]
     from nanotraj.tables import save_frame_arrays
 
     save_frame_arrays(bundle, collected)
     n_ok = sum(1 for fr in collected["frame"] if str(fr.get("status", OK)) == OK)
-    lg(f"chunk of {len(norm)} frames of series {series}: {n_ok} analysed, "
-       f"{len(norm) - n_ok} rejected")
+    lg(f"chunk of {len(norm)} frames of series {series}: {n_ok} accepted, "
+       f"{len(norm) - n_ok} rejected; {counts['analysed']} analysed, {counts['paired']} paired "
+       f"again, {counts['reused']} unchanged since the last run")
     lg.close(OK)
     return len(norm)
 
