@@ -329,3 +329,60 @@ def test_rmsd_matrix_and_viewer_frames_of_a_long_series_are_evenly_spread():
             assert len(got) == limit and got[0] == 0 and got[-1] == n - 1
             steps = np.diff(got)
             assert steps.min() >= 1 and steps.max() - steps.min() <= 1  # evenly spread
+
+
+# ----------------------------------------------------------------------------------------------
+# run_chunk without Snakemake: what a rerun keeps
+
+
+def _chunk_rows(folder: Path, bad: int | None = None) -> list[dict]:
+    from nanotraj.io import write_values
+
+    rows = []
+    for k in range(4):
+        x = frame_coords(k if k != BAD else 0)  # no duplicated atom unless asked for
+        if k == bad:
+            x = np.vstack([x, x[:1] + 0.1])
+        path = folder / f"g{k}.pdb"
+        write_values(path, x, np.zeros(len(x)), element="Pt")
+        rows.append({"frame": f"g{k}", "time": 10.0 * k, "path": str(path)})
+    return rows
+
+
+def test_run_chunk_keeps_the_frames_before_a_failed_one(tmp_path):
+    """on_bad_frame: fail stops the chunk at the bad frame; once the file is fixed, the rerun
+    keeps the frames before it (their states were written) and analyses the rest, and every
+    file equals a fresh run's, byte for byte."""
+    from nanotraj.errors import FrameError
+    from nanotraj.stages.chunk import run_chunk
+
+    data = tmp_path / "data"
+    data.mkdir()
+    results, fresh = tmp_path / "results", tmp_path / "fresh"
+    log = tmp_path / "chunk.log"
+    opts = {"on_bad_frame": "fail"}
+    with pytest.raises(FrameError, match="g2"):
+        run_chunk(_chunk_rows(data, bad=2), tmp_path / "b.npz", series="s", options=opts,
+                  results=results, log=log)
+    states = sorted(p.parent.name for p in results.rglob(STATE))
+    assert states == ["g0", "g1"]
+    rows = _chunk_rows(data)  # g2 fixed
+    assert run_chunk(rows, tmp_path / "b.npz", series="s", options=opts, results=results,
+                     log=log) == 4
+    assert "2 analysed, 0 paired again, 2 unchanged since the last run" in log.read_text()
+    run_chunk(rows, tmp_path / "c.npz", series="s", options=opts, results=fresh,
+              log=tmp_path / "fresh.log")
+    mine = {p.relative_to(results) for p in (results / "s").rglob("*") if p.is_file()}
+    theirs = {p.relative_to(fresh) for p in (fresh / "s").rglob("*") if p.is_file()}
+    assert mine == theirs and len(mine) > 4 * 10
+    assert [str(p) for p in sorted(mine)
+            if not filecmp.cmp(results / p, fresh / p, shallow=False)] == []
+    assert filecmp.cmp(tmp_path / "b.npz", tmp_path / "c.npz", shallow=False)
+    # nothing changed: every frame kept, the same bundle
+    run_chunk(rows, tmp_path / "d.npz", series="s", options=opts, results=results, log=log)
+    assert "0 analysed, 0 paired again, 4 unchanged since the last run" in log.read_text()
+    assert filecmp.cmp(tmp_path / "d.npz", tmp_path / "c.npz", shallow=False)
+    # another option: every frame analysed again
+    run_chunk(rows, tmp_path / "e.npz", series="s", options={**opts, "threshold": 0.7},
+              results=results, log=log)
+    assert "4 analysed, 0 paired again, 0 unchanged since the last run" in log.read_text()

@@ -333,7 +333,8 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     series), analysed again here for the first pair (module docstring); ``options``: the
     configuration's values (:data:`DEFAULTS`); ``results``: the results folder. In
     ``on_bad_frame: fail`` a bad frame stops the chunk with its one-line message (frames written
-    before it stay; the rerun rewrites them). Returns the number of frames analysed.
+    before it stay, with their states: the rerun keeps them and analyses the bad frame again;
+    module docstring, *Reruns*). Returns the number of frames of the chunk.
     """
     o = {**DEFAULTS, **(options or {})}
     lg = Log(log)
