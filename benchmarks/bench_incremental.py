@@ -29,6 +29,9 @@ frame, or one job per frame: ``analyse_frame``; ``auto``: the configuration's de
 without those patches of :mod:`nanotraj.smkspeed`, e.g. ``lean_gc`` or ``all``), even rounds
 with every patch; the medians of both are printed side by side (use an even ``--repeat``).
 
+``--set KEY=VALUE`` (repeatable) adds a configuration value, e.g. ``--set chunk_size=50 --set
+"outputs={frame_figures: true}"`` (a 200-frame series in 4 chunks, with the frames' figures).
+
 ``--keep`` keeps the working directory; ``--reuse DIR`` measures in such a kept directory
 without the full run (e.g. after a change of the code: the first rerun then also reruns what the
 change touches, so use ``--repeat 2`` or more and read the later rounds).
@@ -75,6 +78,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--frame-jobs", choices=("auto", "stages", "one"), default="auto",
                     help="config frame_jobs: one job per stage and frame or per frame")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="one more --config value for every Snakemake command (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="a directory kept by --keep: measure there, without the full run")
@@ -92,7 +97,7 @@ def main(argv=None) -> int:
         if reuse:
             sheet = top / "frames" / "frames.tsv"
             base = snakemake_cmd(work, "--config", f"frames={sheet}",
-                                 f"frame_jobs={args.frame_jobs}", cores=args.cores)
+                                 f"frame_jobs={args.frame_jobs}", *args.set, cores=args.cores)
             full = float("nan")
             print(f"{len(sheet.read_text().splitlines()) - 1} frames, reusing {top}",
                   flush=True)
@@ -100,7 +105,7 @@ def main(argv=None) -> int:
             sheet = write_series(top / "frames", args.frames, target_atoms=args.atoms)
             work.mkdir()
             base = snakemake_cmd(work, "--config", f"frames={sheet}",
-                                 f"frame_jobs={args.frame_jobs}", cores=args.cores)
+                                 f"frame_jobs={args.frame_jobs}", *args.set, cores=args.cores)
             full, peak, _ = run_measured([*base, "--quiet"])
             n_jobs = sum(1 for _ in (work / "results" / "benchmarks").rglob("*.tsv"))
             print(f"{args.frames} frames, frame_jobs {args.frame_jobs}: full run {full:.1f} s "
