@@ -1,4 +1,5 @@
-"""Work-arounds for costs of Snakemake: two grow with a series' length, two are paid at every run.
+"""Work-arounds for costs of Snakemake: two grow with a series' length, the others are paid at
+every run (building the DAG, reading its records, garbage collections, the exit).
 
 **Input checks** (:func:`fast_input_checks`).
 
@@ -137,6 +138,16 @@ def _signature(path):
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def _install(owner, name: str, new, mark: str) -> None:
+    """Put ``new`` in place of ``owner.name``: marked as a patch (``mark``), with the original's
+    docstring and the original as ``__wrapped__``."""
+    old = getattr(owner, name)
+    setattr(new, mark, True)
+    new.__doc__ = old.__doc__
+    new.__wrapped__ = old
+    setattr(owner, name, new)
+
+
 def fast_input_checks() -> bool:
     """Patch ``snakemake.jobs.Job.is_pipe_or_service_input`` (module docstring); True if the
     patch is (now or already) in place, False where this Snakemake has no such method."""
@@ -161,10 +172,7 @@ def fast_input_checks() -> bool:
                 dep.pipe_or_service_output for dep in self.dag.dependencies[self])
         return original(self, path) if known else False
 
-    setattr(is_pipe_or_service_input, _MARK, True)
-    is_pipe_or_service_input.__doc__ = original.__doc__
-    is_pipe_or_service_input.__wrapped__ = original
-    Job.is_pipe_or_service_input = is_pipe_or_service_input
+    _install(Job, "is_pipe_or_service_input", is_pipe_or_service_input, _MARK)
     return True
 
 
@@ -209,12 +217,8 @@ def fast_output_records() -> bool:
         finally:
             _IN_FINISHED.reset(token)
 
-    for new, old in ((checksum, original_checksum), (finished, original_finished)):
-        setattr(new, _RECORDS_MARK, True)
-        new.__doc__ = old.__doc__
-        new.__wrapped__ = old
-    _IOFile.checksum = checksum
-    Persistence.finished = finished
+    _install(_IOFile, "checksum", checksum, _RECORDS_MARK)
+    _install(Persistence, "finished", finished, _RECORDS_MARK)
     return True
 
 
@@ -251,9 +255,7 @@ def daemon_reevaluation_timers() -> bool:
         timer.daemon = True
         timer.start()
 
-    setattr(_schedule_reevalutation, _TIMERS_MARK, True)
-    _schedule_reevalutation.__wrapped__ = original
-    JobScheduler._schedule_reevalutation = _schedule_reevalutation
+    _install(JobScheduler, "_schedule_reevalutation", _schedule_reevalutation, _TIMERS_MARK)
     return True
 
 
@@ -292,12 +294,11 @@ def fast_output_index() -> bool:
     if switched_off("fast_output_index"):
         return False
     try:
-        from snakemake.common.prefix_lookup import PrefixLookup
         from snakemake.output_index import OutputIndex
     except ImportError:
         return False
     original = getattr(OutputIndex, "match", None)
-    if original is None or not hasattr(PrefixLookup, "match_iter"):
+    if original is None:
         return False
     if getattr(original, _INDEX_MARK, False):
         return True
@@ -331,10 +332,7 @@ def fast_output_index() -> bool:
                     found.add(rule)
         return found
 
-    setattr(match, _INDEX_MARK, True)
-    match.__doc__ = original.__doc__
-    match.__wrapped__ = original
-    OutputIndex.match = match
+    _install(OutputIndex, "match", match, _INDEX_MARK)
     return True
 
 
@@ -383,10 +381,7 @@ def fast_directory_check() -> bool:
                 cut = p.rfind("/", 0, cut)
         return None
 
-    setattr(check_directory_outputs, _DIRCHECK_MARK, True)
-    check_directory_outputs.__doc__ = original.__doc__
-    check_directory_outputs.__wrapped__ = original
-    DAG.check_directory_outputs = check_directory_outputs
+    _install(DAG, "check_directory_outputs", check_directory_outputs, _DIRCHECK_MARK)
     return True
 
 
@@ -433,10 +428,6 @@ def fast_record_reads() -> bool:
         except ValueError:  # not JSON, not UTF-8: Snakemake warns (or raises) as before
             return original_read(self, subject, id)
 
-    for new, old in ((_record_path, original_path), (_io_read, original_read)):
-        setattr(new, _READS_MARK, True)
-        new.__doc__ = old.__doc__
-        new.__wrapped__ = old
-    FilePersistence._record_path = _record_path
-    FilePersistence._io_read = _io_read
+    _install(FilePersistence, "_record_path", _record_path, _READS_MARK)
+    _install(FilePersistence, "_io_read", _io_read, _READS_MARK)
     return True

@@ -702,7 +702,7 @@ def csv_fields(header, lines, path="") -> dict[str, list[str]]:
     """The columns (lists of strings) of CSV ``lines`` under ``header``; a row with another
     number of fields than the header is a ValueError naming the file. Lines without quotes,
     NUL characters or empty lines (every table nanotraj writes but those with quoted text) are
-    split at their commas, which is what :mod:`csv` does with them, twice as fast."""
+    split at their commas, which is what :mod:`csv` does with them, with less work per line."""
     text = "\n".join(lines)
     if lines and "" not in lines and not any(c in text for c in '"\r\0'):
         rows = [line.split(",") for line in lines]
