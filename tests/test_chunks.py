@@ -11,7 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanotraj.chunking import AUTO_MAX_FRAMES, AUTO_MIN_CHUNK, chunk_name, chunk_size, split
+from nanotraj.chunking import (
+    AUTO_FRAME_FILES_MAX_FRAMES,
+    AUTO_MAX_FRAMES,
+    AUTO_MIN_CHUNK,
+    chunk_name,
+    chunk_size,
+    frame_outputs,
+    split,
+)
 from nanotraj.lattices import fcc_sphere
 from nanotraj.stages.chunk import KEPT_STAGES, STATE
 from nanotraj.tables import load_frame_arrays, save_frame_arrays
@@ -46,6 +54,21 @@ def test_an_integer_chunks_every_series_of_more_than_one_frame():
     assert chunk_size(5000, 0) == 0
     with pytest.raises(ValueError):
         chunk_size(7, -1)
+
+
+def test_auto_writes_the_frames_figures_and_pdbs_but_for_long_chunked_series():
+    auto = {"frame_figures": "auto", "per_value_pdb": "auto"}
+    short, long = AUTO_FRAME_FILES_MAX_FRAMES, AUTO_FRAME_FILES_MAX_FRAMES + 1
+    both = {"frame_figures": True, "per_value_pdb": "auto"}  # pdb: write_frame_pdbs' own auto
+    assert frame_outputs(auto, short, chunked=True) == both
+    assert frame_outputs(auto, 10 * long, chunked=False) == both
+    assert frame_outputs(auto, long, chunked=True) == {"frame_figures": False,
+                                                       "per_value_pdb": False}
+    # true and false are the user's, whatever the length
+    for value in (True, False):
+        asked = {"frame_figures": value, "per_value_pdb": value}
+        for n, chunked in ((2, False), (long, True)):
+            assert frame_outputs(asked, n, chunked=chunked) == asked
 
 
 def test_split_keeps_the_order_and_every_item():
@@ -118,11 +141,15 @@ def write_series(work: Path) -> None:
 
 CONFIG = ("--config", "frames=frames.tsv", "on_bad_frame=skip")
 CHUNKED = (*CONFIG, "chunk_size=3")
+#: The rule of the chunks that draw their frames' figures (and hand them to the report).
+FIGURES = "run_chunk_figures"
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same 7-frame trajectory analysed in chunks of 3 frames and by the per-frame rules."""
+    """The same 7-frame trajectory analysed in chunks of 3 frames and by the per-frame rules
+    (auto: the frames' figures and per-value PDB files in both: a series of at most
+    AUTO_FRAME_FILES_MAX_FRAMES frames)."""
     chunked = tmp_path_factory.mktemp("chunked")
     per_frame = tmp_path_factory.mktemp("per_frame")
     for work in (chunked, per_frame):
@@ -143,13 +170,10 @@ def _files(results: Path) -> set[Path]:
 def test_chunks_write_the_per_frame_rules_files_byte_for_byte(runs):
     chunked, per_frame = runs
     a, b = _files(chunked / "results"), _files(per_frame / "results")
-    # figures of every frame and per-value PDB files: not for a chunked series (auto)
-    only_per_frame = {p for p in b - a if p.name in ("rdf.png", "order.png")
-                      or p.parts[-2] == "pdb"}  # fmt: skip
-    assert b - a == only_per_frame and len(only_per_frame) == N_FRAMES * (2 + 20)
-    assert a <= b
+    assert a == b
     names = {p.name for p in a}
-    for name in ("atoms.csv", "atoms.extxyz", "bonds.csv", "rdf.csv", "summary.csv",
+    assert sum(p.parent.name == "pdb" for p in a) == N_FRAMES * 20
+    for name in ("rdf.png", "order.png", "atoms.csv", "atoms.extxyz", "bonds.csv", "rdf.csv", "summary.csv",
                  "domains.csv", "boundaries.csv", "fate.csv", "new.csv", "tracking.csv",
                  "atom_ids.csv", "domain_events.csv", "survival.csv", "rmsd_matrix.csv",
                  "trajectory.extxyz", "strain_profile.csv", "facets.csv"):  # fmt: skip
@@ -177,6 +201,48 @@ def test_the_rejected_frame_and_its_pairs_are_recorded_as_in_the_per_frame_rules
     for folder in kept.iterdir():
         assert sorted(p.name for p in folder.iterdir()) == sorted(
             [f"{s}.npz" for s in KEPT_STAGES] + [STATE])
+
+
+def _report_folders(work: Path) -> dict[str, list[str]]:
+    """Per chunk, the frames whose two figures its report folders hold; each file checked
+    against the frame's own figure, byte for byte."""
+    chunks = work / "results" / "intermediate" / "s" / "chunks"
+    out = {}
+    for chunk in sorted(p for p in chunks.iterdir() if p.name != "_frames"):
+        frames = {}
+        for kind in ("rdf", "order"):
+            pngs = sorted((chunk / f"{kind}_figures").glob(f"*/{kind}.png"))
+            frames[kind] = [p.parent.name for p in pngs]
+            for png in pngs:
+                own = work / "results" / "s" / png.parent.name / png.name
+                assert filecmp.cmp(png, own, shallow=False), png
+        assert frames["rdf"] == frames["order"], chunk
+        out[chunk.name] = frames["rdf"]
+    return out
+
+
+CHUNK_FRAMES = {"c0000": ["f0", "f1", "f2"], "c0001": ["f3", "f4", "f5"], "c0002": ["f6"]}
+
+
+@pytest.mark.workflow
+def test_the_report_has_every_frames_figures(runs, tmp_path):
+    """A chunk's frames' figures are not rule outputs: the chunk links them into two folders
+    of its own, outputs marked for the report; the report lists both figures of every frame
+    (the rejected one's too), labelled with the frame and time, as the per-frame rules' are."""
+    chunked, _ = runs
+    assert _report_folders(chunked) == CHUNK_FRAMES
+    report = tmp_path / "report.html"
+    snakemake(chunked, *CHUNKED, "--report", str(report))
+    html = report.read_text(encoding="utf-8", errors="replace")
+    for chunk, frames in CHUNK_FRAMES.items():
+        for k, frame in enumerate(frames):
+            for kind in ("rdf", "order"):
+                path = f"results/intermediate/s/chunks/{chunk}/{kind}_figures/{frame}/{kind}.png"
+                assert f'"{path}": {{"name": "{kind}.png"' in html, path
+            time = 10 * int(frame[1:])
+            assert f'"labels": {{"frame": "{frame}", "time": "{time} s", "figure": "g(r)"' \
+                in html, frame
+    assert "System Message" not in html  # every caption rendered (params.element)
 
 
 @pytest.mark.workflow
@@ -216,7 +282,7 @@ def copy_of_chunked(runs, tmp_path):
 def test_an_edited_frame_reruns_only_its_chunk_and_the_aggregates(copy_of_chunked):
     work = copy_of_chunked
     _edit_frame(work / "data" / "traj.extxyz", 4)  # chunk c0001: frames 3, 4, 5
-    assert planned(work, *CHUNKED) == {("run_chunk", "c0001")} | SERIES_AGGREGATES
+    assert planned(work, *CHUNKED) == {(FIGURES, "c0001")} | SERIES_AGGREGATES
 
 
 def _same_results(a: Path, b: Path) -> None:
@@ -250,10 +316,12 @@ def test_a_rerun_chunk_analyses_only_what_changed(copy_of_chunked, tmp_path):
     atoms = work / "results" / "s" / "f3" / "atoms.csv"
     atoms.write_text(atoms.read_text() + "\n")
     (work / "results" / "intermediate" / "s" / "chunks" / "_frames" / "f5" / STATE).unlink()
-    snakemake(work, *CHUNKED, "--forcerun", "run_chunk")
+    snakemake(work, *CHUNKED, "--forcerun", FIGURES)
     text = log.read_text()
     assert "2 analysed, 0 paired again, 1 unchanged since the last run" in text  # f4 kept
     _same_results(work, fresh)
+    # the report's folders hold the kept frames' figures too (Snakemake removed them first)
+    assert _report_folders(work) == CHUNK_FRAMES
 
 
 @pytest.mark.workflow
@@ -261,7 +329,7 @@ def test_an_edited_last_frame_of_a_chunk_reruns_the_next_chunk_too(copy_of_chunk
     """The next chunk's first pair reads that frame (the chunk analyses it again)."""
     work = copy_of_chunked
     _edit_frame(work / "data" / "traj.extxyz", 5)
-    assert planned(work, *CHUNKED) == {("run_chunk", "c0001"), ("run_chunk", "c0002")} | \
+    assert planned(work, *CHUNKED) == {(FIGURES, "c0001"), (FIGURES, "c0002")} | \
         SERIES_AGGREGATES
 
 
@@ -270,7 +338,7 @@ def test_an_edited_sheet_row_reruns_only_its_chunk_and_the_aggregates(copy_of_ch
     work = copy_of_chunked
     sheet = work / "frames.tsv"
     sheet.write_text(sheet.read_text().replace("s\tf1\t10\t", "s\tf1\t11\t"))
-    assert planned(work, *CHUNKED) == {("run_chunk", "c0000")} | SERIES_AGGREGATES
+    assert planned(work, *CHUNKED) == {(FIGURES, "c0000")} | SERIES_AGGREGATES
 
 
 @pytest.mark.workflow
@@ -282,7 +350,7 @@ def test_an_appended_frame_runs_only_the_last_chunk_and_the_aggregates(copy_of_c
         fh.write("".join(f"Pt {a:.5f} {b:.5f} {c:.5f}\n" for a, b, c in x))
     with open(work / "frames.tsv", "a") as fh:
         fh.write(f"s\tf{N_FRAMES}\t{10 * N_FRAMES}\tdata/traj.extxyz\t{N_FRAMES}\n")
-    assert planned(work, *CHUNKED) == {("run_chunk", "c0002")} | SERIES_AGGREGATES
+    assert planned(work, *CHUNKED) == {(FIGURES, "c0002")} | SERIES_AGGREGATES
 
 
 @pytest.mark.workflow
@@ -292,7 +360,7 @@ def test_auto_plans_per_frame_jobs_for_a_short_series(tmp_path):
     write_series(work)
     rules = {r for r, _ in planned(work, *CONFIG)}
     assert {"parse_frame", "compute_ptm", "track_pair", "plot_frame"} <= rules
-    assert "run_chunk" not in rules
+    assert not {"run_chunk", FIGURES} & rules
     # outputs.frame_figures: false plans no figure of a frame
     rules = {r for r, _ in planned(work, *CONFIG, "outputs={frame_figures: false}")}
     assert "plot_frame" not in rules and "compute_ptm" in rules
@@ -308,9 +376,13 @@ def test_auto_chunks_a_long_series(tmp_path):
     rows += [f"s\tf{k:03d}\t{k}\tdata/traj.extxyz\t{k}" for k in range(n)]
     (tmp_path / "frames.tsv").write_text("\n".join(rows) + "\n")
     jobs = planned(tmp_path, "--config", "frames=frames.tsv")
-    chunks = {c for r, c in jobs if r == "run_chunk"}
+    chunks = {c for r, c in jobs if r == FIGURES}
     assert len(chunks) == -(-n // AUTO_MIN_CHUNK)
-    assert {r for r, _ in jobs} == {"run_chunk"} | {r for r, _ in SERIES_AGGREGATES}
+    assert {r for r, _ in jobs} == {FIGURES} | {r for r, _ in SERIES_AGGREGATES}
+    # without the frames' figures: rule run_chunk, the same chunks
+    jobs = planned(tmp_path, "--config", "frames=frames.tsv", "outputs={frame_figures: false}")
+    assert {c for r, c in jobs if r == "run_chunk"} == chunks
+    assert FIGURES not in {r for r, _ in jobs}
 
 
 # ----------------------------------------------------------------------------------------------

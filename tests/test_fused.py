@@ -180,7 +180,8 @@ def test_auto_plans_one_job_per_frame_for_a_long_series_only(tmp_path):
     rows += [f"long\tf{k:03d}\t{k}\tdata/traj.extxyz\t{k}" for k in range(n)]
     rows += [f"short\tg{k}\t{k}\tdata/traj.extxyz\t{k}" for k in range(2)]
     (tmp_path / "frames.tsv").write_text("\n".join(rows) + "\n")
-    jobs = planned(tmp_path, "--config", "frames=frames.tsv")
+    # chunk_size: 0 (auto chunks a series of more than AUTO_MAX_FRAMES = 50 frames)
+    jobs = planned(tmp_path, "--config", "frames=frames.tsv", "chunk_size=0")
     by_rule: dict[str, set] = {}
     for r, f in jobs:
         by_rule.setdefault(r, set()).add(f)

@@ -9,18 +9,28 @@ files, without the per-stage ``.npz`` files between jobs (:mod:`nanotraj.stages.
 
 ``chunk_size``: ``auto`` keeps one job per stage and frame for series of up to
 :data:`AUTO_MAX_FRAMES` frames, and above cuts a series into chunks of the smallest size of
-:data:`AUTO_SIZES` that makes at most :data:`AUTO_CHUNKS` chunks (10,000 frames: 100 chunks of
-100; 5,000 frames: 50 chunks of 100). A ladder of sizes, not ``n / 100``: a frame appended to a
+:data:`AUTO_SIZES` that makes at most :data:`AUTO_CHUNKS` chunks (200 frames: 4 chunks of 50;
+10,000 frames: 100 chunks of 100; 5,000 frames: 50 chunks of 100). A ladder of sizes, not ``n / 100``: a frame appended to a
 series leaves its chunks as they were (only the last one and the aggregates rerun) except where
 the series crosses a step (5,000, 10,000, 20,000 frames, ...);
 ``0``: never chunked; an integer ``k >= 1``: chunks of ``k`` frames for every series of more than
-one frame.
+one frame. A chunk rerun analyses again only the frames that changed
+(:mod:`nanotraj.stages.chunk`, *Reruns*), so a chunked series reruns one edited frame in a few
+seconds, where a series planned per stage pays Snakemake's planning of every job first (200
+frames: a dry run of ~5 s; docs/performance.md).
+
+``outputs.frame_figures`` and ``outputs.per_value_pdb`` (:func:`frame_outputs`): ``auto`` draws
+the frames' figures and writes their per-value PDB files for every series of up to
+:data:`AUTO_FRAME_FILES_MAX_FRAMES` frames and every series that is not chunked; a chunked series
+longer than that gets neither (2 figures and 20 PDB/mmCIF files per frame: at 10,000 frames ~1 h
+of drawing alone).
 
 ``frame_jobs`` (:func:`frame_jobs`): how a series that is not chunked is planned. ``stages``:
 one job per stage and frame (~16 jobs per frame); ``one``: one job per frame (rule
 ``analyse_frame``) runs every per-frame stage of its frame in order, writing the same files
 (the stages' ``.npz`` files included), plus the frame's pairs, domain links and figures (~4 jobs
-per frame); ``auto``: ``stages`` up to :data:`AUTO_STAGES_MAX_FRAMES` frames, ``one`` above.
+per frame); ``auto``: ``stages`` up to :data:`AUTO_STAGES_MAX_FRAMES` frames, ``one`` above
+(with ``chunk_size: auto`` such a series is chunked: ``one`` is for ``chunk_size: 0``).
 
 Plain Python, no import beyond the standard library: the Snakefile imports it at parse time.
 """
@@ -29,13 +39,20 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_SIZES", "AUTO_STAGES_MAX_FRAMES",
-           "FRAME_JOBS", "FRAME_STAGE_KEYS", "chunk_size", "chunk_name", "frame_jobs",
-           "frame_stage_options", "split", "stage_options"]
+__all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_FRAME_FILES_MAX_FRAMES", "AUTO_SIZES",
+           "AUTO_STAGES_MAX_FRAMES", "FRAME_JOBS", "FRAME_STAGE_KEYS", "chunk_size",
+           "chunk_name", "frame_jobs", "frame_outputs", "frame_stage_options", "split",
+           "stage_options"]
 
 #: ``chunk_size: auto`` keeps one job per stage and frame for series up to this many frames
-#: (planning ~8 s at 200 frames; measured in benchmarks/bench_long_series.py).
-AUTO_MAX_FRAMES = 200
+#: (the demo, the tests: a stage's option reruns that stage only, each job has its log); above,
+#: chunks (a 200-frame series: a dry run after one edited frame 1.7 s instead of 5.7 s, its rerun
+#: 10.8 s instead of 16.8 s, the whole run 2.5x faster; benchmarks/bench_incremental.py,
+#: docs/performance.md).
+AUTO_MAX_FRAMES = 50
+#: ``outputs.frame_figures`` / ``per_value_pdb: auto`` write the frames' figures and per-value
+#: PDB files of a chunked series only up to this many frames (:func:`frame_outputs`).
+AUTO_FRAME_FILES_MAX_FRAMES = 200
 #: ``auto`` above :data:`AUTO_MAX_FRAMES`: at most this many chunks per series (up to
 #: 10^6 frames).
 AUTO_CHUNKS = 100
@@ -96,12 +113,31 @@ def split(items, size: int) -> list[list]:
     return [items[k:k + size] for k in range(0, len(items), size)]
 
 
-def stage_options(config: dict, *, domain_options: dict, index_cache=None) -> dict:
+def frame_outputs(outputs: dict, n_frames: int, *, chunked: bool) -> dict:
+    """What a series of ``n_frames`` frames gets of ``outputs.frame_figures`` (True or False)
+    and ``outputs.per_value_pdb`` (True, False or ``"auto"``: up to 100,000 atoms, as
+    ``write_frame_pdbs`` takes it), with ``auto`` resolved: written unless the series is
+    ``chunked`` and longer than :data:`AUTO_FRAME_FILES_MAX_FRAMES` frames. ``outputs``: the
+    configuration's ``outputs`` (validated)."""
+    long = chunked and n_frames > AUTO_FRAME_FILES_MAX_FRAMES
+    figures, pdb = outputs["frame_figures"], outputs["per_value_pdb"]
+    return {
+        "frame_figures": figures is True or (figures == "auto" and not long),
+        "per_value_pdb": False if pdb == "auto" and long else pdb,
+    }
+
+
+def stage_options(config: dict, *, domain_options: dict, index_cache=None,
+                  n_frames: int | None = None) -> dict:
     """The options of :func:`nanotraj.stages.chunk.run_chunk` from the workflow's configuration
     (validated: every default filled in): the values the per-frame rules pass to the same stage
     functions. ``domain_options``: the ``domains`` keys of ``find_domains`` (common.smk
-    ``get_domain_options``). In a chunked series the per-value PDB files and the frames' figures
-    are written only when the configuration says ``true`` (``auto``: not written)."""
+    ``get_domain_options``). ``n_frames``: the frames of the chunked series, for the per-value
+    PDB files and the frames' figures (:func:`frame_outputs`; None: a series too long for
+    ``auto`` to write them)."""
+    files = frame_outputs(config["outputs"],
+                          AUTO_FRAME_FILES_MAX_FRAMES + 1 if n_frames is None else n_frames,
+                          chunked=True)
     return {
         "on_bad_frame": config["on_bad_frame"],
         "min_distance": config["min_distance"],
@@ -121,8 +157,8 @@ def stage_options(config: dict, *, domain_options: dict, index_cache=None) -> di
         "size_change": config["domains"]["size_change"],
         "max_distance": config["tracking"]["max_distance"],
         "align": config["tracking"]["align"],
-        "per_value_pdb": config["outputs"]["per_value_pdb"] is True,
-        "frame_figures": config["outputs"]["frame_figures"] is True,
+        "per_value_pdb": files["per_value_pdb"],
+        "frame_figures": files["frame_figures"],
         "time_unit": config["time_unit"],
         "order_limits": config["figures"]["order_limits"],
         "element": str(config["element"]).capitalize(),

@@ -33,6 +33,7 @@ __all__ = [
     "frame_index_cache",
     "chunk_file",
     "CHUNK_BUNDLE",
+    "CHUNK_FIGURES",
     "TABLE_FORMATS",
     "frame_tables",
     "table_name",
@@ -62,6 +63,11 @@ def frame_index_cache(*, root=RESULTS) -> str:
 #: The file of a chunk that holds the arrays the series' aggregates read, for every frame of
 #: the chunk (:func:`nanotraj.tables.save_frame_arrays`).
 CHUNK_BUNDLE = "frames.npz"
+#: The folders of a chunk that hold its frames' figures for the Snakemake report, by figure:
+#: ``{frame}/rdf.png`` / ``{frame}/order.png``, each a hard link to (or, where links fail, a
+#: copy of) the frame's own ``results/{series}/{frame}/rdf.png`` / ``order.png`` (rule
+#: ``run_chunk_figures``).
+CHUNK_FIGURES = {"rdf": "rdf_figures", "order": "order_figures"}
 
 
 def chunk_file(name: str, *, series="{series}", chunk="{chunk}", root=RESULTS) -> str:

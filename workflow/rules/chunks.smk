@@ -25,13 +25,49 @@ rule run_chunk:
         layout.log("run_chunk", per="chunk", frame="{chunk}"),
     benchmark:
         layout.benchmark("run_chunk", per="chunk", frame="{chunk}")
+    wildcard_constraints:
+        series=PLAIN_CHUNK_SERIES_RE,  # the others: run_chunk_figures
     conda:
         "../../envs/nanotraj.yaml"
     params:
         version=VERSION,
+        element=get_series_element,  # the report's captions of the frames' figures
         # per frame: name, time, file, frame_index, length_unit, type_map, element, digest
         frames=get_chunk_frames,
         previous=get_chunk_previous,
-        options=get_chunk_options(),
+        options=get_chunk_options,
     script:
         "../scripts/run_chunk.py"
+
+
+# The chunks of a series whose frames' figures are drawn (outputs.frame_figures; auto: a series
+# of up to 200 frames, common.smk FRAME_OUTPUTS): the same job, which also links each frame's
+# rdf.png and order.png into two folders of the chunk, outputs marked for the report (a rule's
+# outputs are fixed patterns, the frames of a chunk are not: the report finds {frame}.png in
+# them; the captions read params.element). The folders are Snakemake's to remove before the
+# job reruns: links, not the figures.
+use rule run_chunk as run_chunk_figures with:
+    output:
+        bundle=layout.chunk_file(layout.CHUNK_BUNDLE),
+        rdf=report(
+            directory(layout.chunk_file(layout.CHUNK_FIGURES["rdf"])),
+            patterns=["{frame}/rdf.png"],
+            caption="../report/rdf.rst",
+            category="{series}",
+            subcategory="Frames",
+            labels=frame_report_labels("g(r)"),
+        ),
+        order=report(
+            directory(layout.chunk_file(layout.CHUNK_FIGURES["order"])),
+            patterns=["{frame}/order.png"],
+            caption="../report/order.rst",
+            category="{series}",
+            subcategory="Frames",
+            labels=frame_report_labels("CN, (Q4,Q6), (w6,Q6)"),
+        ),
+    log:
+        layout.log("run_chunk", per="chunk", frame="{chunk}"),
+    benchmark:
+        layout.benchmark("run_chunk", per="chunk", frame="{chunk}")
+    wildcard_constraints:
+        series=FIGURE_CHUNK_SERIES_RE,

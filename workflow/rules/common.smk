@@ -14,6 +14,7 @@ from nanotraj import layout
 from nanotraj.chunking import chunk_name
 from nanotraj.chunking import chunk_size as chunk_size_of
 from nanotraj.chunking import frame_jobs as frame_jobs_of
+from nanotraj.chunking import frame_outputs
 from nanotraj.chunking import frame_stage_options
 from nanotraj.chunking import split as split_chunks
 from nanotraj.chunking import stage_options
@@ -91,6 +92,17 @@ for _s, _rows in SERIES_FRAMES.items():
             chunk_name(k): part for k, part in enumerate(split_chunks(_rows, _size))
         }
 
+#: Per series, its frames' figures and per-value PDB files (outputs.frame_figures and
+#: per_value_pdb with auto resolved: not for a chunked series of more than 200 frames;
+#: nanotraj.chunking.frame_outputs).
+FRAME_OUTPUTS = {
+    s: frame_outputs(config["outputs"], len(rows), chunked=s in CHUNKS)
+    for s, rows in SERIES_FRAMES.items()
+}
+#: The chunked series whose chunks draw their frames' figures: rule run_chunk_figures, which
+#: also hands them to the report; the other chunked series: rule run_chunk (chunks.smk).
+FIGURE_CHUNK_SERIES = sorted(s for s in CHUNKS if FRAME_OUTPUTS[s]["frame_figures"])
+
 
 #: The series planned with one job per frame (rule analyse_frame; config frame_jobs,
 #: nanotraj.chunking.frame_jobs): never a chunked series.
@@ -114,6 +126,8 @@ def series_constraint(names):
 #: series' frame files are run_chunk's, undeclared, and no rule asks for them).
 FUSED_SERIES_RE = series_constraint(FUSED_SERIES)
 STAGE_SERIES_RE = series_constraint(set(SERIES) - set(FUSED_SERIES))
+FIGURE_CHUNK_SERIES_RE = series_constraint(FIGURE_CHUNK_SERIES)
+PLAIN_CHUNK_SERIES_RE = series_constraint(set(CHUNKS) - set(FIGURE_CHUNK_SERIES))
 
 
 def frames_option():
@@ -224,12 +238,12 @@ def is_snapshot(series):
 
 def get_final_outputs():
     outs = [layout.run_file("summary.csv"), layout.run_file("rejected.csv")]
-    per_value_pdb = config["outputs"]["per_value_pdb"] is not False
-    frame_figures = config["outputs"]["frame_figures"] is not False
     for r in FRAMES:
         # run_chunk writes a chunked series' frame files (get_chunk_outputs)
         if is_chunked(r["series"]):
             continue
+        frame_figures = FRAME_OUTPUTS[r["series"]]["frame_figures"]
+        per_value_pdb = FRAME_OUTPUTS[r["series"]]["per_value_pdb"] is not False
         where = {"series": r["series"], "frame": r["frame"]}
         outs += [
             layout.frame_file(name, **where)
@@ -264,7 +278,7 @@ def get_final_outputs():
             layout.series_file(name, series=s)
             for name in ("summary.csv", *figures, "viewer.html", "trajectory.extxyz")
         ]
-    return outs + get_chunk_outputs()
+    return outs + get_chunk_outputs() + get_chunk_figure_folders()
 
 
 def get_chunk_outputs(series=None):
@@ -273,6 +287,17 @@ def get_chunk_outputs(series=None):
         layout.chunk_file(layout.CHUNK_BUNDLE, series=s, chunk=c)
         for s in ([series] if series else CHUNKS)
         for c in CHUNKS.get(s, ())
+    ]
+
+
+def get_chunk_figure_folders():
+    """The folders of the frames' figures of the chunks that draw them (rule
+    run_chunk_figures: links to results/{series}/{frame}/*.png, for the report)."""
+    return [
+        layout.chunk_file(name, series=s, chunk=c)
+        for s in FIGURE_CHUNK_SERIES
+        for c in CHUNKS[s]
+        for name in layout.CHUNK_FIGURES.values()
     ]
 
 
@@ -567,14 +592,22 @@ def get_chunk_previous(wildcards):
     return chunk_row(row) if row is not None else None
 
 
-def get_chunk_options():
+_CHUNK_OPTIONS = {}
+
+
+def get_chunk_options(wildcards):
     """The configuration's values that run_chunk passes to the stages (the same as the
-    per-frame rules'; nanotraj.chunking.stage_options)."""
-    return stage_options(
-        config,
-        domain_options=get_domain_options(),
-        index_cache=layout.frame_index_cache(),
-    )
+    per-frame rules'; nanotraj.chunking.stage_options), the frames' figures and per-value PDB
+    files as FRAME_OUTPUTS has them for the series. Once per series."""
+    s = wildcards.series
+    if s not in _CHUNK_OPTIONS:
+        _CHUNK_OPTIONS[s] = stage_options(
+            config,
+            domain_options=get_domain_options(),
+            index_cache=layout.frame_index_cache(),
+            n_frames=len(frames_of(s)),
+        )
+    return _CHUNK_OPTIONS[s]
 
 
 # ----------------------------------------------------------------------------------------------

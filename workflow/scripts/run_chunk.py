@@ -11,5 +11,7 @@ run_chunk(
     series=sm.wildcards.series,
     previous=sm.params.previous,
     options=sm.params.options,
+    # rule run_chunk_figures: the folders of the frames' figures for the report
+    figures={k: v for k, v in sm.output.items() if k in ("rdf", "order")},
     log=sm.log[0],
 )

@@ -322,8 +322,21 @@ class _Kept:
         os.replace(tmp, self.folder / STATE)
 
 
+def _link(src: str, dst: Path) -> None:
+    """``dst``: a hard link to ``src`` (a copy where the file system has none)."""
+    import shutil
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mapping | None = None,
-              options: Mapping | None = None, results=layout.RESULTS, log=None) -> int:
+              options: Mapping | None = None, figures: Mapping[str, str] | None = None,
+              results=layout.RESULTS, log=None) -> int:
     """Rule ``run_chunk``: analyse the ``frames`` of a chunk of ``series`` and write every
     per-frame file and the chunk's ``bundle`` (``frames.npz``, :data:`BUNDLE_STAGES`).
 
@@ -331,7 +344,10 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     ``frame_index``, ``element``, ``length_unit`` (default ``A``), ``type_map``);
     ``previous``: the row of the frame before the first (None for the first chunk of a
     series), analysed again here for the first pair (module docstring); ``options``: the
-    configuration's values (:data:`DEFAULTS`); ``results``: the results folder. In
+    configuration's values (:data:`DEFAULTS`); ``figures``: ``{"rdf": folder, "order": folder}``
+    (rule ``run_chunk_figures``), folders that get, for every frame of the chunk whose figures
+    exist, ``{frame}/rdf.png`` / ``{frame}/order.png``: a hard link to the frame's own (a copy
+    where links fail), for the Snakemake report; ``results``: the results folder. In
     ``on_bad_frame: fail`` a bad frame stops the chunk with its one-line message (frames written
     before it stay, with their states: the rerun keeps them and analyses the bad frame again;
     module docstring, *Reruns*). Returns the number of frames of the chunk.
@@ -344,6 +360,9 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     keys = [frame_key(r, o) for r in norm]
     prev_key = frame_key(prev_row, o) if prev_row is not None else None
     counts = {"reused": 0, "paired": 0, "analysed": 0}
+    folders = {k: Path(v) for k, v in (figures or {}).items()}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nanotraj-chunk-") as tmp:
         tmp = Path(tmp)
         logs = StageLogs(tmp, lg)
@@ -386,6 +405,9 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
                 kept.keep(w)
                 kept.record(keys[k], prev_key, f.values())
                 w = {**w, **kept.w}
+            for kind, folder in folders.items():
+                if os.path.exists(f[f"{kind}_png"]):
+                    _link(f[f"{kind}_png"], folder / row["frame"] / f"{kind}.png")
             collected["frame"].append(_loaded(w["frame"], _FRAME_KEYS))
             for s in ("tracking", "domains", "domainlinks"):
                 collected[s].append(_loaded(w[s]))
