@@ -173,9 +173,9 @@ def test_chunks_write_the_per_frame_rules_files_byte_for_byte(runs):
     assert a == b
     names = {p.name for p in a}
     assert sum(p.parent.name == "pdb" for p in a) == N_FRAMES * 20
-    for name in ("rdf.png", "order.png", "atoms.csv", "atoms.extxyz", "bonds.csv", "rdf.csv", "summary.csv",
-                 "domains.csv", "boundaries.csv", "fate.csv", "new.csv", "tracking.csv",
-                 "atom_ids.csv", "domain_events.csv", "survival.csv", "rmsd_matrix.csv",
+    for name in ("rdf.png", "order.png", "atoms.csv", "atoms.extxyz", "bonds.csv", "rdf.csv",
+                 "summary.csv", "domains.csv", "boundaries.csv", "fate.csv", "new.csv",
+                 "tracking.csv", "atom_ids.csv", "domain_events.csv", "survival.csv", "rmsd_matrix.csv",
                  "trajectory.extxyz", "strain_profile.csv", "facets.csv"):  # fmt: skip
         assert name in names, name
     different = [str(p) for p in sorted(a) if not filecmp.cmp(chunked / "results" / p,
@@ -235,7 +235,7 @@ def test_the_report_has_every_frames_figures(runs, tmp_path):
     snakemake(chunked, *CHUNKED, "--report", str(report))
     html = report.read_text(encoding="utf-8", errors="replace")
     for chunk, frames in CHUNK_FRAMES.items():
-        for k, frame in enumerate(frames):
+        for frame in frames:
             for kind in ("rdf", "order"):
                 path = f"results/intermediate/s/chunks/{chunk}/{kind}_figures/{frame}/{kind}.png"
                 assert f'"{path}": {{"name": "{kind}.png"' in html, path

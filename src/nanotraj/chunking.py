@@ -10,9 +10,10 @@ files, without the per-stage ``.npz`` files between jobs (:mod:`nanotraj.stages.
 ``chunk_size``: ``auto`` keeps one job per stage and frame for series of up to
 :data:`AUTO_MAX_FRAMES` frames, and above cuts a series into chunks of the smallest size of
 :data:`AUTO_SIZES` that makes at most :data:`AUTO_CHUNKS` chunks (200 frames: 4 chunks of 50;
-10,000 frames: 100 chunks of 100; 5,000 frames: 50 chunks of 100). A ladder of sizes, not ``n / 100``: a frame appended to a
-series leaves its chunks as they were (only the last one and the aggregates rerun) except where
-the series crosses a step (5,000, 10,000, 20,000 frames, ...);
+10,000 frames: 100 chunks of 100; 5,000 frames: 50 chunks of 100). A ladder of sizes, not
+``n / 100``: a frame appended to a series leaves its chunks as they were (only the last one and
+the aggregates rerun) except where the series crosses a step (5,000, 10,000, 20,000 frames,
+...);
 ``0``: never chunked; an integer ``k >= 1``: chunks of ``k`` frames for every series of more than
 one frame. A chunk rerun analyses again only the frames that changed
 (:mod:`nanotraj.stages.chunk`, *Reruns*), so a chunked series reruns one edited frame in a few
