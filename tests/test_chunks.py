@@ -175,8 +175,9 @@ def test_chunks_write_the_per_frame_rules_files_byte_for_byte(runs):
     assert sum(p.parent.name == "pdb" for p in a) == N_FRAMES * 20
     for name in ("rdf.png", "order.png", "atoms.csv", "atoms.extxyz", "bonds.csv", "rdf.csv",
                  "summary.csv", "domains.csv", "boundaries.csv", "fate.csv", "new.csv",
-                 "tracking.csv", "atom_ids.csv", "domain_events.csv", "survival.csv", "rmsd_matrix.csv",
-                 "trajectory.extxyz", "strain_profile.csv", "facets.csv"):  # fmt: skip
+                 "tracking.csv", "atom_ids.csv", "domain_events.csv", "survival.csv",
+                 "rmsd_matrix.csv", "trajectory.extxyz", "strain_profile.csv",
+                 "facets.csv"):  # fmt: skip
         assert name in names, name
     different = [str(p) for p in sorted(a) if not filecmp.cmp(chunked / "results" / p,
                                                               per_frame / "results" / p,
