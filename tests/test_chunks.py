@@ -326,6 +326,32 @@ def test_a_rerun_chunk_analyses_only_what_changed(copy_of_chunked, tmp_path):
 
 
 @pytest.mark.workflow
+def test_a_rerun_chunk_reads_the_previous_chunks_last_frame_as_kept(copy_of_chunked, tmp_path):
+    """The first frame of a chunk edited: its pair needs the previous chunk's last frame, which
+    the chunk reads from that frame's kept arrays instead of analysing it again; the results
+    are a fresh run's, byte for byte. Without the kept state it is analysed again."""
+    work = copy_of_chunked
+    _edit_frame(work / "data" / "traj.extxyz", 3)  # the first frame of chunk c0001
+    snakemake(work, *CHUNKED)
+    log = work / "results" / "logs" / "s" / "chunks" / "c0001" / "run_chunk.log"
+    kept = "[f2] (previous chunk's last frame, for the pair) unchanged since the last run"
+    assert kept in log.read_text()
+    assert "f2 (previous chunk's last frame" not in log.read_text()  # no stage log of f2
+    fresh = tmp_path / "fresh"
+    write_series(fresh)
+    _edit_frame(fresh / "data" / "traj.extxyz", 3)
+    snakemake(fresh, *CHUNKED)
+    _same_results(work, fresh)
+    # f2's state gone: chunk c0001 alone (c0000 would keep f2 again first) analyses it again
+    (work / "results" / "intermediate" / "s" / "chunks" / "_frames" / "f2" / STATE).unlink()
+    (work / "results" / "intermediate" / "s" / "chunks" / "_frames" / "f3" / STATE).unlink()
+    snakemake(work, *CHUNKED, "--force", "results/intermediate/s/chunks/c0001/frames.npz")
+    text = log.read_text()
+    assert kept not in text and "f2 (previous chunk's last frame" in text
+    _same_results(work, fresh)
+
+
+@pytest.mark.workflow
 def test_an_edited_last_frame_of_a_chunk_reruns_the_next_chunk_too(copy_of_chunked):
     """The next chunk's first pair reads that frame (the chunk analyses it again)."""
     work = copy_of_chunked

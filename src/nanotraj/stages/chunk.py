@@ -34,7 +34,11 @@ stage runs, its files stay byte for byte); a frame whose own key is unchanged bu
 predecessor changed only gets its pair and domain links again; any other frame is analysed
 (its ``state.json`` is removed first and written last, so an interrupted chunk never leaves a
 frame that looks complete). A file of the frame rewritten by anything else (the per-frame
-rules, a user) changes its size or time, and the frame is analysed again.
+rules, a user) changes its size or time, and the frame is analysed again. The previous chunk's
+last frame, needed for the first pair only when that pair is made again, is not analysed again
+either when its kept state carries its current key: its kept arrays are read (the arrays of a
+key are always the same; a state is written only after the arrays it names, so a previous
+chunk running side by side never shows a half-kept frame).
 
 :func:`analyse` (every per-frame stage of one frame) is shared with rule ``analyse_frame`` (one
 job per frame, config ``frame_jobs: one``; :func:`analyse_frame`), which writes the stages'
@@ -343,7 +347,8 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     ``frames``: sheet rows in time order (``frame``, ``time``, ``path`` and, optional,
     ``frame_index``, ``element``, ``length_unit`` (default ``A``), ``type_map``);
     ``previous``: the row of the frame before the first (None for the first chunk of a
-    series), analysed again here for the first pair (module docstring); ``options``: the
+    series), analysed again here for the first pair unless it is kept (module docstring,
+    *Reruns*); ``options``: the
     configuration's values (:data:`DEFAULTS`); ``figures``: ``{"rdf": folder, "order": folder}``
     (rule ``run_chunk_figures``), folders that get, for every frame of the chunk whose figures
     exist, ``{frame}/rdf.png`` / ``{frame}/order.png``: a hard link to the frame's own (a copy
@@ -369,6 +374,13 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
         prev_w = None
 
         def previous_arrays():  # the previous chunk's last frame, analysed again (docstring)
+            kept = _Kept(layout.chunk_frame_cache(series=series, frame=prev_row["frame"],
+                                                  root=results))
+            state = kept.state()
+            if state is not None and state.get("frame") == prev_key:
+                lg(f"[{prev_row['frame']}] (previous chunk's last frame, for the pair) "
+                   "unchanged since the last run: its kept arrays")
+                return kept.w
             w = _work(tmp / "previous")
             scratch = {k: str(tmp / "previous" / f"{k}.out") for k in
                        ("rdf", "domains", "boundaries")}
