@@ -29,8 +29,8 @@ frame, or one job per frame: ``analyse_frame``; ``auto``: the configuration's de
 without those patches of :mod:`nanotraj.smkspeed`, e.g. ``lean_gc`` or ``all``), even rounds
 with every patch; the medians of both are printed side by side (use an even ``--repeat``).
 
-``--set KEY=VALUE`` (repeatable) adds a configuration value, e.g. ``--set chunk_size=50 --set
-"outputs={frame_figures: true}"`` (a 200-frame series in 4 chunks, with the frames' figures).
+``--set KEY=VALUE`` (repeatable) adds a configuration value, e.g. ``--set chunk_size=0`` (a
+200-frame series with one job per frame instead of the default 4 chunks of 50 frames).
 
 ``--keep`` keeps the working directory; ``--reuse DIR`` measures in such a kept directory
 without the full run (e.g. after a change of the code: the first rerun then also reruns what the

@@ -10,7 +10,7 @@ an etched truncated octahedron losing an atom every 20 frames, noise 0.04 -> 0.1
 one row per frame (``frame_index``).
 
 * **planning**: ``snakemake -n`` in a fresh directory on the first N frames, ``chunk_size: auto``
-  (per-frame jobs up to 200 frames, chunks above) and ``chunk_size: 0`` (one job per stage and
+  (per-stage jobs up to 50 frames, chunks above) and ``chunk_size: 0`` (one job per stage and
   frame; measured up to ``--per-frame-max`` frames: ~40 ms per frame and ~0.5 MB per frame).
   Wall (median of ``--repeat``) and peak RSS of the Snakemake process (``ru_maxrss``).
   Target: 10,000 frames plan in <= 30 s.

@@ -415,6 +415,48 @@ def test_symmetry_groups():
         np.testing.assert_allclose(tab["gens"][tab["gen_start"][s]], [1, 0, 0, 0], atol=1e-12)
 
 
+def _same_tables(a: dict, b: dict) -> None:
+    assert set(a) == set(b) and a["n_classes"] == b["n_classes"]
+    for key in set(a) - {"n_classes"}:
+        assert a[key].dtype == b[key].dtype, key
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_tables_kept_on_disk_are_the_derived_ones(tmp_path, monkeypatch):
+    """tables() derives once and keeps the arrays for other processes; what comes back from
+    disk is exactly the derivation; a damaged file is derived and kept again; an empty
+    NANOTRAJ_CACHE_DIR keeps nothing."""
+    derived = ptm_mod.derive_tables()
+    monkeypatch.setenv(ptm_mod.CACHE_ENV, str(tmp_path))
+    try:
+        ptm_mod.tables.cache_clear()
+        _same_tables(ptm_mod.tables(), derived)  # derived, then kept
+        kept = list(tmp_path.glob("ptm_tables.*.npz"))
+        assert len(kept) == 1 and not list(tmp_path.glob("*.part"))
+        ptm_mod.tables.cache_clear()
+        _same_tables(ptm_mod.tables(), derived)  # read back
+        kept[0].write_bytes(b"not an npz")
+        ptm_mod.tables.cache_clear()
+        _same_tables(ptm_mod.tables(), derived)  # damaged: derived again
+        assert ptm_mod._load_tables(str(kept[0])) is not None  # and kept again
+        monkeypatch.setenv(ptm_mod.CACHE_ENV, "")
+        assert ptm_mod._tables_cache_file() is None
+        ptm_mod.tables.cache_clear()
+        _same_tables(ptm_mod.tables(), derived)
+        # the matcher gives the same answers with tables read back from disk
+        x = lat.fcc_sphere(8.0, 3.92, noise=0.1, seed=3)
+        monkeypatch.setenv(ptm_mod.CACHE_ENV, str(tmp_path))
+        ptm_mod.tables.cache_clear()
+        a = ptm(x)
+        ptm_mod.tables.cache_clear()
+        monkeypatch.setattr(ptm_mod, "_tables_cache_file", lambda: None)
+        b = ptm(x)
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    finally:
+        ptm_mod.tables.cache_clear()
+
+
 def test_read_only_input(noisy):
     x = noisy.copy()
     x.setflags(write=False)

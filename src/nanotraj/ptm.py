@@ -46,7 +46,8 @@ nn(template)``.
 The triangulations of the templates' square faces (6 squares of the fcc and hcp polyhedra, the
 12 rhombi of bcc's rhombic dodecahedron), their classes under the templates' rotations (8 for
 fcc, 16 hcp, 218 bcc, 1 ico, 1 sc), the canonical codes and the symmetry groups of the
-fundamental zones are derived from these points by :func:`tables` on first use.
+fundamental zones are derived from these points by :func:`tables` on first use (~0.5-1 s),
+then kept on disk for the next processes (:func:`tables`).
 
 Agreement with OVITO 3.17.2 (``tests/oracle/test_ovito_ptm.py``)
 -----------------------------------------------------------------
@@ -106,6 +107,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from functools import cache
 
 import numpy as np
@@ -376,9 +378,94 @@ def _all_codes(facets, m):
     return np.array(code, np.int64), np.array(found[code], np.int64)
 
 
+#: Where :func:`tables` keeps its derivation between processes: the folder of the numba caches of
+#: the package (``__pycache__``) where writable, else ``$XDG_CACHE_HOME/nanotraj`` (default
+#: ``~/.cache/nanotraj``); ``NANOTRAJ_CACHE_DIR`` overrides both (empty: no disk cache).
+CACHE_ENV = "NANOTRAJ_CACHE_DIR"
+
+
+def _tables_cache_file() -> str | None:
+    """The file of the kept tables: named by a digest of this module's and the kernels' source
+    and numpy's version (any change derives the tables again); None: no writable folder."""
+    import hashlib
+
+    from nanotraj import _ptm_kernels
+
+    h = hashlib.blake2b(np.__version__.encode(), digest_size=8)
+    for mod in (__file__, _ptm_kernels.__file__):
+        with open(mod, "rb") as fh:
+            h.update(fh.read())
+    name = f"ptm_tables.{h.hexdigest()}.npz"
+    if CACHE_ENV in os.environ:
+        folders = [os.environ[CACHE_ENV]] if os.environ[CACHE_ENV] else []
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folders = [os.path.join(os.path.dirname(__file__), "__pycache__"),
+                   os.path.join(xdg, "nanotraj")]
+    for folder in folders:
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            return path
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return path
+    return None
+
+
+def _load_tables(path: str) -> dict | None:
+    """The tables kept in ``path`` (None: missing, unreadable or incomplete)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in _KERNEL_TABLES}
+            names, counts = z["n_classes_names"], z["n_classes_counts"]
+    except (OSError, KeyError, ValueError, EOFError):
+        return None
+    out["n_classes"] = {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+    return out
+
+
+def _save_tables(path: str, tab: dict) -> None:
+    """Keep ``tab`` in ``path`` (written whole, then renamed: a process reading it never sees
+    half a file); a folder that refuses it is left alone."""
+    import tempfile
+
+    arrays = {k: tab[k] for k in _KERNEL_TABLES}
+    arrays["n_classes_names"] = np.array(list(tab["n_classes"]))
+    arrays["n_classes_counts"] = np.array(list(tab["n_classes"].values()), np.int64)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".part")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 @cache
 def tables():
-    """The tables of the matcher, derived from :data:`TEMPLATES` (cached).
+    """The tables of the matcher (:func:`derive_tables`), once per process: read from the disk
+    cache (:data:`CACHE_ENV`) when a process has derived them before, else derived and kept
+    there. The same arrays either way (tested)."""
+    path = _tables_cache_file()
+    tab = _load_tables(path) if path and os.path.exists(path) else None
+    if tab is None:
+        tab = derive_tables()
+        if path:
+            _save_tables(path, tab)
+    return tab
+
+
+def derive_tables():
+    """The tables of the matcher, derived from :data:`TEMPLATES`.
 
     Returns a dict of arrays indexed by structure code (row 0 unused): ``t_pts`` (6, 2, 15, 3)
     template points with the central atom first, ``t_m`` neighbours, ``t_nfac`` hull facets,
