@@ -261,11 +261,11 @@ def test_workflow_writes_the_configured_tables(workflow_runs):
     assert "summary.csv" in {p.name for p in parquet} and Path("s/viewer.html") in parquet
     assert _same(workflow_runs["csv"], workflow_runs["parquet"],
                  parquet - tables_of["parquet"]) == []
-    # both, in chunks: the csv run's files (but the frame figures and PDB files chunks leave
-    # out) and the same Parquet bytes as the per-frame rules of the parquet run
+    # both, in chunks: the csv run's files (the frames' figures and PDB files included) and the
+    # same Parquet bytes as the per-frame rules of the parquet run
     common = both & csv
-    assert csv - common == {p for p in csv if p.name in ("rdf.png", "order.png")
-                            or p.parent.name == "pdb"}  # fmt: skip
+    assert common == csv and both - common == tables_of["parquet"]
+    assert sum(p.name == "rdf.png" for p in common) == 7
     assert _same(workflow_runs["csv"], workflow_runs["both"], common) == []
     assert _same(workflow_runs["parquet"], workflow_runs["both"], tables_of["parquet"]) == []
     a = pq.read_table(workflow_runs["both"] / "results" / "s" / "f2" / "atoms.parquet")
