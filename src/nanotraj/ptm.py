@@ -46,8 +46,8 @@ nn(template)``.
 The triangulations of the templates' square faces (6 squares of the fcc and hcp polyhedra, the
 12 rhombi of bcc's rhombic dodecahedron), their classes under the templates' rotations (8 for
 fcc, 16 hcp, 218 bcc, 1 ico, 1 sc), the canonical codes and the symmetry groups of the
-fundamental zones are derived from these points by :func:`tables` on first use (~0.5-1 s),
-then kept on disk for the next processes (:func:`tables`).
+fundamental zones are derived from these points by :func:`derive_tables` on first use, then
+kept on disk for the next processes (:func:`tables`).
 
 Agreement with OVITO 3.17.2 (``tests/oracle/test_ovito_ptm.py``)
 -----------------------------------------------------------------

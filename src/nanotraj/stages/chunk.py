@@ -348,8 +348,7 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     ``frame_index``, ``element``, ``length_unit`` (default ``A``), ``type_map``);
     ``previous``: the row of the frame before the first (None for the first chunk of a
     series), analysed again here for the first pair unless it is kept (module docstring,
-    *Reruns*); ``options``: the
-    configuration's values (:data:`DEFAULTS`); ``figures``: ``{"rdf": folder, "order": folder}``
+    *Reruns*); ``options``: the configuration's values (:data:`DEFAULTS`); ``figures``: ``{"rdf": folder, "order": folder}``
     (rule ``run_chunk_figures``), folders that get, for every frame of the chunk whose figures
     exist, ``{frame}/rdf.png`` / ``{frame}/order.png``: a hard link to the frame's own (a copy
     where links fail), for the Snakemake report; ``results``: the results folder. In
@@ -373,7 +372,7 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
         logs = StageLogs(tmp, lg)
         prev_w = None
 
-        def previous_arrays():  # the previous chunk's last frame, analysed again (docstring)
+        def previous_arrays():  # the previous chunk's last frame: kept, or analysed again
             kept = _Kept(layout.chunk_frame_cache(series=series, frame=prev_row["frame"],
                                                   root=results))
             state = kept.state()
