@@ -350,8 +350,9 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     series), analysed again here for the first pair unless it is kept (module docstring,
     *Reruns*); ``options``: the configuration's values (:data:`DEFAULTS`); ``figures``:
     ``{"rdf": folder, "order": folder}`` (rule ``run_chunk_figures``), folders that get, for
-    every frame of the chunk whose figures exist, ``{frame}/rdf.png`` / ``{frame}/order.png``: a hard link to the frame's own (a copy
-    where links fail), for the Snakemake report; ``results``: the results folder. In
+    every frame of the chunk whose figures exist, ``{frame}/rdf.png`` / ``{frame}/order.png``:
+    a hard link to the frame's own (a copy where links fail), for the Snakemake report;
+    ``results``: the results folder. In
     ``on_bad_frame: fail`` a bad frame stops the chunk with its one-line message (frames written
     before it stay, with their states: the rerun keeps them and analyses the bad frame again;
     module docstring, *Reruns*). Returns the number of frames of the chunk.
