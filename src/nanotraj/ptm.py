@@ -456,7 +456,7 @@ def tables():
     cache (:data:`CACHE_ENV`) when a process has derived them before, else derived and kept
     there. The same arrays either way (tested)."""
     path = _tables_cache_file()
-    tab = _load_tables(path) if path and os.path.exists(path) else None
+    tab = _load_tables(path) if path else None  # a missing file: None, as a damaged one
     if tab is None:
         tab = derive_tables()
         if path:
