@@ -11,7 +11,10 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --upgrade "pip==26.3"
 "$work/venv/bin/python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$repo"
 wheel="$(ls "$work"/dist/nanotraj-*.whl)"
-unzip -l "$wheel" | grep -q "nanotraj/data/elements.tsv" || { echo "wheel lacks the element table"; exit 1; }
+# The listing goes to a file first: with pipefail, `unzip | grep -q` fails at random when grep
+# exits on its match before unzip has written the rest (SIGPIPE, exit 141).
+unzip -Z1 "$wheel" >"$work/listing"
+grep -qx "nanotraj/data/elements.tsv" "$work/listing" || { echo "wheel lacks the element table"; exit 1; }
 "$work/venv/bin/python" -m pip install --quiet -c "$repo/constraints.txt" "${wheel}[workflow]"
 mkdir "$work/run"
 cd "$work/run"
