@@ -485,3 +485,91 @@ def test_run_chunk_keeps_the_frames_before_a_failed_one(tmp_path):
     run_chunk(rows, tmp_path / "e.npz", series="s", options={**opts, "threshold": 0.7},
               results=results, log=log)
     assert "4 analysed, 0 paired again, 0 unchanged since the last run" in log.read_text()
+
+
+def test_figures_drawn_aside_equal_the_chunks_own(tmp_path):
+    """The frames' figures drawn by a second process (FigureProcess) are byte for byte those
+    the chunk draws itself, with every other file, the bundle and each frame's plot_frame log;
+    the states recorded after them keep every frame on a rerun."""
+    from nanotraj.stages.chunk import run_chunk
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = _chunk_rows(data)
+    opts = {"frame_figures": True}
+    out = {}
+    for aside in (False, True):
+        results = tmp_path / f"results_{aside}"
+        log = tmp_path / f"chunk_{aside}.log"
+        figures = {k: str(tmp_path / f"report_{aside}" / k) for k in ("rdf", "order")}
+        run_chunk(rows, tmp_path / f"b_{aside}.npz", series="s", options=opts, results=results,
+                  figures=figures, figure_process=aside, log=log)
+        files = {p.relative_to(results): p for p in (results / "s").rglob("*") if p.is_file()}
+        out[aside] = (files, log.read_text())
+    (inline, inline_log), (aside, aside_log) = out[False], out[True]
+    assert set(inline) == set(aside)
+    pngs = sorted(p for p in inline if p.suffix == ".png")
+    assert len(pngs) == 2 * len(rows)
+    assert [str(p) for p in sorted(inline)
+            if not filecmp.cmp(inline[p], aside[p], shallow=False)] == []
+    assert filecmp.cmp(tmp_path / "b_False.npz", tmp_path / "b_True.npz", shallow=False)
+    for log in (inline_log, aside_log):
+        for row in rows:
+            assert f"[{row['frame']}] plot_frame: " in log
+    for kind in ("rdf", "order"):  # the report's copies
+        for row in rows:
+            assert filecmp.cmp(tmp_path / "report_True" / kind / row["frame"] / f"{kind}.png",
+                               tmp_path / "results_True" / "s" / row["frame"] / f"{kind}.png",
+                               shallow=False)
+    log = tmp_path / "again.log"
+    run_chunk(rows, tmp_path / "again.npz", series="s", options=opts,
+              results=tmp_path / "results_True", figure_process=True, log=log)
+    assert "0 analysed, 0 paired again, 4 unchanged since the last run" in log.read_text()
+
+
+def test_a_bad_frame_with_figures_aside_keeps_the_frames_drawn_before_it(tmp_path):
+    """on_bad_frame: fail with the figures in a second process: the frames before the bad one
+    get their figures and their states (drawn before the chunk stops), the bad one neither."""
+    from nanotraj.errors import FrameError
+    from nanotraj.stages.chunk import run_chunk
+
+    data = tmp_path / "data"
+    data.mkdir()
+    results = tmp_path / "results"
+    with pytest.raises(FrameError, match="g2"):
+        run_chunk(_chunk_rows(data, bad=2), tmp_path / "b.npz", series="s",
+                  options={"on_bad_frame": "fail", "frame_figures": True}, results=results,
+                  figure_process=True, log=tmp_path / "chunk.log")
+    assert sorted(p.parent.name for p in results.rglob(STATE)) == ["g0", "g1"]
+    assert sorted(p.parent.name for p in (results / "s").rglob("order.png")) == ["g0", "g1"]
+
+
+def test_the_figure_process_reports_a_failed_figure_and_its_own_end(tmp_path):
+    """A figure that fails in the second process raises in the chunk with the frame and the
+    worker's one-line reason; so does a worker that died."""
+    from nanotraj.stages.chunk import FigureProcess
+
+    missing = str(tmp_path / "nowhere" / "summary.csv")
+    job = {"inputs": {"rdf": missing, "cutoff": missing, "structure": missing,
+                      "atoms": missing, "summary": missing},
+           "outputs": {"rdf": str(tmp_path / "rdf.png"), "order": str(tmp_path / "order.png")},
+           "element": "Pt", "time_unit": "s", "order_limits": None, "log": None}
+    done = []
+    helper = FigureProcess()
+    try:
+        helper.submit("f7", job, lambda: done.append(1))
+        with pytest.raises(RuntimeError, match=r"frame f7: plot_frame failed .*nowhere"):
+            helper.collect(block=True)
+    finally:
+        helper.close(kill=True)
+    assert done == [] and not (tmp_path / "rdf.png").exists()
+    helper = FigureProcess()
+    try:
+        helper._proc.kill()
+        helper._proc.wait()
+        with pytest.raises(RuntimeError, match="frame f8: the figure process ended"):
+            helper.submit("f8", job, lambda: done.append(2))
+            helper.collect(block=True)
+    finally:
+        helper.close(kill=True)
+    assert done == []

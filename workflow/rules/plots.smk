@@ -8,11 +8,12 @@
 # Priorities (`priority:`, higher first among the jobs ready to run; the per-frame rules keep 0):
 # Snakemake's greedy scheduler otherwise prefers the ready job with the largest input files, so
 # after one frame was edited the per-series jobs (200 inputs) took both cores while the frame's
-# own chain (lattice, domains, table) waited. Now the frame's jobs go first, then the aggregates
-# that feed the long jobs and plot_tracking (-1: ready as soon as the two pairs are, it uses the
-# core the frame's chain leaves idle), then the long jobs (plot_series, build_viewer, -2;
-# plot_frame, a leaf holding the GIL in the Snakemake process, too), then plot_domains and the
-# trajectory (-3). Only the order changes, never what runs.
+# own chain (lattice, domains, table) waited. Now the frame's jobs go first, then plot_series (the
+# longest series job, it reads only the frames' files: it starts as soon as they are written)
+# and the aggregates that feed build_viewer and plot_domains (-1), then build_viewer and
+# plot_tracking (-2; plot_tracking is ready as soon as the two pairs are, so it still uses a core
+# the frame's chain leaves idle; plot_frame, a leaf holding the GIL in the Snakemake process,
+# too), then plot_domains and the trajectory (-3). Only the order changes, never what runs.
 #
 # Report layout: one category per series; in it the subcategory "Series" (time series, g(r) over
 # time, CN over time, the series summary table) and the subcategory "Frames" (g(r) and order maps
@@ -71,7 +72,9 @@ rule plot_frame:
 
 rule plot_series:
     input:
-        summary=rules.aggregate_series.output.summary,
+        # the frames' summaries, not the series' table: the figures do not wait for the
+        # series' aggregates (its tracking columns are not drawn)
+        summaries=get_series_frame_files("summary.csv"),
         rdf=get_series_frame_files("rdf.csv"),
         atoms=get_series_frame_files(ATOMS_TABLE),
         profiles=get_series_frame_files("strain_profile.csv"),
@@ -115,14 +118,16 @@ rule plot_series:
         layout.log("plot_series", per="series"),
     benchmark:
         layout.benchmark("plot_series", per="series")
-    priority: -2  # scheduling order: see plots.smk
+    priority: -1  # scheduling order: see plots.smk
     conda:
         "../../envs/nanotraj.yaml"
     params:
         version=VERSION,
         time_unit=config["time_unit"],
         element=get_series_element,
-        paths=get_frame_paths("rdf.csv", ATOMS_TABLE, "strain_profile.csv"),
+        paths=get_frame_paths(
+            "summary.csv", "rdf.csv", ATOMS_TABLE, "strain_profile.csv"
+        ),
         atoms_table=ATOMS_TABLE,
     script:
         "../scripts/plot_series.py"
@@ -132,7 +137,9 @@ rule plot_series:
 # the tracking figures (common.smk: is_snapshot).
 rule plot_snapshot:
     input:
-        summary=rules.aggregate_series.output.summary,
+        # the frames' summaries, not the series' table: the figures do not wait for the
+        # series' aggregates (its tracking columns are not drawn)
+        summaries=get_series_frame_files("summary.csv"),
         rdf=get_series_frame_files("rdf.csv"),
         atoms=get_series_frame_files(ATOMS_TABLE),
     output:

@@ -86,7 +86,7 @@ rule plot_tracking:
         layout.log("plot_tracking", per="series"),
     benchmark:
         layout.benchmark("plot_tracking", per="series")
-    priority: -1  # scheduling order: see plots.smk
+    priority: -2  # scheduling order: see plots.smk
     conda:
         "../../envs/nanotraj.yaml"
     params:

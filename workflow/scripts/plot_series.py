@@ -6,8 +6,8 @@ from nanotraj.stages.jobs import start_script_job
 sm = snakemake  # noqa: F821 (injected by the script directive)
 start_script_job()  # ends with a killed run (nothing half-written); fewer GC passes
 figures.plot_series(
-    sm.input.summary,
     # the frames' files (a chunked series' inputs are its chunks: common.smk get_frame_paths)
+    sm.params.paths["summary.csv"],
     sm.params.paths["rdf.csv"],
     sm.params.paths[sm.params.atoms_table],  # atoms.csv or .parquet
     sm.output,

@@ -74,6 +74,10 @@ STATE = "state.json"
 #: The arrays of ``frame.npz`` kept (the positions, for the atom identities' RMSD).
 _FRAME_KEYS = ("coords", "source", "status")
 
+#: ``0``: a chunk draws its frames' figures itself; ``1``: in a :class:`FigureProcess`; unset:
+#: in a :class:`FigureProcess` when the chunk may run on two CPUs or more.
+FIGURE_PROCESS_ENV = "NANOTRAJ_FIGURE_PROCESS"
+
 #: Default options of :func:`run_chunk` (the config schema's defaults; the workflow passes all).
 DEFAULTS = {
     "on_bad_frame": "fail", "min_distance": 0.5, "max_bytes": None, "index_cache": None,
@@ -193,12 +197,150 @@ def analyse(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mapping
     if o["frame_figures"]:
         from nanotraj.stages import figures
 
-        figures.plot_frame({"rdf": f["rdf"], "cutoff": w["rdf"], "structure": w["structure"],
-                           "atoms": f.get("atoms_parquet") or f["atoms"],
-                           "summary": f["summary"]},
-                           {"rdf": f["rdf_png"], "order": f["order_png"]}, element=element,
-                           time_unit=o["time_unit"], order_limits=o["order_limits"],
-                           log=logs("plot_frame"))
+        figures.plot_frame(**_figure_job(row, w, f, o, logs("plot_frame")))
+
+
+def _figure_job(row: Mapping, w: Mapping[str, str], f: Mapping[str, str], o: Mapping,
+                log: str) -> dict:
+    """The keyword arguments of :func:`nanotraj.stages.figures.plot_frame` for one frame, as
+    rule ``plot_frame`` passes them (JSON-serialisable: :class:`FigureProcess` sends them)."""
+    return {"inputs": {"rdf": f["rdf"], "cutoff": w["rdf"], "structure": w["structure"],
+                       "atoms": f.get("atoms_parquet") or f["atoms"], "summary": f["summary"]},
+            "outputs": {"rdf": f["rdf_png"], "order": f["order_png"]},
+            "element": row.get("element") or o["element"], "time_unit": o["time_unit"],
+            "order_limits": o["order_limits"], "log": log}
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which batch systems set), else
+    ``os.cpu_count()``."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class FigureProcess:
+    """A second process that draws a chunk's frame figures (:func:`figure_worker`) while the
+    chunk analyses the next frames.
+
+    Drawing a frame's two figures is pure Python under the GIL (matplotlib; ~0.6 s of import
+    before the first), and in a chunk it used to wait for the frame's analysis and hold up the
+    next one. Here the worker imports matplotlib on another core while the first frame is
+    analysed, then draws each frame as it is handed over; the figures are the same, byte for
+    byte (the same :func:`nanotraj.stages.figures.plot_frame`, with the same inputs).
+
+    :meth:`submit` sends one frame's :func:`_figure_job` and a callback; :meth:`collect` runs
+    the callbacks of the figures drawn so far (in order; ``block=True``: of all). A figure that
+    fails raises :class:`RuntimeError` with the worker's message, and so does a worker that
+    died. :meth:`close` ends the worker (after :meth:`collect`, or at once on an error).
+    """
+
+    def __init__(self):
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from nanotraj.stages.chunk import figure_worker; "
+             "figure_worker()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._pending: list[tuple[int, str, object]] = []  # (id, frame, callback), in order
+        self._buffer = b""
+        self._next = 0
+
+    def submit(self, frame: str, job: Mapping, done) -> None:
+        import json
+
+        line = json.dumps({"id": self._next, "job": dict(job)}) + "\n"
+        try:
+            self._proc.stdin.write(line.encode("utf-8"))
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self._died(frame)
+        self._pending.append((self._next, frame, done))
+        self._next += 1
+
+    def collect(self, block: bool = False) -> None:
+        import json
+        import select
+
+        fd = self._proc.stdout.fileno()
+        while self._pending:
+            if b"\n" not in self._buffer:
+                if not block and not select.select([fd], [], [], 0)[0]:
+                    return
+                data = os.read(fd, 1 << 16)
+                if not data:
+                    self._died(self._pending[0][1])
+                self._buffer += data
+                continue
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            reply = json.loads(line)
+            ident, frame, done = self._pending.pop(0)
+            if reply.get("id") != ident:
+                raise RuntimeError(f"figure process: reply {reply.get('id')} for job {ident}")
+            if "error" in reply:
+                raise RuntimeError(f"frame {frame}: plot_frame failed in the figure process: "
+                                   f"{reply['error']}")
+            done()
+
+    def _died(self, frame: str):
+        code = self._proc.poll()
+        raise RuntimeError(f"frame {frame}: the figure process ended (exit status {code}) "
+                           "before drawing the frame's figures")
+
+    def close(self, *, kill: bool = False) -> None:
+        if kill:
+            self._proc.kill()
+        try:
+            self._proc.stdin.close()  # the worker's end of input: it returns
+        except OSError:
+            pass
+        self._proc.wait()
+        self._proc.stdout.close()
+
+
+def figure_worker() -> None:
+    """The process of :class:`FigureProcess`: imports matplotlib, then for each JSON line on
+    stdin (``{"id", "job"}``) calls :func:`nanotraj.stages.figures.plot_frame` (``**job``) and
+    answers a JSON line ``{"id"}`` on stdout (``{"id", "error"}`` with the error's one-line
+    message; the traceback goes to stderr). Ends at the end of stdin, or with Snakemake."""
+    import json
+    import sys
+    import traceback
+
+    from nanotraj.smkspeed import lean_gc
+    from nanotraj.stages.jobs import end_with_snakemake, profile_job
+
+    end_with_snakemake()
+    lean_gc()
+    profile_job("figure_worker")
+    # the answers keep the real stdout; anything else printed (by a library too) goes to stderr
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    # warm up while the chunk analyses the first frame: the imports (matplotlib; scipy.spatial,
+    # for the reference g(r)) and the fonts of a first drawing
+    import io
+
+    import scipy.spatial  # noqa: F401
+
+    from nanotraj import figstyle
+    from nanotraj.stages import figures
+
+    fig = figstyle.new_figure((1.0, 1.0))
+    fig.add_subplot().set_title("Å σ")
+    fig.savefig(io.BytesIO(), format="png")
+
+    for line in sys.stdin.buffer:
+        msg = json.loads(line)
+        reply = {"id": msg["id"]}
+        try:
+            figures.plot_frame(**msg["job"])
+        except Exception as exc:  # answered; the chunk raises it
+            traceback.print_exc(file=sys.stderr)
+            reply["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        out.write(json.dumps(reply).encode("utf-8") + b"\n")
+        out.flush()
 
 
 def _pair(row, prev_row, w, prev_w, f, o, logs) -> None:
@@ -340,7 +482,7 @@ def _link(src: str, dst: Path) -> None:
 
 def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mapping | None = None,
               options: Mapping | None = None, figures: Mapping[str, str] | None = None,
-              results=layout.RESULTS, log=None) -> int:
+              results=layout.RESULTS, figure_process: bool | None = None, log=None) -> int:
     """Rule ``run_chunk``: analyse the ``frames`` of a chunk of ``series`` and write every
     per-frame file and the chunk's ``bundle`` (``frames.npz``, :data:`BUNDLE_STAGES`).
 
@@ -352,7 +494,9 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     ``{"rdf": folder, "order": folder}`` (rule ``run_chunk_figures``), folders that get, for
     every frame of the chunk whose figures exist, ``{frame}/rdf.png`` / ``{frame}/order.png``:
     a hard link to the frame's own (a copy where links fail), for the Snakemake report;
-    ``results``: the results folder. In
+    ``results``: the results folder; ``figure_process``: draw the frames' figures in a second
+    process while the next frames are analysed (:class:`FigureProcess`; None: when this
+    process may run on two CPUs or more, or as :data:`FIGURE_PROCESS_ENV` says). In
     ``on_bad_frame: fail`` a bad frame stops the chunk with its one-line message (frames written
     before it stay, with their states: the rerun keeps them and analyses the bad frame again;
     module docstring, *Reruns*). Returns the number of frames of the chunk.
@@ -368,6 +512,27 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     folders = {k: Path(v) for k, v in (figures or {}).items()}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
+    if figure_process is None:
+        env = os.environ.get(FIGURE_PROCESS_ENV, "").strip()
+        figure_process = env != "0" if env else usable_cpus() >= 2
+    aside = bool(o["frame_figures"] and figure_process)  # drawn by a FigureProcess
+    o_analyse = {**o, "frame_figures": False} if aside else o
+    helper: FigureProcess | None = None
+
+    def link(frame: str, f: Mapping[str, str]) -> None:
+        for kind, folder in folders.items():
+            if os.path.exists(f[f"{kind}_png"]):
+                _link(f[f"{kind}_png"], folder / frame / f"{kind}.png")
+
+    def finish(frame, f, kept, key, previous_key, log_path=None):
+        def done():
+            if log_path is not None and os.path.exists(log_path):
+                text = Path(log_path).read_text(encoding="utf-8").rstrip("\n")
+                lg(f"[{frame}] plot_frame: " + text.replace("\n", f"\n[{frame}]   "))
+            kept.record(key, previous_key, f.values())  # after the figures: their sizes, times
+            link(frame, f)
+        return done
+
     with tempfile.TemporaryDirectory(prefix="nanotraj-chunk-") as tmp:
         tmp = Path(tmp)
         logs = StageLogs(tmp, lg)
@@ -388,42 +553,72 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
             logs.flush(f"{prev_row['frame']} (previous chunk's last frame, for the pair)")
             return w
 
-        for k, row in enumerate(norm):
-            f = _files(results, series, row["frame"], o["table_format"])
-            kept = _Kept(layout.chunk_frame_cache(series=series, frame=row["frame"],
-                                                  root=results))
-            state = kept.state()
-            same_frame = state is not None and state.get("frame") == keys[k]
-            same_pair = same_frame and state.get("previous") == prev_key
-            if same_pair:
-                w = kept.w
-                counts["reused"] += 1
-                lg(f"[{row['frame']}] unchanged since the last run: its files kept")
-            else:
-                kept.forget()
-                if same_frame:
-                    w = {**_work(tmp / f"f{k % 2}"), **kept.w}  # its arrays, a new pair
-                    counts["paired"] += 1
-                    lg(f"[{row['frame']}] unchanged, the frame before it changed: pair and "
-                       "domain links again")
+        try:
+            for k, row in enumerate(norm):
+                f = _files(results, series, row["frame"], o["table_format"])
+                kept = _Kept(layout.chunk_frame_cache(series=series, frame=row["frame"],
+                                                      root=results))
+                state = kept.state()
+                same_frame = state is not None and state.get("frame") == keys[k]
+                same_pair = same_frame and state.get("previous") == prev_key
+                drawn = None
+                if same_pair:
+                    w = kept.w
+                    counts["reused"] += 1
+                    lg(f"[{row['frame']}] unchanged since the last run: its files kept")
                 else:
-                    w = _work(tmp / f"f{k % 2}")
-                    analyse(row, w, f, o, logs, series=series)
-                    counts["analysed"] += 1
-                if prev_row is not None and prev_w is None:
-                    prev_w = previous_arrays()
-                _pair(row, prev_row, w, prev_w, f, o, logs)
-                logs.flush(row["frame"])
-                kept.keep(w)
-                kept.record(keys[k], prev_key, f.values())
-                w = {**w, **kept.w}
-            for kind, folder in folders.items():
-                if os.path.exists(f[f"{kind}_png"]):
-                    _link(f[f"{kind}_png"], folder / row["frame"] / f"{kind}.png")
-            collected["frame"].append(_loaded(w["frame"], _FRAME_KEYS))
-            for s in ("tracking", "domains", "domainlinks"):
-                collected[s].append(_loaded(w[s]))
-            prev_row, prev_w, prev_key = row, w, keys[k]
+                    kept.forget()
+                    if same_frame:
+                        w = {**_work(tmp / f"f{k % 2}"), **kept.w}  # its arrays, a new pair
+                        counts["paired"] += 1
+                        lg(f"[{row['frame']}] unchanged, the frame before it changed: pair and "
+                           "domain links again")
+                    else:
+                        if aside and helper is None:  # its imports overlap this analysis
+                            helper = FigureProcess()
+                        w = _work(tmp / f"f{k % 2}")
+                        analyse(row, w, f, o_analyse, logs, series=series)
+                        counts["analysed"] += 1
+                        if aside:  # what the figures read, out of the scratch arrays' way
+                            drawn = tmp / "figures" / f"{k}"
+                            drawn.mkdir(parents=True)
+                            for s in ("rdf", "structure"):
+                                os.replace(w[s], drawn / f"{s}.npz")
+                            w = {**w, "rdf": str(drawn / "rdf.npz")}
+                    if prev_row is not None and prev_w is None:
+                        prev_w = previous_arrays()
+                    _pair(row, prev_row, w, prev_w, f, o, logs)
+                    logs.flush(row["frame"])
+                    kept.keep(w)
+                    w = {**w, **kept.w}
+                done = finish(row["frame"], f, kept, keys[k], prev_key,
+                              None if drawn is None else str(drawn / "plot_frame.log"))
+                if drawn is not None:
+                    job = _figure_job(row, {"rdf": str(drawn / "rdf.npz"),
+                                            "structure": str(drawn / "structure.npz")}, f, o,
+                                      str(drawn / "plot_frame.log"))
+                    helper.submit(row["frame"], job, done)
+                elif same_pair:
+                    link(row["frame"], f)
+                else:
+                    done()
+                if helper is not None:
+                    helper.collect()
+                collected["frame"].append(_loaded(w["frame"], _FRAME_KEYS))
+                for s in ("tracking", "domains", "domainlinks"):
+                    collected[s].append(_loaded(w[s]))
+                prev_row, prev_w, prev_key = row, w, keys[k]
+            if helper is not None:
+                helper.collect(block=True)
+                helper.close()
+                helper = None
+        finally:
+            if helper is not None:  # an error: the frames drawn so far keep their states
+                try:
+                    helper.collect(block=True)
+                except Exception:  # noqa: BLE001 (the first error is the one raised)
+                    pass
+                helper.close(kill=True)
     from nanotraj.tables import save_frame_arrays
 
     save_frame_arrays(bundle, collected)

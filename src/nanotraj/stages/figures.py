@@ -6,6 +6,7 @@ PNG and HTML files, log."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -129,7 +130,7 @@ def plot_frame(
 
 
 def plot_series(
-    summary_csv,
+    summaries,
     rdf_csvs: Sequence[str],
     atoms_csvs: Sequence[str],
     outputs: Mapping[str, str],
@@ -143,7 +144,10 @@ def plot_series(
     and ``strain_series.png`` and ``facets_series.png`` when ``outputs`` names them
     (:mod:`nanotraj.latticeplots`).
 
-    ``summary_csv`` is the series' summary (one row per frame, with status); ``rdf_csvs``,
+    ``summaries``: the frames' ``summary.csv`` files (a sequence, concatenated in time order
+    as the series' summary is: :func:`nanotraj.stages.series.concatenate`; the rule passes
+    these, so that it does not wait for the series' aggregates), or the series' ``summary.csv``
+    (one path); one row per frame, with status. ``rdf_csvs``,
     ``atoms_csvs`` and ``profile_csvs`` are the frames' ``results/{series}/{frame}/rdf.csv`` /
     ``atoms.csv`` / ``strain_profile.csv`` (matched to summary rows by their folder name =
     frame). Only the ``cn`` column of atoms.csv is read. ``element``: the series' element (its
@@ -152,7 +156,12 @@ def plot_series(
     from nanotraj import latticeplots
 
     lg = Log(log)
-    _, rows = read_rows(summary_csv)
+    if isinstance(summaries, (str, os.PathLike)):
+        _, rows = read_rows(summaries)
+    else:
+        from nanotraj.stages.series import concatenate
+
+        _, rows = concatenate(summaries)
     by_frame_rdf = {Path(p).parent.name: p for p in rdf_csvs}
     by_frame_atoms = {Path(p).parent.name: p for p in atoms_csvs}
     by_frame_profile = {Path(p).parent.name: p for p in profile_csvs}

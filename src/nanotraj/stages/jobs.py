@@ -234,3 +234,33 @@ def start_script_job() -> None:
 
     end_with_snakemake()
     lean_gc()
+    profile_job()
+
+
+#: Set to a folder: every ``script:`` job writes its cProfile statistics there (a developer's
+#: tool, docs/development.md).
+PROFILE_ENV = "NANOTRAJ_PROFILE_DIR"
+
+
+def profile_job(name: str | None = None) -> str | None:
+    """With :data:`PROFILE_ENV` set, profile the rest of this process with :mod:`cProfile` and
+    write the statistics at its exit to ``{folder}/{name}.{pid}.prof`` (``name``: default the
+    script's; read them with ``python -m pstats``). Returns that path, or None when the
+    variable is unset or empty."""
+    import os
+
+    folder = os.environ.get(PROFILE_ENV)
+    if not folder:
+        return None
+    import atexit
+    import cProfile
+
+    os.makedirs(folder, exist_ok=True)
+    # Snakemake runs .snakemake/scripts/tmpXXXX.{script}.py
+    parts = Path(sys.argv[0] if sys.argv and sys.argv[0] else "job").name.split(".")
+    script = name or (parts[-2] if len(parts) >= 2 else parts[0])
+    path = os.path.join(folder, f"{script}.{os.getpid()}.prof")
+    prof = cProfile.Profile()
+    atexit.register(lambda: (prof.disable(), prof.dump_stats(path)))
+    prof.enable()
+    return path

@@ -23,12 +23,21 @@ def _time_key(row: Mapping[str, str]):
 def aggregate(
     inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *, sort_by_series=False
 ):
-    """Concatenate one-row (or many-row) summary CSVs into ``output``, ordered by time.
+    """Concatenate one-row (or many-row) summary CSVs into ``output``, ordered by time
+    (:func:`concatenate`). Returns the rows."""
+    header, rows = concatenate(inputs, sort_by_series=sort_by_series)
+    write_rows(output, header, rows)
+    return rows
+
+
+def concatenate(inputs: Sequence[str | os.PathLike], *, sort_by_series=False
+                ) -> tuple[list[str], list[dict[str, str]]]:
+    """The rows of one-row (or many-row) summary CSVs, ordered by time, and their header.
 
     Rows are ordered by ``time`` then ``frame`` (and by ``series`` first when
     ``sort_by_series``), so the result does not depend on the order of ``inputs``. Columns: the
     union of the inputs' columns, contract columns first; a column missing in one input is an
-    empty cell there.
+    empty cell there (absent from that row's mapping).
     """
     rows: list[dict[str, str]] = []
     header: list[str] = list(SUMMARY_COLUMNS)
@@ -42,8 +51,7 @@ def aggregate(
         rows.sort(key=lambda r: (r.get("series", ""), *_time_key(r)))
     else:
         rows.sort(key=_time_key)
-    write_rows(output, header, rows)
-    return rows
+    return header, rows
 
 
 def aggregate_summaries(inputs, output, *, sort_by_series=False, tracking=None, html=None,
