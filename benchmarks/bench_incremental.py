@@ -29,6 +29,12 @@ frame, or one job per frame: ``analyse_frame``; ``auto``: the configuration's de
 without those patches of :mod:`nanotraj.smkspeed`, e.g. ``lean_gc`` or ``all``), even rounds
 with every patch; the medians of both are printed side by side (use an even ``--repeat``).
 
+``--baseline CHECKOUT`` alternates the rounds between the workflow and library of another
+checkout (odd rounds: its ``Snakefile``, its ``src`` first on ``PYTHONPATH``; e.g. ``git worktree
+add /tmp/base <commit>``) and this one (even rounds), in the same working directory: the
+medians of both are printed side by side, as with ``--ab`` (use an even ``--repeat``; both
+must keep the same frames' files, as two commits of one release do).
+
 ``--set KEY=VALUE`` (repeatable) adds a configuration value, e.g. ``--set chunk_size=0`` (a
 200-frame series with one job per frame instead of the default 4 chunks of 50 frames).
 
@@ -86,7 +92,12 @@ def main(argv=None) -> int:
     ap.add_argument("--ab", metavar="NAMES", default=None,
                     help="alternate rounds without the nanotraj.smkspeed patches NAMES (comma "
                          "separated, or all) and with every patch; print both medians")
+    ap.add_argument("--baseline", type=Path, default=None, metavar="CHECKOUT",
+                    help="alternate rounds with the workflow and library of another checkout "
+                         "and with this one; print both medians")
     args = ap.parse_args(argv)
+    if args.ab and args.baseline:
+        ap.error("--ab and --baseline: one at a time")
 
     reuse = args.reuse is not None
     top = args.reuse.resolve() if reuse else Path(tempfile.mkdtemp(prefix="nanotraj-incr-"))
@@ -114,8 +125,20 @@ def main(argv=None) -> int:
         target = frames[len(frames) // 2]
         idle, dry, rerun, planned, ran, per_job = [], [], [], [], [], {}
         variants = {}  # --ab: variant -> {"idle", "dry", "rerun"} lists
+        main_base = base
         for k in range(args.repeat):
-            env, variant = None, "patched"
+            env, variant, base = None, "patched", main_base
+            if args.baseline:
+                variant = "this checkout"
+                if k % 2 == 0:
+                    other = args.baseline.resolve()
+                    variant = f"baseline {other}"
+                    env = dict(os.environ)
+                    env["PYTHONPATH"] = os.pathsep.join(
+                        [str(other / "src"), *filter(None, [env.get("PYTHONPATH")])])
+                    i = base.index("-s")
+                    base = [*base[:i + 1], str(other / "Snakefile"), *base[i + 2:]]
+                print(f"round {k + 1}: {variant}", flush=True)
             if args.ab:
                 env = dict(os.environ)
                 env.pop("NANOTRAJ_SMKSPEED_OFF", None)
@@ -145,6 +168,8 @@ def main(argv=None) -> int:
             changed = sum(1 for a, b in zip(before, after, strict=True) if a != b)
             for name, s in job_times(bench_dir, bench_stamp, t0, w).items():
                 per_job.setdefault(name, []).append(s)
+                if args.ab or args.baseline:
+                    variants[variant].setdefault("jobs", {}).setdefault(name, []).append(s)
             print(f"round {k + 1}: dry run (nothing to do) {idle[-1]:.2f} s; after changing "
                   f"{target.name}: dry run {dry[-1]:.2f} s ({planned[-1]} jobs planned), rerun "
                   f"{rerun[-1]:.2f} s ({ran[-1]} CSV files rewritten, {changed} row(s) of "
@@ -158,7 +183,7 @@ def main(argv=None) -> int:
         print(f"{'rerun, one frame changed':44s}{r:10.2f}{'<= 10':>8s}  "
               f"{'met' if r <= 10 else 'NOT met'}")
         print(f"jobs planned after the change: {median(planned):.0f}")
-        if args.ab:
+        if args.ab or args.baseline:
             names = list(variants)
             print(f"\nside by side (alternating rounds), median s: {' | '.join(names)}")
             for key, label in (("idle", "snakemake -n, nothing changed"),
@@ -167,6 +192,13 @@ def main(argv=None) -> int:
                 meds = [median(variants[v][key]) for v in names]
                 ratio = f"  ratio {meds[-1] / meds[0]:.2f}" if len(meds) == 2 else ""
                 print(f"{label:44s}" + "".join(f"{m:10.2f}" for m in meds) + ratio)
+            print("median wall s per job, side by side:")
+            jobs = sorted({n for v in names for n in variants[v].get("jobs", {})},
+                          key=lambda n: -median(per_job[n]))
+            for name in jobs:
+                meds = [variants[v].get("jobs", {}).get(name) for v in names]
+                print(f"  {name:42s}" + "".join(f"{median(m):10.2f}" if m else f"{'-':>10s}"
+                                               for m in meds))
         print(f"\nmedian wall s per job of the reruns ({args.repeat} rounds), slowest first:")
         for name, s in sorted(per_job.items(), key=lambda kv: -median(kv[1])):
             print(f"  {median(s):8.2f}  {name}" + (f"  ({len(s)} of the rounds)"

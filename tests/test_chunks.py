@@ -573,3 +573,56 @@ def test_the_figure_process_reports_a_failed_figure_and_its_own_end(tmp_path):
     finally:
         helper.close(kill=True)
     assert done == []
+
+
+def test_only_a_chunk_with_few_frames_to_analyse_draws_aside(tmp_path, monkeypatch):
+    """By default a second process draws the figures of a chunk that analyses at most
+    FIGURE_PROCESS_MAX_FRAMES frames (a rerun) on two CPUs or more; a first run draws them
+    itself; NANOTRAJ_FIGURE_PROCESS decides otherwise. The files are the same either way."""
+    from nanotraj.stages import chunk
+
+    monkeypatch.delenv(chunk.FIGURE_PROCESS_ENV, raising=False)
+    monkeypatch.setattr(chunk, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(chunk, "FIGURE_PROCESS_MAX_FRAMES", 2)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = _chunk_rows(data)
+    opts = {"frame_figures": True}
+    aside = "the frames' figures are drawn in a second process"
+
+    def move(k):  # one atom of frame k by 0.1 A
+        from nanotraj.io import write_values
+
+        x = frame_coords(k if k != BAD else 0)  # as _chunk_rows
+        x[0, 0] += 0.1
+        write_values(rows[k]["path"], x, np.zeros(len(x)), element="Pt")
+
+    def run(name, rows, **kw):
+        log = tmp_path / f"{name}.log"
+        chunk.run_chunk(rows, tmp_path / f"{name}.npz", series="s", options=opts,
+                        results=tmp_path / "results", log=log, **kw)
+        return log.read_text()
+
+    assert aside not in run("first", rows)  # 4 frames to analyse
+    move(1)
+    text = run("edited", rows)
+    assert aside in text and "1 analysed, 1 paired again, 2 unchanged" in text
+    assert "[g1] plot_frame: " in text
+    monkeypatch.setenv(chunk.FIGURE_PROCESS_ENV, "0")
+    move(2)
+    assert aside not in run("inline", rows)
+    monkeypatch.setattr(chunk, "usable_cpus", lambda: 1)
+    monkeypatch.setenv(chunk.FIGURE_PROCESS_ENV, "1")
+    move(3)
+    assert aside in run("forced", rows)
+    monkeypatch.delenv(chunk.FIGURE_PROCESS_ENV)
+    move(0)
+    assert aside not in run("one_cpu", rows)
+    fresh = tmp_path / "fresh"
+    chunk.run_chunk(rows, tmp_path / "fresh.npz", series="s", options=opts, results=fresh,
+                    figure_process=False, log=tmp_path / "fresh.log")
+    mine = sorted(p.relative_to(tmp_path / "results") for p in (tmp_path / "results" / "s")
+                  .rglob("*") if p.is_file())
+    assert mine == sorted(p.relative_to(fresh) for p in (fresh / "s").rglob("*") if p.is_file())
+    assert [str(p) for p in mine
+            if not filecmp.cmp(tmp_path / "results" / p, fresh / p, shallow=False)] == []

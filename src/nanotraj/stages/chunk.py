@@ -40,6 +40,13 @@ either when its kept state carries its current key: its kept arrays are read (th
 key are always the same; a state is written only after the arrays it names, so a previous
 chunk running side by side never shows a half-kept frame).
 
+**Figures.** Where the chunk draws its frames' figures (rule ``run_chunk_figures``) and it
+analyses only a few frames (a rerun: :data:`FIGURE_PROCESS_MAX_FRAMES`), a second process
+draws them (:class:`FigureProcess`) when the chunk may run on two CPUs or more
+(:data:`FIGURE_PROCESS_ENV` decides otherwise): that process imports matplotlib while the
+first frame is analysed. A frame's state is written once its figures are (their sizes and
+times are in it).
+
 :func:`analyse` (every per-frame stage of one frame) is shared with rule ``analyse_frame`` (one
 job per frame, config ``frame_jobs: one``; :func:`analyse_frame`), which writes the stages'
 ``.npz`` files at their usual paths (:func:`nanotraj.layout.intermediate`) for the frame's
@@ -59,7 +66,8 @@ from nanotraj import layout
 from nanotraj.stages.jobs import OK, Log
 
 __all__ = ["run_chunk", "analyse", "analyse_frame", "StageLogs", "frame_arrays",
-           "BUNDLE_STAGES", "KEPT_STAGES", "frame_key"]
+           "BUNDLE_STAGES", "KEPT_STAGES", "frame_key", "FigureProcess", "figure_worker",
+           "FIGURE_PROCESS_ENV", "FIGURE_PROCESS_MAX_FRAMES", "usable_cpus"]
 
 #: The stages whose arrays ``frames.npz`` keeps, per frame: what the series' aggregates read
 #: (``aggregate_tracking``, ``plot_tracking``, ``aggregate_domains``, ``aggregate_atom_ids``).
@@ -77,6 +85,13 @@ _FRAME_KEYS = ("coords", "source", "status")
 #: ``0``: a chunk draws its frames' figures itself; ``1``: in a :class:`FigureProcess`; unset:
 #: in a :class:`FigureProcess` when the chunk may run on two CPUs or more.
 FIGURE_PROCESS_ENV = "NANOTRAJ_FIGURE_PROCESS"
+#: A chunk that analyses at most this many frames (a rerun) draws their figures in a
+#: :class:`FigureProcess` (unset :data:`FIGURE_PROCESS_ENV`, two CPUs or more). One that
+#: analyses more draws them itself: drawing is most of a chunk's work (~0.7 s of CPU per frame
+#: of 300 atoms, its analysis ~0.2 s), so a second process per chunk only pays where CPUs are
+#: idle, while the second process itself costs ~1 s of CPU (imports); a first run on a
+#: workstation already keeps every core busy with chunks side by side.
+FIGURE_PROCESS_MAX_FRAMES = 5
 
 #: Default options of :func:`run_chunk` (the config schema's defaults; the workflow passes all).
 DEFAULTS = {
@@ -495,8 +510,9 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     every frame of the chunk whose figures exist, ``{frame}/rdf.png`` / ``{frame}/order.png``:
     a hard link to the frame's own (a copy where links fail), for the Snakemake report;
     ``results``: the results folder; ``figure_process``: draw the frames' figures in a second
-    process while the next frames are analysed (:class:`FigureProcess`; None: when this
-    process may run on two CPUs or more, or as :data:`FIGURE_PROCESS_ENV` says). In
+    process while the next frames are analysed (:class:`FigureProcess`; None: as
+    :data:`FIGURE_PROCESS_ENV` says, else when this process may run on two CPUs or more and
+    analyses at most :data:`FIGURE_PROCESS_MAX_FRAMES` frames). In
     ``on_bad_frame: fail`` a bad frame stops the chunk with its one-line message (frames written
     before it stay, with their states: the rerun keeps them and analyses the bad frame again;
     module docstring, *Reruns*). Returns the number of frames of the chunk.
@@ -512,9 +528,16 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
     folders = {k: Path(v) for k, v in (figures or {}).items()}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-    if figure_process is None:
+    if figure_process is None and o["frame_figures"]:
         env = os.environ.get(FIGURE_PROCESS_ENV, "").strip()
-        figure_process = env != "0" if env else usable_cpus() >= 2
+        if env:
+            figure_process = env != "0"
+        else:  # how many frames this run analyses (their states, as the loop reads them)
+            todo = sum(1 for r, key in zip(norm, keys, strict=True)
+                       if (_Kept(layout.chunk_frame_cache(series=series, frame=r["frame"],
+                                                          root=results)).state() or {}
+                           ).get("frame") != key)
+            figure_process = usable_cpus() >= 2 and todo <= FIGURE_PROCESS_MAX_FRAMES
     aside = bool(o["frame_figures"] and figure_process)  # drawn by a FigureProcess
     o_analyse = {**o, "frame_figures": False} if aside else o
     helper: FigureProcess | None = None
@@ -576,6 +599,7 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
                     else:
                         if aside and helper is None:  # its imports overlap this analysis
                             helper = FigureProcess()
+                            lg("the frames' figures are drawn in a second process")
                         w = _work(tmp / f"f{k % 2}")
                         analyse(row, w, f, o_analyse, logs, series=series)
                         counts["analysed"] += 1
