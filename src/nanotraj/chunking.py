@@ -48,8 +48,8 @@ __all__ = ["AUTO_MAX_FRAMES", "AUTO_CHUNKS", "AUTO_FRAME_FILES_MAX_FRAMES", "AUT
 #: ``chunk_size: auto`` keeps one job per stage and frame for series up to this many frames
 #: (the demo, the tests: a stage's option reruns that stage only, each job has its log); above,
 #: chunks (a 200-frame series: a dry run after one edited frame 1.6 s instead of 5.9 s, its rerun
-#: 11.3 s instead of 18.9 s, the whole run 135 s instead of 333 s; benchmarks/bench_incremental.py,
-#: docs/performance.md).
+#: 11.3 s instead of 18.9 s, the whole run 135 s instead of 333 s, on one machine;
+#: benchmarks/bench_incremental.py, docs/performance.md, release 0.8's fourth round).
 AUTO_MAX_FRAMES = 50
 #: ``outputs.frame_figures`` / ``per_value_pdb: auto`` write the frames' figures and per-value
 #: PDB files of a chunked series only up to this many frames (:func:`frame_outputs`).
