@@ -415,6 +415,55 @@ def test_fates_come_from_the_next_frames_fate_file(tmp_path):
     assert "fate" not in info["quantities"]
 
 
+def test_a_kept_parse_gives_the_same_page_and_follows_the_files(tmp_path):
+    """ParseCache: the page built from kept parses equals the page built from the files, byte
+    for byte (numbers, text columns, fates, a rejected frame); a changed atoms.csv or fate.csv
+    is parsed again, and so is a damaged entry; prune removes the entries not used."""
+    rng = np.random.default_rng(7)
+    names, coords = ["a", "b", "c", "r"], {}
+    for k, name in enumerate(names[:3]):
+        coords[name] = rng.normal(0, 5, (20 + k, 3))
+        write_atoms(tmp_path / name / "atoms.csv", coords[name], rng=rng)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "atoms.csv").write_text(",".join(ATOM_COLUMNS) + "\n")
+    write_fate(tmp_path / "b" / "fate.csv", coords["a"], np.arange(20) % 3 == 0)  # a -> b
+    fates = [tmp_path / "b" / "fate.csv", None, None, None]
+    frames = [(n, float(k), tmp_path / n / "atoms.csv",
+               summary_row(n, k, len(coords[n])) if n in coords
+               else summary_row(n, k, 0, "rejected: fewer than 4 atoms"), fates[k])
+              for k, n in enumerate(names)]
+    folder = tmp_path / "cache"
+
+    def build(name, cache=True):
+        kept = viewer.ParseCache(folder) if cache else None
+        viewer.build_viewer("s", frames, tmp_path / f"{name}.html", cache=kept)
+        return (tmp_path / f"{name}.html").read_bytes(), kept
+
+    plain, _ = build("plain", cache=False)
+    first, kept = build("first")
+    assert kept.hits == 0 and len(list(folder.glob("*.npz"))) == 4
+    again, kept = build("again")
+    assert kept.hits == 4 and first == again == plain
+    nt = page_data(again.decode("utf-8"))
+    assert "fate" in nt["keys"] and "structure_boo" in nt["keys"]
+    # a changed atoms.csv: that frame only is parsed again, and the page follows it
+    write_atoms(tmp_path / "c" / "atoms.csv", coords["c"] + 1.0, rng=rng)
+    changed, kept = build("changed")
+    assert kept.hits == 3 and changed == build("plain2", cache=False)[0] != plain
+    assert kept.prune() == 1 and len(list(folder.glob("*.npz"))) == 4
+    # a changed fate.csv changes its frame's key
+    write_fate(tmp_path / "b" / "fate.csv", coords["a"], np.arange(20) % 2 == 0)
+    fated, kept = build("fated")
+    assert kept.hits == 3 and fated == build("plain3", cache=False)[0] != changed
+    kept.prune()
+    # a damaged entry is parsed again and written anew
+    victim = sorted(folder.glob("*.npz"))[0]
+    victim.write_bytes(b"not a zip file")
+    mended, kept = build("mended")
+    assert kept.hits == 3 and mended == fated
+    assert build("after")[1].hits == 4
+
+
 def test_bad_input_gives_clear_errors(tmp_path):
     rng = np.random.default_rng(6)
     write_atoms(tmp_path / "f" / "atoms.csv", rng.normal(0, 5, (10, 3)), rng=rng)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "RESULTS",
+    "viewer_cache",
     "FRAME_STAGES",
     "intermediate",
     "frame_file",
@@ -81,6 +82,12 @@ def chunk_frame_cache(*, series: str, frame: str, root=RESULTS) -> str:
     ``results/intermediate/{series}/chunks/_frames/{frame}`` (no chunk is named ``_frames``;
     :mod:`nanotraj.stages.chunk`, *Reruns*)."""
     return f"{root}/intermediate/{series}/chunks/_frames/{frame}"
+
+
+def viewer_cache(*, series: str, root=RESULTS) -> str:
+    """The folder in which rule ``build_viewer`` keeps its frames' parsed tables between runs,
+    ``results/intermediate/{series}/viewer`` (:class:`nanotraj.viewer.ParseCache`)."""
+    return f"{root}/intermediate/{series}/viewer"
 
 
 def frame_file(name: str, *, series="{series}", frame="{frame}", root=RESULTS) -> str:

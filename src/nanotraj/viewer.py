@@ -76,6 +76,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import time as _time
 from collections.abc import Mapping, Sequence
@@ -862,10 +863,132 @@ def _options(specs) -> str:
     return "\n".join(out)
 
 
+def _parse_frame(path, fate_path, *, ok: bool, limit: int, with_fates: bool) -> dict:
+    """The drawn rows of one frame's table (``cols``: numbers as float arrays, text as object
+    arrays; none for a frame without atoms), its atom count ``n`` and, when the page has fates,
+    the drawn atoms' ``fate`` (:func:`_read_fate`; ``unknown`` without a file)."""
+
+    def atoms_of(n_rows, header):
+        return n_rows if ok and all(c in header for c in COORDINATES) else 0
+
+    header, n_rows, cols = read_table(
+        path, rows=lambda n_rows, header: subsample(atoms_of(n_rows, header), limit))
+    n = atoms_of(n_rows, header)
+    idx = subsample(n, limit)
+    table = {}
+    for key, values in (cols.items() if n else ()):
+        if values.dtype == object and key in COORDINATES:
+            raise ValueError(f"{path}: column {key!r} holds values that are not numbers")
+        table[key] = values
+    fate = None
+    if with_fates and n:
+        fate = (np.full(len(idx), "unknown", dtype=object) if fate_path is None
+                else _read_fate(fate_path, n, idx, table, path))
+    return {"n": n, "cols": table, "fate": fate}
+
+
+#: Part of every :class:`ParseCache` key: bump it when the parse of a frame changes.
+PARSE_CACHE_VERSION = 1
+
+
+class ParseCache:
+    """The frames' parsed tables of the page (:func:`build_viewer`), kept between runs in
+    ``folder``, one ``{key}.npz`` per frame: a rerun after one changed frame parses that frame
+    only (parsing is most of a long series' page: its ``atoms.csv`` and ``fate.csv`` as text).
+
+    The key (:meth:`key`) is a digest of the files' bytes and of everything else the parse
+    depends on (the drawing limit, whether the frame is accepted, whether the page has fates,
+    nanotraj's version, :data:`PARSE_CACHE_VERSION`), so an entry can only be the same parse;
+    a damaged entry is parsed again. Text columns are kept as text (no pickle). :meth:`prune`
+    removes the entries a page did not use.
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.used: set[str] = set()
+        self.hits = 0
+
+    @staticmethod
+    def key(paths: Sequence, **params) -> str:
+        import hashlib
+
+        from nanotraj import __version__
+
+        h = hashlib.blake2b(digest_size=16)
+        h.update(json.dumps([PARSE_CACHE_VERSION, __version__, params], sort_keys=True)
+                 .encode())
+        for p in paths:
+            h.update(b"\0file" if p is not None else b"\0none")
+            if p is not None:
+                with open(p, "rb") as fh:
+                    for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                        h.update(block)
+        return h.hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        """The parse kept under ``key`` (``{"n", "cols", "fate"}``), or None."""
+        self.used.add(key)
+        try:
+            with np.load(self.folder / f"{key}.npz", allow_pickle=False) as z:
+                order = [str(c) for c in z["order"]]
+                kinds = z["kinds"]  # per column of order: 0 number, 1 text
+                numbers, texts = z["numbers"], z["texts"]
+                fate = z["fate"].astype(object) if "fate" in z.files else None
+                n = int(z["n"])
+            if len(kinds) != len(order) or len(numbers) + len(texts) != len(order):
+                return None
+            cols, i_num, i_txt = {}, 0, 0
+            for c, kind in zip(order, kinds.tolist(), strict=True):
+                if kind:
+                    cols[c] = texts[i_txt].astype(object)
+                    i_txt += 1
+                else:
+                    cols[c] = numbers[i_num]
+                    i_num += 1
+        except (OSError, KeyError, ValueError, EOFError, IndexError):
+            return None
+        self.hits += 1
+        return {"n": n, "cols": cols, "fate": fate}
+
+    def put(self, key: str, entry: Mapping) -> None:
+        """Keep ``entry`` under ``key`` (atomically); an entry with a text value that is not a
+        string is not kept."""
+        # few members (each costs a header to parse): the numbers as one (columns, atoms)
+        # float array, the texts as one array of strings, in the columns' order
+        cols = entry["cols"]
+        kinds = [int(v.dtype == object) for v in cols.values()]
+        numbers = [v for v in cols.values() if v.dtype != object]
+        texts = [v.tolist() for v in cols.values() if v.dtype == object]
+        if not all(isinstance(x, str) for t in texts for x in t):
+            return
+        m = len(next(iter(cols.values()))) if cols else 0
+        arrays = {"n": np.asarray(entry["n"]), "order": np.array(list(cols), dtype=str),
+                  "kinds": np.array(kinds, dtype=np.int8),
+                  "numbers": (np.array(numbers, dtype=np.float64) if numbers
+                              else np.zeros((0, m))),
+                  "texts": np.array(texts, dtype=str) if texts else np.zeros((0, m), dtype=str)}
+        if entry.get("fate") is not None:
+            arrays["fate"] = np.array(entry["fate"].tolist(), dtype=str)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f"{key}.part.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, self.folder / f"{key}.npz")
+        self.used.add(key)
+
+    def prune(self) -> int:
+        """Remove the entries not used since this object was made; returns how many."""
+        removed = 0
+        for p in self.folder.glob("*.npz") if self.folder.is_dir() else ():
+            if p.name.split(".")[0] not in self.used:
+                p.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
 def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: str = "s",
                  max_atoms: int = MAX_ATOMS, max_total_atoms: int = MAX_TOTAL_ATOMS,
                  extra_columns: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-                 log=None) -> dict:
+                 cache: ParseCache | None = None, log=None) -> dict:
     """Write the interactive 3D page of a series to ``out_html`` (atomically).
 
     Parameters
@@ -885,6 +1008,8 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     extra_columns : per frame name, more per-atom columns (name -> (N,) numeric array in the
         order of its atoms.csv) that are not in atoms.csv because they depend on the whole series
         (``atom_id``, ``domain_track``); a frame without them shows ``n/a``.
+    cache : a :class:`ParseCache`: frames whose files it holds are not parsed again (the page
+        is the same, byte for byte); None: every frame is parsed.
     log : a callable taking a line of text (e.g. the job log), or ``None``.
 
     Returns
@@ -919,19 +1044,18 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
     parsed, counts, drawn, order = [], [], [], []
     for _frame, _t, path, summary, fate_path in frames:
         ok = dict(summary or {}).get("status", "ok") in ("", "ok")  # rejected: no atoms
-
-        def atoms_of(n_rows, header, ok=ok):
-            return n_rows if ok and all(c in header for c in COORDINATES) else 0
-
-        _header, n_rows, cols = read_table(
-            path, rows=lambda n_rows, header, f=atoms_of: subsample(f(n_rows, header), limit))
-        n = atoms_of(n_rows, _header)
+        entry, entry_key = None, None
+        if cache is not None:
+            entry_key = cache.key([path, fate_path if with_fates else None], limit=limit,
+                                  ok=ok, with_fates=with_fates)
+            entry = cache.get(entry_key)
+        if entry is None:
+            entry = _parse_frame(path, fate_path, ok=ok, limit=limit, with_fates=with_fates)
+            if cache is not None:
+                cache.put(entry_key, entry)
+        n = entry["n"]
         idx = subsample(n, limit)
-        table = {}
-        for key, values in (cols.items() if n else ()):
-            if values.dtype == object and key in COORDINATES:
-                raise ValueError(f"{path}: column {key!r} holds values that are not numbers")
-            table[key] = values
+        table = dict(entry["cols"])
         for key, values in ((extra_columns or {}).get(str(_frame)) or {}).items():
             values = np.asarray(values, dtype=np.float64)
             if n and len(values) != n:
@@ -940,8 +1064,7 @@ def build_viewer(series: str, frames: Sequence[tuple], out_html, *, time_unit: s
             if n:
                 table[key] = values[idx]
         if with_fates and n:
-            table["fate"] = (np.full(len(idx), "unknown", dtype=object) if fate_path is None
-                             else _read_fate(fate_path, n, idx, table, path))
+            table["fate"] = entry["fate"]
         for key in table:
             if key not in order:
                 order.append(key)

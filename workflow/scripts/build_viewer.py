@@ -1,4 +1,5 @@
 # The 3D viewer page (rule build_viewer) in its own process, for the reason in plot_series.py.
+from nanotraj import layout
 from nanotraj.stages import figures
 from nanotraj.stages.jobs import start_script_job
 
@@ -15,5 +16,7 @@ figures.build_viewer(
     time_unit=sm.params.time_unit,
     atom_ids=sm.input.atom_ids,
     domains=sm.input.domains,
+    # the frames' parsed tables, kept for the next run (a rerun parses the changed frames only)
+    cache_dir=layout.viewer_cache(series=sm.wildcards.series),
     log=sm.log[0],
 )

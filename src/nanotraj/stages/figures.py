@@ -305,7 +305,7 @@ def read_summary(path) -> dict[str, str]:
 def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series: str,
                  fates: Sequence | None = None, time_unit: str = "s",
                  max_atoms: int | None = None, max_total_atoms: int | None = None,
-                 atom_ids=None, domains=None, log=None) -> dict:
+                 atom_ids=None, domains=None, cache_dir=None, log=None) -> dict:
     """Rule ``build_viewer``: :func:`nanotraj.viewer.build_viewer` from the frames'
     ``atoms.csv`` and ``summary.csv`` files (same order; frame names and times are read from the
     summaries). ``max_atoms``, ``max_total_atoms``: the viewer's limits (None: its defaults).
@@ -322,7 +322,12 @@ def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series:
     ``domains.csv``. They add ``atom_id`` (persistent over the series) and ``domain_track``
     (the track of the atom's domain, the same colour in every frame) to the colour menu: both
     depend on every earlier frame, so they are not in the frames' atoms.csv
-    (:mod:`nanotraj.stages.domains`)."""
+    (:mod:`nanotraj.stages.domains`).
+
+    ``cache_dir`` (optional): the folder of the frames' parsed tables kept for the next run
+    (:class:`nanotraj.viewer.ParseCache`; the rule passes :func:`nanotraj.layout.viewer_cache`):
+    a rerun parses only the frames whose files changed; entries this page did not use are
+    removed."""
     from nanotraj import viewer
 
     if len(atoms_csvs) != len(summaries):
@@ -348,8 +353,13 @@ def build_viewer(atoms_csvs: Sequence, summaries: Sequence, out_html, *, series:
     limits = {k: v for k, v in (("max_atoms", max_atoms), ("max_total_atoms", max_total_atoms))
               if v is not None}
     extra = series_columns(frames, atom_ids=atom_ids, domains=domains)
+    cache = viewer.ParseCache(cache_dir) if cache_dir is not None else None
     info = viewer.build_viewer(series, frames, out_html, time_unit=time_unit, log=lg,
-                               extra_columns=extra, **limits)
+                               extra_columns=extra, cache=cache, **limits)
+    if cache is not None:
+        removed = cache.prune()
+        lg(f"{cache.hits} of {len(frames)} frames' tables read as parsed in an earlier run "
+           f"({cache.folder}); {removed} unused entries removed")
     lg.close(OK)
     return info
 
