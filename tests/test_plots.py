@@ -306,6 +306,16 @@ def test_plot_series_skips_rejected(synthetic_series):
         time_unit="min",
     )
     assert first == {k: p.read_bytes() for k, p in outs.items()}
+    # the rule passes the frames' summaries (in any order), not the series' table: the same
+    # figures, byte for byte
+    figures.plot_series(
+        [f / "summary.csv" for f in reversed(frames)],
+        [f / "rdf.csv" for f in frames],
+        [f / "atoms.csv" for f in frames],
+        outs,
+        time_unit="min",
+    )
+    assert first == {k: p.read_bytes() for k, p in outs.items()}
 
 
 def test_plot_series_all_rejected(tmp_path):

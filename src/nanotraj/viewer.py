@@ -73,6 +73,7 @@ plotly is imported lazily (only by :func:`build_viewer`), so importing this modu
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -891,6 +892,21 @@ def _parse_frame(path, fate_path, *, ok: bool, limit: int, with_fates: bool) -> 
 PARSE_CACHE_VERSION = 1
 
 
+@functools.lru_cache(maxsize=1)
+def _parser_digest() -> str:
+    """A digest of this module's and :mod:`nanotraj.tables`' source (part of every
+    :class:`ParseCache` key: an edited parser never reads an older parse), once per process."""
+    import hashlib
+
+    from nanotraj import tables
+
+    h = hashlib.blake2b(digest_size=8)
+    for mod in (__file__, tables.__file__):
+        with open(mod, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
+
+
 class ParseCache:
     """The frames' parsed tables of the page (:func:`build_viewer`), kept between runs in
     ``folder``, one ``{key}.npz`` per frame: a rerun after one changed frame parses that frame
@@ -898,7 +914,8 @@ class ParseCache:
 
     The key (:meth:`key`) is a digest of the files' bytes and of everything else the parse
     depends on (the drawing limit, whether the frame is accepted, whether the page has fates,
-    nanotraj's version, :data:`PARSE_CACHE_VERSION`), so an entry can only be the same parse;
+    nanotraj's version, the source of the parsing modules, :data:`PARSE_CACHE_VERSION`), so an
+    entry can only be the same parse;
     a damaged entry is parsed again. Text columns are kept as text (no pickle). :meth:`prune`
     removes the entries a page did not use.
     """
@@ -915,8 +932,8 @@ class ParseCache:
         from nanotraj import __version__
 
         h = hashlib.blake2b(digest_size=16)
-        h.update(json.dumps([PARSE_CACHE_VERSION, __version__, params], sort_keys=True)
-                 .encode())
+        h.update(json.dumps([PARSE_CACHE_VERSION, __version__, _parser_digest(), params],
+                            sort_keys=True).encode())
         for p in paths:
             h.update(b"\0file" if p is not None else b"\0none")
             if p is not None:
@@ -979,7 +996,8 @@ class ParseCache:
         """Remove the entries not used since this object was made; returns how many."""
         removed = 0
         for p in self.folder.glob("*.npz") if self.folder.is_dir() else ():
-            if p.name.split(".")[0] not in self.used:
+            # an interrupted write leaves {key}.part.npz
+            if p.name.endswith(".part.npz") or p.name[:-len(".npz")] not in self.used:
                 p.unlink(missing_ok=True)
                 removed += 1
         return removed

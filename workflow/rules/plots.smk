@@ -137,9 +137,7 @@ rule plot_series:
 # the tracking figures (common.smk: is_snapshot).
 rule plot_snapshot:
     input:
-        # the frames' summaries, not the series' table: the figures do not wait for the
-        # series' aggregates (its tracking columns are not drawn)
-        summaries=get_series_frame_files("summary.csv"),
+        summary=rules.aggregate_series.output.summary,
         rdf=get_series_frame_files("rdf.csv"),
         atoms=get_series_frame_files(ATOMS_TABLE),
     output:

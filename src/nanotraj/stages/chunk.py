@@ -83,7 +83,8 @@ STATE = "state.json"
 _FRAME_KEYS = ("coords", "source", "status")
 
 #: ``0``: a chunk draws its frames' figures itself; ``1``: in a :class:`FigureProcess`; unset:
-#: in a :class:`FigureProcess` when the chunk may run on two CPUs or more.
+#: in a :class:`FigureProcess` when the chunk may run on two CPUs or more and analyses at most
+#: :data:`FIGURE_PROCESS_MAX_FRAMES` frames.
 FIGURE_PROCESS_ENV = "NANOTRAJ_FIGURE_PROCESS"
 #: A chunk that analyses at most this many frames (a rerun) draws their figures in a
 #: :class:`FigureProcess` (unset :data:`FIGURE_PROCESS_ENV`, two CPUs or more). One that
