@@ -193,11 +193,14 @@ def test_the_rejected_frame_and_its_pairs_are_recorded_as_in_the_per_frame_rules
     summary = (chunked / "results" / "s" / "summary.csv").read_text().splitlines()
     assert sum("rejected" in line for line in summary[1:]) == 1
     # no per-stage .npz files of the frames but one frames.npz per chunk and, per frame, the
-    # arrays a rerun of its chunk reads (nanotraj.stages.chunk, Reruns)
+    # arrays a rerun of its chunk reads (nanotraj.stages.chunk, Reruns) and the viewer's parse
+    # of its table (nanotraj.viewer.ParseCache)
     inter = chunked / "results" / "intermediate" / "s"
     kept = inter / "chunks" / "_frames"
-    assert sorted(p.name for p in inter.rglob("*.npz") if kept not in p.parents) == \
-        ["frames.npz"] * 3
+    viewer = inter / "viewer"
+    assert sorted(p.name for p in inter.rglob("*.npz")
+                  if kept not in p.parents and viewer not in p.parents) == ["frames.npz"] * 3
+    assert len(list(viewer.glob("*.npz"))) == N_FRAMES
     assert sorted(p.name for p in kept.iterdir()) == [f"f{k}" for k in range(N_FRAMES)]
     for folder in kept.iterdir():
         assert sorted(p.name for p in folder.iterdir()) == sorted(

@@ -539,7 +539,8 @@ def run_chunk(frames: Sequence[Mapping], bundle, *, series: str, previous: Mappi
                                                           root=results)).state() or {}
                            ).get("frame") != key)
             figure_process = usable_cpus() >= 2 and todo <= FIGURE_PROCESS_MAX_FRAMES
-    aside = bool(o["frame_figures"] and figure_process)  # drawn by a FigureProcess
+    # drawn by a FigureProcess (POSIX only: it polls the worker's pipe with select)
+    aside = bool(o["frame_figures"] and figure_process and os.name == "posix")
     o_analyse = {**o, "frame_figures": False} if aside else o
     helper: FigureProcess | None = None
 
