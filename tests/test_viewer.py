@@ -463,6 +463,13 @@ def test_a_kept_parse_gives_the_same_page_and_follows_the_files(tmp_path):
     mended, kept = build("mended")
     assert kept.hits == 3 and mended == fated
     assert build("after")[1].hits == 4
+    # a folder that refuses the entries (here: a file in its place): the same page, none kept
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, not a folder")
+    kept = viewer.ParseCache(blocked)
+    viewer.build_viewer("s", frames, tmp_path / "blocked.html", cache=kept)
+    assert kept.hits == 0 and (tmp_path / "blocked.html").read_bytes() == fated
+    assert kept.prune() == 0
 
 
 def test_bad_input_gives_clear_errors(tmp_path):

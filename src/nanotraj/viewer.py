@@ -969,7 +969,8 @@ class ParseCache:
 
     def put(self, key: str, entry: Mapping) -> None:
         """Keep ``entry`` under ``key`` (atomically); an entry with a text value that is not a
-        string is not kept."""
+        string is not kept, nor one the folder refuses (full disk, no permission: the page
+        does not depend on it)."""
         # few members (each costs a header to parse): the numbers as one (columns, atoms)
         # float array, the texts as one array of strings, in the columns' order
         cols = entry["cols"]
@@ -986,10 +987,17 @@ class ParseCache:
                   "texts": np.array(texts, dtype=str) if texts else np.zeros((0, m), dtype=str)}
         if entry.get("fate") is not None:
             arrays["fate"] = np.array(entry["fate"].tolist(), dtype=str)
-        self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f"{key}.part.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, self.folder / f"{key}.npz")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, **arrays)
+            os.replace(tmp, self.folder / f"{key}.npz")
+        except OSError:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return
         self.used.add(key)
 
     def prune(self) -> int:

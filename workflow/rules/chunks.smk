@@ -44,8 +44,8 @@ rule run_chunk:
 # of up to 200 frames, common.smk FRAME_OUTPUTS): the same job, which also links each frame's
 # rdf.png and order.png into two folders of the chunk, outputs marked for the report (a rule's
 # outputs are fixed patterns, the frames of a chunk are not: the report finds {frame}/rdf.png
-# and {frame}/order.png in them; the captions read params.element). The folders are Snakemake's to remove before the
-# job reruns: links, not the figures.
+# and {frame}/order.png in them; the captions read params.element). The folders are Snakemake's
+# to remove before the job reruns: links, not the figures.
 use rule run_chunk as run_chunk_figures with:
     output:
         bundle=layout.chunk_file(layout.CHUNK_BUNDLE),
